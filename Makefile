@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# nkvm top-level Makefile.
+#
+#   make            build kvm.ko and kvm-amd.ko against KDIR
+#   make check      install what is missing, build, run unit tests and the bed
+#   make demo       boot the bed and run a guest on nkvm
+#   make C=1 W=1    with sparse and extra warnings
+#
+# KDIR defaults to the running kernel's build directory when it exists, else
+# the newest Debian linux-headers-*-amd64 6.1 tree.
+
+ifneq ($(KERNELRELEASE),)
+include $(src)/Kbuild
+else
+
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		    $(lastword $(sort $(wildcard /usr/src/linux-headers-6.1.*-amd64))))
+TOP := $(CURDIR)
+BUILD := $(TOP)/tools/testing/build
+
+.PHONY: all modules clean deps tools unit bed check demo bench help
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "no kernel headers: run scripts/install-deps.sh" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+clean:
+	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
+	rm -rf $(BUILD) tools/testing/unit/build
+
+deps:
+	@scripts/install-deps.sh
+
+tools:
+	$(MAKE) -C tools/testing/nkvm O=$(BUILD)
+
+unit:
+	$(MAKE) -C tools/testing/unit run
+
+bed: modules tools
+	tools/testing/bed/run-bed.sh --mode nkvm
+
+check: deps
+	@scripts/check.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory modules tools
+	tools/testing/bed/run-bed.sh --demo $(BUILD)/demo_guest
+
+bench: deps
+	@$(MAKE) --no-print-directory modules tools
+	tools/testing/bed/run-bed.sh --mode both --bench
+
+endif

@@ -1,0 +1,714 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nkvm: AMD SVM backend with nested paging (kvm-amd.ko).
+ *
+ * Owns the VMCB, the per-CPU SVM state, guest entry and exit, and the
+ * translation of SVM exit codes into struct kvm_x86_exit.  It does not need
+ * NRIP save or decode assists (QEMU's TCG offers neither): I/O exits carry
+ * the next RIP in EXITINFO2, and the few other instructions it completes
+ * have fixed lengths.
+ */
+#define pr_fmt(fmt) "nkvm-svm: " fmt
+
+#include <linux/module.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <asm/cpufeature.h>
+#include <asm/debugreg.h>
+#include <asm/io.h>
+#include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+#include <asm/special_insns.h>
+#include <asm/trapnr.h>
+#include <uapi/asm/svm.h>
+
+#include "../x86.h"
+#include "vmcb.h"
+
+MODULE_AUTHOR("nkvm developers");
+MODULE_DESCRIPTION("nkvm: AMD SVM backend");
+MODULE_LICENSE("GPL");
+
+static bool npt = true;
+module_param(npt, bool, 0444);
+MODULE_PARM_DESC(npt, "Nested paging (always on: nkvm requires it)");
+
+static int nested;
+module_param(nested, int, 0444);
+MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
+
+static bool nrips;			/* the CPU saves the next RIP on exits */
+
+/* Permission maps with every bit set: every port and MSR access exits. */
+#define IOPM_ORDER	2		/* 12 KiB used */
+#define MSRPM_ORDER	1		/* 8 KiB */
+static struct page *iopm_pages;
+static struct page *msrpm_pages;
+
+struct svm_cpu {
+	struct page *hsave;		/* MSR_VM_HSAVE_PA: VMRUN's host area */
+	struct page *host_vmcb;		/* VMSAVE/VMLOAD of host state */
+	u64 asid_generation;
+	u32 next_asid;
+	u32 max_asid;
+};
+
+static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
+
+struct vcpu_svm {
+	struct kvm_vcpu vcpu;		/* must be first: the core allocates us */
+	struct vmcb *vmcb;
+	u64 vmcb_pa;
+	u64 asid_generation;		/* 0: needs a new ASID */
+	int last_cpu;			/* where the ASID was assigned */
+	u32 reinject;			/* event interrupted by the last exit */
+	u32 reinject_err;
+	u32 guest_pkru;
+	u32 host_pkru;
+};
+
+static inline struct vcpu_svm *to_svm(struct kvm_vcpu *vcpu)
+{
+	return container_of(vcpu, struct vcpu_svm, vcpu);
+}
+
+/* Entry and exit, in vmenter.S. */
+void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa);
+
+static inline void svm_clgi(void)
+{
+	asm volatile("clgi" ::: "memory");
+}
+
+static inline void svm_stgi(void)
+{
+	asm volatile("stgi" ::: "memory");
+}
+
+static inline void svm_vmsave(u64 pa)
+{
+	asm volatile("vmsave %%rax" :: "a"(pa) : "memory");
+}
+
+/* ---- Per-CPU enable/disable -------------------------------------------- */
+
+static int svm_cpu_enable(void)
+{
+	struct svm_cpu *sd = this_cpu_ptr(&svm_cpu);
+	int cpu = smp_processor_id();
+	u64 efer, vm_cr;
+
+	rdmsrl(MSR_VM_CR, vm_cr);
+	if (vm_cr & VM_CR_SVMDIS) {
+		pr_err("CPU %d: SVM is disabled by the firmware\n", cpu);
+		return -EOPNOTSUPP;
+	}
+	rdmsrl(MSR_EFER, efer);
+	if (efer & EFER_SVME) {
+		pr_err("CPU %d: SVM is already enabled: another hypervisor owns this CPU\n",
+		       cpu);
+		return -EBUSY;
+	}
+
+	sd->asid_generation = 1;
+	sd->max_asid = cpuid_ebx(SVM_CPUID_LEAF) - 1;
+	sd->next_asid = sd->max_asid + 1;	/* start a new generation */
+
+	wrmsrl(MSR_EFER, efer | EFER_SVME);
+	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sd->hsave));
+	return 0;
+}
+
+static void svm_cpu_disable(void)
+{
+	u64 efer;
+
+	wrmsrl(MSR_VM_HSAVE_PA, 0);
+	rdmsrl(MSR_EFER, efer);
+	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+}
+
+/* On crash or emergency reboot, possibly in NMI context. */
+static void svm_emergency_disable(void)
+{
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	if (!(efer & EFER_SVME))
+		return;
+	/* GIF=1 so that INIT and NMI are not blocked after SVM is off. */
+	svm_stgi();
+	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+}
+
+/* ---- VMCB setup -------------------------------------------------------- */
+
+static void svm_init_seg(struct vmcb_seg *seg, u16 sel, u16 attrib)
+{
+	*seg = (struct vmcb_seg) {
+		.selector = sel,
+		.attrib = attrib,
+		.limit = 0xffff,
+		.base = 0,
+	};
+}
+
+/* Power-on state (real mode at 0xffff0) and nkvm's fixed intercepts. */
+static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct vmcb_control *c = &svm->vmcb->control;
+	struct vmcb_save *s = &svm->vmcb->save;
+
+	memset(svm->vmcb, 0, sizeof(*svm->vmcb));
+
+	c->exceptions = BIT(X86_TRAP_MC);
+	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI |
+			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
+			     INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT |
+			     INTERCEPT_SHUTDOWN;
+	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL |
+			     INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
+			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT |
+			     INTERCEPT_WBINVD | INTERCEPT_MONITOR |
+			     INTERCEPT_MWAIT | INTERCEPT_XSETBV | INTERCEPT_RDPRU;
+	/* Debug registers are switched lazily, on the guest's first use. */
+	c->dr_read = 0xff;
+	c->dr_write = 0xff;
+	c->iopm_base_pa = page_to_phys(iopm_pages);
+	c->msrpm_base_pa = page_to_phys(msrpm_pages);
+	/* The guest's IF masks only virtual interrupts, never the host's. */
+	c->int_ctl = V_INTR_MASKING;
+	c->nested_ctl = NESTED_CTL_NP_ENABLE;
+
+	svm_init_seg(&s->cs, 0xf000, SVM_SEG_P | SVM_SEG_S | 0xb);
+	s->cs.base = 0xffff0000;
+	svm_init_seg(&s->ds, 0, SVM_SEG_P | SVM_SEG_S | 0x3);
+	s->es = s->ds;
+	s->ss = s->ds;
+	s->fs = s->ds;
+	s->gs = s->ds;
+	svm_init_seg(&s->gdtr, 0, 0);
+	svm_init_seg(&s->idtr, 0, 0);
+	svm_init_seg(&s->ldtr, 0, SVM_SEG_P | 0x2);	/* LDT */
+	svm_init_seg(&s->tr, 0, SVM_SEG_P | 0x3);	/* busy 16-bit TSS */
+	s->efer = EFER_SVME;
+	s->cr0 = X86_CR0_NW | X86_CR0_CD | X86_CR0_ET;
+	s->dr6 = DR6_RESET;
+	s->dr7 = DR7_RESET;
+	s->rflags = X86_EFLAGS_FIXED;
+	s->rip = 0xfff0;
+	s->g_pat = 0x0007040600070406ULL;	/* the architectural reset PAT */
+
+	svm->asid_generation = 0;
+	svm->reinject = 0;
+	svm->guest_pkru = 0;
+}
+
+static int svm_vcpu_create(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct page *page;
+
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page)
+		return -ENOMEM;
+	svm->vmcb = page_address(page);
+	svm->vmcb_pa = page_to_phys(page);
+	svm->last_cpu = -1;
+	return 0;
+}
+
+static void svm_vcpu_free(struct kvm_vcpu *vcpu)
+{
+	free_page((unsigned long)to_svm(vcpu)->vmcb);
+}
+
+static void svm_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	/*
+	 * Host FS/GS/TR/LDTR, KERNEL_GS_BASE and the syscall MSRs are the same
+	 * for as long as this task runs on this CPU: save them once here, and
+	 * restore them after every exit.
+	 */
+	svm_vmsave(page_to_phys(per_cpu(svm_cpu, cpu).host_vmcb));
+	/*
+	 * ASIDs are handed out per CPU: on another CPU, this vCPU's ASID may
+	 * belong to someone else.
+	 */
+	if (cpu != svm->last_cpu) {
+		svm->asid_generation = 0;
+		svm->last_cpu = cpu;
+	}
+}
+
+static void svm_vcpu_put(struct kvm_vcpu *vcpu)
+{
+}
+
+static void svm_flush_tlb(struct kvm_vcpu *vcpu)
+{
+	/* A fresh ASID has no TLB entries: no need for FlushByAsid. */
+	to_svm(vcpu)->asid_generation = 0;
+}
+
+static void svm_new_asid(struct vcpu_svm *svm, struct svm_cpu *sd)
+{
+	if (sd->next_asid > sd->max_asid) {
+		sd->asid_generation++;
+		sd->next_asid = 1;
+		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ALL;
+	}
+	svm->asid_generation = sd->asid_generation;
+	svm->vmcb->control.asid = sd->next_asid++;
+}
+
+/* ---- Segments and control registers ----------------------------------- */
+
+static void svm_seg_to_kvm(const struct vmcb_seg *s, struct kvm_segment *k)
+{
+	*k = (struct kvm_segment) {
+		.base = s->base,
+		.limit = s->limit,
+		.selector = s->selector,
+		.type = s->attrib & SVM_SEG_TYPE_MASK,
+		.s = !!(s->attrib & SVM_SEG_S),
+		.dpl = (s->attrib >> SVM_SEG_DPL_SHIFT) & 3,
+		.present = !!(s->attrib & SVM_SEG_P),
+		.avl = !!(s->attrib & SVM_SEG_AVL),
+		.l = !!(s->attrib & SVM_SEG_L),
+		.db = !!(s->attrib & SVM_SEG_DB),
+		.g = !!(s->attrib & SVM_SEG_G),
+		.unusable = !(s->attrib & SVM_SEG_P),
+	};
+}
+
+static void kvm_seg_to_svm(const struct kvm_segment *k, struct vmcb_seg *s)
+{
+	s->base = k->base;
+	s->limit = k->limit;
+	s->selector = k->selector;
+	if (k->unusable) {
+		s->attrib = 0;
+		return;
+	}
+	s->attrib = (k->type & SVM_SEG_TYPE_MASK) |
+		    (k->s ? SVM_SEG_S : 0) |
+		    ((k->dpl & 3) << SVM_SEG_DPL_SHIFT) |
+		    (k->present ? SVM_SEG_P : 0) |
+		    (k->avl ? SVM_SEG_AVL : 0) |
+		    (k->l ? SVM_SEG_L : 0) |
+		    (k->db ? SVM_SEG_DB : 0) |
+		    (k->g ? SVM_SEG_G : 0);
+}
+
+static void svm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
+{
+	const struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+
+	svm_seg_to_kvm(&s->cs, &sregs->cs);
+	svm_seg_to_kvm(&s->ds, &sregs->ds);
+	svm_seg_to_kvm(&s->es, &sregs->es);
+	svm_seg_to_kvm(&s->fs, &sregs->fs);
+	svm_seg_to_kvm(&s->gs, &sregs->gs);
+	svm_seg_to_kvm(&s->ss, &sregs->ss);
+	svm_seg_to_kvm(&s->tr, &sregs->tr);
+	svm_seg_to_kvm(&s->ldtr, &sregs->ldt);
+	/* TR is usable whatever its P bit says. */
+	sregs->tr.unusable = 0;
+	sregs->gdt.base = s->gdtr.base;
+	sregs->gdt.limit = s->gdtr.limit;
+	sregs->idt.base = s->idtr.base;
+	sregs->idt.limit = s->idtr.limit;
+	sregs->cr0 = s->cr0;
+	sregs->cr2 = s->cr2;
+	sregs->cr3 = s->cr3;
+	sregs->cr4 = s->cr4;
+	sregs->efer = s->efer & ~EFER_SVME;
+}
+
+static int svm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
+{
+	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+
+	if (sregs->efer & EFER_SVME)	/* no nested SVM */
+		return -EINVAL;
+
+	kvm_seg_to_svm(&sregs->cs, &s->cs);
+	kvm_seg_to_svm(&sregs->ds, &s->ds);
+	kvm_seg_to_svm(&sregs->es, &s->es);
+	kvm_seg_to_svm(&sregs->fs, &s->fs);
+	kvm_seg_to_svm(&sregs->gs, &s->gs);
+	kvm_seg_to_svm(&sregs->ss, &s->ss);
+	kvm_seg_to_svm(&sregs->tr, &s->tr);
+	kvm_seg_to_svm(&sregs->ldt, &s->ldtr);
+	s->gdtr.base = sregs->gdt.base;
+	s->gdtr.limit = sregs->gdt.limit;
+	s->idtr.base = sregs->idt.base;
+	s->idtr.limit = sregs->idt.limit;
+	s->cr0 = sregs->cr0;
+	s->cr2 = sregs->cr2;
+	s->cr3 = sregs->cr3;
+	s->cr4 = sregs->cr4;
+	s->efer = sregs->efer | EFER_SVME;
+	/* The CPL is SS.DPL, and 0 in real mode. */
+	s->cpl = (sregs->cr0 & X86_CR0_PE) ? sregs->ss.dpl & 3 : 0;
+	return 0;
+}
+
+static int svm_set_efer(struct kvm_vcpu *vcpu, u64 efer)
+{
+	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+	u64 allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
+
+	if (efer & ~allowed)
+		return 1;
+	/* LME cannot change while paging is on; LMA is the CPU's to set. */
+	if ((s->cr0 & X86_CR0_PG) && ((efer ^ s->efer) & EFER_LME))
+		return 1;
+	efer = (efer & ~EFER_LMA) | (s->efer & EFER_LMA);
+	s->efer = efer | EFER_SVME;
+	return 0;
+}
+
+static bool svm_interrupts_enabled(struct kvm_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.rflags & X86_EFLAGS_IF;
+}
+
+/* ---- Entry and exit ---------------------------------------------------- */
+
+static void svm_inject_event(struct vcpu_svm *svm)
+{
+	struct kvm_queued_exception *ex = &svm->vcpu.arch.exception;
+	struct vmcb_control *c = &svm->vmcb->control;
+
+	c->event_inj = 0;
+	if (ex->pending) {
+		c->event_inj = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
+			       (ex->has_error_code ? SVM_EVTINJ_VALID_ERR : 0);
+		c->event_inj_err = ex->error_code;
+		ex->pending = false;
+		svm->reinject = 0;
+	} else if (svm->reinject) {
+		c->event_inj = svm->reinject;
+		c->event_inj_err = svm->reinject_err;
+		svm->reinject = 0;
+	}
+}
+
+/*
+ * An exit in the middle of delivering an event (say, a nested page fault on
+ * the IDT) loses the event unless it is injected again.  Software interrupts
+ * and INT3/INTO are not re-injected: their instruction runs again instead.
+ */
+static void svm_save_interrupted_event(struct vcpu_svm *svm)
+{
+	u32 info = svm->vmcb->control.exit_int_info;
+	u32 type = info & SVM_EVTINJ_TYPE_MASK;
+	u8 vector = info & SVM_EVTINJ_VEC_MASK;
+
+	if (!(info & SVM_EVTINJ_VALID))
+		return;
+	if (type == SVM_EVTINJ_TYPE_SOFT)
+		return;
+	if (type == SVM_EVTINJ_TYPE_EXEPT &&
+	    (vector == X86_TRAP_BP || vector == X86_TRAP_OF))
+		return;
+	svm->reinject = info;
+	svm->reinject_err = svm->vmcb->control.exit_int_info_err;
+}
+
+static void svm_run(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct svm_cpu *sd = this_cpu_ptr(&svm_cpu);
+	struct vmcb *vmcb = svm->vmcb;
+	unsigned long *regs = vcpu->arch.regs;
+	bool pku = cpu_feature_enabled(X86_FEATURE_OSPKE);
+
+	if (svm->asid_generation != sd->asid_generation)
+		svm_new_asid(svm, sd);
+
+	vmcb->control.nested_cr3 = READ_ONCE(vcpu->kvm->arch.mmu.root_pa);
+	vmcb->save.rax = regs[VCPU_REGS_RAX];
+	vmcb->save.rsp = regs[VCPU_REGS_RSP];
+	vmcb->save.rip = regs[VCPU_REGS_RIP];
+	vmcb->save.rflags = vcpu->arch.rflags;
+	svm_inject_event(svm);
+	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
+	vmcb->control.exit_code = SVM_EXIT_ERR;
+
+	if (vcpu->arch.dr_guest_owned) {
+		set_debugreg(vcpu->arch.db[0], 0);
+		set_debugreg(vcpu->arch.db[1], 1);
+		set_debugreg(vcpu->arch.db[2], 2);
+		set_debugreg(vcpu->arch.db[3], 3);
+	}
+	if (pku) {
+		svm->host_pkru = rdpkru();
+		if (svm->guest_pkru != svm->host_pkru)
+			wrpkru(svm->guest_pkru);
+	}
+
+	svm_clgi();
+	__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb));
+	svm_stgi();
+
+	if (pku) {
+		svm->guest_pkru = rdpkru();
+		if (svm->guest_pkru != svm->host_pkru)
+			wrpkru(svm->host_pkru);
+	}
+	if (vcpu->arch.dr_guest_owned) {
+		get_debugreg(vcpu->arch.db[0], 0);
+		get_debugreg(vcpu->arch.db[1], 1);
+		get_debugreg(vcpu->arch.db[2], 2);
+		get_debugreg(vcpu->arch.db[3], 3);
+	}
+	/* #VMEXIT clears the host's DR7: put the host's breakpoints back. */
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+
+	vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	regs[VCPU_REGS_RAX] = vmcb->save.rax;
+	regs[VCPU_REGS_RSP] = vmcb->save.rsp;
+	regs[VCPU_REGS_RIP] = vmcb->save.rip;
+	vcpu->arch.rflags = vmcb->save.rflags;
+	svm_save_interrupted_event(svm);
+}
+
+/* RIP after an instruction of known length, or as saved by the CPU. */
+static u64 svm_next_rip(struct vcpu_svm *svm, unsigned int len)
+{
+	if (nrips)
+		return svm->vmcb->control.next_rip;
+	return svm->vcpu.arch.regs[VCPU_REGS_RIP] + len;
+}
+
+static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct vmcb_control *c = &svm->vmcb->control;
+	u64 code = c->exit_code;
+	u64 info1 = c->exit_info_1;
+
+	exit->reason = X86_EXIT_NONE;
+	exit->hw.hw_reason = code;
+	exit->hw.info[0] = info1;
+	exit->hw.info[1] = c->exit_info_2;
+
+	switch (code) {
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+	case SVM_EXIT_SMI:
+		/* Taken by the host once interrupts are on again. */
+		return;
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_MC:
+		/* The machine check was the host's: let its handler see it. */
+		asm volatile("int $0x12");
+		return;
+	case SVM_EXIT_IOIO:
+		exit->reason = X86_EXIT_IO;
+		exit->io.in = info1 & SVM_IOIO_TYPE_IN;
+		exit->io.string = info1 & SVM_IOIO_STR;
+		exit->io.rep = info1 & SVM_IOIO_REP;
+		exit->io.size = (info1 & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
+		exit->io.port = info1 >> SVM_IOIO_PORT_SHIFT;
+		/* SVM gives the next RIP of I/O exits even without NRIP save. */
+		exit->next_rip = c->exit_info_2;
+		return;
+	case SVM_EXIT_HLT:
+		exit->reason = X86_EXIT_HLT;
+		exit->next_rip = svm_next_rip(svm, 1);
+		return;
+	case SVM_EXIT_CPUID:
+		exit->reason = X86_EXIT_CPUID;
+		exit->next_rip = svm_next_rip(svm, 2);
+		return;
+	case SVM_EXIT_MSR:
+		exit->reason = info1 ? X86_EXIT_WRMSR : X86_EXIT_RDMSR;
+		exit->msr.index = vcpu->arch.regs[VCPU_REGS_RCX];
+		exit->next_rip = svm_next_rip(svm, 2);
+		return;
+	case SVM_EXIT_NPF:
+		exit->reason = X86_EXIT_NPF;
+		exit->npf.gpa = c->exit_info_2;
+		exit->npf.error_code = info1;
+		return;
+	case SVM_EXIT_SHUTDOWN:
+		exit->reason = X86_EXIT_SHUTDOWN;
+		return;
+	case SVM_EXIT_READ_DR0 ... SVM_EXIT_WRITE_DR7:
+		/* First use: hand the debug registers to the guest. */
+		c->dr_read = 0;
+		c->dr_write = 0;
+		vcpu->arch.dr_guest_owned = true;
+		return;
+	case SVM_EXIT_INVD:
+	case SVM_EXIT_WBINVD:
+		/* Caches are coherent for the guest: nothing to do. */
+		vcpu->arch.regs[VCPU_REGS_RIP] = svm_next_rip(svm, 2);
+		return;
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMMCALL:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+	case SVM_EXIT_XSETBV:
+	case SVM_EXIT_RDPRU:
+		/* Not offered to the guest. */
+		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+		return;
+	case SVM_EXIT_ERR:
+		exit->reason = X86_EXIT_FAIL_ENTRY;
+		return;
+	default:
+		exit->reason = X86_EXIT_UNHANDLED;
+		return;
+	}
+}
+
+static const struct kvm_tdp_format svm_npt_format = {
+	.present_mask = _PAGE_PRESENT,
+	/* NPT walks are user accesses: U/S must be set at every level. */
+	.table_bits = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED,
+	.leaf_bits = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED |
+		     _PAGE_DIRTY,
+};
+
+static const struct kvm_x86_ops svm_ops = {
+	.name = "svm",
+	.owner = THIS_MODULE,
+	.vm_size = sizeof(struct kvm),
+	.vcpu_size = sizeof(struct vcpu_svm),
+	.tdp = &svm_npt_format,
+
+	.cpu_enable = svm_cpu_enable,
+	.cpu_disable = svm_cpu_disable,
+	.emergency_disable = svm_emergency_disable,
+
+	.vcpu_create = svm_vcpu_create,
+	.vcpu_free = svm_vcpu_free,
+	.vcpu_reset = svm_vcpu_reset,
+	.vcpu_load = svm_vcpu_load,
+	.vcpu_put = svm_vcpu_put,
+
+	.get_sregs = svm_get_sregs,
+	.set_sregs = svm_set_sregs,
+	.set_efer = svm_set_efer,
+
+	.run = svm_run,
+	.handle_exit = svm_handle_exit,
+	.flush_tlb = svm_flush_tlb,
+	.interrupts_enabled = svm_interrupts_enabled,
+};
+
+/* ---- Module load and unload -------------------------------------------- */
+
+static void svm_free_cpu_pages(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
+
+		if (sd->hsave)
+			__free_page(sd->hsave);
+		if (sd->host_vmcb)
+			__free_page(sd->host_vmcb);
+		sd->hsave = NULL;
+		sd->host_vmcb = NULL;
+	}
+}
+
+static void svm_free_pages(void)
+{
+	svm_free_cpu_pages();
+	if (iopm_pages)
+		__free_pages(iopm_pages, IOPM_ORDER);
+	if (msrpm_pages)
+		__free_pages(msrpm_pages, MSRPM_ORDER);
+	iopm_pages = NULL;
+	msrpm_pages = NULL;
+}
+
+static int svm_alloc_pages(void)
+{
+	int cpu;
+
+	iopm_pages = alloc_pages(GFP_KERNEL, IOPM_ORDER);
+	msrpm_pages = alloc_pages(GFP_KERNEL, MSRPM_ORDER);
+	if (!iopm_pages || !msrpm_pages)
+		return -ENOMEM;
+	memset(page_address(iopm_pages), 0xff, PAGE_SIZE << IOPM_ORDER);
+	memset(page_address(msrpm_pages), 0xff, PAGE_SIZE << MSRPM_ORDER);
+
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
+
+		sd->hsave = alloc_pages_node(cpu_to_node(cpu),
+					     GFP_KERNEL | __GFP_ZERO, 0);
+		sd->host_vmcb = alloc_pages_node(cpu_to_node(cpu),
+						 GFP_KERNEL | __GFP_ZERO, 0);
+		if (!sd->hsave || !sd->host_vmcb)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Is this a CPU nkvm can run guests on? */
+static int svm_probe(void)
+{
+	if (!boot_cpu_has(X86_FEATURE_SVM)) {
+		pr_err("this CPU has no AMD SVM\n");
+		return -ENODEV;
+	}
+	if (!boot_cpu_has(X86_FEATURE_NPT)) {
+		pr_err("this CPU has SVM but no nested paging, which nkvm requires\n");
+		return -EOPNOTSUPP;
+	}
+	nrips = boot_cpu_has(X86_FEATURE_NRIPS);
+	return 0;
+}
+
+static int __init svm_init(void)
+{
+	int r;
+
+	svm_check_layout();
+
+	r = svm_probe();
+	if (r)
+		return r;
+
+	r = svm_alloc_pages();
+	if (r)
+		goto err;
+
+	r = nkvm_x86_register(&svm_ops);
+	if (r)
+		goto err;
+	pr_info("SVM with nested paging%s\n",
+		nrips ? ", NRIP save" : ", without NRIP save");
+	return 0;
+err:
+	svm_free_pages();
+	return r;
+}
+
+static void __exit svm_exit(void)
+{
+	nkvm_x86_unregister();
+	svm_free_pages();
+}
+
+module_init(svm_init);
+module_exit(svm_exit);

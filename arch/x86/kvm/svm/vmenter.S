@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nkvm: SVM guest entry and exit.
+ *
+ * void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa)
+ *
+ * Called with interrupts off and GIF clear.  Loads the guest's general
+ * registers from regs[] (RAX, RSP and RIP travel in the VMCB), runs the
+ * guest, stores them back, and restores the host state VMRUN does not:
+ * VMSAVE/VMLOAD move FS, GS, TR, LDTR and the syscall MSRs.
+ *
+ * IF is set right before VMRUN so that, with V_INTR_MASKING, host
+ * interrupts cause a #VMEXIT; with GIF clear, none is taken here.
+ */
+#include <linux/linkage.h>
+#include <asm/asm.h>
+#include <asm/nospec-branch.h>
+
+/* Offsets in regs[], in the order of enum kvm_reg. */
+#define REG_RCX		(1 * 8)
+#define REG_RDX		(2 * 8)
+#define REG_RBX		(3 * 8)
+#define REG_RBP		(5 * 8)
+#define REG_RSI		(6 * 8)
+#define REG_RDI		(7 * 8)
+#define REG_R8		(8 * 8)
+#define REG_R9		(9 * 8)
+#define REG_R10		(10 * 8)
+#define REG_R11		(11 * 8)
+#define REG_R12		(12 * 8)
+#define REG_R13		(13 * 8)
+#define REG_R14		(14 * 8)
+#define REG_R15		(15 * 8)
+
+/* Stack slots of the saved arguments, once pushed. */
+#define ARG_VMCB	0
+#define ARG_REGS	8
+#define ARG_HOST	16
+
+	.section .text, "ax"
+
+SYM_FUNC_START(__svm_vcpu_run)
+	push	%rbp
+	mov	%rsp, %rbp
+	push	%r15
+	push	%r14
+	push	%r13
+	push	%r12
+	push	%rbx
+	push	%rdx
+	push	%rsi
+	push	%rdi
+
+	/* Load the guest's registers; %rax last, it holds regs[] meanwhile. */
+	mov	%rsi, %rax
+	mov	REG_RCX(%rax), %rcx
+	mov	REG_RDX(%rax), %rdx
+	mov	REG_RBX(%rax), %rbx
+	mov	REG_RBP(%rax), %rbp
+	mov	REG_RSI(%rax), %rsi
+	mov	REG_RDI(%rax), %rdi
+	mov	REG_R8(%rax), %r8
+	mov	REG_R9(%rax), %r9
+	mov	REG_R10(%rax), %r10
+	mov	REG_R11(%rax), %r11
+	mov	REG_R12(%rax), %r12
+	mov	REG_R13(%rax), %r13
+	mov	REG_R14(%rax), %r14
+	mov	REG_R15(%rax), %r15
+	mov	ARG_VMCB(%rsp), %rax
+
+1:	vmload	%rax
+2:	sti
+3:	vmrun	%rax
+4:	cli
+	/* #VMEXIT restored the host's %rax: the VMCB address. */
+5:	vmsave	%rax
+6:
+	mov	ARG_REGS(%rsp), %rax
+	mov	%rcx, REG_RCX(%rax)
+	mov	%rdx, REG_RDX(%rax)
+	mov	%rbx, REG_RBX(%rax)
+	mov	%rbp, REG_RBP(%rax)
+	mov	%rsi, REG_RSI(%rax)
+	mov	%rdi, REG_RDI(%rax)
+	mov	%r8, REG_R8(%rax)
+	mov	%r9, REG_R9(%rax)
+	mov	%r10, REG_R10(%rax)
+	mov	%r11, REG_R11(%rax)
+	mov	%r12, REG_R12(%rax)
+	mov	%r13, REG_R13(%rax)
+	mov	%r14, REG_R14(%rax)
+	mov	%r15, REG_R15(%rax)
+
+	mov	ARG_HOST(%rsp), %rax
+7:	vmload	%rax
+8:
+	/* The guest's return predictions must not steer the host's. */
+	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
+
+	/* Leave no guest value in a register the host does not restore. */
+	xor	%ecx, %ecx
+	xor	%edx, %edx
+	xor	%esi, %esi
+	xor	%edi, %edi
+	xor	%r8d, %r8d
+	xor	%r9d, %r9d
+	xor	%r10d, %r10d
+	xor	%r11d, %r11d
+
+	add	$24, %rsp
+	pop	%rbx
+	pop	%r12
+	pop	%r13
+	pop	%r14
+	pop	%r15
+	pop	%rbp
+	RET
+
+	/*
+	 * SVM instructions fault only once SVM has been turned off under us
+	 * (reboot): carry on, and the VMCB's preset exit code reports a
+	 * failed entry.
+	 */
+10:	cmpb	$0, nkvm_rebooting(%rip)
+	jne	2b
+	ud2
+11:	cmpb	$0, nkvm_rebooting(%rip)
+	jne	4b
+	ud2
+12:	cmpb	$0, nkvm_rebooting(%rip)
+	jne	6b
+	ud2
+13:	cmpb	$0, nkvm_rebooting(%rip)
+	jne	8b
+	ud2
+
+	_ASM_EXTABLE(1b, 10b)
+	_ASM_EXTABLE(3b, 11b)
+	_ASM_EXTABLE(5b, 12b)
+	_ASM_EXTABLE(7b, 13b)
+SYM_FUNC_END(__svm_vcpu_run)

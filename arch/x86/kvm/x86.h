@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nkvm: the interface between x86 common code and a vendor backend.
+ *
+ * A backend (svm/, vmx/) owns only hardware state: its control structure,
+ * entry and exit, and the translation of hardware exits into the
+ * vendor-neutral struct kvm_x86_exit below.  Everything with guest-visible
+ * semantics (port I/O, HLT, CPUID, MSRs, guest-physical faults) is handled
+ * once, in x86.c, for both vendors.
+ */
+#ifndef _NKVM_X86_H
+#define _NKVM_X86_H
+
+#include <nkvm/kvm_host.h>
+
+/* What a backend reports after an exit, once it has handled its own part. */
+enum kvm_x86_exit_reason {
+	X86_EXIT_NONE,		/* handled by the backend: enter again */
+	X86_EXIT_IO,
+	X86_EXIT_HLT,
+	X86_EXIT_CPUID,
+	X86_EXIT_RDMSR,
+	X86_EXIT_WRMSR,
+	X86_EXIT_NPF,		/* guest-physical access not mapped */
+	X86_EXIT_SHUTDOWN,	/* triple fault */
+	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
+	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
+};
+
+struct kvm_x86_exit {
+	u32 reason;
+	/* RIP of the next instruction, for exits that complete one. */
+	u64 next_rip;
+	union {
+		struct {
+			u16 port;
+			u8 size;	/* 1, 2 or 4 */
+			bool in;
+			bool string;
+			bool rep;
+		} io;
+		struct {
+			u32 index;
+		} msr;
+		struct {
+			u64 gpa;
+			u64 error_code;
+		} npf;
+		struct {
+			u64 hw_reason;	/* the vendor's exit code */
+			u64 info[2];
+		} hw;
+	};
+};
+
+/* The page-table entry bits of the vendor's two-dimensional paging. */
+struct kvm_tdp_format {
+	u64 present_mask;	/* any of these set: the entry is present */
+	u64 table_bits;		/* bits of an entry pointing to a table */
+	u64 leaf_bits;		/* bits of a 4 KiB leaf mapping RAM */
+};
+
+struct kvm_x86_ops {
+	const char *name;
+	struct module *owner;
+	size_t vm_size;			/* sizeof the backend's VM */
+	size_t vcpu_size;		/* sizeof the backend's vCPU */
+	const struct kvm_tdp_format *tdp;
+
+	int (*cpu_enable)(void);	/* on the CPU being enabled */
+	void (*cpu_disable)(void);
+	void (*emergency_disable)(void);	/* NMI-safe, on crash */
+
+	int (*vcpu_create)(struct kvm_vcpu *vcpu);
+	void (*vcpu_free)(struct kvm_vcpu *vcpu);
+	void (*vcpu_reset)(struct kvm_vcpu *vcpu);
+	void (*vcpu_load)(struct kvm_vcpu *vcpu, int cpu);
+	void (*vcpu_put)(struct kvm_vcpu *vcpu);
+
+	void (*get_sregs)(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs);
+	int (*set_sregs)(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs);
+	int (*set_efer)(struct kvm_vcpu *vcpu, u64 efer);
+
+	/* Enter the guest; interrupts are off, requests already serviced. */
+	void (*run)(struct kvm_vcpu *vcpu);
+	/* After interrupts are on again: classify the exit. */
+	void (*handle_exit)(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit);
+	/* Make the next entry use a clean TLB for this vCPU. */
+	void (*flush_tlb)(struct kvm_vcpu *vcpu);
+	/* The guest's RFLAGS.IF, for kvm_run->if_flag. */
+	bool (*interrupts_enabled)(struct kvm_vcpu *vcpu);
+};
+
+extern const struct kvm_x86_ops *kvm_x86_ops;
+
+int nkvm_x86_register(const struct kvm_x86_ops *ops);
+void nkvm_x86_unregister(void);
+
+static inline u64 kvm_reg_read(struct kvm_vcpu *vcpu, enum kvm_reg reg)
+{
+	return vcpu->arch.regs[reg];
+}
+
+static inline void kvm_reg_write(struct kvm_vcpu *vcpu, enum kvm_reg reg,
+				 u64 val)
+{
+	vcpu->arch.regs[reg] = val;
+}
+
+void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
+			  u32 error_code);
+
+/* mmu/mmu.c */
+int kvm_mmu_init_vm(struct kvm *kvm);
+void kvm_mmu_destroy_vm(struct kvm *kvm);
+int kvm_mmu_map_gfn(struct kvm_vcpu *vcpu, gfn_t gfn);
+void kvm_mmu_zap_all(struct kvm *kvm);
+
+#endif /* _NKVM_X86_H */

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nkvm: arch-neutral core objects.
+ *
+ * The core (virt/kvm) owns the lifetime and locking of every object here:
+ * the VM, its vCPUs and its memslots.  The architecture code (arch/<arch>/kvm)
+ * embeds its own state in struct kvm_arch / struct kvm_vcpu_arch and plugs in
+ * through the kvm_arch_*() hooks declared at the end of this file.
+ */
+#ifndef _NKVM_KVM_HOST_H
+#define _NKVM_KVM_HOST_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/srcu.h>
+#include <linux/xarray.h>
+#include <linux/refcount.h>
+#include <linux/preempt.h>
+#include <linux/sched.h>
+#include <uapi/linux/kvm.h>
+
+#include <nkvm/memslot.h>
+#include <nkvm/kvm_arch.h>
+
+#define KVM_API_VERSION		12
+
+#define KVM_MAX_VCPUS		1024
+#define KVM_MAX_VCPU_IDS	4096
+
+struct kvm;
+
+/* vcpu->mode: whether a kick must interrupt the CPU the vCPU runs on. */
+enum kvm_vcpu_mode {
+	OUTSIDE_GUEST_MODE,
+	IN_GUEST_MODE,
+};
+
+/* Requests: bits in vcpu->requests, serviced before the next guest entry. */
+#define KVM_REQ_TLB_FLUSH	0
+
+struct kvm_vcpu {
+	struct kvm *kvm;
+	u32 vcpu_id;			/* the id userspace chose */
+	int cpu;			/* host CPU it last ran on, -1 if none */
+	int mode;			/* enum kvm_vcpu_mode */
+	unsigned long requests;
+
+	struct mutex mutex;		/* serialises the vCPU fd's ioctls */
+	struct kvm_run *run;		/* the page userspace mmaps */
+	struct page *pio_page;		/* KVM_EXIT_IO data (KVM_PIO_PAGE_OFFSET) */
+	struct preempt_notifier preempt_notifier;
+	int srcu_idx;
+
+	struct kvm_vcpu_arch arch;
+	/* the backend's own state follows (ops->vcpu_size) */
+};
+
+struct kvm {
+	refcount_t users;
+	struct mm_struct *mm;		/* the VMM's address space */
+
+	struct mutex lock;		/* vCPU creation */
+	struct xarray vcpus;		/* index: creation order */
+	atomic_t nr_vcpus;
+
+	struct mutex slots_lock;	/* memslot updates */
+	struct kvm_memslots __rcu *memslots;
+	struct srcu_struct srcu;	/* readers of memslots */
+
+	struct kvm_arch arch;
+	/* the backend's own state follows (ops->vm_size) */
+};
+
+static inline struct kvm_memslots *kvm_memslots(struct kvm *kvm)
+{
+	return srcu_dereference_check(kvm->memslots, &kvm->srcu,
+				      lockdep_is_held(&kvm->slots_lock));
+}
+
+static inline struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm *kvm,
+							 gfn_t gfn)
+{
+	return kvm_memslots_find_gfn(kvm_memslots(kvm), gfn);
+}
+
+#define kvm_for_each_vcpu(idx, vcpu, kvm) \
+	xa_for_each(&(kvm)->vcpus, idx, vcpu)
+
+static inline void kvm_make_request(struct kvm_vcpu *vcpu, int req)
+{
+	/* Pairs with the barrier in kvm_vcpu_enter_guest_mode(). */
+	smp_mb__before_atomic();
+	set_bit(req, &vcpu->requests);
+}
+
+static inline bool kvm_check_request(struct kvm_vcpu *vcpu, int req)
+{
+	return test_and_clear_bit(req, &vcpu->requests);
+}
+
+void kvm_make_all_vcpus_request(struct kvm *kvm, int req);
+
+/*
+ * Called with interrupts disabled right before entering the guest: the vCPU
+ * becomes kickable.  Returns false (and leaves guest mode again) if a request
+ * or a reschedule is pending and the entry must be retried.
+ */
+bool kvm_vcpu_enter_guest_mode(struct kvm_vcpu *vcpu);
+
+static inline void kvm_vcpu_exit_guest_mode(struct kvm_vcpu *vcpu)
+{
+	smp_store_release(&vcpu->mode, OUTSIDE_GUEST_MODE);
+}
+
+/* Hooks the architecture provides to the core. */
+int kvm_arch_init(void);
+void kvm_arch_exit(void);
+int kvm_arch_cpu_enable(void);
+void kvm_arch_cpu_disable(void);
+long kvm_arch_check_extension(struct kvm *kvm, long ext);
+size_t kvm_arch_vm_size(void);
+size_t kvm_arch_vcpu_size(void);
+int kvm_arch_vm_init(struct kvm *kvm, unsigned long type);
+void kvm_arch_vm_destroy(struct kvm *kvm);
+long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg);
+void kvm_arch_memslot_removed(struct kvm *kvm, struct kvm_memory_slot *slot);
+int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu);
+void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu);
+void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu);
+void kvm_arch_vcpu_put(struct kvm_vcpu *vcpu);
+int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu);
+long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
+			 unsigned long arg);
+
+/* Services the core offers to the architecture and the backends. */
+extern bool nkvm_rebooting;
+int nkvm_core_init(struct module *owner);
+void nkvm_core_exit(void);
+void kvm_vcpu_load(struct kvm_vcpu *vcpu);
+void kvm_vcpu_put(struct kvm_vcpu *vcpu);
+
+#endif /* _NKVM_KVM_HOST_H */

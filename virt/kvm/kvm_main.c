@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nkvm: the arch-neutral core.
+ *
+ * /dev/kvm, the VM and vCPU file descriptors, memslots, and the virtualization
+ * state of every host CPU.  The ioctl handlers here are thin: they copy the
+ * argument in, take the lock the object needs, call the worker, and copy the
+ * result out.  Everything architecture-specific is behind kvm_arch_*().
+ */
+#define pr_fmt(fmt) "nkvm: " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/reboot.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/syscore_ops.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include <nkvm/kvm_host.h>
+
+MODULE_AUTHOR("nkvm developers");
+MODULE_DESCRIPTION("nkvm: a hypervisor with the /dev/kvm ABI");
+MODULE_LICENSE("GPL");
+
+/* Set once the host is going down: entries fail instead of faulting. */
+bool nkvm_rebooting;
+EXPORT_SYMBOL_GPL(nkvm_rebooting);
+
+static int kvm_cpuhp_state = -1;
+static bool kvm_dev_registered;
+static DEFINE_PER_CPU(bool, kvm_cpu_enabled);
+
+/* fops get their owner (the backend module) when it registers. */
+static struct file_operations kvm_chardev_fops;
+static struct file_operations kvm_vm_fops;
+static struct file_operations kvm_vcpu_fops;
+
+/* ---- Host CPU virtualization state ------------------------------------ */
+
+static int kvm_enable_this_cpu(void)
+{
+	int r;
+
+	if (__this_cpu_read(kvm_cpu_enabled))
+		return 0;
+	r = kvm_arch_cpu_enable();
+	if (!r)
+		__this_cpu_write(kvm_cpu_enabled, true);
+	return r;
+}
+
+static void kvm_disable_this_cpu(void *unused)
+{
+	if (!__this_cpu_read(kvm_cpu_enabled))
+		return;
+	kvm_arch_cpu_disable();
+	__this_cpu_write(kvm_cpu_enabled, false);
+}
+
+static int kvm_cpu_online(unsigned int cpu)
+{
+	return kvm_enable_this_cpu();
+}
+
+static int kvm_cpu_offline(unsigned int cpu)
+{
+	kvm_disable_this_cpu(NULL);
+	return 0;
+}
+
+static int kvm_reboot(struct notifier_block *nb, unsigned long code, void *v)
+{
+	/* Entries racing with this fail cleanly (see the backends' fixups). */
+	WRITE_ONCE(nkvm_rebooting, true);
+	on_each_cpu(kvm_disable_this_cpu, NULL, 1);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block kvm_reboot_nb = {
+	.notifier_call = kvm_reboot,
+	.priority = 0,
+};
+
+/* Suspend and resume run on the last online CPU, with interrupts off. */
+static int kvm_suspend(void)
+{
+	kvm_disable_this_cpu(NULL);
+	return 0;
+}
+
+static void kvm_resume(void)
+{
+	if (kvm_enable_this_cpu())
+		pr_err("cannot re-enable virtualization on CPU %d after resume\n",
+		       raw_smp_processor_id());
+}
+
+static struct syscore_ops kvm_syscore_ops = {
+	.suspend = kvm_suspend,
+	.resume = kvm_resume,
+};
+
+/* ---- Requests and kicks ----------------------------------------------- */
+
+bool kvm_vcpu_enter_guest_mode(struct kvm_vcpu *vcpu)
+{
+	/* Pairs with kvm_make_request() + the mode check in the kicker. */
+	smp_store_mb(vcpu->mode, IN_GUEST_MODE);
+	if (READ_ONCE(vcpu->requests) || need_resched() ||
+	    signal_pending(current)) {
+		kvm_vcpu_exit_guest_mode(vcpu);
+		return false;
+	}
+	return true;
+}
+
+static void kvm_ack_kick(void *unused)
+{
+}
+
+/*
+ * Post a request to every vCPU and wait until none of them is still in guest
+ * mode without having seen it: the IPI forces an exit, and a vCPU checks its
+ * requests after setting IN_GUEST_MODE, before entering.
+ */
+void kvm_make_all_vcpus_request(struct kvm *kvm, int req)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+	cpumask_var_t cpus;
+	bool have_mask;
+
+	have_mask = zalloc_cpumask_var(&cpus, GFP_ATOMIC);
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		kvm_make_request(vcpu, req);
+		smp_mb__after_atomic();
+		if (READ_ONCE(vcpu->mode) == IN_GUEST_MODE && have_mask)
+			cpumask_set_cpu(READ_ONCE(vcpu->cpu), cpus);
+	}
+
+	preempt_disable();
+	if (have_mask)
+		smp_call_function_many(cpus, kvm_ack_kick, NULL, true);
+	else
+		smp_call_function(kvm_ack_kick, NULL, true);
+	preempt_enable();
+
+	free_cpumask_var(cpus);
+}
+
+/* ---- vCPU load/put and preemption -------------------------------------- */
+
+static inline struct kvm_vcpu *preempt_notifier_to_vcpu(struct preempt_notifier *pn)
+{
+	return container_of(pn, struct kvm_vcpu, preempt_notifier);
+}
+
+static void kvm_sched_in(struct preempt_notifier *pn, int cpu)
+{
+	struct kvm_vcpu *vcpu = preempt_notifier_to_vcpu(pn);
+
+	WRITE_ONCE(vcpu->cpu, cpu);
+	kvm_arch_vcpu_load(vcpu, cpu);
+}
+
+static void kvm_sched_out(struct preempt_notifier *pn, struct task_struct *next)
+{
+	kvm_arch_vcpu_put(preempt_notifier_to_vcpu(pn));
+}
+
+static struct preempt_ops kvm_preempt_ops = {
+	.sched_in = kvm_sched_in,
+	.sched_out = kvm_sched_out,
+};
+
+void kvm_vcpu_load(struct kvm_vcpu *vcpu)
+{
+	int cpu = get_cpu();
+
+	WRITE_ONCE(vcpu->cpu, cpu);
+	preempt_notifier_register(&vcpu->preempt_notifier);
+	kvm_arch_vcpu_load(vcpu, cpu);
+	put_cpu();
+}
+
+void kvm_vcpu_put(struct kvm_vcpu *vcpu)
+{
+	preempt_disable();
+	kvm_arch_vcpu_put(vcpu);
+	preempt_notifier_unregister(&vcpu->preempt_notifier);
+	preempt_enable();
+}
+
+/* ---- VM lifetime ------------------------------------------------------- */
+
+static void kvm_vcpu_free(struct kvm_vcpu *vcpu)
+{
+	kvm_arch_vcpu_destroy(vcpu);
+	if (vcpu->pio_page)
+		__free_page(vcpu->pio_page);
+	free_page((unsigned long)vcpu->run);
+	kvfree(vcpu);
+}
+
+static void kvm_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_memslots *slots;
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+	int s;
+
+	xa_for_each(&kvm->vcpus, i, vcpu)
+		kvm_vcpu_free(vcpu);
+	xa_destroy(&kvm->vcpus);
+
+	kvm_arch_vm_destroy(kvm);
+
+	slots = rcu_dereference_protected(kvm->memslots, true);
+	for (s = 0; s < slots->nr; s++)
+		kfree(slots->slots[s]);
+	kvm_memslots_free(slots);
+
+	cleanup_srcu_struct(&kvm->srcu);
+	mmdrop(kvm->mm);
+	kvfree(kvm);
+}
+
+static void kvm_get_kvm(struct kvm *kvm)
+{
+	refcount_inc(&kvm->users);
+}
+
+static void kvm_put_kvm(struct kvm *kvm)
+{
+	if (refcount_dec_and_test(&kvm->users))
+		kvm_destroy_vm(kvm);
+}
+
+static struct kvm *kvm_create_vm(unsigned long type)
+{
+	struct kvm_memslots *slots;
+	struct kvm *kvm;
+	int r;
+
+	kvm = kvzalloc(kvm_arch_vm_size(), GFP_KERNEL_ACCOUNT);
+	if (!kvm)
+		return ERR_PTR(-ENOMEM);
+
+	refcount_set(&kvm->users, 1);
+	mutex_init(&kvm->lock);
+	mutex_init(&kvm->slots_lock);
+	xa_init(&kvm->vcpus);
+	atomic_set(&kvm->nr_vcpus, 0);
+
+	r = -ENOMEM;
+	slots = kvzalloc(sizeof(*slots), GFP_KERNEL_ACCOUNT);
+	if (!slots)
+		goto out_free;
+	RCU_INIT_POINTER(kvm->memslots, slots);
+
+	r = init_srcu_struct(&kvm->srcu);
+	if (r)
+		goto out_slots;
+
+	r = kvm_arch_vm_init(kvm, type);
+	if (r)
+		goto out_srcu;
+
+	mmgrab(current->mm);
+	kvm->mm = current->mm;
+	return kvm;
+
+out_srcu:
+	cleanup_srcu_struct(&kvm->srcu);
+out_slots:
+	kvm_memslots_free(slots);
+out_free:
+	kvfree(kvm);
+	return ERR_PTR(r);
+}
+
+/* ---- Memslots ---------------------------------------------------------- */
+
+#define KVM_MEM_VALID_FLAGS	0
+
+static int kvm_set_memory_region(struct kvm *kvm,
+				 const struct kvm_userspace_memory_region *mem)
+{
+	struct kvm_memslots *slots, *new_slots;
+	struct kvm_memory_slot *old, *new = NULL;
+	enum kvm_mr_change change;
+	int r;
+
+	if (!access_ok((void __user *)(unsigned long)mem->userspace_addr,
+		       mem->memory_size))
+		return -EINVAL;
+
+	mutex_lock(&kvm->slots_lock);
+	slots = kvm_memslots(kvm);
+
+	r = kvm_memslot_check(slots, mem, KVM_MEM_VALID_FLAGS, &change, &old);
+	if (r || change == KVM_MR_NONE)
+		goto out;
+
+	if (change != KVM_MR_DELETE) {
+		r = -ENOMEM;
+		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+		if (!new)
+			goto out;
+		new->id = (u16)mem->slot;
+		new->base_gfn = mem->guest_phys_addr >> PAGE_SHIFT;
+		new->npages = mem->memory_size >> PAGE_SHIFT;
+		new->userspace_addr = mem->userspace_addr;
+		new->flags = mem->flags;
+	}
+
+	r = -ENOMEM;
+	new_slots = kvm_memslots_replace(slots, old, new);
+	if (!new_slots) {
+		kfree(new);
+		goto out;
+	}
+
+	rcu_assign_pointer(kvm->memslots, new_slots);
+	/* After this no vCPU can still be using the old set. */
+	synchronize_srcu_expedited(&kvm->srcu);
+
+	if (old && (change == KVM_MR_DELETE || change == KVM_MR_MOVE))
+		kvm_arch_memslot_removed(kvm, old);
+
+	kvm_memslots_free(slots);
+	kfree(old);
+	r = 0;
+out:
+	mutex_unlock(&kvm->slots_lock);
+	return r;
+}
+
+/* ---- Capabilities ------------------------------------------------------ */
+
+static long kvm_check_extension(struct kvm *kvm, long ext)
+{
+	switch (ext) {
+	case KVM_CAP_USER_MEMORY:
+	case KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
+	case KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
+	case KVM_CAP_INTERNAL_ERROR_DATA:
+	case KVM_CAP_CHECK_EXTENSION_VM:
+	case KVM_CAP_IMMEDIATE_EXIT:
+		return 1;
+	case KVM_CAP_NR_MEMSLOTS:
+		return KVM_USER_MEM_SLOTS;
+	case KVM_CAP_NR_VCPUS:
+		return min_t(unsigned int, num_online_cpus(), KVM_MAX_VCPUS);
+	case KVM_CAP_MAX_VCPUS:
+		return KVM_MAX_VCPUS;
+	case KVM_CAP_MAX_VCPU_ID:
+		return KVM_MAX_VCPU_IDS;
+	default:
+		return kvm_arch_check_extension(kvm, ext);
+	}
+}
+
+/* ---- vCPU file --------------------------------------------------------- */
+
+static vm_fault_t kvm_vcpu_fault(struct vm_fault *vmf)
+{
+	struct kvm_vcpu *vcpu = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff == 0)
+		page = virt_to_page(vcpu->run);
+	else if (vmf->pgoff == KVM_PIO_PAGE_OFFSET)
+		page = vcpu->pio_page;
+	else
+		return VM_FAULT_SIGBUS;
+
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct kvm_vcpu_vm_ops = {
+	.fault = kvm_vcpu_fault,
+};
+
+static int kvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	vma->vm_ops = &kvm_vcpu_vm_ops;
+	return 0;
+}
+
+static int kvm_vcpu_release(struct inode *inode, struct file *file)
+{
+	struct kvm_vcpu *vcpu = file->private_data;
+
+	kvm_put_kvm(vcpu->kvm);
+	return 0;
+}
+
+static long kvm_vcpu_ioctl(struct file *file, unsigned int ioctl,
+			   unsigned long arg)
+{
+	struct kvm_vcpu *vcpu = file->private_data;
+	long r;
+
+	if (vcpu->kvm->mm != current->mm)
+		return -EIO;
+
+	if (mutex_lock_killable(&vcpu->mutex))
+		return -EINTR;
+
+	switch (ioctl) {
+	case KVM_RUN:
+		r = -EINVAL;
+		if (arg)
+			break;
+		kvm_vcpu_load(vcpu);
+		vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+		r = kvm_arch_vcpu_run(vcpu);
+		srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
+		kvm_vcpu_put(vcpu);
+		break;
+	default:
+		r = kvm_arch_vcpu_ioctl(vcpu, ioctl, arg);
+		break;
+	}
+
+	mutex_unlock(&vcpu->mutex);
+	return r;
+}
+
+static int kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
+{
+	struct kvm_vcpu *vcpu, *other;
+	char name[24];
+	unsigned long i;
+	u32 idx;
+	int r;
+
+	if (id >= KVM_MAX_VCPU_IDS)
+		return -EINVAL;
+
+	vcpu = kvzalloc(kvm_arch_vcpu_size(), GFP_KERNEL_ACCOUNT);
+	if (!vcpu)
+		return -ENOMEM;
+	vcpu->kvm = kvm;
+	vcpu->vcpu_id = id;
+	vcpu->cpu = -1;
+	mutex_init(&vcpu->mutex);
+	preempt_notifier_init(&vcpu->preempt_notifier, &kvm_preempt_ops);
+
+	r = -ENOMEM;
+	vcpu->run = (struct kvm_run *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	vcpu->pio_page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!vcpu->run || !vcpu->pio_page)
+		goto out_free;
+
+	r = kvm_arch_vcpu_create(vcpu);
+	if (r)
+		goto out_free;
+
+	mutex_lock(&kvm->lock);
+	r = -EINVAL;
+	idx = atomic_read(&kvm->nr_vcpus);
+	if (idx >= KVM_MAX_VCPUS)
+		goto out_unlock;
+	r = -EEXIST;
+	xa_for_each(&kvm->vcpus, i, other)
+		if (other->vcpu_id == id)
+			goto out_unlock;
+
+	r = xa_insert(&kvm->vcpus, idx, vcpu, GFP_KERNEL_ACCOUNT);
+	if (r)
+		goto out_unlock;
+
+	kvm_get_kvm(kvm);
+	snprintf(name, sizeof(name), "kvm-vcpu:%lu", id);
+	r = anon_inode_getfd(name, &kvm_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
+	if (r < 0) {
+		xa_erase(&kvm->vcpus, idx);
+		refcount_dec(&kvm->users);
+		goto out_unlock;
+	}
+	/* Publish: kvm_for_each_vcpu() readers may now see it. */
+	smp_wmb();
+	atomic_inc(&kvm->nr_vcpus);
+	mutex_unlock(&kvm->lock);
+	return r;
+
+out_unlock:
+	mutex_unlock(&kvm->lock);
+	kvm_arch_vcpu_destroy(vcpu);
+out_free:
+	if (vcpu->pio_page)
+		__free_page(vcpu->pio_page);
+	free_page((unsigned long)vcpu->run);
+	kvfree(vcpu);
+	return r;
+}
+
+/* ---- VM file ----------------------------------------------------------- */
+
+static int kvm_vm_release(struct inode *inode, struct file *file)
+{
+	kvm_put_kvm(file->private_data);
+	return 0;
+}
+
+static long kvm_vm_ioctl(struct file *file, unsigned int ioctl,
+			 unsigned long arg)
+{
+	struct kvm *kvm = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	if (kvm->mm != current->mm)
+		return -EIO;
+
+	switch (ioctl) {
+	case KVM_CREATE_VCPU:
+		return kvm_vm_ioctl_create_vcpu(kvm, arg);
+	case KVM_SET_USER_MEMORY_REGION: {
+		struct kvm_userspace_memory_region mem;
+
+		if (copy_from_user(&mem, argp, sizeof(mem)))
+			return -EFAULT;
+		return kvm_set_memory_region(kvm, &mem);
+	}
+	case KVM_CHECK_EXTENSION:
+		return kvm_check_extension(kvm, arg);
+	default:
+		return kvm_arch_vm_ioctl(kvm, ioctl, arg);
+	}
+}
+
+/* ---- /dev/kvm ---------------------------------------------------------- */
+
+static int kvm_dev_ioctl_create_vm(unsigned long type)
+{
+	struct kvm *kvm;
+	int fd;
+
+	kvm = kvm_create_vm(type);
+	if (IS_ERR(kvm))
+		return PTR_ERR(kvm);
+
+	fd = anon_inode_getfd("kvm-vm", &kvm_vm_fops, kvm, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		kvm_put_kvm(kvm);
+	return fd;
+}
+
+static long kvm_dev_ioctl(struct file *file, unsigned int ioctl,
+			  unsigned long arg)
+{
+	switch (ioctl) {
+	case KVM_GET_API_VERSION:
+		return arg ? -EINVAL : KVM_API_VERSION;
+	case KVM_CREATE_VM:
+		return kvm_dev_ioctl_create_vm(arg);
+	case KVM_CHECK_EXTENSION:
+		return kvm_check_extension(NULL, arg);
+	case KVM_GET_VCPU_MMAP_SIZE:
+		if (arg)
+			return -EINVAL;
+		return (KVM_PIO_PAGE_OFFSET + 1) * PAGE_SIZE;
+	default:
+		return -EINVAL;
+	}
+}
+
+static struct file_operations kvm_chardev_fops = {
+	.unlocked_ioctl = kvm_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct file_operations kvm_vm_fops = {
+	.release = kvm_vm_release,
+	.unlocked_ioctl = kvm_vm_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct file_operations kvm_vcpu_fops = {
+	.release = kvm_vcpu_release,
+	.unlocked_ioctl = kvm_vcpu_ioctl,
+	.mmap = kvm_vcpu_mmap,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice kvm_dev = {
+	.minor = KVM_MINOR,
+	.name = "kvm",
+	.fops = &kvm_chardev_fops,
+};
+
+/* ---- Backend registration ---------------------------------------------- */
+
+/*
+ * Called by arch code when a backend registers: enable virtualization on
+ * every CPU (and on CPUs that come online later), then open /dev/kvm.
+ */
+int nkvm_core_init(struct module *owner)
+{
+	int r;
+
+	kvm_chardev_fops.owner = owner;
+	kvm_vm_fops.owner = owner;
+	kvm_vcpu_fops.owner = owner;
+	WRITE_ONCE(nkvm_rebooting, false);
+
+	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "kvm/nkvm:online",
+			      kvm_cpu_online, kvm_cpu_offline);
+	if (r < 0)
+		return r;
+	kvm_cpuhp_state = r;
+
+	register_reboot_notifier(&kvm_reboot_nb);
+	register_syscore_ops(&kvm_syscore_ops);
+	/*
+	 * Enable preempt notifiers once for the module's lifetime rather than
+	 * per VM: flipping the static key on every VM create/destroy is costly.
+	 */
+	preempt_notifier_inc();
+
+	r = misc_register(&kvm_dev);
+	if (r) {
+		pr_err("cannot register /dev/kvm (misc minor %d): %d%s\n",
+		       KVM_MINOR, r, r == -EBUSY ? ", another hypervisor owns it" : "");
+		nkvm_core_exit();
+		return r;
+	}
+	kvm_dev_registered = true;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(nkvm_core_init);
+
+void nkvm_core_exit(void)
+{
+	if (kvm_cpuhp_state < 0)
+		return;
+	if (kvm_dev_registered)
+		misc_deregister(&kvm_dev);
+	kvm_dev_registered = false;
+	preempt_notifier_dec();
+	unregister_syscore_ops(&kvm_syscore_ops);
+	unregister_reboot_notifier(&kvm_reboot_nb);
+	cpuhp_remove_state(kvm_cpuhp_state);
+	kvm_cpuhp_state = -1;
+}
+EXPORT_SYMBOL_GPL(nkvm_core_exit);
+
+static int __init kvm_module_init(void)
+{
+	return kvm_arch_init();
+}
+
+static void __exit kvm_module_exit(void)
+{
+	kvm_arch_exit();
+}
+
+module_init(kvm_module_init);
+module_exit(kvm_module_exit);

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nkvm: memslot set validation, lookup and replacement (pure logic).
+ */
+#ifndef NKVM_USERSPACE
+#include <linux/slab.h>
+#include <linux/overflow.h>
+#endif
+#include <nkvm/memslot.h>
+
+static bool ranges_overlap(gfn_t a, unsigned long na, gfn_t b, unsigned long nb)
+{
+	return a < b + nb && b < a + na;
+}
+
+struct kvm_memory_slot *kvm_memslots_find_id(const struct kvm_memslots *slots,
+					     u16 id)
+{
+	int i;
+
+	for (i = 0; i < slots->nr; i++)
+		if (slots->slots[i]->id == id)
+			return slots->slots[i];
+	return NULL;
+}
+
+struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
+					      gfn_t gfn)
+{
+	int lo = 0, hi = slots->nr;
+
+	/* First slot whose end lies beyond gfn; slots never overlap. */
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		struct kvm_memory_slot *s = slots->slots[mid];
+
+		if (gfn >= s->base_gfn + s->npages)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < slots->nr && gfn >= slots->slots[lo]->base_gfn)
+		return slots->slots[lo];
+	return NULL;
+}
+
+static bool overlaps_other(const struct kvm_memslots *slots, u16 id,
+			   gfn_t base, unsigned long npages)
+{
+	int i;
+
+	for (i = 0; i < slots->nr; i++) {
+		const struct kvm_memory_slot *s = slots->slots[i];
+
+		if (s->id != id &&
+		    ranges_overlap(base, npages, s->base_gfn, s->npages))
+			return true;
+	}
+	return false;
+}
+
+int kvm_memslot_check(const struct kvm_memslots *slots,
+		      const struct kvm_userspace_memory_region *mem,
+		      u32 valid_flags, enum kvm_mr_change *change,
+		      struct kvm_memory_slot **oldp)
+{
+	u16 as_id = mem->slot >> 16, id = (u16)mem->slot;
+	gfn_t base = mem->guest_phys_addr >> PAGE_SHIFT;
+	unsigned long npages = mem->memory_size >> PAGE_SHIFT;
+	struct kvm_memory_slot *old;
+
+	if (mem->flags & ~valid_flags)
+		return -EINVAL;
+	if (as_id != 0 || id >= KVM_USER_MEM_SLOTS)
+		return -EINVAL;
+	if ((mem->memory_size | mem->guest_phys_addr | mem->userspace_addr) &
+	    (PAGE_SIZE - 1))
+		return -EINVAL;
+	if (mem->guest_phys_addr + mem->memory_size < mem->guest_phys_addr)
+		return -EINVAL;
+	if (npages > KVM_MEM_MAX_NR_PAGES)
+		return -EINVAL;
+
+	old = kvm_memslots_find_id(slots, id);
+	*oldp = old;
+
+	if (!mem->memory_size) {
+		if (!old)
+			return -EINVAL;
+		*change = KVM_MR_DELETE;
+		return 0;
+	}
+
+	if (!old) {
+		if (overlaps_other(slots, id, base, npages))
+			return -EEXIST;
+		*change = KVM_MR_CREATE;
+		return 0;
+	}
+
+	/* An existing slot keeps its size, backing and read-only-ness. */
+	if (mem->userspace_addr != old->userspace_addr ||
+	    npages != old->npages ||
+	    ((mem->flags ^ old->flags) & KVM_MEM_READONLY))
+		return -EINVAL;
+
+	if (base != old->base_gfn) {
+		if (overlaps_other(slots, id, base, npages))
+			return -EEXIST;
+		*change = KVM_MR_MOVE;
+	} else if (mem->flags != old->flags) {
+		*change = KVM_MR_FLAGS_ONLY;
+	} else {
+		*change = KVM_MR_NONE;
+	}
+	return 0;
+}
+
+struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
+					  const struct kvm_memory_slot *remove,
+					  struct kvm_memory_slot *add)
+{
+	int nr = slots->nr - !!remove + !!add;
+	struct kvm_memslots *new;
+	int i, j = 0;
+
+	new = kvzalloc(struct_size(new, slots, nr), GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return NULL;
+
+	for (i = 0; i < slots->nr; i++) {
+		struct kvm_memory_slot *s = slots->slots[i];
+
+		if (s == remove)
+			continue;
+		if (add && add->base_gfn < s->base_gfn) {
+			new->slots[j++] = add;
+			add = NULL;
+		}
+		new->slots[j++] = s;
+	}
+	if (add)
+		new->slots[j++] = add;
+	new->nr = j;
+	return new;
+}
+
+void kvm_memslots_free(struct kvm_memslots *slots)
+{
+	kvfree(slots);
+}
