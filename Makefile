@@ -29,13 +29,15 @@ modules:
 
 clean:
 	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
-	rm -rf $(BUILD) tools/testing/unit/build
+	rm -rf $(BUILD)
+	$(MAKE) -C tools/testing/unit clean
 
 deps:
 	@scripts/install-deps.sh
 
 tools:
 	$(MAKE) -C tools/testing/nkvm O=$(BUILD)
+	$(MAKE) -C tools/demo O=$(BUILD)
 
 unit:
 	$(MAKE) -C tools/testing/unit run

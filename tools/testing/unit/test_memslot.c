@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests for virt/kvm/memslot.c: KVM_SET_USER_MEMORY_REGION validation
+ * (Linux's errnos), gfn lookup and copy-on-write replacement of the set.
+ */
+#include "../nkvm/harness.h"
+#include <nkvm/memslot.h>
+
+#define MB (1UL << 20)
+#define GB (1UL << 30)
+
+static struct kvm_memslots *empty(void)
+{
+	return kvzalloc(sizeof(struct kvm_memslots), 0);
+}
+
+static struct kvm_userspace_memory_region region(u32 slot, u64 gpa, u64 size,
+						 u64 hva)
+{
+	return (struct kvm_userspace_memory_region) {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+		.userspace_addr = hva,
+	};
+}
+
+static struct kvm_memory_slot *mkslot(u16 id, u64 gpa, u64 size, u64 hva)
+{
+	struct kvm_memory_slot *s = calloc(1, sizeof(*s));
+
+	s->id = id;
+	s->base_gfn = gpa >> PAGE_SHIFT;
+	s->npages = size >> PAGE_SHIFT;
+	s->userspace_addr = hva;
+	return s;
+}
+
+/* A set with slot 0 at [0, 1M) and slot 1 at [1G, 1G + 2M). */
+static struct kvm_memslots *two_slots(void)
+{
+	struct kvm_memslots *a = empty(), *b, *c;
+
+	b = kvm_memslots_replace(a, NULL, mkslot(0, 0, MB, 0x100000));
+	c = kvm_memslots_replace(b, NULL, mkslot(1, GB, 2 * MB, 0x40000000));
+	kvm_memslots_free(a);
+	kvm_memslots_free(b);
+	return c;
+}
+
+static int check(struct kvm_memslots *s, struct kvm_userspace_memory_region r,
+		 enum kvm_mr_change *change)
+{
+	struct kvm_memory_slot *old;
+
+	return kvm_memslot_check(s, &r, 0, change, &old);
+}
+
+TEST(create_in_empty_set)
+{
+	enum kvm_mr_change c;
+
+	ASSERT_EQ(check(empty(), region(0, 0, MB, 0x10000), &c), 0);
+	ASSERT_EQ(c, KVM_MR_CREATE);
+}
+
+TEST(misaligned_fields_are_einval)
+{
+	enum kvm_mr_change c;
+
+	EXPECT_EQ(check(empty(), region(0, 0x800, MB, 0x10000), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(0, 0, MB + 1, 0x10000), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(0, 0, MB, 0x10001), &c), -EINVAL);
+}
+
+TEST(slot_id_and_address_space_limits)
+{
+	enum kvm_mr_change c;
+
+	EXPECT_EQ(check(empty(), region(KVM_USER_MEM_SLOTS - 1, 0, MB, 0), &c), 0);
+	EXPECT_EQ(check(empty(), region(KVM_USER_MEM_SLOTS, 0, MB, 0), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(1 << 16, 0, MB, 0), &c), -EINVAL);
+}
+
+TEST(unknown_flags_are_einval)
+{
+	struct kvm_userspace_memory_region r = region(0, 0, MB, 0);
+	struct kvm_memory_slot *old;
+	enum kvm_mr_change c;
+
+	r.flags = KVM_MEM_LOG_DIRTY_PAGES;
+	EXPECT_EQ(kvm_memslot_check(empty(), &r, 0, &c, &old), -EINVAL);
+	EXPECT_EQ(kvm_memslot_check(empty(), &r, KVM_MEM_LOG_DIRTY_PAGES, &c, &old), 0);
+}
+
+TEST(wrapping_and_oversized_regions_are_einval)
+{
+	enum kvm_mr_change c;
+
+	EXPECT_EQ(check(empty(), region(0, -PAGE_SIZE, 2 * PAGE_SIZE, 0), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(0, 0, (KVM_MEM_MAX_NR_PAGES + 1) << PAGE_SHIFT, 0), &c),
+		  -EINVAL);
+}
+
+TEST(overlap_is_eexist)
+{
+	struct kvm_memslots *s = two_slots();
+	enum kvm_mr_change c;
+
+	EXPECT_EQ(check(s, region(2, MB - PAGE_SIZE, 2 * PAGE_SIZE, 0), &c), -EEXIST);
+	EXPECT_EQ(check(s, region(2, GB + MB, PAGE_SIZE, 0), &c), -EEXIST);
+	/* Adjacent on both sides is fine. */
+	EXPECT_EQ(check(s, region(2, MB, GB - MB, 0), &c), 0);
+	EXPECT_EQ(c, KVM_MR_CREATE);
+}
+
+TEST(delete_existing_and_missing)
+{
+	struct kvm_memslots *s = two_slots();
+	enum kvm_mr_change c;
+
+	EXPECT_EQ(check(s, region(1, 0, 0, 0), &c), 0);
+	EXPECT_EQ(c, KVM_MR_DELETE);
+	EXPECT_EQ(check(s, region(7, 0, 0, 0), &c), -EINVAL);
+}
+
+TEST(move_flags_and_forbidden_changes)
+{
+	struct kvm_memslots *s = two_slots();
+	enum kvm_mr_change c;
+
+	EXPECT_EQ(check(s, region(1, 2 * GB, 2 * MB, 0x40000000), &c), 0);
+	EXPECT_EQ(c, KVM_MR_MOVE);
+	/* Moving onto another slot. */
+	EXPECT_EQ(check(s, region(1, 0, 2 * MB, 0x40000000), &c), -EEXIST);
+	/* Same everything: nothing to do. */
+	EXPECT_EQ(check(s, region(1, GB, 2 * MB, 0x40000000), &c), 0);
+	EXPECT_EQ(c, KVM_MR_NONE);
+	/* Size or backing of a live slot cannot change. */
+	EXPECT_EQ(check(s, region(1, GB, 4 * MB, 0x40000000), &c), -EINVAL);
+	EXPECT_EQ(check(s, region(1, GB, 2 * MB, 0x50000000), &c), -EINVAL);
+}
+
+TEST(find_by_gfn)
+{
+	struct kvm_memslots *s = two_slots();
+	gfn_t g1 = GB >> PAGE_SHIFT;
+
+	ASSERT_EQ(kvm_memslots_find_gfn(s, 0)->id, 0);
+	ASSERT_EQ(kvm_memslots_find_gfn(s, (MB >> PAGE_SHIFT) - 1)->id, 0);
+	ASSERT_TRUE(kvm_memslots_find_gfn(s, MB >> PAGE_SHIFT) == NULL);
+	ASSERT_TRUE(kvm_memslots_find_gfn(s, g1 - 1) == NULL);
+	ASSERT_EQ(kvm_memslots_find_gfn(s, g1)->id, 1);
+	ASSERT_EQ(kvm_memslots_find_gfn(s, g1 + 511)->id, 1);
+	ASSERT_TRUE(kvm_memslots_find_gfn(s, g1 + 512) == NULL);
+	ASSERT_TRUE(kvm_memslots_find_gfn(empty(), 0) == NULL);
+}
+
+TEST(replace_keeps_sorted_order_and_source_intact)
+{
+	struct kvm_memslots *s = empty(), *n;
+	u64 gpas[] = { 5 * MB, 1 * MB, 9 * MB, 3 * MB, 7 * MB };
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		n = kvm_memslots_replace(s, NULL, mkslot(i, gpas[i], MB, 0));
+		ASSERT_EQ(s->nr, i);	/* the old set is untouched */
+		kvm_memslots_free(s);
+		s = n;
+	}
+	ASSERT_EQ(s->nr, 5);
+	for (i = 1; i < s->nr; i++)
+		ASSERT_LT(s->slots[i - 1]->base_gfn, s->slots[i]->base_gfn);
+
+	n = kvm_memslots_replace(s, kvm_memslots_find_id(s, 2), NULL);
+	ASSERT_EQ(n->nr, 4);
+	ASSERT_TRUE(kvm_memslots_find_id(n, 2) == NULL);
+	ASSERT_TRUE(kvm_memslots_find_gfn(n, (9 * MB) >> PAGE_SHIFT) == NULL);
+	ASSERT_EQ(kvm_memslots_find_gfn(n, (7 * MB) >> PAGE_SHIFT)->id, 4);
+}
+
+TEST(many_slots_lookup)
+{
+	struct kvm_memslots *s = empty(), *n;
+	int i;
+
+	for (i = 0; i < 512; i++) {
+		n = kvm_memslots_replace(s, NULL, mkslot(i, (u64)(511 - i) * 2 * MB, MB, 0));
+		kvm_memslots_free(s);
+		s = n;
+	}
+	for (i = 0; i < 512; i++) {
+		gfn_t g = ((u64)(511 - i) * 2 * MB) >> PAGE_SHIFT;
+
+		ASSERT_EQ(kvm_memslots_find_gfn(s, g + 3)->id, i);
+		ASSERT_TRUE(kvm_memslots_find_gfn(s, g + (MB >> PAGE_SHIFT)) == NULL);
+	}
+}
+
+TEST_HARNESS_MAIN
