@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make check: everything nkvm tests, in order of cost.
+#
+#   1. the modules build with W=1 and sparse (C=1) without a warning
+#   2. the userspace test programs build
+#   3. pure-logic unit tests run on the host
+#   4. the SVM test bed: the test programs under Debian's KVM and under
+#      nkvm, in one boot (tools/testing/bed/run-bed.sh)
+#
+# The last line is "N passed, N failed, N skipped" over all of them; the
+# exit status is non-zero if anything failed.
+
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+pass=0 fail=0 skip=0
+log=$(mktemp -d /tmp/nkvm-check.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+result() {	# result ok|fail|skip NAME
+	case $1 in
+	ok)   pass=$((pass + 1)); echo "ok - $2" ;;
+	skip) skip=$((skip + 1)); echo "ok - $2 # SKIP" ;;
+	*)    fail=$((fail + 1)); echo "not ok - $2" ;;
+	esac
+}
+
+# Count TAP test-case lines ("ok N", "not ok N", "# SKIP") in a log file.
+tally_tap() {
+	local f=$1 p f_ s
+	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$f")
+	p=$(grep -cE '^ok [0-9]+' "$f")
+	f_=$(grep -cE '^not ok [0-9]+' "$f")
+	pass=$((pass + p - s)) fail=$((fail + f_)) skip=$((skip + s))
+}
+
+echo "# check: building the modules with W=1 C=1"
+make clean >/dev/null 2>&1
+if make W=1 C=1 >"$log/build" 2>&1; then
+	if grep -E 'warning:|error:' "$log/build"; then
+		result fail "modules build warning-free with W=1 and sparse"
+	else
+		result ok "modules build warning-free with W=1 and sparse"
+	fi
+else
+	cat "$log/build"
+	result fail "modules build warning-free with W=1 and sparse"
+	echo "$pass passed, $fail failed, $skip skipped"
+	exit 1
+fi
+
+echo "# check: building the test programs"
+if make tools >"$log/tools" 2>&1; then
+	result ok "userspace test programs build"
+else
+	cat "$log/tools"
+	result fail "userspace test programs build"
+fi
+
+echo "# check: unit tests"
+make -s unit 2>&1 | tee "$log/unit"
+tally_tap "$log/unit"
+
+echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"
+tools/testing/bed/run-bed.sh --mode both 2>&1 | tee "$log/bed"
+bed_rc=${PIPESTATUS[0]}
+summary=$(tail -n 1 "$log/bed")
+if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+	pass=$((pass + BASH_REMATCH[1]))
+	fail=$((fail + BASH_REMATCH[2]))
+	skip=$((skip + BASH_REMATCH[3]))
+	[ "$bed_rc" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] ||
+		result fail "test bed ran to completion"
+else
+	result fail "test bed ran to completion"
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
