@@ -28,7 +28,7 @@ TEST(run_again_continues_after_hlt)
 
 	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
 	RUN_OUT(vcpu, 1, 0x10);
-	ASSERT_EQ(vcpu_rip(vcpu), 0x1003);
+	ASSERT_EQ(vcpu_settle_rip(vcpu), 0x1003);
 	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
 	ASSERT_EQ(vcpu_rip(vcpu), 0x1004);
 	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
@@ -124,7 +124,7 @@ TEST(hlt_with_nonzero_cs)
 	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
 	ASSERT_EQ(vcpu_rip(vcpu), 0x101);	/* RIP is CS-relative */
 	RUN_OUT(vcpu, 1, 0x10);
-	ASSERT_EQ(vcpu_rip(vcpu), 0x103);
+	ASSERT_EQ(vcpu_settle_rip(vcpu), 0x103);
 }
 
 /* Two vCPUs of one VM halt independently. */
@@ -141,7 +141,7 @@ TEST(hlt_two_vcpus)
 	RUN_OUT(a, 1, 0x10);
 	ASSERT_EQ(vcpu_run(b), KVM_EXIT_HLT);
 	ASSERT_EQ(vcpu_rip(b), 0x1005);
-	ASSERT_EQ(vcpu_rip(a), 0x1003);
+	ASSERT_EQ(vcpu_settle_rip(a), 0x1003);
 }
 
 TEST_HARNESS_MAIN

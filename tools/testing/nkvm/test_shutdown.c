@@ -52,7 +52,9 @@ GUEST_CODE(de_guest,
 GUEST_CODE(gp_guest,
 	ENTER_PE_NULL_IDT
 	"mov $8, %ax\n"
-	"mov %ax, %ds\n"		/* selector 8, GDT limit 0: #GP */
+	"mov %ax, %ds\n"		/* GDT entry 1 (reset GDTR: base 0,
+					 * limit ffff) is the zeros at 0x8,
+					 * not a data segment: #GP	*/
 	"hlt\n"
 );
 

@@ -202,6 +202,14 @@ uint32_t vcpu_run(struct vcpu *vcpu)
 	return vcpu->run->exit_reason;
 }
 
+uint64_t vcpu_settle_rip(struct vcpu *vcpu)
+{
+	vcpu->run->immediate_exit = 1;
+	ASSERT_ERRNO(vcpu_run_raw(vcpu), EINTR);
+	vcpu->run->immediate_exit = 0;
+	return vcpu_rip(vcpu);
+}
+
 const char *exit_name(uint32_t reason)
 {
 	static const char *const names[] = {

@@ -113,6 +113,16 @@ uint32_t vcpu_run(struct vcpu *vcpu);
 /* KVM_RUN; returns the ioctl's result (errno set), for error tests. */
 int vcpu_run_raw(struct vcpu *vcpu);
 
+/*
+ * Complete the instruction of the last exit without running the guest any
+ * further: KVM_RUN with kvm_run.immediate_exit = 1, which must fail with
+ * EINTR.  The KVM API says the guest state is consistent after an I/O exit
+ * only once userspace re-entered KVM_RUN; this is the documented way to
+ * get there.  (Linux on SVM/VMX leaves RIP at an OUT until then; an
+ * emulated OUT already has it past.)  Returns RIP afterwards.
+ */
+uint64_t vcpu_settle_rip(struct vcpu *vcpu);
+
 void vcpu_get_regs(struct vcpu *vcpu, struct kvm_regs *regs);
 void vcpu_set_regs(struct vcpu *vcpu, const struct kvm_regs *regs);
 void vcpu_get_sregs(struct vcpu *vcpu, struct kvm_sregs *sregs);
