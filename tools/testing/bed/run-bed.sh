@@ -1,0 +1,476 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-bed.sh - the nkvm SVM test bed.
+#
+# Boots Debian's kernel under QEMU TCG with an emulated AMD CPU that has SVM
+# and NPT, loads a set of KVM modules inside it (Debian's, ours, or both one
+# after the other in the same boot), runs the static /dev/kvm test programs
+# and reports.  See Documentation/virt/testing.rst.
+#
+# The last line of output is always "N passed, N failed, N skipped"; the
+# exit status is non-zero when anything failed or the bed itself died.
+
+set -uo pipefail
+
+BED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BED_DIR/../../.." && pwd)
+
+# ---------------------------------------------------------------- options
+
+MODE=
+MODULES=$REPO
+TESTS=
+TESTS_SET=0
+BUILD=$REPO/tools/testing/build
+BENCH=0
+DEMO=
+DEMO_ARGS=
+TIMEOUT=120
+MEM=1G
+SMP=1
+KVER=
+APPEND=
+CAP=262144
+SILENCE=90
+BOOT_TIMEOUT=180
+BUDGET=
+FILES=
+KEEP=0
+VERBOSE=0
+QEMU=${QEMU:-qemu-system-x86_64}
+
+usage() {
+	cat <<EOF
+usage: $0 [options]
+  --mode nkvm|linux|both  which KVM to test: ours, Debian's, or Debian's
+                          then ours in one boot (default nkvm)
+  --modules DIR           directory with our kvm.ko and kvm-amd.ko
+                          (default: repo top, $REPO)
+  --tests "LIST"          test programs to run (default: executables in
+                          tools/testing/build/ not named bench_*)
+  --build DIR             where test programs are found (default
+                          tools/testing/build)
+  --bench                 run the bench_* programs instead of the tests
+  --demo PROGRAM          run only PROGRAM, on nkvm, output unprefixed
+  --args "ARGS"           arguments for every test program (e.g. the demo)
+  --files "SRC[:DST] ..." extra files for the initramfs (default DST /data/)
+  --timeout SECONDS       per test program (default $TIMEOUT)
+  --mem SIZE              guest memory (default $MEM)
+  --smp N                 guest CPUs (default $SMP)
+  --kernel-version VER    kernel to boot (default newest /boot/vmlinuz-6.1*-amd64)
+  --append "ARGS"         extra kernel command line
+  --output-cap BYTES      output shown per test program (default $CAP)
+  --silence SECONDS       kill the bed after this long without a heartbeat
+                          (default $SILENCE)
+  --budget SECONDS        total time allowed (default: from tests and timeout)
+  --keep                  keep the temporary directory (initramfs, logs)
+  --verbose               show each phase's kernel log even when clean
+EOF
+}
+
+# Every exit goes through here so the last line has the contract's form.
+finish() {	# finish PASS FAIL SKIP
+	echo "$1 passed, $2 failed, $3 skipped"
+	[ "$2" -eq 0 ] && exit 0
+	exit 1
+}
+
+fatal() {
+	echo "run-bed: error: $*" >&2
+	cleanup
+	finish 0 1 0
+}
+
+TMP=
+QPID=
+TAILPID=
+cleanup() {
+	[ -n "$QPID" ] && kill_qemu
+	[ -n "$TAILPID" ] && { kill "$TAILPID" 2>/dev/null; wait "$TAILPID" 2>/dev/null; }
+	TAILPID=
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		[ $KEEP = 1 ] || rm -rf "$TMP"
+	fi
+	TMP=
+}
+
+while [ $# -gt 0 ]; do
+	opt=$1
+	case $opt in
+	--*=*) set -- "${opt%%=*}" "${opt#*=}" "${@:2}"; continue ;;
+	esac
+	case $opt in
+	--bench) BENCH=1; shift; continue ;;
+	--keep) KEEP=1; shift; continue ;;
+	--verbose) VERBOSE=1; shift; continue ;;
+	-h | --help) usage; exit 0 ;;
+	esac
+	case $opt in
+	--mode | --modules | --tests | --build | --demo | --args | --files | \
+	--timeout | --mem | --smp | --kernel-version | --append | --output-cap | \
+	--silence | --budget) ;;
+	*) usage >&2; fatal "unknown option $opt" ;;
+	esac
+	[ $# -ge 2 ] || fatal "option $opt needs a value"
+	val=$2
+	case $opt in
+	--mode) MODE=$val ;;
+	--modules) MODULES=$val ;;
+	--tests) TESTS=$val; TESTS_SET=1 ;;
+	--build) BUILD=$val ;;
+	--demo) DEMO=$val ;;
+	--args) DEMO_ARGS=$val ;;
+	--files) FILES=$val ;;
+	--timeout) TIMEOUT=$val ;;
+	--mem) MEM=$val ;;
+	--smp) SMP=$val ;;
+	--kernel-version) KVER=$val ;;
+	--append) APPEND=$val ;;
+	--output-cap) CAP=$val ;;
+	--silence) SILENCE=$val ;;
+	--budget) BUDGET=$val ;;
+	esac
+	shift 2
+done
+
+trap 'echo "run-bed: interrupted" >&2; cleanup; finish 0 1 0' INT TERM
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# ---------------------------------------------------------------- checks
+
+# The demo runs on nkvm unless --mode says otherwise.
+[ -z "$MODE" ] && MODE=nkvm
+case $MODE in
+linux) PHASES="linux" ;;
+nkvm) PHASES="nkvm" ;;
+both) PHASES="linux nkvm" ;;	# the reference first: its results survive
+				# whatever our modules do to the kernel
+*) fatal "--mode must be nkvm, linux or both" ;;
+esac
+is_uint "$TIMEOUT" || fatal "--timeout needs a number of seconds"
+is_uint "$SMP" && [ "$SMP" -ge 1 ] || fatal "--smp needs a number of CPUs"
+is_uint "$CAP" || fatal "--output-cap needs a number of bytes"
+is_uint "$SILENCE" || fatal "--silence needs a number of seconds"
+[ -z "$BUDGET" ] || is_uint "$BUDGET" || fatal "--budget needs a number of seconds"
+
+if [ -z "$KVER" ]; then
+	KVER=$(ls /boot/vmlinuz-6.1.*-amd64 2>/dev/null | sed 's|^/boot/vmlinuz-||' |
+	       sort -V | tail -n 1)
+	[ -n "$KVER" ] || fatal "no /boot/vmlinuz-6.1.*-amd64 (run scripts/install-deps.sh)"
+fi
+VMLINUZ=/boot/vmlinuz-$KVER
+KMODS=/lib/modules/$KVER/kernel
+[ -r "$VMLINUZ" ] || fatal "$VMLINUZ not found or not readable"
+command -v "$QEMU" >/dev/null || fatal "$QEMU not found (run scripts/install-deps.sh)"
+BUSYBOX=$(command -v busybox || true)
+[ -x /bin/busybox ] && BUSYBOX=/bin/busybox
+[ -n "$BUSYBOX" ] || fatal "busybox not found (install busybox-static)"
+# Debian's busybox (not -static) is dynamically linked and useless here.
+if readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'program interpreter'; then
+	fatal "$BUSYBOX is dynamically linked; install busybox-static"
+fi
+command -v cpio >/dev/null || fatal "cpio not found"
+
+# Test programs: explicit list, the demo, or everything in the build dir.
+if [ -n "$DEMO" ]; then
+	TESTS=$DEMO
+	[ "$CAP" = 262144 ] && CAP=$((64 << 20))
+elif [ $TESTS_SET = 0 ]; then
+	TESTS=
+	for f in "$BUILD"/*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		b=$(basename "$f")
+		if [ $BENCH = 1 ]; then
+			[[ $b == bench_* ]] || continue
+		else
+			[[ $b == bench_* ]] && continue
+		fi
+		TESTS+="$f "
+	done
+fi
+TEST_NAMES=
+declare -A SEEN=()
+for t in $TESTS; do
+	[ -f "$t" ] || { [ -f "$BUILD/$t" ] && t=$BUILD/$t; }
+	[ -f "$t" ] && [ -x "$t" ] || fatal "test program $t not found or not executable"
+	b=$(basename "$t")
+	[[ $b =~ ^[A-Za-z0-9._+-]+$ ]] || fatal "test name $b has unsafe characters"
+	[ -z "${SEEN[$b]:-}" ] || fatal "two test programs named $b"
+	SEEN[$b]=$t
+	TEST_NAMES+="$b "
+	if readelf -l "$t" 2>/dev/null | grep -q 'program interpreter'; then
+		echo "run-bed: warning: $t is dynamically linked; the bed has no libc" >&2
+	fi
+done
+NTESTS=$(wc -w <<<"$TEST_NAMES")
+[ "$NTESTS" -gt 0 ] || echo "run-bed: note: no test programs; checking module load/unload only" >&2
+
+# Our modules, and the Debian modules they need (kvm-amd.ko may need ccp,
+# kvm.ko irqbypass, if they were built to use them).
+NKVM_DEPS=
+if [[ " $PHASES " == *" nkvm "* ]]; then
+	for m in kvm.ko kvm-amd.ko; do
+		[ -f "$MODULES/$m" ] || fatal "$MODULES/$m not found (build the modules first: make)"
+		vm=$(modinfo -F vermagic "$MODULES/$m" 2>/dev/null | awk '{print $1}')
+		[ "$vm" = "$KVER" ] ||
+			echo "run-bed: warning: $m was built for '$vm', the bed boots $KVER" >&2
+		for d in $(modinfo -F depends "$MODULES/$m" 2>/dev/null | tr , ' '); do
+			case $d in
+			kvm) ;;
+			irqbypass | ccp) [[ " $NKVM_DEPS " == *" $d "* ]] || NKVM_DEPS+="$d " ;;
+			*) fatal "$m depends on $d, which the bed does not provide" ;;
+			esac
+		done
+	done
+	# Load order: irqbypass before ccp.
+	NKVM_DEPS=$(for d in irqbypass ccp; do [[ " $NKVM_DEPS " == *" $d "* ]] && echo -n "$d "; done)
+fi
+
+# ---------------------------------------------------------------- initramfs
+
+TMP=$(mktemp -d /tmp/nkvm-bed.XXXXXX) || fatal "mktemp failed"
+ROOT=$TMP/root
+
+# copy_ko SRC DST: copy one of Debian's modules, decompressed.
+copy_ko() {
+	local src=$1 dst=$2
+	mkdir -p "$(dirname "$dst")"
+	if [ -f "$src" ]; then
+		cp "$src" "$dst"
+	elif [ -f "$src.xz" ]; then
+		xz -dc "$src.xz" >"$dst"
+	elif [ -f "$src.zst" ]; then
+		zstd -qdc "$src.zst" >"$dst"
+	elif [ -f "$src.gz" ]; then
+		gzip -dc "$src.gz" >"$dst"
+	else
+		return 1
+	fi
+}
+
+build_initramfs() {
+	local d f src dst
+	mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,nkvm,tests,data,etc}
+	cp "$BUSYBOX" "$ROOT/bin/busybox"
+	ln -s busybox "$ROOT/bin/sh"
+	cp "$BED_DIR/bed-init.sh" "$ROOT/init"
+	chmod 755 "$ROOT/init"
+
+	for f in virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko \
+		 arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+		copy_ko "$KMODS/$f" "$ROOT/lib/modules/$KVER/kernel/$f" ||
+			fatal "Debian module $KMODS/$f not found (install linux-image-$KVER)"
+	done
+	if [[ " $PHASES " == *" nkvm "* ]]; then
+		cp "$MODULES/kvm.ko" "$MODULES/kvm-amd.ko" "$ROOT/nkvm/"
+	fi
+	for b in $TEST_NAMES; do
+		cp "${SEEN[$b]}" "$ROOT/tests/$b"
+	done
+	for f in $FILES; do
+		src=${f%%:*}
+		dst=/data/$(basename "$src")
+		[[ $f == *:* ]] && dst=${f#*:}
+		[ -e "$src" ] || fatal "--files: $src not found"
+		mkdir -p "$ROOT$(dirname "$dst")"
+		cp -r "$src" "$ROOT$dst"
+	done
+
+	{
+		echo "BED_PHASES='$PHASES'"
+		echo "BED_KVER='$KVER'"
+		echo "BED_TESTS='$TEST_NAMES'"
+		echo "BED_TIMEOUT=$TIMEOUT"
+		echo "BED_CAP=$CAP"
+		echo "BED_RAW=$([ -n "$DEMO" ] && echo 1 || echo 0)"
+		printf "BED_ARGS=%q\n" "$DEMO_ARGS"
+		echo "BED_NKVM_DEPS='$NKVM_DEPS'"
+		echo "BED_VERBOSE=$VERBOSE"
+	} >"$ROOT/bed.conf"
+
+	# Uncompressed: unpacking gzip under TCG costs more than it saves.
+	(cd "$ROOT" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) \
+		>"$TMP/initrd.cpio" || fatal "cpio failed"
+}
+
+# ---------------------------------------------------------------- qemu
+
+kill_qemu() {
+	[ -n "$QPID" ] || return 0
+	if kill -0 "$QPID" 2>/dev/null; then
+		kill -TERM "$QPID" 2>/dev/null
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$QPID" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -KILL "$QPID" 2>/dev/null
+	fi
+	wait "$QPID" 2>/dev/null
+	QPID=
+}
+
+# clean_console: console text as it should be shown: no CRs, and without
+# the terminal escapes SeaBIOS sends (a reset becomes a line break).
+clean_console() {
+	sed -u -e 's/\r$//' -e 's/\x1bc/\n/g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g'
+}
+
+start_qemu() {
+	local accel=tcg append="console=ttyS0 panic=-1 quiet loglevel=4"
+	if [ "$SMP" -gt 1 ]; then
+		# Multi-threaded TCG can lock up the guest when a static key is
+		# flipped across a page boundary (see TESTBEDS.md), and the TSC
+		# must be trusted or clock tests fail.
+		accel=tcg,thread=single
+		append+=" tsc=reliable"
+	fi
+	[ -n "$APPEND" ] && append+=" $APPEND"
+	CON=$TMP/console.log
+	CTL=$TMP/control.log
+	: >"$CON"
+	: >"$CTL"
+	# ttyS0 is the console, ttyS1 the control channel (heartbeat, results).
+	"$QEMU" -M q35 -accel "$accel" -cpu EPYC,+svm,+npt -m "$MEM" -smp "$SMP" \
+		-nographic -nodefaults -no-reboot -monitor none \
+		-serial "file:$CON" -serial "file:$CTL" \
+		-kernel "$VMLINUZ" -initrd "$TMP/initrd.cpio" -append "$append" \
+		</dev/null >"$TMP/qemu.out" 2>&1 &
+	QPID=$!
+	# Live console: tail stops by itself once qemu is gone.
+	tail -n +1 -s 0.2 -f --pid="$QPID" "$CON" | clean_console &
+	TAILPID=$!
+}
+
+# watch: wait for qemu to end; kill it when the total budget or the
+# heartbeat silence limit is exceeded.  Sets DEAD to the reason, if any.
+watch() {
+	local now last_size=0 size last_alive started=$SECONDS done_at=
+	last_alive=$SECONDS
+	SEEN_HB=0
+	BOOT_SECS=
+	DEAD=
+	while kill -0 "$QPID" 2>/dev/null; do
+		sleep 0.5
+		now=$SECONDS
+		size=$(stat -c %s "$CTL" 2>/dev/null || echo 0)
+		if [ "$size" != "$last_size" ]; then
+			last_size=$size
+			last_alive=$now
+			if [ $SEEN_HB = 0 ]; then
+				SEEN_HB=1
+				BOOT_SECS=$((now - started))
+			fi
+		fi
+		if [ -z "$done_at" ] && grep -q '^##bed done' "$CTL"; then
+			done_at=$now
+		fi
+		if [ -n "$done_at" ]; then
+			# Finished; poweroff should follow at once.
+			if [ $((now - done_at)) -gt 30 ]; then
+				echo "run-bed: note: guest did not power off; killing qemu" >&2
+				break
+			fi
+		elif [ $((now - started)) -gt "$BUDGET" ]; then
+			DEAD="total time budget of ${BUDGET}s exceeded"
+			break
+		elif [ $SEEN_HB = 0 ] && [ $((now - started)) -gt "$BOOT_TIMEOUT" ]; then
+			DEAD="no sign of life from the guest's /init within ${BOOT_TIMEOUT}s"
+			break
+		elif [ $SEEN_HB = 1 ] && [ $((now - last_alive)) -gt "$SILENCE" ]; then
+			DEAD="guest silent (no heartbeat) for ${SILENCE}s"
+			break
+		fi
+	done
+	kill_qemu
+	# Let the console stream drain before anything else is printed.
+	wait "$TAILPID" 2>/dev/null
+	TAILPID=
+	if [ -z "$DEAD" ] && ! grep -q '^##bed done' "$CTL"; then
+		DEAD="qemu exited before the bed finished (guest panic, reboot or qemu error)"
+	fi
+}
+
+# ---------------------------------------------------------------- report
+
+# bench_table: BENCH lines of the phases side by side, with nkvm/linux.
+bench_table() {
+	grep -a '^##bed bench ' "$CTL" | tr -d '\r' | awk '
+	# ##bed bench PHASE PROGRAM BENCH NAME VALUE UNIT
+	{
+		ph = $3; name = $6; val = $7; unit = $8
+		if (!(name in unitof)) { order[n++] = name; unitof[name] = unit }
+		v[ph, name] = val
+	}
+	END {
+		if (n == 0) exit
+		printf "\n%-32s %-8s %14s %14s %12s\n", "benchmark", "unit", "nkvm", "linux", "nkvm/linux"
+		for (i = 0; i < n; i++) {
+			k = order[i]
+			a = ((("nkvm", k) in v)) ? v["nkvm", k] : "-"
+			b = ((("linux", k) in v)) ? v["linux", k] : "-"
+			r = "-"
+			if (a != "-" && b != "-" && b + 0 != 0) r = sprintf("%.2f", a / b)
+			printf "%-32s %-8s %14s %14s %12s\n", k, unitof[k], a, b, r
+		}
+	}'
+}
+
+report() {
+	local pass fail skip line
+	echo
+	echo "===== nkvm bed summary: mode $MODE, kernel $KVER, $((SECONDS - T_START)) s" \
+	     "(guest /init after ${BOOT_SECS:-?} s) ====="
+	# QEMU's complaints; the TCG feature warnings are expected and folded
+	# into one line.
+	if [ -s "$TMP/qemu.out" ]; then
+		local lacks
+		lacks=$(sed -n "s/.*TCG doesn't support requested feature: .*\.\([^ .]*\) \[bit.*/\1/p" \
+			"$TMP/qemu.out" | sort -u | tr '\n' ' ')
+		[ -n "$lacks" ] && echo "qemu: TCG lacks: $lacks"
+		grep -v "TCG doesn't support requested feature" "$TMP/qemu.out" |
+			sed 's/^/qemu: /' | head -n 20
+	fi
+	# ##bed result PHASE NAME PASS FAIL SKIP WHY...
+	grep -a '^##bed result ' "$CTL" | tr -d '\r' >"$TMP/results"
+	for ph in $PHASES; do
+		awk -v ph="$ph" '$3 == ph { n++; p += $5; f += $6; s += $7 }
+			END { printf "phase %-6s %3d entries: %d passed, %d failed, %d skipped\n",
+			      ph, n, p, f, s }' "$TMP/results"
+	done
+	awk '$6 > 0 { why = ""; for (i = 8; i <= NF; i++) why = why " " $i
+		      printf "FAILED: %s/%s (%d failed;%s)\n", $3, $4, $6, why }' "$TMP/results"
+	read -r pass fail skip < <(awk '{ p += $5; f += $6; s += $7 }
+		END { printf "%d %d %d\n", p, f, s }' "$TMP/results")
+	if [ -n "$DEAD" ]; then
+		# The newest of "start PHASE NAME" and "hb STATE" says where.
+		line=$(grep -aE '^##bed (hb|start) ' "$CTL" | tail -n 1 | tr -d '\r' |
+		       awk '$2 == "start" { print $3 "/" $4; next } { print $3 }')
+		echo "BED DIED: $DEAD; it was at: ${line:-boot}"
+		echo "---- last 30 console lines ----"
+		clean_console <"$CON" | tail -n 30
+		echo "-------------------------------"
+		fail=$((fail + 1))
+	fi
+	bench_table
+	[ $KEEP = 1 ] && echo "run-bed: logs and initramfs kept in $TMP"
+	FINAL="$pass $fail $skip"
+}
+
+# ---------------------------------------------------------------- main
+
+T_START=$SECONDS
+build_initramfs
+if [ -z "$BUDGET" ]; then
+	nph=$(wc -w <<<"$PHASES")
+	BUDGET=$((BOOT_TIMEOUT + nph * (60 + NTESTS * (TIMEOUT + 15))))
+fi
+echo "run-bed: mode $MODE, kernel $KVER, $NTESTS program(s), timeout ${TIMEOUT}s," \
+     "initramfs $(( $(stat -c %s "$TMP/initrd.cpio") >> 10 )) KiB, budget ${BUDGET}s"
+start_qemu
+watch
+report
+cleanup
+# shellcheck disable=SC2086
+finish $FINAL
