@@ -139,7 +139,7 @@ void kvm_make_all_vcpus_request(struct kvm *kvm, int req)
 	cpumask_var_t cpus;
 	bool have_mask;
 
-	have_mask = zalloc_cpumask_var(&cpus, GFP_ATOMIC);
+	have_mask = zalloc_cpumask_var(&cpus, GFP_KERNEL);
 	kvm_for_each_vcpu(i, vcpu, kvm) {
 		kvm_make_request(vcpu, req);
 		smp_mb__after_atomic();

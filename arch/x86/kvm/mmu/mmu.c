@@ -150,9 +150,12 @@ int kvm_mmu_map_gfn(struct kvm_vcpu *vcpu, gfn_t gfn)
 	if (r)
 		return r;
 
-	/* The slot stays valid: the caller holds kvm->srcu. */
+	/*
+	 * The slot stays valid: the caller holds kvm->srcu.  (6.1 refuses
+	 * FOLL_LONGTERM in the unlocked variant.)
+	 */
 	r = pin_user_pages_unlocked(kvm_memslot_hva(slot, gfn), 1, &page,
-				    FOLL_WRITE | FOLL_LONGTERM);
+				    FOLL_WRITE);
 	if (r != 1)
 		return -EFAULT;
 

@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <asm/asm.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/io.h>
@@ -76,19 +77,27 @@ static inline struct vcpu_svm *to_svm(struct kvm_vcpu *vcpu)
 /* Entry and exit, in vmenter.S. */
 void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa);
 
+/*
+ * CLGI, STGI and VMSAVE fault only when SVM has been turned off under a
+ * vCPU (reboot, see nkvm_rebooting): skip them then, like vmenter.S does.
+ */
+#define SVM_INSN(insn, ...)						\
+	asm volatile("1: " insn "\n2:\n" _ASM_EXTABLE(1b, 2b)		\
+		     : : __VA_ARGS__ : "memory")
+
 static inline void svm_clgi(void)
 {
-	asm volatile("clgi" ::: "memory");
+	SVM_INSN("clgi");
 }
 
 static inline void svm_stgi(void)
 {
-	asm volatile("stgi" ::: "memory");
+	SVM_INSN("stgi");
 }
 
 static inline void svm_vmsave(u64 pa)
 {
-	asm volatile("vmsave %%rax" :: "a"(pa) : "memory");
+	SVM_INSN("vmsave %%rax", "a"(pa));
 }
 
 /* ---- Per-CPU enable/disable -------------------------------------------- */
