@@ -18,10 +18,10 @@
  * Exceptions (#UD, #DE, #GP) are portable: all backends check the IDT
  * limit in protected mode.
  *
- * What the vCPU state is after the shutdown is backend-specific too
- * (SVM resets the vCPU to its INIT state, VMX leaves it), so it is not
- * checked; what is checked is that the host can put it back in real mode
- * and run it again.
+ * What happens after the shutdown is backend-specific too, so it is not
+ * checked: Linux's SVM code INITs the vCPU (RIP fff0, CS f000), VMX and
+ * this reference machine leave the state as it was.  What is checked is
+ * that the other vCPUs of the VM go on and that the state ioctls work.
  */
 #include <sys/ioctl.h>
 
@@ -136,36 +136,27 @@ TEST(io_exits_before_shutdown)
 	ASSERT_EXIT(vcpu, KVM_EXIT_SHUTDOWN);
 }
 
-/* Put the vCPU back in real mode with a sane IDT at ip. */
-static void reset_real_mode(struct vcpu *vcpu, uint64_t ip)
-{
-	struct kvm_sregs sregs;
-
-	vcpu_set_real_mode(vcpu, ip);
-	vcpu_get_sregs(vcpu, &sregs);
-	sregs.cr0 &= ~1ULL;
-	sregs.idt.base = 0;
-	sregs.idt.limit = 0x3ff;
-	vcpu_set_sregs(vcpu, &sregs);
-}
-
-TEST(run_again_after_reset)
+/*
+ * After the shutdown the vCPU's state ioctls still work.  Running it again
+ * is not tested: what that does differs between Linux backends (see the
+ * top of the file; on Debian 6.1's kvm-amd in the QEMU bed the reset vCPU
+ * never makes progress again, even after SET_SREGS/SET_REGS, while this
+ * reference machine simply triple faults again).
+ */
+TEST(state_ioctls_after_shutdown)
 {
 	struct vcpu *vcpu = shutdown_vm(ud_guest, GUEST_SIZE(ud_guest));
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
 
-	vm_write(vcpu->vm, 0x2000, report_guest, GUEST_SIZE(report_guest));
 	vcpu_run(vcpu);
 	ASSERT_EXIT(vcpu, KVM_EXIT_SHUTDOWN);
-
-	reset_real_mode(vcpu, 0x2000);
-	ASSERT_EQ(RUN_OUT(vcpu, 1, 0x10), 0x99);
-	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
-	ASSERT_EQ(vcpu_rip(vcpu), 0x2005);
-
-	/* And it can triple fault again. */
-	reset_real_mode(vcpu, CODE_ADDR);
-	vcpu_run(vcpu);
-	ASSERT_EXIT(vcpu, KVM_EXIT_SHUTDOWN);
+	vcpu_get_regs(vcpu, &regs);
+	vcpu_get_sregs(vcpu, &sregs);
+	vcpu_set_sregs(vcpu, &sregs);
+	vcpu_set_regs(vcpu, &regs);
+	vcpu_set_real_mode(vcpu, CODE_ADDR);
+	ASSERT_EQ(vcpu_rip(vcpu), CODE_ADDR);
 }
 
 /* A shutdown of one vCPU does not stop another vCPU of the VM. */
