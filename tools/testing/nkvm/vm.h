@@ -40,11 +40,13 @@ struct vcpu {
 
 /*
  * Guest code written as 16-bit assembly (GNU as, AT&T syntax) inside the
- * test source.  It is assembled with the test, placed in .rodata and copied
+ * test source.  It is assembled with the test, placed in its own section
+ * .rodata.nkvm_guest.<name> (merged into .rodata at link time) and copied
  * into guest memory by vm_load_guest(); name[] is its first byte and
  * GUEST_SIZE(name) its length.  Only position-independent code works
  * (relative jumps, numeric addresses): labels of the guest code are host
- * addresses, not guest ones.
+ * addresses, not guest ones.  "make listing" disassembles every guest,
+ * offsets from 0 (add the load address, usually CODE_ADDR).
  *
  *	GUEST_CODE(hlt_guest,
  *		"hlt\n"
@@ -52,7 +54,7 @@ struct vcpu {
  */
 #define GUEST_CODE(name, text)						\
 	extern const unsigned char name[], name##_end[];		\
-	__asm__(".pushsection .rodata.nkvm_guest,\"a\"\n"		\
+	__asm__(".pushsection .rodata.nkvm_guest." #name ",\"a\"\n"	\
 		".code16\n"						\
 		#name ":\n"						\
 		text "\n"						\
