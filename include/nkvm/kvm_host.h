@@ -84,6 +84,16 @@ static inline struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm *kvm,
 	return kvm_memslots_find_gfn(kvm_memslots(kvm), gfn);
 }
 
+/*
+ * kvm_run->immediate_exit is written by userspace at any time: read it once.
+ * (Kernels from 6.12 name it immediate_exit__unsafe to enforce that.)
+ */
+#ifdef NKVM_HAVE_IMMEDIATE_EXIT_UNSAFE
+#define kvm_run_immediate_exit(run)	READ_ONCE((run)->immediate_exit__unsafe)
+#else
+#define kvm_run_immediate_exit(run)	READ_ONCE((run)->immediate_exit)
+#endif
+
 #define kvm_for_each_vcpu(idx, vcpu, kvm) \
 	xa_for_each(&(kvm)->vcpus, idx, vcpu)
 
@@ -119,6 +129,7 @@ void kvm_arch_exit(void);
 int kvm_arch_cpu_enable(void);
 void kvm_arch_cpu_disable(void);
 long kvm_arch_check_extension(struct kvm *kvm, long ext);
+gfn_t kvm_arch_max_gfn(void);
 size_t kvm_arch_vm_size(void);
 size_t kvm_arch_vcpu_size(void);
 int kvm_arch_vm_init(struct kvm *kvm, unsigned long type);

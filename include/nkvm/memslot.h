@@ -46,13 +46,16 @@ enum kvm_mr_change {
 
 /*
  * Validate a KVM_SET_USER_MEMORY_REGION request against the current set.
- * On success returns 0, the kind of change, and the slot it replaces (if
- * any).  Errors are Linux's: -EINVAL for malformed requests or changes that
- * are not allowed, -EEXIST for an overlap with another slot.
+ * @max_gfn is the last guest frame the architecture can map: a slot created
+ * or moved must end at or below it.  On success returns 0, the kind of
+ * change, and the slot it replaces (if any).  Errors are Linux's: -EINVAL
+ * for malformed requests or changes that are not allowed, -EEXIST for an
+ * overlap with another slot.
  */
 int kvm_memslot_check(const struct kvm_memslots *slots,
 		      const struct kvm_userspace_memory_region *mem,
-		      u32 valid_flags, enum kvm_mr_change *change,
+		      u32 valid_flags, gfn_t max_gfn,
+		      enum kvm_mr_change *change,
 		      struct kvm_memory_slot **old);
 
 struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,

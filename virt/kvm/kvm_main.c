@@ -104,10 +104,51 @@ static void kvm_resume(void)
 		       raw_smp_processor_id());
 }
 
+#ifdef NKVM_HAVE_STRUCT_SYSCORE
+static int kvm_syscore_suspend(void *data)
+{
+	return kvm_suspend();
+}
+
+static void kvm_syscore_resume(void *data)
+{
+	kvm_resume();
+}
+
+static const struct syscore_ops kvm_syscore_ops = {
+	.suspend = kvm_syscore_suspend,
+	.resume = kvm_syscore_resume,
+};
+
+static struct syscore kvm_syscore = {
+	.ops = &kvm_syscore_ops,
+};
+
+static void kvm_register_syscore(void)
+{
+	register_syscore(&kvm_syscore);
+}
+
+static void kvm_unregister_syscore(void)
+{
+	unregister_syscore(&kvm_syscore);
+}
+#else
 static struct syscore_ops kvm_syscore_ops = {
 	.suspend = kvm_suspend,
 	.resume = kvm_resume,
 };
+
+static void kvm_register_syscore(void)
+{
+	register_syscore_ops(&kvm_syscore_ops);
+}
+
+static void kvm_unregister_syscore(void)
+{
+	unregister_syscore_ops(&kvm_syscore_ops);
+}
+#endif
 
 /* ---- Requests and kicks ----------------------------------------------- */
 
@@ -307,7 +348,8 @@ static int kvm_set_memory_region(struct kvm *kvm,
 	mutex_lock(&kvm->slots_lock);
 	slots = kvm_memslots(kvm);
 
-	r = kvm_memslot_check(slots, mem, KVM_MEM_VALID_FLAGS, &change, &old);
+	r = kvm_memslot_check(slots, mem, KVM_MEM_VALID_FLAGS,
+			      kvm_arch_max_gfn(), &change, &old);
 	if (r || change == KVM_MR_NONE)
 		goto out;
 
@@ -625,7 +667,7 @@ int nkvm_core_init(struct module *owner)
 	kvm_cpuhp_state = r;
 
 	register_reboot_notifier(&kvm_reboot_nb);
-	register_syscore_ops(&kvm_syscore_ops);
+	kvm_register_syscore();
 	/*
 	 * Enable preempt notifiers once for the module's lifetime rather than
 	 * per VM: flipping the static key on every VM create/destroy is costly.
@@ -652,7 +694,7 @@ void nkvm_core_exit(void)
 		misc_deregister(&kvm_dev);
 	kvm_dev_registered = false;
 	preempt_notifier_dec();
-	unregister_syscore_ops(&kvm_syscore_ops);
+	kvm_unregister_syscore();
 	unregister_reboot_notifier(&kvm_reboot_nb);
 	cpuhp_remove_state(kvm_cpuhp_state);
 	kvm_cpuhp_state = -1;

@@ -61,7 +61,8 @@ static bool overlaps_other(const struct kvm_memslots *slots, u16 id,
 
 int kvm_memslot_check(const struct kvm_memslots *slots,
 		      const struct kvm_userspace_memory_region *mem,
-		      u32 valid_flags, enum kvm_mr_change *change,
+		      u32 valid_flags, gfn_t max_gfn,
+		      enum kvm_mr_change *change,
 		      struct kvm_memory_slot **oldp)
 {
 	u16 as_id = mem->slot >> 16, id = (u16)mem->slot;
@@ -90,6 +91,11 @@ int kvm_memslot_check(const struct kvm_memslots *slots,
 		*change = KVM_MR_DELETE;
 		return 0;
 	}
+
+	/* Beyond what the guest-physical map can reach. */
+	if (base + npages - 1 > max_gfn &&
+	    (!old || base != old->base_gfn))
+		return -EINVAL;
 
 	if (!old) {
 		if (overlaps_other(slots, id, base, npages))

@@ -99,6 +99,17 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	}
 }
 
+/*
+ * The last guest frame a memslot may cover: the host's physical address
+ * width, as on Linux, and no more than the four-level map reaches.
+ */
+gfn_t kvm_arch_max_gfn(void)
+{
+	int bits = min_t(int, boot_cpu_data.x86_phys_bits, 48);
+
+	return (1ULL << (bits - PAGE_SHIFT)) - 1;
+}
+
 /* ---- VM ---------------------------------------------------------------- */
 
 int kvm_arch_vm_init(struct kvm *kvm, unsigned long type)
@@ -135,7 +146,7 @@ static void kvm_vcpu_reset(struct kvm_vcpu *vcpu)
 	arch->regs[VCPU_REGS_RIP] = 0xfff0;
 	arch->rflags = X86_EFLAGS_FIXED;
 	arch->exception.pending = false;
-	arch->pio.pending_in = false;
+	arch->pio.pending = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
 	arch->apic_base = APIC_DEFAULT_BASE | MSR_IA32_APICBASE_ENABLE;
@@ -228,31 +239,47 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	run->io.count = 1;
 	run->io.data_offset = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
 
-	if (exit->io.in) {
-		vcpu->arch.pio.pending_in = true;
-		vcpu->arch.pio.size = exit->io.size;
-	} else {
+	if (!exit->io.in)
 		memcpy(kvm_pio_data(vcpu), &rax, exit->io.size);
-	}
-	/* Like Linux, RIP moves past the instruction before userspace runs. */
-	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+
+	/*
+	 * As on Linux, RIP stays on the instruction while userspace handles
+	 * it; the next KVM_RUN completes it (kvm_complete_pio()).
+	 */
+	vcpu->arch.pio = (typeof(vcpu->arch.pio)) {
+		.pending = true,
+		.in = exit->io.in,
+		.size = exit->io.size,
+		.rip = kvm_reg_read(vcpu, VCPU_REGS_RIP),
+		.next_rip = exit->next_rip,
+	};
 	return 0;
 }
 
-/* Userspace filled in the data of a port read: complete the instruction. */
-static void kvm_complete_pio_in(struct kvm_vcpu *vcpu)
+/*
+ * Finish the port access of the last exit: merge a read's data into RAX and
+ * move past the instruction.  If userspace moved the vCPU elsewhere in the
+ * meantime (KVM_SET_REGS), the access is dropped, as on Linux.
+ */
+static void kvm_complete_pio(struct kvm_vcpu *vcpu)
 {
 	u8 size = vcpu->arch.pio.size;
 	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 	u64 val = 0;
 
-	memcpy(&val, kvm_pio_data(vcpu), size);
-	if (size == 4)		/* a 32-bit write zero-extends */
-		rax = val;
-	else
-		rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
-	kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
-	vcpu->arch.pio.pending_in = false;
+	vcpu->arch.pio.pending = false;
+	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != vcpu->arch.pio.rip)
+		return;
+
+	if (vcpu->arch.pio.in) {
+		memcpy(&val, kvm_pio_data(vcpu), size);
+		if (size == 4)		/* a 32-bit write zero-extends */
+			rax = val;
+		else
+			rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
+		kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+	}
+	kvm_reg_write(vcpu, VCPU_REGS_RIP, vcpu->arch.pio.next_rip);
 }
 
 static int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
@@ -429,11 +456,11 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
 
 	/* Finish what the last exit started, even on an immediate exit. */
-	if (vcpu->arch.pio.pending_in)
-		kvm_complete_pio_in(vcpu);
+	if (vcpu->arch.pio.pending)
+		kvm_complete_pio(vcpu);
 
-	if (READ_ONCE(run->immediate_exit)) {
-		run->exit_reason = KVM_EXIT_INTR;
+	/* As on Linux, exit_reason keeps the value of the last exit. */
+	if (kvm_run_immediate_exit(run)) {
 		r = -EINTR;
 		goto out;
 	}
@@ -497,8 +524,6 @@ static void kvm_set_regs(struct kvm_vcpu *vcpu, const struct kvm_regs *regs)
 	r[VCPU_REGS_RIP] = regs->rip;
 	/* Bit 1 always reads as one. */
 	vcpu->arch.rflags = regs->rflags | X86_EFLAGS_FIXED;
-	/* New state replaces whatever the last exit left half done. */
-	vcpu->arch.pio.pending_in = false;
 }
 
 static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)

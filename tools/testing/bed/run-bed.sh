@@ -48,7 +48,7 @@ usage: $0 [options]
   --modules DIR           directory with our kvm.ko and kvm-amd.ko
                           (default: repo top, $REPO)
   --tests "LIST"          test programs to run (default: executables in
-                          tools/testing/build/ not named bench_*)
+                          tools/testing/build/ named test_*)
   --build DIR             where test programs are found (default
                           tools/testing/build)
   --bench                 run the bench_* programs instead of the tests
@@ -185,7 +185,7 @@ elif [ $TESTS_SET = 0 ]; then
 		if [ $BENCH = 1 ]; then
 			[[ $b == bench_* ]] || continue
 		else
-			[[ $b == bench_* ]] && continue
+			[[ $b == test_* ]] || continue
 		fi
 		TESTS+="$f "
 	done

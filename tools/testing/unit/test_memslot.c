@@ -7,6 +7,7 @@
 #include <nkvm/memslot.h>
 
 #define MB (1UL << 20)
+#define MAX_GFN ((1ULL << (40 - PAGE_SHIFT)) - 1)	/* a 40-bit host */
 #define GB (1UL << 30)
 
 static struct kvm_memslots *empty(void)
@@ -51,7 +52,7 @@ static int check(struct kvm_memslots *s, struct kvm_userspace_memory_region r,
 {
 	struct kvm_memory_slot *old;
 
-	return kvm_memslot_check(s, &r, 0, change, &old);
+	return kvm_memslot_check(s, &r, 0, MAX_GFN, change, &old);
 }
 
 TEST(create_in_empty_set)
@@ -87,8 +88,8 @@ TEST(unknown_flags_are_einval)
 	enum kvm_mr_change c;
 
 	r.flags = KVM_MEM_LOG_DIRTY_PAGES;
-	EXPECT_EQ(kvm_memslot_check(empty(), &r, 0, &c, &old), -EINVAL);
-	EXPECT_EQ(kvm_memslot_check(empty(), &r, KVM_MEM_LOG_DIRTY_PAGES, &c, &old), 0);
+	EXPECT_EQ(kvm_memslot_check(empty(), &r, 0, MAX_GFN, &c, &old), -EINVAL);
+	EXPECT_EQ(kvm_memslot_check(empty(), &r, KVM_MEM_LOG_DIRTY_PAGES, MAX_GFN, &c, &old), 0);
 }
 
 TEST(wrapping_and_oversized_regions_are_einval)
@@ -98,6 +99,19 @@ TEST(wrapping_and_oversized_regions_are_einval)
 	EXPECT_EQ(check(empty(), region(0, -PAGE_SIZE, 2 * PAGE_SIZE, 0), &c), -EINVAL);
 	EXPECT_EQ(check(empty(), region(0, 0, (KVM_MEM_MAX_NR_PAGES + 1) << PAGE_SHIFT, 0), &c),
 		  -EINVAL);
+}
+
+TEST(beyond_guest_physical_width_is_einval)
+{
+	struct kvm_memslots *s = two_slots();
+	enum kvm_mr_change c;
+	u64 top = (MAX_GFN + 1) << PAGE_SHIFT;
+
+	EXPECT_EQ(check(empty(), region(0, top - MB, MB, 0), &c), 0);
+	EXPECT_EQ(check(empty(), region(0, top - MB, 2 * MB, 0), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(0, 1ULL << 60, MB, 0), &c), -EINVAL);
+	/* Moving a slot beyond it, too. */
+	EXPECT_EQ(check(s, region(1, top, 2 * MB, 0x40000000), &c), -EINVAL);
 }
 
 TEST(overlap_is_eexist)

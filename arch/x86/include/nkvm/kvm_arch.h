@@ -49,10 +49,13 @@ struct kvm_vcpu_arch {
 	struct fpu_guest guest_fpu;
 	struct kvm_queued_exception exception;
 
-	/* A port read waiting for userspace's data (completed on KVM_RUN). */
+	/* A port access userspace is handling (completed on KVM_RUN). */
 	struct {
-		bool pending_in;
+		bool pending;
+		bool in;
 		u8 size;
+		u64 rip;		/* of the IN/OUT instruction */
+		u64 next_rip;
 	} pio;
 
 	/* Guest debug registers while the guest owns the hardware ones. */
