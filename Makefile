@@ -19,7 +19,11 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 TOP := $(CURDIR)
 BUILD := $(TOP)/tools/testing/build
 
-.PHONY: all modules clean deps tools unit bed check demo bench help
+# Modules for the test bed are built against the headers of the kernel it
+# boots (recursive: evaluated after the deps are installed).
+BED_KDIR = /usr/src/linux-headers-$(shell tools/testing/bed/bed-kernel.sh)
+
+.PHONY: all modules clean deps tools unit bed check demo bench
 
 all: modules
 
@@ -42,18 +46,21 @@ tools:
 unit:
 	$(MAKE) -C tools/testing/unit run
 
-bed: modules tools
+bed: tools
+	$(MAKE) KDIR=$(BED_KDIR) modules
 	tools/testing/bed/run-bed.sh --mode nkvm
 
 check: deps
 	@scripts/check.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory modules tools
+	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
+	@$(MAKE) --no-print-directory tools
 	tools/testing/bed/run-bed.sh --demo $(BUILD)/demo_guest
 
 bench: deps
-	@$(MAKE) --no-print-directory modules tools
+	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
+	@$(MAKE) --no-print-directory tools
 	tools/testing/bed/run-bed.sh --mode both --bench
 
 endif

@@ -36,9 +36,12 @@ tally_tap() {
 	pass=$((pass + p - s)) fail=$((fail + f_)) skip=$((skip + s))
 }
 
-echo "# check: building the modules with W=1 C=1"
-make clean >/dev/null 2>&1
-if make W=1 C=1 >"$log/build" 2>&1; then
+# Build against the headers of the kernel the bed boots.
+kdir=/usr/src/linux-headers-$(tools/testing/bed/bed-kernel.sh)
+
+echo "# check: building the modules with W=1 C=1 against $kdir"
+make KDIR="$kdir" clean >/dev/null 2>&1
+if make KDIR="$kdir" W=1 C=1 >"$log/build" 2>&1; then
 	if grep -E 'warning:|error:' "$log/build"; then
 		result fail "modules build warning-free with W=1 and sparse"
 	else

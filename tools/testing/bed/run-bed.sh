@@ -156,8 +156,7 @@ is_uint "$SILENCE" || fatal "--silence needs a number of seconds"
 [ -z "$BUDGET" ] || is_uint "$BUDGET" || fatal "--budget needs a number of seconds"
 
 if [ -z "$KVER" ]; then
-	KVER=$(ls /boot/vmlinuz-6.1.*-amd64 2>/dev/null | sed 's|^/boot/vmlinuz-||' |
-	       sort -V | tail -n 1)
+	KVER=$("$BED_DIR/bed-kernel.sh")
 	[ -n "$KVER" ] || fatal "no /boot/vmlinuz-6.1.*-amd64 (run scripts/install-deps.sh)"
 fi
 VMLINUZ=/boot/vmlinuz-$KVER
