@@ -67,7 +67,7 @@ make -s unit 2>&1 | tee "$log/unit"
 tally_tap "$log/unit"
 
 echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"
-tools/testing/bed/run-bed.sh --mode both 2>&1 | tee "$log/bed"
+tools/testing/bed/run-bed.sh --mode both --smp 2 2>&1 | tee "$log/bed"
 bed_rc=${PIPESTATUS[0]}
 summary=$(tail -n 1 "$log/bed")
 if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then

@@ -12,6 +12,7 @@
 #include <linux/module.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
+#include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
@@ -21,6 +22,9 @@
 #include "x86.h"
 
 const struct kvm_x86_ops *kvm_x86_ops;
+
+/* CR4 bits a guest may not set: undefined, or the host lacks the feature. */
+static u64 kvm_cr4_reserved_bits;
 
 #define APIC_DEFAULT_BASE	0xfee00000ULL
 
@@ -35,9 +39,41 @@ void kvm_arch_exit(void)
 {
 }
 
+/*
+ * The CR4 bits nkvm lets a guest have: those the architecture defines and
+ * the host CPU implements, less VMX/SMX (no nested virtualization).  The
+ * guest's CPUID will narrow this further once it has a CPUID model.
+ */
+static u64 kvm_compute_cr4_reserved_bits(void)
+{
+	u64 ok = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
+		 X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
+		 X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+
+	if (boot_cpu_has(X86_FEATURE_UMIP))
+		ok |= X86_CR4_UMIP;
+	if (boot_cpu_has(X86_FEATURE_LA57))
+		ok |= X86_CR4_LA57;
+	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
+		ok |= X86_CR4_FSGSBASE;
+	if (boot_cpu_has(X86_FEATURE_PCID))
+		ok |= X86_CR4_PCIDE;
+	if (boot_cpu_has(X86_FEATURE_XSAVE))
+		ok |= X86_CR4_OSXSAVE;
+	if (boot_cpu_has(X86_FEATURE_SMEP))
+		ok |= X86_CR4_SMEP;
+	if (boot_cpu_has(X86_FEATURE_SMAP))
+		ok |= X86_CR4_SMAP;
+	if (boot_cpu_has(X86_FEATURE_PKU))
+		ok |= X86_CR4_PKE;
+	return ~ok;
+}
+
 int nkvm_x86_register(const struct kvm_x86_ops *ops)
 {
 	int r;
+
+	kvm_cr4_reserved_bits = kvm_compute_cr4_reserved_bits();
 
 	if (kvm_x86_ops) {
 		pr_err("%s: backend %s is already registered\n", ops->name,
@@ -533,19 +569,23 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->apic_base = vcpu->arch.apic_base;
 }
 
-/* The architectural consistency rules for the paging-mode bits. */
+/*
+ * What Linux refuses in KVM_SET_SREGS: reserved CR4 bits, paging without
+ * protection, and long-mode bits that do not agree.  Other inconsistencies
+ * are left to the hardware's entry checks (KVM_EXIT_FAIL_ENTRY).
+ */
 static bool kvm_sregs_valid(const struct kvm_sregs *s)
 {
-	if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
+	if (s->cr4 & kvm_cr4_reserved_bits)
 		return false;
-	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
+	if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
 		return false;
 	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
 		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
 			return false;
-		if (s->cs.l && s->cs.db)
+		if (s->cr3 >> boot_cpu_data.x86_phys_bits)
 			return false;
-	} else if (s->efer & EFER_LMA) {
+	} else if ((s->efer & EFER_LMA) || s->cs.l) {
 		return false;
 	}
 	return true;

@@ -19,6 +19,8 @@
 
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+# The bed is a throwaway machine: tests may take its CPUs offline.
+export NKVM_TEST_HOTPLUG=1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
