@@ -129,6 +129,7 @@ void kvm_arch_exit(void);
 int kvm_arch_cpu_enable(void);
 void kvm_arch_cpu_disable(void);
 long kvm_arch_check_extension(struct kvm *kvm, long ext);
+long kvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg);
 gfn_t kvm_arch_max_gfn(void);
 size_t kvm_arch_vm_size(void);
 size_t kvm_arch_vcpu_size(void);

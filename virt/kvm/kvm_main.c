@@ -616,7 +616,7 @@ static long kvm_dev_ioctl(struct file *file, unsigned int ioctl,
 			return -EINVAL;
 		return (KVM_PIO_PAGE_OFFSET + 1) * PAGE_SIZE;
 	default:
-		return -EINVAL;
+		return kvm_arch_dev_ioctl(ioctl, arg);
 	}
 }
 

@@ -508,6 +508,7 @@ x86.o: /work/main/arch/x86/kvm/x86.c \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/module.h \
  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/module.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/orc_types.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/fpu/xcr.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/reboot.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/kdebug.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/kdebug.h \
@@ -518,4 +519,5 @@ x86.o: /work/main/arch/x86/kvm/x86.c \
  /work/main/include/nkvm/memslot.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/kvm_types.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/kvm_types.h \
- /work/main/arch/x86/include/nkvm/kvm_arch.h
+ /work/main/arch/x86/include/nkvm/kvm_arch.h \
+ /work/main/arch/x86/kvm/cpuid.h /work/main/arch/x86/kvm/pmu.h

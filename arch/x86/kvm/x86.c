@@ -2,31 +2,45 @@
 /*
  * nkvm: x86 common code.
  *
- * The vCPU state ioctls, the run loop, and the guest-visible semantics of
- * every exit a backend reports through struct kvm_x86_exit.  Nothing here
- * knows whether the hardware is SVM or VMX.
+ * The vCPU state ioctls, the run loop, event injection, and the
+ * guest-visible semantics of every exit a backend reports through struct
+ * kvm_x86_exit.  Nothing here knows whether the hardware is SVM or VMX.
+ * CPUID lives in cpuid.c, MSRs in msr.c, the PMU in pmu.c.
  */
 #define pr_fmt(fmt) "nkvm: " fmt
 
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
 #include <asm/reboot.h>
 #include <asm/trapnr.h>
+#include <asm/tsc.h>
 
 #include "x86.h"
+#include "cpuid.h"
+#include "pmu.h"
 
 const struct kvm_x86_ops *kvm_x86_ops;
 
-/* CR4 bits a guest may not set: undefined, or the host lacks the feature. */
-static u64 kvm_cr4_reserved_bits;
-
 #define APIC_DEFAULT_BASE	0xfee00000ULL
+
+/* CR4 bits no guest may set: undefined, or the host lacks the feature. */
+static u64 kvm_cr4_reserved_bits;
+static u64 host_xcr0;
+
+/* Quirks nkvm implements (and so lets userspace disable). */
+#define KVM_SUPPORTED_QUIRKS	KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT
+
+/* The KVM_RUN sync_regs fields nkvm fills in and takes. */
+#define KVM_SYNC_VALID_FIELDS	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | \
+				 KVM_SYNC_X86_EVENTS)
 
 /* ---- Registration ------------------------------------------------------ */
 
@@ -42,7 +56,7 @@ void kvm_arch_exit(void)
 /*
  * The CR4 bits nkvm lets a guest have: those the architecture defines and
  * the host CPU implements, less VMX/SMX (no nested virtualization).  The
- * guest's CPUID will narrow this further once it has a CPUID model.
+ * guest's CPUID narrows this further (cpuid.c, step 3).
  */
 static u64 kvm_compute_cr4_reserved_bits(void)
 {
@@ -69,11 +83,14 @@ static u64 kvm_compute_cr4_reserved_bits(void)
 	return ~ok;
 }
 
+u64 kvm_host_cr4_reserved_bits(void)
+{
+	return kvm_cr4_reserved_bits;
+}
+
 int nkvm_x86_register(const struct kvm_x86_ops *ops)
 {
 	int r;
-
-	kvm_cr4_reserved_bits = kvm_compute_cr4_reserved_bits();
 
 	if (kvm_x86_ops) {
 		pr_err("%s: backend %s is already registered\n", ops->name,
@@ -84,16 +101,27 @@ int nkvm_x86_register(const struct kvm_x86_ops *ops)
 	    ops->vcpu_size < sizeof(struct kvm_vcpu))
 		return -EINVAL;
 
+	kvm_cr4_reserved_bits = kvm_compute_cr4_reserved_bits();
+	host_xcr0 = boot_cpu_has(X86_FEATURE_XSAVE) ?
+		    xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
 	kvm_x86_ops = ops;
+	kvm_pmu_init();
+	r = kvm_cpuid_init();
+	if (r)
+		goto err;
+
 	cpu_emergency_register_virt_callback(ops->emergency_disable);
 	r = nkvm_core_init(ops->owner);
 	if (r) {
 		cpu_emergency_unregister_virt_callback(ops->emergency_disable);
-		kvm_x86_ops = NULL;
-		return r;
+		kvm_cpuid_exit();
+		goto err;
 	}
 	pr_info("%s backend ready\n", ops->name);
 	return 0;
+err:
+	kvm_x86_ops = NULL;
+	return r;
 }
 EXPORT_SYMBOL_GPL(nkvm_x86_register);
 
@@ -101,6 +129,7 @@ void nkvm_x86_unregister(void)
 {
 	nkvm_core_exit();
 	cpu_emergency_unregister_virt_callback(kvm_x86_ops->emergency_disable);
+	kvm_cpuid_exit();
 	kvm_x86_ops = NULL;
 }
 EXPORT_SYMBOL_GPL(nkvm_x86_unregister);
@@ -125,15 +154,67 @@ size_t kvm_arch_vcpu_size(void)
 	return kvm_x86_ops->vcpu_size;
 }
 
+/* The size KVM_GET_XSAVE2 needs (at least struct kvm_xsave's). */
+static int kvm_xsave2_size(void)
+{
+	u32 size = kvm_xstate_size(kvm_host_xstate_layout(),
+				   kvm_host_supported_xcr0());
+
+	return max_t(u32, size, sizeof(struct kvm_xsave));
+}
+
 long kvm_arch_check_extension(struct kvm *kvm, long ext)
 {
 	switch (ext) {
 	case KVM_CAP_HLT:
+	case KVM_CAP_EXT_CPUID:
+	case KVM_CAP_SET_TSS_ADDR:
+	case KVM_CAP_SET_IDENTITY_MAP_ADDR:
+	case KVM_CAP_MP_STATE:
+	case KVM_CAP_DEBUGREGS:
+	case KVM_CAP_VCPU_EVENTS:
+	case KVM_CAP_XCRS:
+	case KVM_CAP_GET_TSC_KHZ:
+	case KVM_CAP_GET_MSR_FEATURES:
+	case KVM_CAP_MSR_PLATFORM_INFO:
+	case KVM_CAP_ENABLE_CAP_VM:
+	case KVM_CAP_X86_MSR_FILTER:
 		return 1;
+	case KVM_CAP_XSAVE:
+		return boot_cpu_has(X86_FEATURE_XSAVE);
+	case KVM_CAP_XSAVE2:
+		return kvm_xsave2_size();
+	case KVM_CAP_SYNC_REGS:
+		return KVM_SYNC_VALID_FIELDS;
+	case KVM_CAP_DISABLE_QUIRKS2:
+		return KVM_SUPPORTED_QUIRKS;
+	case KVM_CAP_X86_USER_SPACE_MSR:
+		return KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+		       KVM_MSR_EXIT_REASON_FILTER;
 	default:
 		return 0;
 	}
 }
+
+long kvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	switch (ioctl) {
+	case KVM_GET_SUPPORTED_CPUID:
+		return kvm_dev_ioctl_get_supported_cpuid(argp);
+	case KVM_GET_MSR_INDEX_LIST:
+		return kvm_dev_ioctl_get_msr_index_list(argp, false);
+	case KVM_GET_MSR_FEATURE_INDEX_LIST:
+		return kvm_dev_ioctl_get_msr_index_list(argp, true);
+	case KVM_GET_MSRS:
+		return kvm_dev_ioctl_get_feature_msrs(argp);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- VM ---------------------------------------------------------------- */
 
 /*
  * The last guest frame a memslot may cover: the host's physical address
@@ -146,23 +227,88 @@ gfn_t kvm_arch_max_gfn(void)
 	return (1ULL << (bits - PAGE_SHIFT)) - 1;
 }
 
-/* ---- VM ---------------------------------------------------------------- */
-
 int kvm_arch_vm_init(struct kvm *kvm, unsigned long type)
 {
 	if (type)
 		return -EINVAL;
+	spin_lock_init(&kvm->arch.tsc_lock);
+	kvm->arch.guest_can_read_platform_info = true;
 	return kvm_mmu_init_vm(kvm);
 }
 
 void kvm_arch_vm_destroy(struct kvm *kvm)
 {
+	kvm_msr_filter_free(kvm);
 	kvm_mmu_destroy_vm(kvm);
+}
+
+static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
+{
+	if (cap->flags)
+		return -EINVAL;
+
+	switch (cap->cap) {
+	case KVM_CAP_DISABLE_QUIRKS2:
+		if (cap->args[0] & ~KVM_SUPPORTED_QUIRKS)
+			return -EINVAL;
+		fallthrough;
+	case KVM_CAP_DISABLE_QUIRKS:
+		kvm->arch.disabled_quirks = cap->args[0];
+		return 0;
+	case KVM_CAP_MSR_PLATFORM_INFO:
+		kvm->arch.guest_can_read_platform_info = cap->args[0];
+		return 0;
+	case KVM_CAP_X86_USER_SPACE_MSR:
+		if (cap->args[0] & ~(KVM_MSR_EXIT_REASON_INVAL |
+				     KVM_MSR_EXIT_REASON_UNKNOWN |
+				     KVM_MSR_EXIT_REASON_FILTER))
+			return -EINVAL;
+		kvm->arch.user_space_msr_mask = cap->args[0];
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }
 
 long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 {
-	return -ENOTTY;
+	void __user *argp = (void __user *)arg;
+
+	switch (ioctl) {
+	case KVM_SET_TSS_ADDR:
+		/* Only VMX without unrestricted guest needs it: accepted. */
+		kvm->arch.tss_addr = arg;
+		return 0;
+	case KVM_SET_IDENTITY_MAP_ADDR: {
+		u64 addr;
+		int r = 0;
+
+		if (copy_from_user(&addr, argp, sizeof(addr)))
+			return -EFAULT;
+		mutex_lock(&kvm->lock);
+		if (atomic_read(&kvm->nr_vcpus))
+			r = -EINVAL;
+		else
+			kvm->arch.identity_map_addr = addr;
+		mutex_unlock(&kvm->lock);
+		return r;
+	}
+	case KVM_ENABLE_CAP: {
+		struct kvm_enable_cap cap;
+		int r;
+
+		if (copy_from_user(&cap, argp, sizeof(cap)))
+			return -EFAULT;
+		mutex_lock(&kvm->lock);
+		r = kvm_vm_enable_cap(kvm, &cap);
+		mutex_unlock(&kvm->lock);
+		return r;
+	}
+	case KVM_X86_SET_MSR_FILTER:
+		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
+	default:
+		return -ENOTTY;
+	}
 }
 
 void kvm_arch_memslot_removed(struct kvm *kvm, struct kvm_memory_slot *slot)
@@ -177,18 +323,38 @@ static void kvm_vcpu_reset(struct kvm_vcpu *vcpu)
 	struct kvm_vcpu_arch *arch = &vcpu->arch;
 
 	memset(arch->regs, 0, sizeof(arch->regs));
-	/* Power-on state: EDX holds the processor signature (none set yet). */
+	/* Power-on state: EDX holds the processor signature, if any. */
 	arch->regs[VCPU_REGS_RDX] = 0x600;
+	if (arch->cpuid_nent) {
+		u32 eax = 1, ebx, ecx = 0, edx;
+
+		kvm_cpuid_query(vcpu, &eax, &ebx, &ecx, &edx);
+		if (eax)
+			arch->regs[VCPU_REGS_RDX] = eax;
+	}
 	arch->regs[VCPU_REGS_RIP] = 0xfff0;
 	arch->rflags = X86_EFLAGS_FIXED;
-	arch->exception.pending = false;
+	arch->cr0 = X86_CR0_NW | X86_CR0_CD | X86_CR0_ET;
+	arch->cr4 = 0;
+	arch->efer = 0;
+	arch->dr6 = 0xffff0ff0;
+	arch->dr7 = 0x400;
+	arch->xcr0 = XFEATURE_MASK_FP;
+	memset(&arch->exception, 0, sizeof(arch->exception));
+	memset(&arch->interrupt, 0, sizeof(arch->interrupt));
+	arch->nmi_pending = 0;
+	arch->nmi_injected = false;
+	arch->nmi_masked = false;
 	arch->pio.pending = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
 	arch->apic_base = APIC_DEFAULT_BASE | MSR_IA32_APICBASE_ENABLE;
 	if (vcpu->vcpu_id == 0)
 		arch->apic_base |= MSR_IA32_APICBASE_BSP;
+	arch->mp_state = KVM_MP_STATE_RUNNABLE;
+	kvm_msr_reset(vcpu);
 	kvm_x86_ops->vcpu_reset(vcpu);
+	kvm_vcpu_cpuid_runtime(vcpu);
 }
 
 int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
@@ -203,6 +369,12 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
 		return r;
 	}
+	vcpu->arch.tsc_khz = tsc_khz;
+	kvm_host_set_tsc(vcpu, 0);
+	/* No CPUID yet: the model of an empty table. */
+	kvm_cpuid_compute_model(NULL, 0, kvm_host_supported_xcr0(),
+				kvm_cr4_reserved_bits, &vcpu->arch.model);
+	kvm_pmu_refresh(vcpu);
 	kvm_vcpu_reset(vcpu);
 	return 0;
 }
@@ -211,6 +383,7 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
 	while (vcpu->arch.mmu_cache_nr)
 		free_page((unsigned long)vcpu->arch.mmu_cache[--vcpu->arch.mmu_cache_nr]);
+	kvm_vcpu_cpuid_free(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
 }
@@ -225,6 +398,8 @@ void kvm_arch_vcpu_put(struct kvm_vcpu *vcpu)
 	kvm_x86_ops->vcpu_put(vcpu);
 }
 
+/* ---- Events ------------------------------------------------------------ */
+
 void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
 			  u32 error_code)
 {
@@ -236,6 +411,109 @@ void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
 	};
 }
 EXPORT_SYMBOL_GPL(nkvm_queue_exception);
+
+void nkvm_requeue_event(struct kvm_vcpu *vcpu, enum kvm_event_type type,
+			u8 vector, bool has_error, u32 error_code)
+{
+	struct kvm_vcpu_arch *arch = &vcpu->arch;
+
+	switch (type) {
+	case KVM_EVENT_EXCEPTION:
+		arch->exception = (struct kvm_queued_exception) {
+			.injected = true,
+			.vector = vector,
+			.has_error_code = has_error,
+			.error_code = error_code,
+		};
+		break;
+	case KVM_EVENT_NMI:
+		arch->nmi_injected = true;
+		break;
+	case KVM_EVENT_IRQ:
+	case KVM_EVENT_SOFT_IRQ:
+		arch->interrupt.injected = true;
+		arch->interrupt.soft = type == KVM_EVENT_SOFT_IRQ;
+		arch->interrupt.nr = vector;
+		break;
+	}
+}
+EXPORT_SYMBOL_GPL(nkvm_requeue_event);
+
+/* Nothing in flight, nothing queued: userspace may inject an interrupt. */
+static bool kvm_ready_for_interrupt(struct kvm_vcpu *vcpu)
+{
+	return !vcpu->arch.interrupt.injected && !vcpu->arch.exception.pending &&
+	       !vcpu->arch.exception.injected &&
+	       kvm_x86_ops->interrupt_allowed(vcpu);
+}
+
+/*
+ * Pick what the next entry delivers: an interrupted delivery first, then
+ * an exception, an NMI, an interrupt; open a window for what must wait.
+ */
+static void kvm_inject_events(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_arch *arch = &vcpu->arch;
+
+	if (arch->exception.injected) {
+		kvm_x86_ops->inject_exception(vcpu);
+	} else if (arch->nmi_injected) {
+		kvm_x86_ops->inject_nmi(vcpu);
+	} else if (arch->interrupt.injected) {
+		kvm_x86_ops->inject_irq(vcpu);
+	} else if (arch->exception.pending) {
+		arch->exception.pending = false;
+		arch->exception.injected = true;
+		kvm_x86_ops->inject_exception(vcpu);
+	} else if (arch->nmi_pending && kvm_x86_ops->nmi_allowed(vcpu)) {
+		arch->nmi_pending--;
+		arch->nmi_injected = true;
+		arch->nmi_masked = true;
+		kvm_x86_ops->inject_nmi(vcpu);
+	}
+
+	if (arch->nmi_pending)
+		kvm_x86_ops->enable_nmi_window(vcpu);
+	if (vcpu->run->request_interrupt_window && !arch->interrupt.injected)
+		kvm_x86_ops->enable_irq_window(vcpu);
+}
+
+/* ---- XSAVE ------------------------------------------------------------- */
+
+/* XSETBV's rules, against what the guest's CPUID offers. */
+static int kvm_set_xcr0(struct kvm_vcpu *vcpu, u64 xcr0)
+{
+	u64 allowed = vcpu->arch.model.supported_xcr0 | XFEATURE_MASK_FP;
+
+	if (xcr0 & ~allowed)
+		return 1;
+	if (!(xcr0 & XFEATURE_MASK_FP))
+		return 1;
+	if ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE))
+		return 1;
+	if ((xcr0 & XFEATURE_MASK_AVX512) &&
+	    ((xcr0 & XFEATURE_MASK_AVX512) != XFEATURE_MASK_AVX512 ||
+	     !(xcr0 & XFEATURE_MASK_YMM)))
+		return 1;
+	vcpu->arch.xcr0 = xcr0;
+	kvm_vcpu_cpuid_runtime(vcpu);
+	return 0;
+}
+
+/* Called with interrupts off around the backend's run. */
+static bool kvm_load_guest_xcr0(struct kvm_vcpu *vcpu)
+{
+	if (!(vcpu->arch.cr4 & X86_CR4_OSXSAVE) || vcpu->arch.xcr0 == host_xcr0)
+		return false;
+	xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->arch.xcr0);
+	return true;
+}
+
+static void kvm_load_host_xcr0(bool switched)
+{
+	if (switched)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+}
 
 /* ---- Exits ------------------------------------------------------------- */
 
@@ -280,10 +558,11 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 
 	/*
 	 * As on Linux, RIP stays on the instruction while userspace handles
-	 * it; the next KVM_RUN completes it (kvm_complete_pio()).
+	 * it; the next KVM_RUN completes it (kvm_complete_userspace_exit()).
 	 */
 	vcpu->arch.pio = (typeof(vcpu->arch.pio)) {
 		.pending = true,
+		.kind = KVM_PENDING_PIO,
 		.in = exit->io.in,
 		.size = exit->io.size,
 		.rip = kvm_reg_read(vcpu, VCPU_REGS_RIP),
@@ -293,12 +572,14 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 }
 
 /*
- * Finish the port access of the last exit: merge a read's data into RAX and
- * move past the instruction.  If userspace moved the vCPU elsewhere in the
- * meantime (KVM_SET_REGS), the access is dropped, as on Linux.
+ * Finish the access of the last exit to userspace: merge a port read's
+ * data into RAX, or an MSR read's into RDX:RAX (or fault), and move past
+ * the instruction.  If userspace moved the vCPU elsewhere meanwhile
+ * (KVM_SET_REGS), the access is dropped, as on Linux.
  */
-static void kvm_complete_pio(struct kvm_vcpu *vcpu)
+static void kvm_complete_userspace_exit(struct kvm_vcpu *vcpu)
 {
+	struct kvm_run *run = vcpu->run;
 	u8 size = vcpu->arch.pio.size;
 	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 	u64 val = 0;
@@ -307,59 +588,89 @@ static void kvm_complete_pio(struct kvm_vcpu *vcpu)
 	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != vcpu->arch.pio.rip)
 		return;
 
-	if (vcpu->arch.pio.in) {
-		memcpy(&val, kvm_pio_data(vcpu), size);
-		if (size == 4)		/* a 32-bit write zero-extends */
-			rax = val;
-		else
-			rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
-		kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+	switch (vcpu->arch.pio.kind) {
+	case KVM_PENDING_PIO:
+		if (vcpu->arch.pio.in) {
+			memcpy(&val, kvm_pio_data(vcpu), size);
+			if (size == 4)	/* a 32-bit write zero-extends */
+				rax = val;
+			else
+				rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
+			kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+		}
+		break;
+	case KVM_PENDING_MSR:
+		if (run->msr.error) {
+			nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+			return;
+		}
+		if (vcpu->arch.pio.in) {
+			kvm_reg_write(vcpu, VCPU_REGS_RAX, (u32)run->msr.data);
+			kvm_reg_write(vcpu, VCPU_REGS_RDX, run->msr.data >> 32);
+		}
+		break;
 	}
 	kvm_reg_write(vcpu, VCPU_REGS_RIP, vcpu->arch.pio.next_rip);
 }
 
-static int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
+/* Send an MSR access to userspace, if it asked for this kind. */
+static bool kvm_msr_to_user(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit,
+			    u32 reason, u64 data)
 {
-	struct kvm_sregs sregs;
+	struct kvm_run *run = vcpu->run;
+	bool read = exit->reason == X86_EXIT_RDMSR;
 
-	switch (index) {
-	case MSR_EFER:
-		kvm_x86_ops->get_sregs(vcpu, &sregs);
-		*data = sregs.efer;
-		return 0;
-	case MSR_IA32_APICBASE:
-		*data = vcpu->arch.apic_base;
-		return 0;
-	default:
-		return 1;
-	}
-}
+	if (!(vcpu->kvm->arch.user_space_msr_mask & reason))
+		return false;
 
-static int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data)
-{
-	switch (index) {
-	case MSR_EFER:
-		return kvm_x86_ops->set_efer(vcpu, data);
-	default:
-		return 1;
-	}
+	run->exit_reason = read ? KVM_EXIT_X86_RDMSR : KVM_EXIT_X86_WRMSR;
+	memset(run->msr.pad, 0, sizeof(run->msr.pad));
+	run->msr.error = 0;
+	run->msr.reason = reason;
+	run->msr.index = exit->msr.index;
+	run->msr.data = data;
+	vcpu->arch.pio = (typeof(vcpu->arch.pio)) {
+		.pending = true,
+		.kind = KVM_PENDING_MSR,
+		.in = read,
+		.rip = kvm_reg_read(vcpu, VCPU_REGS_RIP),
+		.next_rip = exit->next_rip,
+	};
+	return true;
 }
 
 static int kvm_handle_msr(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
+	bool read = exit->reason == X86_EXIT_RDMSR;
 	u32 index = exit->msr.index;
-	u64 data;
+	u64 data = 0;
+	int r;
 
-	if (exit->reason == X86_EXIT_RDMSR) {
-		if (kvm_get_msr(vcpu, index, &data))
-			goto gp;
-		kvm_reg_write(vcpu, VCPU_REGS_RAX, (u32)data);
-		kvm_reg_write(vcpu, VCPU_REGS_RDX, data >> 32);
-	} else {
+	if (!read)
 		data = (u32)kvm_reg_read(vcpu, VCPU_REGS_RAX) |
 		       (kvm_reg_read(vcpu, VCPU_REGS_RDX) << 32);
-		if (kvm_set_msr(vcpu, index, data))
-			goto gp;
+
+	if (!kvm_msr_allowed(vcpu, index, read ? KVM_MSR_FILTER_READ :
+						 KVM_MSR_FILTER_WRITE)) {
+		if (kvm_msr_to_user(vcpu, exit, KVM_MSR_EXIT_REASON_FILTER, data))
+			return 0;
+		goto gp;
+	}
+
+	r = read ? kvm_get_msr(vcpu, index, &data, false) :
+		   kvm_set_msr(vcpu, index, data, false);
+	if (r) {
+		u32 reason = kvm_msr_known(vcpu, index) ?
+			     KVM_MSR_EXIT_REASON_INVAL :
+			     KVM_MSR_EXIT_REASON_UNKNOWN;
+
+		if (kvm_msr_to_user(vcpu, exit, reason, data))
+			return 0;
+		goto gp;
+	}
+	if (read) {
+		kvm_reg_write(vcpu, VCPU_REGS_RAX, (u32)data);
+		kvm_reg_write(vcpu, VCPU_REGS_RDX, data >> 32);
 	}
 	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
 	return 1;
@@ -370,11 +681,30 @@ gp:
 
 static int kvm_handle_cpuid(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
-	/* No CPUID table yet: every leaf reads as zeroes, as on Linux. */
-	kvm_reg_write(vcpu, VCPU_REGS_RAX, 0);
-	kvm_reg_write(vcpu, VCPU_REGS_RBX, 0);
-	kvm_reg_write(vcpu, VCPU_REGS_RCX, 0);
-	kvm_reg_write(vcpu, VCPU_REGS_RDX, 0);
+	u32 eax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
+	u32 ecx = kvm_reg_read(vcpu, VCPU_REGS_RCX);
+	u32 ebx, edx;
+
+	kvm_cpuid_query(vcpu, &eax, &ebx, &ecx, &edx);
+	kvm_reg_write(vcpu, VCPU_REGS_RAX, eax);
+	kvm_reg_write(vcpu, VCPU_REGS_RBX, ebx);
+	kvm_reg_write(vcpu, VCPU_REGS_RCX, ecx);
+	kvm_reg_write(vcpu, VCPU_REGS_RDX, edx);
+	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+	return 1;
+}
+
+static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
+{
+	u32 index = kvm_reg_read(vcpu, VCPU_REGS_RCX);
+	u64 val = (u32)kvm_reg_read(vcpu, VCPU_REGS_RAX) |
+		  (kvm_reg_read(vcpu, VCPU_REGS_RDX) << 32);
+
+	if (kvm_x86_ops->get_cpl(vcpu) != 0 || index != 0 ||
+	    kvm_set_xcr0(vcpu, val)) {
+		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
 	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
 	return 1;
 }
@@ -411,6 +741,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_RDMSR:
 	case X86_EXIT_WRMSR:
 		return kvm_handle_msr(vcpu, exit);
+	case X86_EXIT_XSETBV:
+		return kvm_handle_xsetbv(vcpu, exit);
 	case X86_EXIT_NPF:
 		return kvm_handle_npf(vcpu, exit);
 	case X86_EXIT_SHUTDOWN:
@@ -440,9 +772,11 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	__must_hold(&vcpu->kvm->srcu)
 {
 	struct kvm_x86_exit exit = {};
+	bool xcr0_switched;
 
 	if (kvm_check_request(vcpu, KVM_REQ_TLB_FLUSH))
 		kvm_x86_ops->flush_tlb(vcpu);
+	kvm_inject_events(vcpu);
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
 	preempt_disable();
@@ -455,9 +789,17 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		return 1;
 	}
 
+	/* What is injected now is delivered, unless the exit says otherwise. */
+	vcpu->arch.exception.injected = false;
+	vcpu->arch.nmi_injected = false;
+	vcpu->arch.interrupt.injected = false;
+
 	/* Ticks that land while the guest runs count as guest time. */
 	current->flags |= PF_VCPU;
+	xcr0_switched = kvm_load_guest_xcr0(vcpu);
 	kvm_x86_ops->run(vcpu);
+	kvm_load_host_xcr0(xcr0_switched);
+	vcpu->arch.has_run = true;
 	kvm_vcpu_exit_guest_mode(vcpu);
 
 	/* Take the interrupt that caused the exit, if any, as guest time. */
@@ -473,14 +815,67 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	return kvm_handle_exit(vcpu, &exit);
 }
 
+static void kvm_get_regs(struct kvm_vcpu *vcpu, struct kvm_regs *regs);
+static int kvm_set_regs_checked(struct kvm_vcpu *vcpu,
+				const struct kvm_regs *regs);
+static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs);
+static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs);
+static void kvm_get_vcpu_events(struct kvm_vcpu *vcpu,
+				struct kvm_vcpu_events *events);
+static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
+			       const struct kvm_vcpu_events *events);
+
+/* KVM_RUN with kvm_dirty_regs: state userspace left in the kvm_run page. */
+static int kvm_sync_regs_in(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	int r;
+
+	if (run->kvm_dirty_regs & KVM_SYNC_X86_REGS) {
+		r = kvm_set_regs_checked(vcpu, &run->s.regs.regs);
+		if (r)
+			return r;
+		run->kvm_dirty_regs &= ~KVM_SYNC_X86_REGS;
+	}
+	if (run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) {
+		struct kvm_sregs sregs = run->s.regs.sregs;
+
+		r = kvm_set_sregs(vcpu, &sregs);
+		if (r)
+			return r;
+		run->kvm_dirty_regs &= ~KVM_SYNC_X86_SREGS;
+	}
+	if (run->kvm_dirty_regs & KVM_SYNC_X86_EVENTS) {
+		struct kvm_vcpu_events events = run->s.regs.events;
+
+		r = kvm_set_vcpu_events(vcpu, &events);
+		if (r)
+			return r;
+		run->kvm_dirty_regs &= ~KVM_SYNC_X86_EVENTS;
+	}
+	return 0;
+}
+
+static void kvm_sync_regs_out(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	if (run->kvm_valid_regs & KVM_SYNC_X86_REGS)
+		kvm_get_regs(vcpu, &run->s.regs.regs);
+	if (run->kvm_valid_regs & KVM_SYNC_X86_SREGS)
+		kvm_get_sregs(vcpu, &run->s.regs.sregs);
+	if (run->kvm_valid_regs & KVM_SYNC_X86_EVENTS)
+		kvm_get_vcpu_events(vcpu, &run->s.regs.events);
+}
+
 static void kvm_post_run(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 
-	run->if_flag = kvm_x86_ops->interrupts_enabled(vcpu);
+	run->if_flag = !!(vcpu->arch.rflags & X86_EFLAGS_IF);
 	run->apic_base = vcpu->arch.apic_base;
 	run->cr8 = 0;
-	run->ready_for_interrupt_injection = 0;
+	run->ready_for_interrupt_injection = kvm_ready_for_interrupt(vcpu);
 }
 
 int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
@@ -488,12 +883,22 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	int r;
 
+	if ((run->kvm_valid_regs & ~KVM_SYNC_VALID_FIELDS) ||
+	    (run->kvm_dirty_regs & ~KVM_SYNC_VALID_FIELDS))
+		return -EINVAL;
+
 	run->flags = 0;
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
 
 	/* Finish what the last exit started, even on an immediate exit. */
 	if (vcpu->arch.pio.pending)
-		kvm_complete_pio(vcpu);
+		kvm_complete_userspace_exit(vcpu);
+
+	if (run->kvm_dirty_regs) {
+		r = kvm_sync_regs_in(vcpu);
+		if (r)
+			goto out;
+	}
 
 	/* As on Linux, exit_reason keeps the value of the last exit. */
 	if (kvm_run_immediate_exit(run)) {
@@ -505,6 +910,12 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 		r = kvm_enter_guest(vcpu);
 		if (r <= 0)
 			break;
+		if (run->request_interrupt_window &&
+		    kvm_ready_for_interrupt(vcpu)) {
+			run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+			r = 0;
+			break;
+		}
 		if (signal_pending(current)) {
 			run->exit_reason = KVM_EXIT_INTR;
 			r = -EINTR;
@@ -514,6 +925,8 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 	}
 out:
 	kvm_post_run(vcpu);
+	if (run->kvm_valid_regs)
+		kvm_sync_regs_out(vcpu);
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, false);
 	return r;
 }
@@ -562,11 +975,22 @@ static void kvm_set_regs(struct kvm_vcpu *vcpu, const struct kvm_regs *regs)
 	vcpu->arch.rflags = regs->rflags | X86_EFLAGS_FIXED;
 }
 
+static int kvm_set_regs_checked(struct kvm_vcpu *vcpu,
+				const struct kvm_regs *regs)
+{
+	kvm_set_regs(vcpu, regs);
+	return 0;
+}
+
 static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 {
 	memset(sregs, 0, sizeof(*sregs));
 	kvm_x86_ops->get_sregs(vcpu, sregs);
 	sregs->apic_base = vcpu->arch.apic_base;
+	/* A queued external interrupt shows in the bitmap (userspace irqchip). */
+	if (vcpu->arch.interrupt.injected && !vcpu->arch.interrupt.soft)
+		set_bit(vcpu->arch.interrupt.nr,
+			(unsigned long *)sregs->interrupt_bitmap);
 }
 
 /*
@@ -574,16 +998,16 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
  * protection, and long-mode bits that do not agree.  Other inconsistencies
  * are left to the hardware's entry checks (KVM_EXIT_FAIL_ENTRY).
  */
-static bool kvm_sregs_valid(const struct kvm_sregs *s)
+static bool kvm_sregs_valid(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
 {
-	if (s->cr4 & kvm_cr4_reserved_bits)
+	if (s->cr4 & (kvm_cr4_reserved_bits | vcpu->arch.model.cr4_reserved))
 		return false;
 	if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
 		return false;
 	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
 		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
 			return false;
-		if (s->cr3 >> boot_cpu_data.x86_phys_bits)
+		if (s->cr3 >> vcpu->arch.model.maxphyaddr)
 			return false;
 	} else if ((s->efer & EFER_LMA) || s->cs.l) {
 		return false;
@@ -593,17 +1017,255 @@ static bool kvm_sregs_valid(const struct kvm_sregs *s)
 
 static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 {
-	int r;
+	int pending_vec, r;
 
-	if (!kvm_sregs_valid(sregs))
+	if (!kvm_sregs_valid(vcpu, sregs))
+		return -EINVAL;
+	if (kvm_set_apic_base_host(vcpu, sregs->apic_base))
 		return -EINVAL;
 	r = kvm_x86_ops->set_sregs(vcpu, sregs);
 	if (r)
 		return r;
-	vcpu->arch.apic_base = sregs->apic_base;
+	kvm_vcpu_cpuid_runtime(vcpu);
 	kvm_x86_ops->flush_tlb(vcpu);
+
+	/* An interrupt in the bitmap is queued for injection. */
+	pending_vec = find_first_bit((const unsigned long *)sregs->interrupt_bitmap,
+				     KVM_NR_INTERRUPTS);
+	if (pending_vec < KVM_NR_INTERRUPTS) {
+		vcpu->arch.interrupt.injected = true;
+		vcpu->arch.interrupt.soft = false;
+		vcpu->arch.interrupt.nr = pending_vec;
+	}
 	return 0;
 }
+
+static void kvm_get_fpu(struct kvm_vcpu *vcpu, struct kvm_fpu *fpu)
+{
+	const struct fxregs_state *fx =
+		&vcpu->arch.guest_fpu.fpstate->regs.fxsave;
+
+	memset(fpu, 0, sizeof(*fpu));
+	memcpy(fpu->fpr, fx->st_space, sizeof(fpu->fpr));
+	fpu->fcw = fx->cwd;
+	fpu->fsw = fx->swd;
+	fpu->ftwx = fx->twd;
+	fpu->last_opcode = fx->fop;
+	fpu->last_ip = fx->rip;
+	fpu->last_dp = fx->rdp;
+	memcpy(fpu->xmm, fx->xmm_space, sizeof(fpu->xmm));
+	fpu->mxcsr = fx->mxcsr;
+}
+
+static void kvm_set_fpu(struct kvm_vcpu *vcpu, const struct kvm_fpu *fpu)
+{
+	struct fxregs_state *fx = &vcpu->arch.guest_fpu.fpstate->regs.fxsave;
+
+	memcpy(fx->st_space, fpu->fpr, sizeof(fpu->fpr));
+	fx->cwd = fpu->fcw;
+	fx->swd = fpu->fsw;
+	fx->twd = fpu->ftwx;
+	fx->fop = fpu->last_opcode;
+	fx->rip = fpu->last_ip;
+	fx->rdp = fpu->last_dp;
+	memcpy(fx->xmm_space, fpu->xmm, sizeof(fpu->xmm));
+	fx->mxcsr = fpu->mxcsr;
+}
+
+static int kvm_get_xsave(struct kvm_vcpu *vcpu, void __user *uxsave, u32 size)
+{
+	void *buf;
+	int r = 0;
+
+	buf = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	fpu_copy_guest_fpstate_to_uabi(&vcpu->arch.guest_fpu, buf, size,
+				       kvm_host_supported_xcr0(), 0);
+	if (copy_to_user(uxsave, buf, size))
+		r = -EFAULT;
+	kvfree(buf);
+	return r;
+}
+
+static int kvm_set_xsave(struct kvm_vcpu *vcpu, void __user *uxsave)
+{
+	u32 size = kvm_xsave2_size();
+	u32 pkru = 0;
+	void *buf;
+	int r;
+
+	buf = vmemdup_user(uxsave, size);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	r = fpu_copy_uabi_to_guest_fpstate(&vcpu->arch.guest_fpu, buf,
+					   kvm_host_supported_xcr0(), &pkru);
+	kvfree(buf);
+	return r;
+}
+
+static void kvm_get_xcrs(struct kvm_vcpu *vcpu, struct kvm_xcrs *xcrs)
+{
+	memset(xcrs, 0, sizeof(*xcrs));
+	if (!boot_cpu_has(X86_FEATURE_XSAVE))
+		return;
+	xcrs->nr_xcrs = 1;
+	xcrs->xcrs[0].xcr = XCR_XFEATURE_ENABLED_MASK;
+	xcrs->xcrs[0].value = vcpu->arch.xcr0;
+}
+
+static int kvm_set_xcrs(struct kvm_vcpu *vcpu, const struct kvm_xcrs *xcrs)
+{
+	u32 i;
+
+	if (!boot_cpu_has(X86_FEATURE_XSAVE))
+		return -EINVAL;
+	if (xcrs->nr_xcrs > KVM_MAX_XCRS || xcrs->flags)
+		return -EINVAL;
+	for (i = 0; i < xcrs->nr_xcrs; i++) {
+		/* Only XCR0 exists. */
+		if (xcrs->xcrs[i].xcr != XCR_XFEATURE_ENABLED_MASK ||
+		    kvm_set_xcr0(vcpu, xcrs->xcrs[i].value))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void kvm_get_debugregs(struct kvm_vcpu *vcpu,
+			      struct kvm_debugregs *dbg)
+{
+	memset(dbg, 0, sizeof(*dbg));
+	memcpy(dbg->db, vcpu->arch.db, sizeof(dbg->db));
+	dbg->dr6 = vcpu->arch.dr6;
+	dbg->dr7 = vcpu->arch.dr7;
+}
+
+static int kvm_set_debugregs(struct kvm_vcpu *vcpu,
+			     const struct kvm_debugregs *dbg)
+{
+	/* DR6 and DR7 are 32-bit registers. */
+	if (dbg->flags || (dbg->dr6 >> 32) || (dbg->dr7 >> 32))
+		return -EINVAL;
+	memcpy(vcpu->arch.db, dbg->db, sizeof(vcpu->arch.db));
+	vcpu->arch.dr6 = dbg->dr6;
+	vcpu->arch.dr7 = dbg->dr7;
+	return 0;
+}
+
+static void kvm_get_vcpu_events(struct kvm_vcpu *vcpu,
+				struct kvm_vcpu_events *ev)
+{
+	struct kvm_vcpu_arch *arch = &vcpu->arch;
+
+	memset(ev, 0, sizeof(*ev));
+	/* Without KVM_CAP_EXCEPTION_PAYLOAD a queued exception is "injected". */
+	ev->exception.injected = arch->exception.pending ||
+				 arch->exception.injected;
+	ev->exception.nr = arch->exception.vector;
+	ev->exception.has_error_code = arch->exception.has_error_code;
+	ev->exception.error_code = arch->exception.error_code;
+
+	ev->interrupt.injected = arch->interrupt.injected && !arch->interrupt.soft;
+	ev->interrupt.nr = arch->interrupt.nr;
+	ev->interrupt.soft = arch->interrupt.soft;
+	ev->interrupt.shadow = kvm_x86_ops->get_interrupt_shadow(vcpu);
+
+	ev->nmi.injected = arch->nmi_injected;
+	ev->nmi.pending = arch->nmi_pending != 0;
+	ev->nmi.masked = arch->nmi_masked;
+
+	ev->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
+		    KVM_VCPUEVENT_VALID_SMM;
+}
+
+static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
+			       const struct kvm_vcpu_events *ev)
+{
+	struct kvm_vcpu_arch *arch = &vcpu->arch;
+
+	if (ev->flags & ~(KVM_VCPUEVENT_VALID_NMI_PENDING |
+			  KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+			  KVM_VCPUEVENT_VALID_SHADOW |
+			  KVM_VCPUEVENT_VALID_SMM))
+		return -EINVAL;
+	if (ev->exception.pending)	/* needs KVM_CAP_EXCEPTION_PAYLOAD */
+		return -EINVAL;
+	if (ev->exception.injected &&
+	    (ev->exception.nr > 31 || ev->exception.nr == X86_TRAP_NMI))
+		return -EINVAL;
+	/* No SMM in nkvm: userspace may only say the vCPU is not in it. */
+	if ((ev->flags & KVM_VCPUEVENT_VALID_SMM) &&
+	    (ev->smi.smm || ev->smi.pending || ev->smi.smm_inside_nmi ||
+	     ev->smi.latched_init))
+		return -EINVAL;
+
+	arch->exception.pending = false;
+	arch->exception.injected = ev->exception.injected;
+	arch->exception.vector = ev->exception.nr;
+	arch->exception.has_error_code = ev->exception.has_error_code;
+	arch->exception.error_code = ev->exception.error_code;
+
+	arch->interrupt.injected = ev->interrupt.injected;
+	arch->interrupt.nr = ev->interrupt.nr;
+	arch->interrupt.soft = ev->interrupt.soft;
+	if (ev->flags & KVM_VCPUEVENT_VALID_SHADOW)
+		kvm_x86_ops->set_interrupt_shadow(vcpu, ev->interrupt.shadow);
+
+	arch->nmi_injected = ev->nmi.injected;
+	if (ev->flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
+		arch->nmi_pending = ev->nmi.pending;
+	arch->nmi_masked = ev->nmi.masked;
+	return 0;
+}
+
+static int kvm_set_mp_state(struct kvm_vcpu *vcpu,
+			    const struct kvm_mp_state *mp)
+{
+	/* Without an in-kernel APIC a vCPU is always runnable. */
+	if (mp->mp_state != KVM_MP_STATE_RUNNABLE)
+		return -EINVAL;
+	vcpu->arch.mp_state = mp->mp_state;
+	return 0;
+}
+
+/*
+ * Without TSC scaling the guest's TSC runs at the host's rate: accept a
+ * frequency within the host's measurement tolerance (250 ppm).
+ */
+static int kvm_set_tsc_khz(struct kvm_vcpu *vcpu, u32 khz)
+{
+	u32 tolerance = tsc_khz / 4000;
+
+	if (!khz)
+		return -EINVAL;
+	if (khz < tsc_khz - tolerance || khz > tsc_khz + tolerance)
+		return -EINVAL;
+	vcpu->arch.tsc_khz = khz;
+	return 0;
+}
+
+static int kvm_vcpu_interrupt(struct kvm_vcpu *vcpu, u32 irq)
+{
+	if (irq >= KVM_NR_INTERRUPTS)
+		return -EINVAL;
+	if (vcpu->arch.interrupt.injected)
+		return -ENXIO;
+	vcpu->arch.interrupt.injected = true;
+	vcpu->arch.interrupt.soft = false;
+	vcpu->arch.interrupt.nr = irq;
+	return 0;
+}
+
+/* Copy a fixed-size argument in, run @fn on it, copy it back out. */
+#define IOCTL_IN(type, fn) ({						\
+	type __v;							\
+	copy_from_user(&__v, argp, sizeof(__v)) ? -EFAULT : fn(vcpu, &__v); \
+})
+#define IOCTL_OUT(type, fn) ({						\
+	type __v;							\
+	fn(vcpu, &__v);							\
+	copy_to_user(argp, &__v, sizeof(__v)) ? -EFAULT : 0;		\
+})
 
 long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 			 unsigned long arg)
@@ -611,33 +1273,80 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	void __user *argp = (void __user *)arg;
 
 	switch (ioctl) {
-	case KVM_GET_REGS: {
-		struct kvm_regs regs;
+	case KVM_GET_REGS:
+		return IOCTL_OUT(struct kvm_regs, kvm_get_regs);
+	case KVM_SET_REGS:
+		return IOCTL_IN(struct kvm_regs, kvm_set_regs_checked);
+	case KVM_GET_SREGS:
+		return IOCTL_OUT(struct kvm_sregs, kvm_get_sregs);
+	case KVM_SET_SREGS:
+		return IOCTL_IN(struct kvm_sregs, kvm_set_sregs);
+	case KVM_GET_FPU:
+		return IOCTL_OUT(struct kvm_fpu, kvm_get_fpu);
+	case KVM_SET_FPU: {
+		struct kvm_fpu fpu;
 
-		kvm_get_regs(vcpu, &regs);
-		return copy_to_user(argp, &regs, sizeof(regs)) ? -EFAULT : 0;
-	}
-	case KVM_SET_REGS: {
-		struct kvm_regs regs;
-
-		if (copy_from_user(&regs, argp, sizeof(regs)))
+		if (copy_from_user(&fpu, argp, sizeof(fpu)))
 			return -EFAULT;
-		kvm_set_regs(vcpu, &regs);
+		kvm_set_fpu(vcpu, &fpu);
 		return 0;
 	}
-	case KVM_GET_SREGS: {
-		struct kvm_sregs sregs;
+	case KVM_GET_XSAVE:
+		if (!boot_cpu_has(X86_FEATURE_XSAVE))
+			return -EINVAL;
+		return kvm_get_xsave(vcpu, argp, sizeof(struct kvm_xsave));
+	case KVM_GET_XSAVE2:
+		if (!boot_cpu_has(X86_FEATURE_XSAVE))
+			return -EINVAL;
+		return kvm_get_xsave(vcpu, argp, kvm_xsave2_size());
+	case KVM_SET_XSAVE:
+		if (!boot_cpu_has(X86_FEATURE_XSAVE))
+			return -EINVAL;
+		return kvm_set_xsave(vcpu, argp);
+	case KVM_GET_XCRS:
+		return IOCTL_OUT(struct kvm_xcrs, kvm_get_xcrs);
+	case KVM_SET_XCRS:
+		return IOCTL_IN(struct kvm_xcrs, kvm_set_xcrs);
+	case KVM_GET_DEBUGREGS:
+		return IOCTL_OUT(struct kvm_debugregs, kvm_get_debugregs);
+	case KVM_SET_DEBUGREGS:
+		return IOCTL_IN(struct kvm_debugregs, kvm_set_debugregs);
+	case KVM_GET_VCPU_EVENTS:
+		return IOCTL_OUT(struct kvm_vcpu_events, kvm_get_vcpu_events);
+	case KVM_SET_VCPU_EVENTS:
+		return IOCTL_IN(struct kvm_vcpu_events, kvm_set_vcpu_events);
+	case KVM_GET_MP_STATE: {
+		struct kvm_mp_state mp = { .mp_state = vcpu->arch.mp_state };
 
-		kvm_get_sregs(vcpu, &sregs);
-		return copy_to_user(argp, &sregs, sizeof(sregs)) ? -EFAULT : 0;
+		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
 	}
-	case KVM_SET_SREGS: {
-		struct kvm_sregs sregs;
+	case KVM_SET_MP_STATE:
+		return IOCTL_IN(struct kvm_mp_state, kvm_set_mp_state);
+	case KVM_GET_TSC_KHZ:
+		return vcpu->arch.tsc_khz;
+	case KVM_SET_TSC_KHZ:
+		return kvm_set_tsc_khz(vcpu, arg);
+	case KVM_INTERRUPT: {
+		struct kvm_interrupt irq;
 
-		if (copy_from_user(&sregs, argp, sizeof(sregs)))
+		if (copy_from_user(&irq, argp, sizeof(irq)))
 			return -EFAULT;
-		return kvm_set_sregs(vcpu, &sregs);
+		return kvm_vcpu_interrupt(vcpu, irq.irq);
 	}
+	case KVM_NMI:
+		if (vcpu->arch.nmi_pending < 2)
+			vcpu->arch.nmi_pending++;
+		return 0;
+	case KVM_SET_CPUID:
+		return kvm_vcpu_ioctl_set_cpuid(vcpu, argp);
+	case KVM_SET_CPUID2:
+		return kvm_vcpu_ioctl_set_cpuid2(vcpu, argp);
+	case KVM_GET_CPUID2:
+		return kvm_vcpu_ioctl_get_cpuid2(vcpu, argp);
+	case KVM_GET_MSRS:
+		return kvm_vcpu_ioctl_msrs(vcpu, argp, false);
+	case KVM_SET_MSRS:
+		return kvm_vcpu_ioctl_msrs(vcpu, argp, true);
 	default:
 		return -EINVAL;
 	}

@@ -21,6 +21,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_CPUID,
 	X86_EXIT_RDMSR,
 	X86_EXIT_WRMSR,
+	X86_EXIT_XSETBV,
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
@@ -79,7 +80,31 @@ struct kvm_x86_ops {
 
 	void (*get_sregs)(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs);
 	int (*set_sregs)(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs);
-	int (*set_efer)(struct kvm_vcpu *vcpu, u64 efer);
+	/* Returns 0, or 1 if the value is not allowed (#GP for a guest). */
+	int (*set_efer)(struct kvm_vcpu *vcpu, u64 efer, bool host);
+	int (*get_cpl)(struct kvm_vcpu *vcpu);
+	/* MSRs the hardware holds for the guest; -ENOENT if not one. */
+	int (*get_msr)(struct kvm_vcpu *vcpu, u32 index, u64 *data);
+	int (*set_msr)(struct kvm_vcpu *vcpu, u32 index, u64 data);
+	/* Optional: the guest's CPUID changed (cpuid.c, step 3). */
+	void (*vcpu_after_set_cpuid)(struct kvm_vcpu *vcpu);
+	/* The PMU comes from CPUID leaf 0xA (Intel) rather than always. */
+	bool pmu_from_cpuid_0xa;
+
+	/*
+	 * Events.  Common code decides what to inject (x86.c,
+	 * kvm_inject_events()); the backend delivers it at the next entry
+	 * and reports an interrupted delivery with kvm_requeue_event().
+	 */
+	void (*inject_exception)(struct kvm_vcpu *vcpu);
+	void (*inject_nmi)(struct kvm_vcpu *vcpu);
+	void (*inject_irq)(struct kvm_vcpu *vcpu);
+	bool (*interrupt_allowed)(struct kvm_vcpu *vcpu);
+	bool (*nmi_allowed)(struct kvm_vcpu *vcpu);
+	void (*enable_irq_window)(struct kvm_vcpu *vcpu);
+	void (*enable_nmi_window)(struct kvm_vcpu *vcpu);
+	u32 (*get_interrupt_shadow)(struct kvm_vcpu *vcpu);
+	void (*set_interrupt_shadow)(struct kvm_vcpu *vcpu, u32 shadow);
 
 	/* Enter the guest; interrupts are off, requests already serviced. */
 	void (*run)(struct kvm_vcpu *vcpu);
@@ -87,8 +112,6 @@ struct kvm_x86_ops {
 	void (*handle_exit)(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit);
 	/* Make the next entry use a clean TLB for this vCPU. */
 	void (*flush_tlb)(struct kvm_vcpu *vcpu);
-	/* The guest's RFLAGS.IF, for kvm_run->if_flag. */
-	bool (*interrupts_enabled)(struct kvm_vcpu *vcpu);
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;
@@ -109,6 +132,40 @@ static inline void kvm_reg_write(struct kvm_vcpu *vcpu, enum kvm_reg reg,
 
 void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
 			  u32 error_code);
+
+/* An event whose delivery an exit interrupted: deliver it again. */
+enum kvm_event_type {
+	KVM_EVENT_EXCEPTION,
+	KVM_EVENT_NMI,
+	KVM_EVENT_IRQ,
+	KVM_EVENT_SOFT_IRQ,
+};
+void nkvm_requeue_event(struct kvm_vcpu *vcpu, enum kvm_event_type type,
+			u8 vector, bool has_error, u32 error_code);
+
+static inline bool kvm_has_quirk(struct kvm *kvm, u64 quirk)
+{
+	return !(kvm->arch.disabled_quirks & quirk);
+}
+
+u64 kvm_host_cr4_reserved_bits(void);
+
+/* msr.c */
+int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host);
+int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host);
+void kvm_msr_reset(struct kvm_vcpu *vcpu);
+u64 kvm_read_guest_tsc(struct kvm_vcpu *vcpu);
+int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
+				     bool features);
+int kvm_dev_ioctl_get_feature_msrs(struct kvm_msrs __user *umsrs);
+void kvm_host_set_tsc(struct kvm_vcpu *vcpu, u64 data);
+int kvm_set_apic_base_host(struct kvm_vcpu *vcpu, u64 data);
+bool kvm_msr_known(struct kvm_vcpu *vcpu, u32 index);
+bool kvm_msr_allowed(struct kvm_vcpu *vcpu, u32 index, u32 type);
+int kvm_vm_ioctl_set_msr_filter(struct kvm *kvm, void __user *argp);
+void kvm_msr_filter_free(struct kvm *kvm);
+int kvm_vcpu_ioctl_msrs(struct kvm_vcpu *vcpu, struct kvm_msrs __user *umsrs,
+			bool set);
 
 /* mmu/mmu.c */
 int kvm_mmu_init_vm(struct kvm *kvm);

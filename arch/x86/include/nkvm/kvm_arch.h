@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #include <linux/spinlock.h>
 #include <asm/fpu/types.h>
+#include <uapi/linux/kvm.h>
 
 enum kvm_reg {
 	VCPU_REGS_RAX, VCPU_REGS_RCX, VCPU_REGS_RDX, VCPU_REGS_RBX,
@@ -27,15 +28,48 @@ struct kvm_tdp_mmu {
 	unsigned long nr_tables;	/* table pages below the root */
 };
 
+enum { KVM_PENDING_PIO, KVM_PENDING_MSR };
+
+struct kvm_msr_filter_state;
+
 struct kvm_arch {
 	struct kvm_tdp_mmu mmu;
+	struct kvm_msr_filter_state __rcu *msr_filter;
+
+	u64 disabled_quirks;		/* KVM_CAP_DISABLE_QUIRKS2 */
+	bool guest_can_read_platform_info;	/* KVM_CAP_MSR_PLATFORM_INFO */
+	u32 user_space_msr_mask;	/* KVM_CAP_X86_USER_SPACE_MSR */
+	u64 tss_addr;			/* KVM_SET_TSS_ADDR (unused by SVM) */
+	u64 identity_map_addr;
+
+	/* Keeps the TSCs of vCPUs written with the same value in step. */
+	spinlock_t tsc_lock;
+	bool tsc_write_valid;
+	u64 last_tsc_write;
+	u64 last_tsc_host;
+	u64 last_tsc_offset;
 };
 
+/*
+ * An exception for the guest: "pending" when queued by nkvm and not yet
+ * delivered, "injected" when its delivery was under way at an exit and
+ * must be completed on the next entry.
+ */
 struct kvm_queued_exception {
 	bool pending;
+	bool injected;
 	bool has_error_code;
 	u8 vector;
 	u32 error_code;
+};
+
+/* The guest's view of CPUID (arch/x86/kvm/cpuid.h has the details). */
+struct kvm_cpuid_model_state {
+	u8 maxphyaddr;
+	u64 supported_xcr0;
+	u64 cr4_reserved;
+	bool intel;
+	u32 max_basic_leaf;
 };
 
 struct kvm_vcpu_arch {
@@ -46,12 +80,39 @@ struct kvm_vcpu_arch {
 	unsigned long regs[NR_VCPU_REGS];
 	unsigned long rflags;
 
-	struct fpu_guest guest_fpu;
-	struct kvm_queued_exception exception;
+	/*
+	 * Control and debug registers the guest may change without an exit:
+	 * the backend copies them out after every exit and back before entry.
+	 */
+	u64 cr0;
+	u64 cr4;
+	u64 efer;
+	u64 dr6;
+	u64 dr7;
+	u64 xcr0;
 
-	/* A port access userspace is handling (completed on KVM_RUN). */
+	struct fpu_guest guest_fpu;
+
+	/* Events for the guest (injected at the next entry, in this order). */
+	struct kvm_queued_exception exception;
+	struct {
+		bool injected;
+		bool soft;
+		u8 nr;
+	} interrupt;
+	u8 nmi_pending;
+	bool nmi_injected;
+	bool nmi_masked;		/* between an NMI and its IRET */
+	bool has_run;			/* entered the guest at least once */
+	u32 mp_state;
+
+	/*
+	 * A port or MSR access userspace is handling (completed on KVM_RUN):
+	 * "in" for a port read or an MSR read.
+	 */
 	struct {
 		bool pending;
+		u8 kind;		/* KVM_PENDING_PIO or KVM_PENDING_MSR */
 		bool in;
 		u8 size;
 		u64 rip;		/* of the IN/OUT instruction */
@@ -63,6 +124,27 @@ struct kvm_vcpu_arch {
 	bool dr_guest_owned;
 
 	u64 apic_base;
+
+	/* CPUID (cpuid.c) */
+	struct kvm_cpuid_entry2 *cpuid_entries;
+	int cpuid_nent;
+	u64 cpuid_cr4;			/* CR4 the runtime bits were made for */
+	struct kvm_cpuid_model_state model;
+	bool has_pmu;
+
+	/* MSRs kept by common code (msr.c) */
+	u64 tsc_offset;
+	s64 tsc_adjust;
+	u32 tsc_khz;
+	u64 misc_enable;
+	u64 ucode_rev;
+	u64 platform_info;
+	u64 hwcr;
+	u64 misc_features_enables;
+	u64 arch_capabilities;
+	u64 mtrr_def_type;
+	u64 mtrr_fixed[11];
+	u64 mtrr_var[16];
 
 	/* Table pages preallocated for the next guest-physical fault. */
 	void *mmu_cache[4];

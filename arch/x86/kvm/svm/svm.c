@@ -63,8 +63,9 @@ struct vcpu_svm {
 	u64 vmcb_pa;
 	u64 asid_generation;		/* 0: needs a new ASID */
 	int last_cpu;			/* where the ASID was assigned */
-	u32 reinject;			/* event interrupted by the last exit */
-	u32 reinject_err;
+	u64 iret_rip;			/* an NMI handler's IRET, not yet run */
+	bool awaiting_iret;
+	bool irq_window;		/* open the interrupt window this entry */
 	u32 guest_pkru;
 	u32 host_pkru;
 };
@@ -180,8 +181,9 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL |
 			     INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT |
-			     INTERCEPT_WBINVD | INTERCEPT_MONITOR |
-			     INTERCEPT_MWAIT | INTERCEPT_XSETBV | INTERCEPT_RDPRU;
+			     INTERCEPT_RDTSCP | INTERCEPT_WBINVD |
+			     INTERCEPT_MONITOR | INTERCEPT_MWAIT |
+			     INTERCEPT_XSETBV | INTERCEPT_RDPRU;
 	/* Debug registers are switched lazily, on the guest's first use. */
 	c->dr_read = 0xff;
 	c->dr_write = 0xff;
@@ -202,16 +204,19 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	svm_init_seg(&s->idtr, 0, 0);
 	svm_init_seg(&s->ldtr, 0, SVM_SEG_P | 0x2);	/* LDT */
 	svm_init_seg(&s->tr, 0, SVM_SEG_P | 0x3);	/* busy 16-bit TSS */
-	s->efer = EFER_SVME;
-	s->cr0 = X86_CR0_NW | X86_CR0_CD | X86_CR0_ET;
-	s->dr6 = DR6_RESET;
-	s->dr7 = DR7_RESET;
+	/* Control and debug registers as common code reset them. */
+	s->efer = vcpu->arch.efer | EFER_SVME;
+	s->cr0 = vcpu->arch.cr0;
+	s->cr4 = vcpu->arch.cr4;
+	s->dr6 = vcpu->arch.dr6;
+	s->dr7 = vcpu->arch.dr7;
 	s->rflags = X86_EFLAGS_FIXED;
 	s->rip = 0xfff0;
 	s->g_pat = 0x0007040600070406ULL;	/* the architectural reset PAT */
 
 	svm->asid_generation = 0;
-	svm->reinject = 0;
+	svm->awaiting_iret = false;
+	svm->irq_window = false;
 	svm->guest_pkru = 0;
 }
 
@@ -363,73 +368,217 @@ static int svm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 	s->cr3 = sregs->cr3;
 	s->cr4 = sregs->cr4;
 	s->efer = sregs->efer | EFER_SVME;
+	vcpu->arch.cr0 = sregs->cr0;
+	vcpu->arch.cr4 = sregs->cr4;
+	vcpu->arch.efer = sregs->efer;
 	/* The CPL is SS.DPL, and 0 in real mode. */
 	s->cpl = (sregs->cr0 & X86_CR0_PE) ? sregs->ss.dpl & 3 : 0;
 	return 0;
 }
 
-static int svm_set_efer(struct kvm_vcpu *vcpu, u64 efer)
+/* Common code checked the value (msr.c). */
+static int svm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 {
 	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
-	u64 allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
 
-	if (efer & ~allowed)
-		return 1;
-	/* LME cannot change while paging is on; LMA is the CPU's to set. */
-	if ((s->cr0 & X86_CR0_PG) && ((efer ^ s->efer) & EFER_LME))
-		return 1;
-	efer = (efer & ~EFER_LMA) | (s->efer & EFER_LMA);
+	if (!host)	/* LMA is the CPU's to set */
+		efer = (efer & ~EFER_LMA) | (s->efer & EFER_LMA);
 	s->efer = efer | EFER_SVME;
+	vcpu->arch.efer = efer;
 	return 0;
 }
 
-static bool svm_interrupts_enabled(struct kvm_vcpu *vcpu)
+static int svm_get_cpl(struct kvm_vcpu *vcpu)
 {
-	return to_svm(vcpu)->vmcb->save.rflags & X86_EFLAGS_IF;
+	return to_svm(vcpu)->vmcb->save.cpl;
+}
+
+/* The MSRs VMSAVE/VMLOAD and the VMCB hold for the guest. */
+static u64 *svm_msr_slot(struct vmcb_save *s, u32 index)
+{
+	switch (index) {
+	case MSR_STAR:
+		return &s->star;
+	case MSR_LSTAR:
+		return &s->lstar;
+	case MSR_CSTAR:
+		return &s->cstar;
+	case MSR_SYSCALL_MASK:
+		return &s->sfmask;
+	case MSR_KERNEL_GS_BASE:
+		return &s->kernel_gs_base;
+	case MSR_IA32_SYSENTER_CS:
+		return &s->sysenter_cs;
+	case MSR_IA32_SYSENTER_ESP:
+		return &s->sysenter_esp;
+	case MSR_IA32_SYSENTER_EIP:
+		return &s->sysenter_eip;
+	case MSR_FS_BASE:
+		return &s->fs.base;
+	case MSR_GS_BASE:
+		return &s->gs.base;
+	case MSR_IA32_CR_PAT:
+		return &s->g_pat;
+	default:
+		return NULL;
+	}
+}
+
+static int svm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
+{
+	u64 *slot = svm_msr_slot(&to_svm(vcpu)->vmcb->save, index);
+
+	if (!slot)
+		return -ENOENT;
+	*data = *slot;
+	return 0;
+}
+
+static int svm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data)
+{
+	u64 *slot = svm_msr_slot(&to_svm(vcpu)->vmcb->save, index);
+
+	if (!slot)
+		return -ENOENT;
+	if (index == MSR_IA32_SYSENTER_CS)
+		data = (u32)data;
+	*slot = data;
+	return 0;
 }
 
 /* ---- Entry and exit ---------------------------------------------------- */
 
-static void svm_inject_event(struct vcpu_svm *svm)
+/* ---- Events ------------------------------------------------------------ */
+
+static void svm_inject_exception(struct kvm_vcpu *vcpu)
 {
-	struct kvm_queued_exception *ex = &svm->vcpu.arch.exception;
+	struct kvm_queued_exception *ex = &vcpu->arch.exception;
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+
+	c->event_inj = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
+		       (ex->has_error_code ? SVM_EVTINJ_VALID_ERR : 0);
+	c->event_inj_err = ex->error_code;
+}
+
+static void svm_inject_nmi(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	svm->vmcb->control.event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI |
+				       SVM_EVTINJ_VALID;
+	/* NMIs stay blocked until the handler's IRET: watch for it. */
+	svm->vmcb->control.intercept_misc1 |= INTERCEPT_IRET;
+}
+
+static void svm_inject_irq(struct kvm_vcpu *vcpu)
+{
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+
+	c->event_inj = vcpu->arch.interrupt.nr | SVM_EVTINJ_VALID |
+		       (vcpu->arch.interrupt.soft ? SVM_EVTINJ_TYPE_SOFT :
+						    SVM_EVTINJ_TYPE_INTR);
+}
+
+static u32 svm_get_interrupt_shadow(struct kvm_vcpu *vcpu)
+{
+	if (to_svm(vcpu)->vmcb->control.int_state & SVM_INTERRUPT_SHADOW)
+		return KVM_X86_SHADOW_INT_MOV_SS | KVM_X86_SHADOW_INT_STI;
+	return 0;
+}
+
+static void svm_set_interrupt_shadow(struct kvm_vcpu *vcpu, u32 shadow)
+{
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+
+	if (shadow)
+		c->int_state |= SVM_INTERRUPT_SHADOW;
+	else
+		c->int_state &= ~SVM_INTERRUPT_SHADOW;
+}
+
+static bool svm_interrupt_allowed(struct kvm_vcpu *vcpu)
+{
+	return (vcpu->arch.rflags & X86_EFLAGS_IF) &&
+	       !svm_get_interrupt_shadow(vcpu);
+}
+
+static bool svm_nmi_allowed(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	/* Not until the IRET that unmasked NMIs has actually run. */
+	if (svm->awaiting_iret &&
+	    vcpu->arch.regs[VCPU_REGS_RIP] == svm->iret_rip)
+		return false;
+	return !vcpu->arch.nmi_masked && !svm_get_interrupt_shadow(vcpu);
+}
+
+static void svm_enable_irq_window(struct kvm_vcpu *vcpu)
+{
+	to_svm(vcpu)->irq_window = true;
+}
+
+static void svm_enable_nmi_window(struct kvm_vcpu *vcpu)
+{
+	/* Blocked by an NMI in service: its IRET intercept is the window. */
+	if (vcpu->arch.nmi_masked)
+		to_svm(vcpu)->vmcb->control.intercept_misc1 |= INTERCEPT_IRET;
+}
+
+/*
+ * A virtual interrupt that the guest can take only when it could take a
+ * real one: its VINTR intercept marks the interrupt window.
+ */
+static void svm_update_irq_window(struct vcpu_svm *svm)
+{
 	struct vmcb_control *c = &svm->vmcb->control;
 
-	c->event_inj = 0;
-	if (ex->pending) {
-		c->event_inj = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
-			       (ex->has_error_code ? SVM_EVTINJ_VALID_ERR : 0);
-		c->event_inj_err = ex->error_code;
-		ex->pending = false;
-		svm->reinject = 0;
-	} else if (svm->reinject) {
-		c->event_inj = svm->reinject;
-		c->event_inj_err = svm->reinject_err;
-		svm->reinject = 0;
+	if (svm->irq_window) {
+		c->int_ctl |= V_IRQ | V_IGN_TPR | (0xf << V_INTR_PRIO_SHIFT);
+		c->intercept_misc1 |= INTERCEPT_VINTR;
+	} else {
+		c->int_ctl &= ~(V_IRQ | V_IGN_TPR | (0xf << V_INTR_PRIO_SHIFT));
+		c->intercept_misc1 &= ~INTERCEPT_VINTR;
 	}
+	svm->irq_window = false;
 }
 
 /*
  * An exit in the middle of delivering an event (say, a nested page fault on
- * the IDT) loses the event unless it is injected again.  Software interrupts
- * and INT3/INTO are not re-injected: their instruction runs again instead.
+ * the IDT) loses the event unless it is delivered again.  Software
+ * interrupts and INT3/INTO are not: their instruction runs again instead.
  */
-static void svm_save_interrupted_event(struct vcpu_svm *svm)
+static void svm_requeue_interrupted_event(struct vcpu_svm *svm)
 {
-	u32 info = svm->vmcb->control.exit_int_info;
+	struct vmcb_control *c = &svm->vmcb->control;
+	u32 info = c->exit_int_info;
 	u32 type = info & SVM_EVTINJ_TYPE_MASK;
 	u8 vector = info & SVM_EVTINJ_VEC_MASK;
+	bool has_err = info & SVM_EVTINJ_VALID_ERR;
 
+	c->event_inj = 0;
 	if (!(info & SVM_EVTINJ_VALID))
 		return;
-	if (type == SVM_EVTINJ_TYPE_SOFT)
-		return;
-	if (type == SVM_EVTINJ_TYPE_EXEPT &&
-	    (vector == X86_TRAP_BP || vector == X86_TRAP_OF))
-		return;
-	svm->reinject = info;
-	svm->reinject_err = svm->vmcb->control.exit_int_info_err;
+
+	switch (type) {
+	case SVM_EVTINJ_TYPE_EXEPT:
+		if (vector == X86_TRAP_BP || vector == X86_TRAP_OF)
+			return;
+		nkvm_requeue_event(&svm->vcpu, KVM_EVENT_EXCEPTION, vector,
+				   has_err, c->exit_int_info_err);
+		break;
+	case SVM_EVTINJ_TYPE_NMI:
+		nkvm_requeue_event(&svm->vcpu, KVM_EVENT_NMI, vector, false, 0);
+		break;
+	case SVM_EVTINJ_TYPE_INTR:
+		nkvm_requeue_event(&svm->vcpu, KVM_EVENT_IRQ, vector, false, 0);
+		break;
+	default:
+		break;
+	}
 }
+
+/* ---- Entry and exit ---------------------------------------------------- */
 
 static void svm_run(struct kvm_vcpu *vcpu)
 {
@@ -443,11 +592,14 @@ static void svm_run(struct kvm_vcpu *vcpu)
 		svm_new_asid(svm, sd);
 
 	vmcb->control.nested_cr3 = READ_ONCE(vcpu->kvm->arch.mmu.root_pa);
+	vmcb->control.tsc_offset = vcpu->arch.tsc_offset;
 	vmcb->save.rax = regs[VCPU_REGS_RAX];
 	vmcb->save.rsp = regs[VCPU_REGS_RSP];
 	vmcb->save.rip = regs[VCPU_REGS_RIP];
 	vmcb->save.rflags = vcpu->arch.rflags;
-	svm_inject_event(svm);
+	vmcb->save.dr6 = vcpu->arch.dr6;
+	vmcb->save.dr7 = vcpu->arch.dr7;
+	svm_update_irq_window(svm);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
 	vmcb->control.exit_code = SVM_EXIT_ERR;
 
@@ -487,7 +639,12 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	regs[VCPU_REGS_RSP] = vmcb->save.rsp;
 	regs[VCPU_REGS_RIP] = vmcb->save.rip;
 	vcpu->arch.rflags = vmcb->save.rflags;
-	svm_save_interrupted_event(svm);
+	vcpu->arch.cr0 = vmcb->save.cr0;
+	vcpu->arch.cr4 = vmcb->save.cr4;
+	vcpu->arch.efer = vmcb->save.efer & ~EFER_SVME;
+	vcpu->arch.dr6 = vmcb->save.dr6;
+	vcpu->arch.dr7 = vmcb->save.dr7;
+	svm_requeue_interrupted_event(svm);
 }
 
 /* RIP after an instruction of known length, or as saved by the CPU. */
@@ -507,6 +664,8 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 
 	exit->reason = X86_EXIT_NONE;
 	exit->hw.hw_reason = code;
+	if (svm->awaiting_iret && vcpu->arch.regs[VCPU_REGS_RIP] != svm->iret_rip)
+		svm->awaiting_iret = false;
 	exit->hw.info[0] = info1;
 	exit->hw.info[1] = c->exit_info_2;
 
@@ -543,6 +702,22 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->msr.index = vcpu->arch.regs[VCPU_REGS_RCX];
 		exit->next_rip = svm_next_rip(svm, 2);
 		return;
+	case SVM_EXIT_XSETBV:
+		exit->reason = X86_EXIT_XSETBV;
+		exit->next_rip = svm_next_rip(svm, 3);
+		return;
+	case SVM_EXIT_VINTR:
+		/* The interrupt window is open: common code injects now. */
+		c->int_ctl &= ~V_IRQ;
+		c->intercept_misc1 &= ~INTERCEPT_VINTR;
+		return;
+	case SVM_EXIT_IRET:
+		/* The NMI handler returns: NMIs unblock once IRET has run. */
+		c->intercept_misc1 &= ~INTERCEPT_IRET;
+		vcpu->arch.nmi_masked = false;
+		svm->awaiting_iret = true;
+		svm->iret_rip = vcpu->arch.regs[VCPU_REGS_RIP];
+		return;
 	case SVM_EXIT_NPF:
 		exit->reason = X86_EXIT_NPF;
 		exit->npf.gpa = c->exit_info_2;
@@ -569,9 +744,9 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_STGI:
 	case SVM_EXIT_CLGI:
 	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_RDTSCP:
 	case SVM_EXIT_MONITOR:
 	case SVM_EXIT_MWAIT:
-	case SVM_EXIT_XSETBV:
 	case SVM_EXIT_RDPRU:
 		/* Not offered to the guest. */
 		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
@@ -613,11 +788,23 @@ static const struct kvm_x86_ops svm_ops = {
 	.get_sregs = svm_get_sregs,
 	.set_sregs = svm_set_sregs,
 	.set_efer = svm_set_efer,
+	.get_cpl = svm_get_cpl,
+	.get_msr = svm_get_msr,
+	.set_msr = svm_set_msr,
+
+	.inject_exception = svm_inject_exception,
+	.inject_nmi = svm_inject_nmi,
+	.inject_irq = svm_inject_irq,
+	.interrupt_allowed = svm_interrupt_allowed,
+	.nmi_allowed = svm_nmi_allowed,
+	.enable_irq_window = svm_enable_irq_window,
+	.enable_nmi_window = svm_enable_nmi_window,
+	.get_interrupt_shadow = svm_get_interrupt_shadow,
+	.set_interrupt_shadow = svm_set_interrupt_shadow,
 
 	.run = svm_run,
 	.handle_exit = svm_handle_exit,
 	.flush_tlb = svm_flush_tlb,
-	.interrupts_enabled = svm_interrupts_enabled,
 };
 
 /* ---- Module load and unload -------------------------------------------- */

@@ -25,7 +25,9 @@
 #define INTERCEPT_INTR		BIT(0)
 #define INTERCEPT_NMI		BIT(1)
 #define INTERCEPT_SMI		BIT(2)
+#define INTERCEPT_VINTR		BIT(4)
 #define INTERCEPT_CPUID		BIT(18)
+#define INTERCEPT_IRET		BIT(20)
 #define INTERCEPT_INVD		BIT(22)
 #define INTERCEPT_HLT		BIT(24)
 #define INTERCEPT_IOIO_PROT	BIT(27)
@@ -40,6 +42,7 @@
 #define INTERCEPT_STGI		BIT(4)
 #define INTERCEPT_CLGI		BIT(5)
 #define INTERCEPT_SKINIT	BIT(6)
+#define INTERCEPT_RDTSCP	BIT(7)
 #define INTERCEPT_WBINVD	BIT(9)
 #define INTERCEPT_MONITOR	BIT(10)
 #define INTERCEPT_MWAIT		BIT(11)
@@ -47,7 +50,13 @@
 #define INTERCEPT_RDPRU		BIT(14)
 
 /* int_ctl */
+#define V_IRQ			BIT(8)
+#define V_INTR_PRIO_SHIFT	16
+#define V_IGN_TPR		BIT(20)
 #define V_INTR_MASKING		BIT(24)
+
+/* int_state */
+#define SVM_INTERRUPT_SHADOW	BIT(0)
 
 /* nested_ctl */
 #define NESTED_CTL_NP_ENABLE	BIT(0)
