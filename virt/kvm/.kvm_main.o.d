@@ -542,4 +542,5 @@ kvm_main.o: /work/main/virt/kvm/kvm_main.c \
  /work/main/include/nkvm/memslot.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/kvm_types.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/kvm_types.h \
- /work/main/arch/x86/include/nkvm/kvm_arch.h
+ /work/main/arch/x86/include/nkvm/kvm_arch.h \
+ /work/main/include/uapi/nkvm/nkvm.h

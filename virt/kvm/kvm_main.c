@@ -26,6 +26,7 @@
 #include <linux/vmalloc.h>
 
 #include <nkvm/kvm_host.h>
+#include <uapi/nkvm/nkvm.h>
 
 MODULE_AUTHOR("nkvm developers");
 MODULE_DESCRIPTION("nkvm: a hypervisor with the /dev/kvm ABI");
@@ -407,6 +408,8 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 		return KVM_MAX_VCPUS;
 	case KVM_CAP_MAX_VCPU_ID:
 		return KVM_MAX_VCPU_IDS;
+	case KVM_CAP_NKVM:
+		return NKVM_ABI_REVISION;
 	default:
 		return kvm_arch_check_extension(kvm, ext);
 	}
