@@ -38,6 +38,11 @@ static u64 host_xcr0;
 /* Quirks nkvm implements (and so lets userspace disable). */
 #define KVM_SUPPORTED_QUIRKS	KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT
 
+#define KVM_GUESTDBG_VALID_MASK (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | \
+				 KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | \
+				 KVM_GUESTDBG_INJECT_DB | KVM_GUESTDBG_INJECT_BP | \
+				 KVM_GUESTDBG_BLOCKIRQ)
+
 /* The KVM_RUN sync_regs fields nkvm fills in and takes. */
 #define KVM_SYNC_VALID_FIELDS	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | \
 				 KVM_SYNC_X86_EVENTS)
@@ -179,7 +184,10 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_MSR_PLATFORM_INFO:
 	case KVM_CAP_ENABLE_CAP_VM:
 	case KVM_CAP_X86_MSR_FILTER:
+	case KVM_CAP_SET_GUEST_DEBUG:
 		return 1;
+	case KVM_CAP_SET_GUEST_DEBUG2:
+		return KVM_GUESTDBG_VALID_MASK;
 	case KVM_CAP_XSAVE:
 		return boot_cpu_has(X86_FEATURE_XSAVE);
 	case KVM_CAP_XSAVE2:
@@ -400,6 +408,26 @@ void kvm_arch_vcpu_put(struct kvm_vcpu *vcpu)
 
 /* ---- Events ------------------------------------------------------------ */
 
+/* RFLAGS as the guest sees it: without the TF a single-stepping debugger set. */
+static unsigned long kvm_get_rflags(struct kvm_vcpu *vcpu)
+{
+	unsigned long rflags = vcpu->arch.rflags;
+
+	if (vcpu->arch.guest_debug & KVM_GUESTDBG_SINGLESTEP)
+		rflags &= ~X86_EFLAGS_TF;
+	return rflags;
+}
+
+static void kvm_set_rflags(struct kvm_vcpu *vcpu, unsigned long rflags)
+{
+	/* Bit 1 always reads as one. */
+	rflags |= X86_EFLAGS_FIXED;
+	if (vcpu->arch.guest_debug & KVM_GUESTDBG_SINGLESTEP)
+		rflags |= X86_EFLAGS_TF;
+	vcpu->arch.rflags = rflags;
+}
+
+
 void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
 			  u32 error_code)
 {
@@ -455,23 +483,29 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_arch *arch = &vcpu->arch;
 
+	/* A debugger stepping with BLOCKIRQ wants no interrupt in between. */
+	bool block_irq = arch->guest_debug & KVM_GUESTDBG_BLOCKIRQ;
+
 	if (arch->exception.injected) {
 		kvm_x86_ops->inject_exception(vcpu);
 	} else if (arch->nmi_injected) {
 		kvm_x86_ops->inject_nmi(vcpu);
-	} else if (arch->interrupt.injected) {
+	} else if (arch->interrupt.injected && !block_irq) {
 		kvm_x86_ops->inject_irq(vcpu);
 	} else if (arch->exception.pending) {
 		arch->exception.pending = false;
 		arch->exception.injected = true;
 		kvm_x86_ops->inject_exception(vcpu);
-	} else if (arch->nmi_pending && kvm_x86_ops->nmi_allowed(vcpu)) {
+	} else if (arch->nmi_pending && !block_irq &&
+		   kvm_x86_ops->nmi_allowed(vcpu)) {
 		arch->nmi_pending--;
 		arch->nmi_injected = true;
 		arch->nmi_masked = true;
 		kvm_x86_ops->inject_nmi(vcpu);
 	}
 
+	if (block_irq)
+		return;
 	if (arch->nmi_pending)
 		kvm_x86_ops->enable_nmi_window(vcpu);
 	if (vcpu->run->request_interrupt_window && !arch->interrupt.injected)
@@ -750,6 +784,14 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		kvm_vcpu_reset(vcpu);
 		run->exit_reason = KVM_EXIT_SHUTDOWN;
 		return 0;
+	case X86_EXIT_DEBUG:
+		run->exit_reason = KVM_EXIT_DEBUG;
+		run->debug.arch.exception = exit->debug.exception;
+		run->debug.arch.pad = 0;
+		run->debug.arch.pc = exit->debug.pc;
+		run->debug.arch.dr6 = exit->debug.dr6;
+		run->debug.arch.dr7 = exit->debug.dr7;
+		return 0;
 	case X86_EXIT_FAIL_ENTRY:
 		run->exit_reason = KVM_EXIT_FAIL_ENTRY;
 		run->fail_entry.hardware_entry_failure_reason = exit->hw.hw_reason;
@@ -872,7 +914,7 @@ static void kvm_post_run(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 
-	run->if_flag = !!(vcpu->arch.rflags & X86_EFLAGS_IF);
+	run->if_flag = !!(kvm_get_rflags(vcpu) & X86_EFLAGS_IF);
 	run->apic_base = vcpu->arch.apic_base;
 	run->cr8 = 0;
 	run->ready_for_interrupt_injection = kvm_ready_for_interrupt(vcpu);
@@ -933,6 +975,32 @@ out:
 
 /* ---- State ioctls ------------------------------------------------------ */
 
+static int kvm_set_guest_debug(struct kvm_vcpu *vcpu,
+			       const struct kvm_guest_debug *dbg)
+{
+	struct kvm_vcpu_arch *arch = &vcpu->arch;
+	unsigned long rflags;
+	int i;
+
+	if (dbg->control & ~KVM_GUESTDBG_VALID_MASK)
+		return -EINVAL;
+	if (dbg->control & (KVM_GUESTDBG_INJECT_DB | KVM_GUESTDBG_INJECT_BP)) {
+		if (arch->exception.pending || arch->exception.injected)
+			return -EBUSY;
+		nkvm_queue_exception(vcpu, (dbg->control & KVM_GUESTDBG_INJECT_DB) ?
+				     X86_TRAP_DB : X86_TRAP_BP, false, 0);
+	}
+
+	rflags = kvm_get_rflags(vcpu);
+	arch->guest_debug = (dbg->control & KVM_GUESTDBG_ENABLE) ?
+			    dbg->control : 0;
+	for (i = 0; i < 4; i++)
+		arch->guest_debug_db[i] = dbg->arch.debugreg[i];
+	arch->guest_debug_dr7 = dbg->arch.debugreg[7];
+	kvm_set_rflags(vcpu, rflags);
+	return 0;
+}
+
 static void kvm_get_regs(struct kvm_vcpu *vcpu, struct kvm_regs *regs)
 {
 	const unsigned long *r = vcpu->arch.regs;
@@ -946,7 +1014,7 @@ static void kvm_get_regs(struct kvm_vcpu *vcpu, struct kvm_regs *regs)
 		.r10 = r[VCPU_REGS_R10], .r11 = r[VCPU_REGS_R11],
 		.r12 = r[VCPU_REGS_R12], .r13 = r[VCPU_REGS_R13],
 		.r14 = r[VCPU_REGS_R14], .r15 = r[VCPU_REGS_R15],
-		.rip = r[VCPU_REGS_RIP], .rflags = vcpu->arch.rflags,
+		.rip = r[VCPU_REGS_RIP], .rflags = kvm_get_rflags(vcpu),
 	};
 }
 
@@ -971,8 +1039,7 @@ static void kvm_set_regs(struct kvm_vcpu *vcpu, const struct kvm_regs *regs)
 	r[VCPU_REGS_R14] = regs->r14;
 	r[VCPU_REGS_R15] = regs->r15;
 	r[VCPU_REGS_RIP] = regs->rip;
-	/* Bit 1 always reads as one. */
-	vcpu->arch.rflags = regs->rflags | X86_EFLAGS_FIXED;
+	kvm_set_rflags(vcpu, regs->rflags);
 }
 
 static int kvm_set_regs_checked(struct kvm_vcpu *vcpu,
@@ -1333,6 +1400,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 			return -EFAULT;
 		return kvm_vcpu_interrupt(vcpu, irq.irq);
 	}
+	case KVM_SET_GUEST_DEBUG:
+		return IOCTL_IN(struct kvm_guest_debug, kvm_set_guest_debug);
 	case KVM_NMI:
 		if (vcpu->arch.nmi_pending < 2)
 			vcpu->arch.nmi_pending++;

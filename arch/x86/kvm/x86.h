@@ -24,6 +24,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_XSETBV,
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
+	X86_EXIT_DEBUG,		/* a #DB or #BP for the debugger */
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
 };
@@ -51,6 +52,12 @@ struct kvm_x86_exit {
 			u64 hw_reason;	/* the vendor's exit code */
 			u64 info[2];
 		} hw;
+		struct {
+			u32 exception;	/* 1 (#DB) or 3 (#BP) */
+			u64 pc;		/* linear address */
+			u64 dr6;
+			u64 dr7;
+		} debug;
 	};
 };
 
@@ -142,6 +149,12 @@ enum kvm_event_type {
 };
 void nkvm_requeue_event(struct kvm_vcpu *vcpu, enum kvm_event_type type,
 			u8 vector, bool has_error, u32 error_code);
+
+/* Is the debugger using hardware breakpoints (its DR7, not the guest's)? */
+static inline bool kvm_debugger_owns_drs(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.guest_debug & KVM_GUESTDBG_USE_HW_BP;
+}
 
 static inline bool kvm_has_quirk(struct kvm *kvm, u64 quirk)
 {

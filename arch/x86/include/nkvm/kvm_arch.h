@@ -123,6 +123,11 @@ struct kvm_vcpu_arch {
 	unsigned long db[4];
 	bool dr_guest_owned;
 
+	/* KVM_SET_GUEST_DEBUG: the debugger's flags and breakpoints. */
+	u32 guest_debug;
+	u64 guest_debug_db[4];
+	u64 guest_debug_dr7;
+
 	u64 apic_base;
 
 	/* CPUID (cpuid.c) */

@@ -173,7 +173,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 
 	memset(svm->vmcb, 0, sizeof(*svm->vmcb));
 
-	c->exceptions = BIT(X86_TRAP_MC);
+	c->exceptions = BIT(X86_TRAP_MC);	/* more while debugging */
 	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI |
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
 			     INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT |
@@ -580,6 +580,44 @@ static void svm_requeue_interrupted_event(struct vcpu_svm *svm)
 
 /* ---- Entry and exit ---------------------------------------------------- */
 
+/*
+ * Debug state for the next entry.  A debugger's hardware breakpoints
+ * replace the guest's DR7 (and DR0-3, loaded in svm_run()); #DB and #BP
+ * exit while the debugger wants them.
+ */
+static void svm_load_debug_state(struct kvm_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	u32 dbg = vcpu->arch.guest_debug;
+	u32 exceptions = BIT(X86_TRAP_MC);
+
+	if (dbg & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP))
+		exceptions |= BIT(X86_TRAP_DB);
+	if (dbg & KVM_GUESTDBG_USE_SW_BP)
+		exceptions |= BIT(X86_TRAP_BP);
+	vmcb->control.exceptions = exceptions;
+
+	if (kvm_debugger_owns_drs(vcpu)) {
+		vmcb->save.dr7 = vcpu->arch.guest_debug_dr7;
+	} else {
+		vmcb->save.dr6 = vcpu->arch.dr6;
+		vmcb->save.dr7 = vcpu->arch.dr7;
+	}
+}
+
+static void svm_debug_exit(struct vcpu_svm *svm, struct kvm_x86_exit *exit,
+			   u32 vector)
+{
+	struct vmcb_save *s = &svm->vmcb->save;
+
+	exit->reason = X86_EXIT_DEBUG;
+	exit->debug.exception = vector;
+	exit->debug.pc = s->cs.base + svm->vcpu.arch.regs[VCPU_REGS_RIP];
+	exit->debug.dr6 = s->dr6;
+	exit->debug.dr7 = s->dr7;
+	s->dr6 = DR6_RESET;
+}
+
 static void svm_run(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
@@ -597,13 +635,17 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vmcb->save.rsp = regs[VCPU_REGS_RSP];
 	vmcb->save.rip = regs[VCPU_REGS_RIP];
 	vmcb->save.rflags = vcpu->arch.rflags;
-	vmcb->save.dr6 = vcpu->arch.dr6;
-	vmcb->save.dr7 = vcpu->arch.dr7;
 	svm_update_irq_window(svm);
+	svm_load_debug_state(vcpu);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
 	vmcb->control.exit_code = SVM_EXIT_ERR;
 
-	if (vcpu->arch.dr_guest_owned) {
+	if (kvm_debugger_owns_drs(vcpu)) {
+		set_debugreg(vcpu->arch.guest_debug_db[0], 0);
+		set_debugreg(vcpu->arch.guest_debug_db[1], 1);
+		set_debugreg(vcpu->arch.guest_debug_db[2], 2);
+		set_debugreg(vcpu->arch.guest_debug_db[3], 3);
+	} else if (vcpu->arch.dr_guest_owned) {
 		set_debugreg(vcpu->arch.db[0], 0);
 		set_debugreg(vcpu->arch.db[1], 1);
 		set_debugreg(vcpu->arch.db[2], 2);
@@ -624,7 +666,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 		if (svm->guest_pkru != svm->host_pkru)
 			wrpkru(svm->host_pkru);
 	}
-	if (vcpu->arch.dr_guest_owned) {
+	if (vcpu->arch.dr_guest_owned && !kvm_debugger_owns_drs(vcpu)) {
 		get_debugreg(vcpu->arch.db[0], 0);
 		get_debugreg(vcpu->arch.db[1], 1);
 		get_debugreg(vcpu->arch.db[2], 2);
@@ -642,8 +684,10 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vcpu->arch.cr0 = vmcb->save.cr0;
 	vcpu->arch.cr4 = vmcb->save.cr4;
 	vcpu->arch.efer = vmcb->save.efer & ~EFER_SVME;
-	vcpu->arch.dr6 = vmcb->save.dr6;
-	vcpu->arch.dr7 = vmcb->save.dr7;
+	if (!kvm_debugger_owns_drs(vcpu)) {
+		vcpu->arch.dr6 = vmcb->save.dr6;
+		vcpu->arch.dr7 = vmcb->save.dr7;
+	}
 	svm_requeue_interrupted_event(svm);
 }
 
@@ -674,6 +718,19 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_NMI:
 	case SVM_EXIT_SMI:
 		/* Taken by the host once interrupts are on again. */
+		return;
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_DB:
+		if (vcpu->arch.guest_debug &
+		    (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP))
+			svm_debug_exit(svm, exit, X86_TRAP_DB);
+		else
+			nkvm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+		return;
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_BP:
+		if (vcpu->arch.guest_debug & KVM_GUESTDBG_USE_SW_BP)
+			svm_debug_exit(svm, exit, X86_TRAP_BP);
+		else
+			nkvm_queue_exception(vcpu, X86_TRAP_BP, false, 0);
 		return;
 	case SVM_EXIT_EXCP_BASE + X86_TRAP_MC:
 		/* The machine check was the host's: let its handler see it. */
