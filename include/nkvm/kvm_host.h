@@ -149,6 +149,9 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 extern bool nkvm_rebooting;
 int nkvm_core_init(struct module *owner);
 void nkvm_core_exit(void);
+int nkvm_read_guest(struct kvm *kvm, gpa_t gpa, void *buf, unsigned long len);
+int nkvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *buf,
+		     unsigned long len);
 void kvm_vcpu_load(struct kvm_vcpu *vcpu);
 void kvm_vcpu_put(struct kvm_vcpu *vcpu);
 

@@ -388,6 +388,49 @@ out:
 	return r;
 }
 
+/* ---- Guest memory from the VMM's side ------------------------------------ */
+
+/*
+ * Copy to or from guest-physical memory through the VMM's mapping of the
+ * memslots.  Runs in the VMM's context (an ioctl or KVM_RUN), under
+ * kvm->srcu.  Returns 0, or -EFAULT when a page is outside every memslot
+ * or its host mapping is gone.
+ */
+static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
+			  unsigned long len, bool write)
+{
+	while (len) {
+		unsigned long off = offset_in_page(gpa);
+		unsigned long n = min(len, PAGE_SIZE - off);
+		struct kvm_memory_slot *slot;
+		void __user *hva;
+
+		slot = kvm_gfn_to_memslot(kvm, gpa >> PAGE_SHIFT);
+		if (!slot)
+			return -EFAULT;
+		hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + off);
+		if (write ? copy_to_user(hva, buf, n) : copy_from_user(buf, hva, n))
+			return -EFAULT;
+		gpa += n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int nkvm_read_guest(struct kvm *kvm, gpa_t gpa, void *buf, unsigned long len)
+{
+	return kvm_guest_copy(kvm, gpa, buf, len, false);
+}
+EXPORT_SYMBOL_GPL(nkvm_read_guest);
+
+int nkvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *buf,
+		     unsigned long len)
+{
+	return kvm_guest_copy(kvm, gpa, (void *)buf, len, true);
+}
+EXPORT_SYMBOL_GPL(nkvm_write_guest);
+
 /* ---- Capabilities ------------------------------------------------------ */
 
 static long kvm_check_extension(struct kvm *kvm, long ext)

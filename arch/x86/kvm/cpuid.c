@@ -265,7 +265,7 @@ static const u32 cpuid_8000_0001_edx_mask =
 	FEAT(FXSR_OPT) | FEAT(GBPAGES) | FEAT(LM) | FEAT(3DNOWEXT) |
 	FEAT(3DNOW);
 static const u32 cpuid_8000_0008_ebx_mask =
-	FEAT(CLZERO) | FEAT(XSAVEERPTR) | FEAT(WBNOINVD);
+	FEAT(CLZERO) | FEAT(XSAVEERPTR) | FEAT(WBNOINVD) | FEAT(AMD_IBPB);
 
 /* The XCR0 features nkvm switches for the guest (no dynamic ones). */
 #define NKVM_SUPPORTED_XCR0 (NKVM_XFEATURE_X87 | NKVM_XFEATURE_SSE | \

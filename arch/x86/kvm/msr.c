@@ -32,7 +32,7 @@ static const u32 msrs_to_save[] = {
 	MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR,
 	MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_IA32_TSC_ADJUST,
 	MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
-	MSR_IA32_UCODE_REV,
+	MSR_IA32_UCODE_REV, MSR_TSC_AUX,
 };
 
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
@@ -87,6 +87,13 @@ static int mtrr_fixed_index(u32 msr)
 	default:
 		return -1;
 	}
+}
+
+/* RDTSCP or RDPID in the guest's CPUID make TSC_AUX its to use. */
+static bool kvm_guest_has_tsc_aux(struct kvm_vcpu *vcpu)
+{
+	return kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX, BIT(27)) ||
+	       kvm_guest_cpuid_has(vcpu, 7, 0, CPUID_ECX, BIT(22));
 }
 
 static u64 kvm_phys_mask(struct kvm_vcpu *vcpu)
@@ -198,6 +205,11 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 	case MSR_K7_HWCR:
 		*data = vcpu->arch.hwcr;
 		return 0;
+	case MSR_TSC_AUX:
+		if (!host && !kvm_guest_has_tsc_aux(vcpu))
+			return 1;
+		*data = vcpu->arch.tsc_aux;
+		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		*data = vcpu->arch.misc_enable;
 		return 0;
@@ -281,6 +293,21 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		if (host)
 			vcpu->arch.ucode_rev = data;
 		return 0;	/* a guest's write is ignored */
+	case MSR_TSC_AUX:
+		if ((!host && !kvm_guest_has_tsc_aux(vcpu)) || (data >> 32))
+			return 1;
+		vcpu->arch.tsc_aux = data;
+		return 0;
+	case MSR_IA32_PRED_CMD:
+		/* IBPB, when the guest was offered it. */
+		if (!host && !kvm_guest_cpuid_has(vcpu, 0x80000008, 0, CPUID_EBX,
+						  BIT(12)))
+			return 1;
+		if (data & ~PRED_CMD_IBPB)
+			return 1;
+		if (data && boot_cpu_has(X86_FEATURE_IBPB))
+			wrmsrl(MSR_IA32_PRED_CMD, PRED_CMD_IBPB);
+		return 0;
 	case MSR_PLATFORM_INFO:
 		if (!host)
 			return 1;

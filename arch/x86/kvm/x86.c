@@ -185,6 +185,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_ENABLE_CAP_VM:
 	case KVM_CAP_X86_MSR_FILTER:
 	case KVM_CAP_SET_GUEST_DEBUG:
+	case KVM_CAP_SREGS2:
 		return 1;
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
@@ -842,6 +843,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	kvm_x86_ops->run(vcpu);
 	kvm_load_host_xcr0(xcr0_switched);
 	vcpu->arch.has_run = true;
+	vcpu->arch.pdptrs_from_user = false;
 	kvm_vcpu_exit_guest_mode(vcpu);
 
 	/* Take the interrupt that caused the exit, if any, as guest time. */
@@ -916,7 +918,7 @@ static void kvm_post_run(struct kvm_vcpu *vcpu)
 
 	run->if_flag = !!(kvm_get_rflags(vcpu) & X86_EFLAGS_IF);
 	run->apic_base = vcpu->arch.apic_base;
-	run->cr8 = 0;
+	run->cr8 = vcpu->arch.cr8;
 	run->ready_for_interrupt_injection = kvm_ready_for_interrupt(vcpu);
 }
 
@@ -1053,6 +1055,7 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 {
 	memset(sregs, 0, sizeof(*sregs));
 	kvm_x86_ops->get_sregs(vcpu, sregs);
+	sregs->cr8 = vcpu->arch.cr8;
 	sregs->apic_base = vcpu->arch.apic_base;
 	/* A queued external interrupt shows in the bitmap (userspace irqchip). */
 	if (vcpu->arch.interrupt.injected && !vcpu->arch.interrupt.soft)
@@ -1093,6 +1096,7 @@ static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 	r = kvm_x86_ops->set_sregs(vcpu, sregs);
 	if (r)
 		return r;
+	vcpu->arch.cr8 = sregs->cr8 & 0xf;
 	kvm_vcpu_cpuid_runtime(vcpu);
 	kvm_x86_ops->flush_tlb(vcpu);
 
@@ -1104,6 +1108,64 @@ static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 		vcpu->arch.interrupt.soft = false;
 		vcpu->arch.interrupt.nr = pending_vec;
 	}
+	return 0;
+}
+
+static bool kvm_pae_paging(struct kvm_vcpu *vcpu)
+{
+	return (vcpu->arch.cr0 & X86_CR0_PG) && (vcpu->arch.cr4 & X86_CR4_PAE) &&
+	       !(vcpu->arch.efer & EFER_LMA);
+}
+
+/*
+ * KVM_GET_SREGS2: the PDPTRs come with PAE paging.  Nested paging reads
+ * them from guest memory on every walk (nothing caches them), so that is
+ * where they come from, unless userspace just set them.
+ */
+static int kvm_get_sregs2(struct kvm_vcpu *vcpu, struct kvm_sregs2 *s2)
+{
+	struct kvm_sregs s;
+	u64 cr3;
+
+	kvm_get_sregs(vcpu, &s);
+	memset(s2, 0, sizeof(*s2));
+	memcpy(s2, &s, offsetof(struct kvm_sregs2, flags));
+	if (!kvm_pae_paging(vcpu))
+		return 0;
+
+	s2->flags = KVM_SREGS2_FLAGS_PDPTRS_VALID;
+	if (vcpu->arch.pdptrs_from_user) {
+		memcpy(s2->pdptrs, vcpu->arch.pdptrs, sizeof(s2->pdptrs));
+		return 0;
+	}
+	cr3 = s.cr3 & ~0x1fULL & 0xffffffffULL;
+	if (nkvm_read_guest(vcpu->kvm, cr3, s2->pdptrs, sizeof(s2->pdptrs)))
+		memset(s2->pdptrs, 0, sizeof(s2->pdptrs));
+	return 0;
+}
+
+static int kvm_set_sregs2(struct kvm_vcpu *vcpu, const struct kvm_sregs2 *s2)
+{
+	struct kvm_sregs s = {};
+	bool pae = (s2->cr0 & X86_CR0_PG) && (s2->cr4 & X86_CR4_PAE) &&
+		   !(s2->efer & EFER_LMA);
+	int r;
+
+	/* Both structs share their layout up to apic_base. */
+	BUILD_BUG_ON(offsetof(struct kvm_sregs, interrupt_bitmap) !=
+		     offsetof(struct kvm_sregs2, flags));
+
+	if (s2->flags & ~KVM_SREGS2_FLAGS_PDPTRS_VALID)
+		return -EINVAL;
+	if ((s2->flags & KVM_SREGS2_FLAGS_PDPTRS_VALID) && !pae)
+		return -EINVAL;
+
+	memcpy(&s, s2, offsetof(struct kvm_sregs2, flags));
+	r = kvm_set_sregs(vcpu, &s);
+	if (r)
+		return r;
+	vcpu->arch.pdptrs_from_user = s2->flags & KVM_SREGS2_FLAGS_PDPTRS_VALID;
+	memcpy(vcpu->arch.pdptrs, s2->pdptrs, sizeof(vcpu->arch.pdptrs));
 	return 0;
 }
 
@@ -1348,6 +1410,28 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return IOCTL_OUT(struct kvm_sregs, kvm_get_sregs);
 	case KVM_SET_SREGS:
 		return IOCTL_IN(struct kvm_sregs, kvm_set_sregs);
+	case KVM_GET_SREGS2: {
+		struct kvm_sregs2 *s2 = kzalloc(sizeof(*s2), GFP_KERNEL);
+		int r;
+
+		if (!s2)
+			return -ENOMEM;
+		r = kvm_get_sregs2(vcpu, s2);
+		if (!r && copy_to_user(argp, s2, sizeof(*s2)))
+			r = -EFAULT;
+		kfree(s2);
+		return r;
+	}
+	case KVM_SET_SREGS2: {
+		struct kvm_sregs2 *s2 = memdup_user(argp, sizeof(*s2));
+		int r;
+
+		if (IS_ERR(s2))
+			return PTR_ERR(s2);
+		r = kvm_set_sregs2(vcpu, s2);
+		kfree(s2);
+		return r;
+	}
 	case KVM_GET_FPU:
 		return IOCTL_OUT(struct kvm_fpu, kvm_get_fpu);
 	case KVM_SET_FPU: {

@@ -86,6 +86,7 @@ struct kvm_vcpu_arch {
 	 */
 	u64 cr0;
 	u64 cr4;
+	u64 cr8;			/* the TPR: V_TPR on SVM */
 	u64 efer;
 	u64 dr6;
 	u64 dr7;
@@ -145,6 +146,11 @@ struct kvm_vcpu_arch {
 	u64 ucode_rev;
 	u64 platform_info;
 	u64 hwcr;
+	u64 tsc_aux;
+
+	/* PDPTRs userspace gave with KVM_SET_SREGS2, until the next entry. */
+	u64 pdptrs[4];
+	bool pdptrs_from_user;
 	u64 misc_features_enables;
 	u64 arch_capabilities;
 	u64 mtrr_def_type;

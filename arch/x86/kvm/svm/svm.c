@@ -635,6 +635,8 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vmcb->save.rsp = regs[VCPU_REGS_RSP];
 	vmcb->save.rip = regs[VCPU_REGS_RIP];
 	vmcb->save.rflags = vcpu->arch.rflags;
+	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~0xffU) |
+				(vcpu->arch.cr8 & 0xf);
 	svm_update_irq_window(svm);
 	svm_load_debug_state(vcpu);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
@@ -684,6 +686,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vcpu->arch.cr0 = vmcb->save.cr0;
 	vcpu->arch.cr4 = vmcb->save.cr4;
 	vcpu->arch.efer = vmcb->save.efer & ~EFER_SVME;
+	vcpu->arch.cr8 = vmcb->control.int_ctl & 0xf;
 	if (!kvm_debugger_owns_drs(vcpu)) {
 		vcpu->arch.dr6 = vmcb->save.dr6;
 		vcpu->arch.dr7 = vmcb->save.dr7;
