@@ -535,10 +535,15 @@ static int kvm_set_xcr0(struct kvm_vcpu *vcpu, u64 xcr0)
 	return 0;
 }
 
-/* Called with interrupts off around the backend's run. */
+/*
+ * Called with interrupts off around the backend's run.  The guest may set
+ * CR4.OSXSAVE without an exit (SVM does not intercept its CR4 writes), so
+ * its XCR0 is loaded whenever it differs from the host's, not only when
+ * the last known CR4 had OSXSAVE.
+ */
 static bool kvm_load_guest_xcr0(struct kvm_vcpu *vcpu)
 {
-	if (!(vcpu->arch.cr4 & X86_CR4_OSXSAVE) || vcpu->arch.xcr0 == host_xcr0)
+	if (!host_xcr0 || vcpu->arch.xcr0 == host_xcr0)
 		return false;
 	xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->arch.xcr0);
 	return true;
@@ -836,6 +841,15 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	vcpu->arch.exception.injected = false;
 	vcpu->arch.nmi_injected = false;
 	vcpu->arch.interrupt.injected = false;
+
+	/*
+	 * A reschedule or a kernel FPU user since KVM_RUN swapped the guest's
+	 * FPU state in may have left the registers holding something else:
+	 * reload them before the guest sees them.
+	 */
+	fpregs_assert_state_consistent();
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
 
 	/* Ticks that land while the guest runs count as guest time. */
 	current->flags |= PF_VCPU;
