@@ -557,11 +557,24 @@ static void guest_values(struct vm *vm, int id)
 }
 
 /* The guest's FXSAVE image holds exactly what it loaded. */
-static void check_guest_image(struct vm *vm, int id)
+static void check_guest_image(struct vm *vm, int id, int round)
 {
 	const uint8_t *in = vm_ptr(vm, FPU_IN + id * 0x1000);
 	const struct fxsave *img = vm_ptr(vm, FPU_OUT + id * 0x1000);
+	int bad = img->fcw != *(uint16_t *)(in + IN_FCW) ||
+		  img->mxcsr != *(uint32_t *)(in + IN_MXCSR);
 
+	for (int k = 0; k < 16; k++)
+		bad |= !!memcmp(img->xmm[k], in + IN_XMM + k * 16, 16);
+	if (bad) {
+		TH_LOG("vCPU %d, round %d: the guest's FPU changed: fcw %x "
+		       "mxcsr %x fsw %x ftw %x", id, round, img->fcw,
+		       img->mxcsr, img->fsw, img->ftw);
+		for (int k = 0; k < 16; k += 4)
+			TH_LOG("    xmm%d-%d: %02x.. %02x.. %02x.. %02x..", k, k + 3,
+			       img->xmm[k][0], img->xmm[k + 1][0],
+			       img->xmm[k + 2][0], img->xmm[k + 3][0]);
+	}
 	ASSERT_EQ(img->fcw, *(uint16_t *)(in + IN_FCW));
 	ASSERT_EQ(img->mxcsr, *(uint32_t *)(in + IN_MXCSR));
 	for (int k = 0; k < 8; k++) {
@@ -615,7 +628,7 @@ static void isolation_rounds(struct vcpu *vcpu, int iterations, int migrate)
 		checked_run_out(vcpu, seed + 2 * i, 1, PORT_SCRIBBLE);
 		sink += host_math(i);
 		checked_run_out(vcpu, seed + 2 * i + 1, 1, PORT_IMAGE);
-		check_guest_image(vcpu->vm, vcpu->id);
+		check_guest_image(vcpu->vm, vcpu->id, i);
 		sink += host_math(i);
 	}
 	(void)sink;
@@ -684,7 +697,7 @@ TEST(fpu_kept_apart_across_signals)
 	TH_LOG("%d runs, %d interrupted by a signal, %d signals", runs, intr,
 	       (int)signals);
 	ASSERT_GE(intr, 20);
-	check_guest_image(vcpu->vm, 0);
+	check_guest_image(vcpu->vm, 0, runs);
 }
 
 static void *vcpu_thread(void *arg)
