@@ -210,6 +210,31 @@ uint64_t vcpu_settle_rip(struct vcpu *vcpu)
 	return vcpu_rip(vcpu);
 }
 
+int vcpu_try_supported_cpuid(struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *cpuid = NULL;
+	int nent = 64, r;
+
+	for (;;) {
+		cpuid = realloc(cpuid, sizeof(*cpuid) +
+				nent * sizeof(cpuid->entries[0]));
+		ASSERT_TRUE(cpuid != NULL);
+		memset(cpuid, 0, sizeof(*cpuid));
+		cpuid->nent = nent;
+		r = ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+		if (r == 0)
+			break;
+		if (errno != E2BIG || nent >= 4096) {
+			free(cpuid);
+			return 0;
+		}
+		nent *= 2;
+	}
+	ASSERT_OK(ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid));
+	free(cpuid);
+	return 1;
+}
+
 const char *exit_name(uint32_t reason)
 {
 	static const char *const names[] = {
@@ -289,4 +314,271 @@ uint32_t vcpu_run_out(struct vcpu *vcpu, int size, int port,
 	data = vcpu_assert_io(vcpu, KVM_EXIT_IO_OUT, size, port, file, line);
 	memcpy(&v, data, size);	/* little-endian, like the guest */
 	return v;
+}
+
+/* ---- Guests in every CPU mode (see vm.h) ---- */
+
+_Static_assert(CODE_ADDR == 0x1000, "GUEST_ADDR() assumes CODE_ADDR 0x1000");
+
+#define CR0_PE		(1ULL << 0)
+#define CR0_MP		(1ULL << 1)
+#define CR0_ET		(1ULL << 4)
+#define CR0_NE		(1ULL << 5)
+#define CR0_PG		(1ULL << 31)
+#define CR4_PSE		(1ULL << 4)
+#define CR4_PAE		(1ULL << 5)
+#define EFER_LME	(1ULL << 8)
+#define EFER_LMA	(1ULL << 10)
+
+/* Page-table entry bits. */
+#define PTE_P		(1ULL << 0)
+#define PTE_RW		(1ULL << 1)
+#define PTE_PS		(1ULL << 7)
+
+const char *mode_name(enum guest_mode mode)
+{
+	static const char *const names[MODE_COUNT] = {
+		[MODE_REAL] = "real mode",
+		[MODE_PM16] = "16-bit protected mode",
+		[MODE_PM32] = "32-bit protected mode",
+		[MODE_PG32] = "32-bit paging",
+		[MODE_PAE] = "PAE paging",
+		[MODE_LONG] = "64-bit long mode",
+		[MODE_COMPAT] = "compatibility mode",
+	};
+
+	return (unsigned int)mode < MODE_COUNT ? names[mode] : "?";
+}
+
+/*
+ * A legacy segment descriptor.  access: P, DPL, S and type (0x9b code,
+ * 0x93 data, 0x8b busy TSS); flags: G (8), D/B (4), L (2); limit in units
+ * of the granularity (20 bits).
+ */
+static uint64_t gdt_desc(uint32_t base, uint32_t limit, uint8_t access,
+			 uint8_t flags)
+{
+	return (limit & 0xffffULL) | ((uint64_t)(base & 0xffffff) << 16) |
+	       ((uint64_t)access << 40) | ((uint64_t)(limit >> 16 & 0xf) << 48) |
+	       ((uint64_t)(flags & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
+void vm_build_tables(struct vm *vm)
+{
+	uint64_t *gdt = vm_ptr(vm, GDT_ADDR);
+	uint32_t *pd32 = vm_ptr(vm, PD32_ADDR), *pt32 = vm_ptr(vm, PT32_ADDR);
+	uint64_t *pdpt_pae = vm_ptr(vm, PDPT_PAE_ADDR), *pd = vm_ptr(vm, PD_ADDR);
+	uint64_t *pt = vm_ptr(vm, PT_ADDR), *pml4 = vm_ptr(vm, PML4_ADDR);
+	uint64_t *pdpt = vm_ptr(vm, PDPT_ADDR);
+	int i;
+
+	ASSERT_GE(vm->mem_size, TABLES_END);
+	memset(gdt, 0, GDT_LIMIT + 1);
+	gdt[SEL_CODE16 / 8] = gdt_desc(0, 0xffff, 0x9b, 0x0);
+	gdt[SEL_DATA16 / 8] = gdt_desc(0, 0xffff, 0x93, 0x0);
+	gdt[SEL_CODE32 / 8] = gdt_desc(0, 0xfffff, 0x9b, 0xc);
+	gdt[SEL_DATA32 / 8] = gdt_desc(0, 0xfffff, 0x93, 0xc);
+	gdt[SEL_CODE64 / 8] = gdt_desc(0, 0xfffff, 0x9b, 0xa);
+	gdt[SEL_HIGH16 / 8] = gdt_desc(0x100000, 0xffff, 0x93, 0x0);
+	/* The high half of a 64-bit TSS descriptor (base 63:32) is zero. */
+	gdt[SEL_TSS / 8] = gdt_desc(TSS_ADDR, 0x67, 0x8b, 0x0);
+	memset(vm_ptr(vm, TSS_ADDR), 0, 0x68);
+
+	/* 32-bit paging: 4 KiB pages for 0-4 MiB, one 4 MiB page. */
+	memset(pd32, 0, 0x1000);
+	for (i = 0; i < 1024; i++)
+		pt32[i] = (i << 12) | PTE_P | PTE_RW;
+	pt32[REMAP_VA >> 12] = REMAP_PA | PTE_P | PTE_RW;
+	pd32[0] = PT32_ADDR | PTE_P | PTE_RW;
+	pd32[LARGE_VA >> 22] = LARGE_PA | PTE_P | PTE_RW | PTE_PS;
+
+	/* PAE and long mode share the page directory and its page table. */
+	memset(pd, 0, 0x1000);
+	pd[0] = 0 | PTE_P | PTE_RW | PTE_PS;
+	pd[1] = PT_ADDR | PTE_P | PTE_RW;
+	pd[LARGE_VA >> 21] = LARGE_PA | PTE_P | PTE_RW | PTE_PS;
+	for (i = 0; i < 512; i++)
+		pt[i] = (0x200000 + (i << 12)) | PTE_P | PTE_RW;
+	pt[(REMAP_VA >> 12) & 511] = REMAP_PA | PTE_P | PTE_RW;
+
+	/* PAE PDPTEs have no RW bit (it is reserved there). */
+	memset(pdpt_pae, 0, 0x1000);
+	pdpt_pae[0] = PD_ADDR | PTE_P;
+
+	memset(pml4, 0, 0x1000);
+	memset(pdpt, 0, 0x1000);
+	pdpt[0] = PD_ADDR | PTE_P | PTE_RW;
+	pml4[0] = PDPT_ADDR | PTE_P | PTE_RW;
+	pml4[511] = PDPT_ADDR | PTE_P | PTE_RW;
+}
+
+/* A kvm_segment matching a descriptor of vm_build_tables()' GDT. */
+static struct kvm_segment gdt_seg(uint16_t sel)
+{
+	struct kvm_segment s = {
+		.selector = sel, .present = 1, .s = 1, .type = 0x3,
+		.limit = 0xffffffff, .g = 1, .db = 1,
+	};
+
+	switch (sel) {
+	case SEL_CODE16:
+		s.type = 0xb;
+		/* fall through */
+	case SEL_DATA16:
+	case SEL_HIGH16:
+		s.limit = 0xffff;
+		s.g = 0;
+		s.db = 0;
+		s.base = sel == SEL_HIGH16 ? 0x100000 : 0;
+		break;
+	case SEL_CODE32:
+		s.type = 0xb;
+		break;
+	case SEL_CODE64:
+		s.type = 0xb;
+		s.db = 0;
+		s.l = 1;
+		break;
+	case SEL_TSS:
+		s = (struct kvm_segment) {
+			.selector = sel, .base = TSS_ADDR, .limit = 0x67,
+			.type = 0xb, .present = 1,
+		};
+		break;
+	}
+	return s;
+}
+
+/* A real-mode segment: base = selector * 16, limit 64 KiB. */
+static struct kvm_segment real_seg(uint16_t sel, uint8_t type)
+{
+	return (struct kvm_segment) {
+		.selector = sel, .base = (uint64_t)sel << 4, .limit = 0xffff,
+		.type = type, .present = 1, .s = 1,
+	};
+}
+
+void vcpu_set_mode(struct vcpu *vcpu, enum guest_mode mode, uint64_t rip)
+{
+	uint16_t cs = SEL_CODE32, data = SEL_DATA32;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	vcpu_get_sregs(vcpu, &sregs);
+	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE;
+	sregs.cr2 = 0;
+	sregs.cr3 = 0;
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	sregs.gdt.base = GDT_ADDR;
+	sregs.gdt.limit = GDT_LIMIT;
+	sregs.idt.base = IDT_ADDR;
+	sregs.idt.limit = 256 * 8 - 1;
+	sregs.tr = gdt_seg(SEL_TSS);
+	sregs.ldt = (struct kvm_segment) { .type = 0x2, .unusable = 1 };
+
+	switch (mode) {
+	case MODE_REAL:
+		sregs.cr0 &= ~CR0_PE;
+		sregs.idt.base = 0;
+		sregs.idt.limit = 0x3ff;
+		break;
+	case MODE_PM16:
+		cs = SEL_CODE16;
+		data = SEL_DATA16;
+		break;
+	case MODE_PM32:
+		break;
+	case MODE_PG32:
+		sregs.cr0 |= CR0_PG;
+		sregs.cr4 = CR4_PSE;
+		sregs.cr3 = PD32_ADDR;
+		break;
+	case MODE_PAE:
+		sregs.cr0 |= CR0_PG;
+		sregs.cr4 = CR4_PAE;
+		sregs.cr3 = PDPT_PAE_ADDR;
+		break;
+	case MODE_LONG:
+	case MODE_COMPAT:
+		sregs.cr0 |= CR0_PG;
+		sregs.cr4 = CR4_PAE;
+		sregs.cr3 = PML4_ADDR;
+		sregs.efer = EFER_LME | EFER_LMA;
+		sregs.idt.limit = 256 * 16 - 1;
+		if (mode == MODE_LONG)
+			cs = SEL_CODE64;
+		break;
+	default:
+		ASSERT_TRUE(0);
+	}
+
+	if (mode == MODE_REAL) {
+		sregs.cs = real_seg(0, 0xb);
+		sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss =
+			real_seg(0, 0x3);
+	} else {
+		sregs.cs = gdt_seg(cs);
+		sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss =
+			gdt_seg(data);
+	}
+	vcpu_set_sregs(vcpu, &sregs);
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rsp = STACK_TOP;
+	regs.rflags = 0x2;
+	vcpu_set_regs(vcpu, &regs);
+}
+
+void vm_set_idt_gate(struct vm *vm, enum guest_mode mode, int vector,
+		     uint64_t handler)
+{
+	uint16_t *ivt;
+	uint64_t *idt;
+
+	ASSERT_TRUE(vector >= 0 && vector < 256);
+	switch (mode) {
+	case MODE_REAL:
+		ASSERT_LT(handler, 0x10000);
+		ivt = vm_ptr(vm, vector * 4);
+		ivt[0] = handler;
+		ivt[1] = 0;
+		break;
+	case MODE_PM16:
+	case MODE_PM32:
+	case MODE_PG32:
+	case MODE_PAE:
+		ASSERT_LT(handler, 1ULL << 32);
+		idt = vm_ptr(vm, IDT_ADDR + vector * 8);
+		/* P, DPL 0, type 6 (16-bit interrupt gate) or 0xe (32-bit). */
+		*idt = (handler & 0xffff) |
+		       ((uint64_t)(mode == MODE_PM16 ? SEL_CODE16 : SEL_CODE32) << 16) |
+		       ((uint64_t)(mode == MODE_PM16 ? 0x86 : 0x8e) << 40) |
+		       ((handler >> 16 & 0xffff) << 48);
+		break;
+	case MODE_LONG:
+	case MODE_COMPAT:
+		idt = vm_ptr(vm, IDT_ADDR + vector * 16);
+		idt[0] = (handler & 0xffff) | ((uint64_t)SEL_CODE64 << 16) |
+			 (0x8eULL << 40) | ((handler >> 16 & 0xffff) << 48);
+		idt[1] = handler >> 32;
+		break;
+	default:
+		ASSERT_TRUE(0);
+	}
+}
+
+struct vcpu *vm_with_guest_in_mode(const void *code, size_t len,
+				   enum guest_mode mode)
+{
+	struct vm *vm = vm_create(VM_MODES_MEM);
+	struct vcpu *vcpu;
+
+	ASSERT_LE(CODE_ADDR + len, 0x7000);	/* below the stack */
+	vm_build_tables(vm);
+	vm_write(vm, CODE_ADDR, code, len);
+	vcpu = vcpu_create(vm, 0);
+	vcpu_set_mode(vcpu, mode, CODE_ADDR);
+	return vcpu;
 }

@@ -63,6 +63,136 @@ struct vcpu {
 		".popsection\n")
 #define GUEST_SIZE(name) ((size_t)(name##_end - name))
 
+/*
+ * The same for guest code that starts in 32-bit or 64-bit mode (.code32
+ * or .code64 first; the text may switch with .code16/.code32/.code64 as
+ * the guest changes modes).  Their sections are
+ * .rodata.nkvm_guest32.<name> and .rodata.nkvm_guest64.<name>, so that
+ * "make listing" disassembles them in the right mode.
+ */
+#define GUEST_CODE_BITS(name, bits, text)				\
+	extern const unsigned char name[], name##_end[];		\
+	__asm__(".pushsection .rodata.nkvm_guest" #bits "." #name ",\"a\"\n" \
+		".code" #bits "\n"					\
+		#name ":\n"						\
+		text "\n"						\
+		#name "_end:\n"						\
+		".code64\n"						\
+		".popsection\n")
+#define GUEST_CODE32(name, text) GUEST_CODE_BITS(name, 32, text)
+#define GUEST_CODE64(name, text) GUEST_CODE_BITS(name, 64, text)
+
+/*
+ * Absolute guest addresses inside guest code loaded at CODE_ADDR (which
+ * must stay 0x1000 for this): GUEST_ADDR(name, "1f") is an assembler
+ * expression for the guest address of label 1f of guest "name", for far
+ * jumps, IDT entries and the like:
+ *
+ *	"ljmp $0x18, $" GUEST_ADDR(my_guest, "1f") "\n"
+ *
+ * From C, GUEST_LABEL(name, label) is the guest address of a named label
+ * of the guest code (declare it first with GUEST_SYM(label)).
+ */
+#define GUEST_ADDR(name, label) "(" label " - " #name " + 0x1000)"
+#define GUEST_SYM(label) extern const unsigned char label[]
+#define GUEST_LABEL(name, label) (CODE_ADDR + (uint64_t)((label) - (name)))
+
+/* For building assembler text from numeric macros: XSTR(0x10) is "0x10". */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+/*
+ * ---- Guests in every CPU mode ----
+ *
+ * vm_build_tables() writes, at fixed guest-physical addresses, a GDT with
+ * a segment for each mode, a TSS, and page tables for 32-bit paging, PAE
+ * and 4-level long mode, all describing the same address space:
+ *
+ *	virtual 0 .. 4 MiB       identity, except the 4 KiB page at 0x3ff000,
+ *	                         which maps physical 0x205000 (REMAP_VA, REMAP_PA)
+ *	virtual 0xc00000         a large page at physical 0x800000 (LARGE_VA,
+ *	                         LARGE_PA): 4 MiB (32-bit paging with CR4.PSE)
+ *	                         or 2 MiB (PAE, long mode)
+ *	long mode only:          PML4 entry 511 repeats entry 0, so
+ *	                         0xffffff8000000000 + x is x as well (HIGH_ALIAS)
+ *
+ * Under 32-bit paging the first 4 MiB use 4 KiB pages; under PAE and long
+ * mode the first 2 MiB are one 2 MiB page and 2-4 MiB use 4 KiB pages.
+ * Nothing else is mapped (0xa00000 is a safe address for a #PF).
+ *
+ * vcpu_set_mode() then puts a vCPU directly into a mode with
+ * KVM_SET_SREGS/KVM_SET_REGS, as the kernel's selftests do: the segments
+ * below, GDTR = GDT_ADDR, IDTR = IDT_ADDR (legacy 8-byte gates, or 16-byte
+ * gates in long/compatibility mode; real mode keeps the IVT at 0),
+ * CR0 = PE|MP|ET|NE (|PG), CR4 = PSE for 32-bit paging, PAE for PAE and
+ * long mode, nothing else (no OSFXSR: guests set what they need),
+ * EFER = LME|LMA in long and compatibility mode, rsp = STACK_TOP.
+ *
+ * The addresses have no suffix so that XSTR() can put them in guest code.
+ */
+#define GDT_ADDR	0x800		/* GDT, GDT_LIMIT + 1 bytes */
+#define IDT_ADDR	0x9000		/* 256 gates of 8 or 16 bytes */
+#define TSS_ADDR	0xb000		/* a 104-byte TSS, zeros */
+#define PD32_ADDR	0x10000		/* 32-bit paging: page directory */
+#define PT32_ADDR	0x11000		/*   its page table for 0-4 MiB */
+#define PDPT_PAE_ADDR	0x12000		/* PAE: page-directory-pointer table */
+#define PD_ADDR		0x13000		/* PAE and long: page directory 0-1 GiB */
+#define PT_ADDR		0x14000		/*   its page table for 2-4 MiB */
+#define PML4_ADDR	0x15000		/* long mode: PML4 */
+#define PDPT_ADDR	0x16000		/*   its page-directory-pointer table */
+#define TABLES_END	0x17000
+
+#define REMAP_VA	0x3ff000	/* a 4 KiB page mapped elsewhere... */
+#define REMAP_PA	0x205000	/* ...here */
+#define LARGE_VA	0xc00000	/* a 4 MiB or 2 MiB page mapped... */
+#define LARGE_PA	0x800000	/* ...here */
+#define UNMAPPED_VA	0xa00000	/* not mapped in any paging mode */
+#define HIGH_ALIAS	0xffffff8000000000
+
+/* Selectors of the GDT (the guests that build their own use the same). */
+#define SEL_CODE16	0x08	/* 16-bit code, base 0, limit 64 KiB */
+#define SEL_DATA16	0x10	/* 16-bit data, base 0, limit 64 KiB */
+#define SEL_CODE32	0x18	/* 32-bit code, flat 4 GiB */
+#define SEL_DATA32	0x20	/* 32-bit data, flat 4 GiB (also used in long mode) */
+#define SEL_CODE64	0x28	/* 64-bit code (L = 1) */
+#define SEL_HIGH16	0x30	/* 16-bit data, base 0x100000 (1 MiB), limit 64 KiB */
+#define SEL_TSS		0x38	/* TSS at TSS_ADDR (16 bytes: a 64-bit TSS descriptor) */
+#define GDT_LIMIT	0x47
+
+/* Guest memory enough for every mapping above (LARGE_PA + 4 MiB). */
+#define VM_MODES_MEM	0x1000000UL
+
+enum guest_mode {
+	MODE_REAL,	/* real mode */
+	MODE_PM16,	/* 16-bit protected mode */
+	MODE_PM32,	/* 32-bit protected mode, no paging */
+	MODE_PG32,	/* 32-bit paging, CR4.PSE */
+	MODE_PAE,	/* PAE paging */
+	MODE_LONG,	/* long mode, 64-bit code segment */
+	MODE_COMPAT,	/* long mode, 32-bit code segment (compatibility mode) */
+	MODE_COUNT
+};
+
+const char *mode_name(enum guest_mode mode);
+/* Write the GDT, TSS and page tables above (slot 0 must hold TABLES_END). */
+void vm_build_tables(struct vm *vm);
+/* Put the vCPU in this mode at rip (see above); vm_build_tables() first. */
+void vcpu_set_mode(struct vcpu *vcpu, enum guest_mode mode, uint64_t rip);
+/*
+ * Point vector at handler (a guest address) in the IDT at IDT_ADDR, as an
+ * interrupt gate of the mode: a real-mode IVT entry (0:handler) at 0, a
+ * 16-bit gate to SEL_CODE16, a 32-bit gate to SEL_CODE32, or a 64-bit
+ * gate to SEL_CODE64 in long and compatibility mode.
+ */
+void vm_set_idt_gate(struct vm *vm, enum guest_mode mode, int vector,
+		     uint64_t handler);
+/*
+ * Convenience: a VM with VM_MODES_MEM bytes, vm_build_tables(), the guest
+ * code at CODE_ADDR, vCPU 0 in this mode at CODE_ADDR.
+ */
+struct vcpu *vm_with_guest_in_mode(const void *code, size_t len,
+				   enum guest_mode mode);
+
 /* Open /dev/kvm read-write; SKIP the test if it is not there. */
 int kvm_open(void);
 /* KVM_GET_VCPU_MMAP_SIZE on a /dev/kvm fd. */
@@ -130,6 +260,17 @@ void vcpu_set_regs(struct vcpu *vcpu, const struct kvm_regs *regs);
 void vcpu_get_sregs(struct vcpu *vcpu, struct kvm_sregs *sregs);
 void vcpu_set_sregs(struct vcpu *vcpu, const struct kvm_sregs *sregs);
 uint64_t vcpu_rip(struct vcpu *vcpu);
+
+/*
+ * Give the vCPU the CPUID its KVM supports (KVM_GET_SUPPORTED_CPUID, then
+ * KVM_SET_CPUID2), as a VMM would, before its first KVM_RUN.  Linux KVM
+ * refuses a guest's own EFER.LME without CPUID.80000001H:EDX.LM, and XCR0
+ * bits other than x87 without the XSAVE leaves, so guests that do those
+ * themselves need it there.  Returns 1 if the CPUID was set, 0 if this KVM
+ * has no KVM_GET_SUPPORTED_CPUID (nkvm, for now): the guest then runs with
+ * the hypervisor's default CPUID.
+ */
+int vcpu_try_supported_cpuid(struct vcpu *vcpu);
 
 /* Name of a KVM_EXIT_* value, for messages. */
 const char *exit_name(uint32_t reason);
