@@ -549,9 +549,15 @@ static bool kvm_load_guest_xcr0(struct kvm_vcpu *vcpu)
 	return true;
 }
 
+/*
+ * XSETBV always exits on real hardware, but QEMU's TCG lets a guest's
+ * XSETBV write the real XCR0: check rather than trust, so the host never
+ * runs with the guest's XCR0 (XGETBV is cheap).
+ */
 static void kvm_load_host_xcr0(bool switched)
 {
-	if (switched)
+	if (switched || (host_xcr0 &&
+			 xgetbv(XCR_XFEATURE_ENABLED_MASK) != host_xcr0))
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
 }
 

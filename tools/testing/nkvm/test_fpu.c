@@ -810,13 +810,6 @@ static uint64_t run_to_xcr0(struct vcpu *vcpu)
 	return xcr0;
 }
 
-/*
- * nkvm does not switch XCR0 yet: its guests run with the host's XCR0.
- * Until it does, guest_xcr0_is_its_own reports that as a skip so that
- * "make check" stays green; remove this (set it to 0) with the fix.
- */
-#define NKVM_KNOWN_GAP_XCR0 1
-
 /* The guest's XCR0 starts as 1 (x87), as after RESET, not as the host's. */
 TEST(guest_xcr0_is_its_own)
 {
@@ -826,9 +819,6 @@ TEST(guest_xcr0_is_its_own)
 
 	TH_LOG("guest XCR0 after setting CR4.OSXSAVE: 0x%llx",
 	       (unsigned long long)xcr0);
-	if (NKVM_KNOWN_GAP_XCR0 && xcr0 != 1)
-		SKIP("KNOWN GAP: the guest's XCR0 is 0x%llx (the host's?), "
-		     "Linux KVM gives 1", (unsigned long long)xcr0);
 	ASSERT_EQ(xcr0, 1);
 }
 
