@@ -21,6 +21,8 @@
 #include <uapi/linux/kvm.h>
 
 #include <nkvm/memslot.h>
+#include <nkvm/iobus.h>
+#include <nkvm/eventfd.h>
 #include <nkvm/kvm_arch.h>
 
 #define KVM_API_VERSION		12
@@ -66,7 +68,10 @@ struct kvm {
 
 	struct mutex slots_lock;	/* memslot updates */
 	struct kvm_memslots __rcu *memslots;
-	struct srcu_struct srcu;	/* readers of memslots */
+	struct srcu_struct srcu;	/* readers of memslots, I/O buses */
+
+	struct kvm_io_buses buses;	/* in-kernel PIO/MMIO devices */
+	struct kvm_eventfds eventfds;	/* ioeventfd, irqfd, GSI routing */
 
 	struct kvm_arch arch;
 	/* the backend's own state follows (ops->vm_size) */

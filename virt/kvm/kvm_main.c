@@ -260,11 +260,15 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	unsigned long i;
 	int s;
 
+	/* irqfds deliver into the vCPUs and the irqchip: stop them first. */
+	kvm_eventfd_release(kvm);
+
 	xa_for_each(&kvm->vcpus, i, vcpu)
 		kvm_vcpu_free(vcpu);
 	xa_destroy(&kvm->vcpus);
 
 	kvm_arch_vm_destroy(kvm);
+	kvm_eventfd_destroy(kvm);
 
 	slots = rcu_dereference_protected(kvm->memslots, true);
 	for (s = 0; s < slots->nr; s++)
@@ -313,14 +317,20 @@ static struct kvm *kvm_create_vm(unsigned long type)
 	if (r)
 		goto out_slots;
 
-	r = kvm_arch_vm_init(kvm, type);
+	r = kvm_eventfd_init(kvm);
 	if (r)
 		goto out_srcu;
+
+	r = kvm_arch_vm_init(kvm, type);
+	if (r)
+		goto out_eventfd;
 
 	mmgrab(current->mm);
 	kvm->mm = current->mm;
 	return kvm;
 
+out_eventfd:
+	kvm_eventfd_destroy(kvm);
 out_srcu:
 	cleanup_srcu_struct(&kvm->srcu);
 out_slots:
@@ -453,6 +463,17 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 		return KVM_MAX_VCPU_IDS;
 	case KVM_CAP_NKVM:
 		return NKVM_ABI_REVISION;
+	/* I/O bus, ioeventfd, irqfd, routing: virt/kvm/eventfd.c */
+	case KVM_CAP_IOEVENTFD:
+	case KVM_CAP_IOEVENTFD_NO_LENGTH:
+	case KVM_CAP_IOEVENTFD_ANY_LENGTH:
+	case KVM_CAP_IRQFD:
+	case KVM_CAP_IRQFD_RESAMPLE:
+	case KVM_CAP_SIGNAL_MSI:
+	case KVM_CAP_NKVM_IOEVENTFD_DATAREAD:
+		return 1;
+	case KVM_CAP_IRQ_ROUTING:
+		return KVM_MAX_IRQ_ROUTES;
 	default:
 		return kvm_arch_check_extension(kvm, ext);
 	}
@@ -625,6 +646,11 @@ static long kvm_vm_ioctl(struct file *file, unsigned int ioctl,
 	}
 	case KVM_CHECK_EXTENSION:
 		return kvm_check_extension(kvm, arg);
+	case KVM_IOEVENTFD:
+	case KVM_IRQFD:
+	case KVM_SIGNAL_MSI:
+	case KVM_SET_GSI_ROUTING:
+		return kvm_eventfd_vm_ioctl(kvm, ioctl, argp);
 	default:
 		return kvm_arch_vm_ioctl(kvm, ioctl, arg);
 	}
@@ -749,12 +775,20 @@ EXPORT_SYMBOL_GPL(nkvm_core_exit);
 
 static int __init kvm_module_init(void)
 {
-	return kvm_arch_init();
+	int r = kvm_eventfd_module_init();
+
+	if (r)
+		return r;
+	r = kvm_arch_init();
+	if (r)
+		kvm_eventfd_module_exit();
+	return r;
 }
 
 static void __exit kvm_module_exit(void)
 {
 	kvm_arch_exit();
+	kvm_eventfd_module_exit();
 }
 
 module_init(kvm_module_init);

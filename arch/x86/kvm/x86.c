@@ -583,6 +583,32 @@ static int kvm_internal_error(struct kvm_vcpu *vcpu, u32 suberror,
 	return 0;
 }
 
+/*
+ * An in-kernel device on the PIO bus (an ioeventfd, an emulated chip) may
+ * take the access: then it completes here and the guest goes on.
+ */
+static bool kvm_pio_in_kernel(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
+{
+	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
+	int size = exit->io.size;
+	u64 val = 0;
+
+	if (!exit->io.in) {
+		if (kvm_io_bus_write(vcpu, KVM_PIO_BUS, exit->io.port, size, &rax))
+			return false;
+	} else {
+		if (kvm_io_bus_read(vcpu, KVM_PIO_BUS, exit->io.port, size, &val))
+			return false;
+		if (size == 4)	/* a 32-bit write zero-extends */
+			rax = val;
+		else
+			rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
+		kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+	}
+	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+	return true;
+}
+
 static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	struct kvm_run *run = vcpu->run;
@@ -591,6 +617,8 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	if (exit->io.string)	/* INS/OUTS need the emulator: not yet */
 		return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
 					  exit);
+	if (kvm_pio_in_kernel(vcpu, exit))
+		return 1;
 
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.direction = exit->io.in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;

@@ -10,11 +10,51 @@
 #ifndef _UAPI_NKVM_NKVM_H
 #define _UAPI_NKVM_NKVM_H
 
+#include <linux/types.h>
+
 #define KVM_CAP_NKVM_BASE	0x6e6b0000	/* "nk" */
 
 /* KVM_CHECK_EXTENSION: the nkvm ABI revision (1), or 0 on another KVM. */
 #define KVM_CAP_NKVM		(KVM_CAP_NKVM_BASE + 0)
 
 #define NKVM_ABI_REVISION	1
+
+/*
+ * KVM_IOEVENTFD_FLAG_DATAREAD: a read-capable ioeventfd (see
+ * Documentation/virt/nkvm/ioeventfd-dataread.rst).  A registration with this
+ * flag matches guest reads of exactly @len bytes at @addr instead of writes;
+ * the read completes in the kernel with the value in @dataread below, and
+ * the eventfd is signalled.
+ *
+ * Linux numbers its ioeventfd flags upward from bit 0 (bits 0-4 are taken,
+ * and KVM_IOEVENTFD_VALID_FLAG_MASK covers exactly those).  This flag sits
+ * far above them, so Linux's flags keep their values (DATAMATCH, PIO and
+ * DEASSIGN are never renumbered) and Linux can add many more before
+ * reaching it; on Linux KVM a registration with it fails with EINVAL.
+ * KVM_CHECK_EXTENSION(KVM_CAP_NKVM_IOEVENTFD_DATAREAD) returns 1 where it
+ * is supported.
+ */
+#define KVM_IOEVENTFD_FLAG_DATAREAD	(1U << 24)
+
+#define KVM_CAP_NKVM_IOEVENTFD_DATAREAD	(KVM_CAP_NKVM_BASE + 1)
+
+/*
+ * struct kvm_ioeventfd as KVM_IOEVENTFD reads it when flags has
+ * KVM_IOEVENTFD_FLAG_DATAREAD: Linux's layout and size (64 bytes), with the
+ * value a matching read returns in what Linux leaves as padding.  Pass a
+ * pointer to it to ioctl(vm_fd, KVM_IOEVENTFD, ...).  pad0 and pad must be
+ * zero; @dataread must fit in @len bytes (little-endian, as the guest sees
+ * it); @datamatch is ignored.
+ */
+struct nkvm_ioeventfd_dataread {
+	__u64 datamatch;
+	__u64 addr;
+	__u32 len;
+	__s32 fd;
+	__u32 flags;
+	__u32 pad0;
+	__u64 dataread;
+	__u8  pad[24];
+};
 
 #endif /* _UAPI_NKVM_NKVM_H */
