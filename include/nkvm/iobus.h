@@ -56,8 +56,10 @@ enum kvm_bus {
  * A device's callbacks run in the vCPU's thread, under kvm->srcu; they may
  * not take kvm->slots_lock.  read and write return 0 when they handled the
  * access, -EOPNOTSUPP to let the next device (or userspace) have it.  Either
- * may be NULL.  destructor, if not NULL, is called for a device still
- * registered when the VM is destroyed.
+ * may be NULL.  destructor, if not NULL, is called once for a device still
+ * registered when the VM is destroyed (after kvm_arch_vm_destroy()).  A
+ * device's owner either unregisters it before freeing it, or lets the
+ * destructor free it.
  */
 struct kvm_io_device_ops {
 	int (*read)(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,

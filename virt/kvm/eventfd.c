@@ -284,19 +284,16 @@ void kvm_irqchip_attach(struct kvm *kvm, const struct kvm_irqchip_ops *ops,
 	WRITE_ONCE(kvm->eventfds.irqchip_split, split);
 	smp_store_release(&kvm->eventfds.irqchip, ops);
 }
-EXPORT_SYMBOL_GPL(kvm_irqchip_attach);
 
 bool kvm_irqchip_in_kernel(struct kvm *kvm)
 {
 	return kvm_irqchip_ops(kvm) != NULL;
 }
-EXPORT_SYMBOL_GPL(kvm_irqchip_in_kernel);
 
 bool kvm_irqchip_split(struct kvm *kvm)
 {
 	return kvm_irqchip_in_kernel(kvm) && READ_ONCE(kvm->eventfds.irqchip_split);
 }
-EXPORT_SYMBOL_GPL(kvm_irqchip_split);
 
 /* The PICs and the IOAPIC are in the kernel. */
 static bool kvm_irqchip_full(struct kvm *kvm)
@@ -344,7 +341,6 @@ int kvm_set_irq_routing(struct kvm *kvm,
 	kvm_irq_routing_free(old);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(kvm_set_irq_routing);
 
 int kvm_setup_default_irq_routing(struct kvm *kvm)
 {
@@ -352,13 +348,11 @@ int kvm_setup_default_irq_routing(struct kvm *kvm)
 
 	return kvm_set_irq_routing(kvm, ue, kvm_irq_routing_default(ue));
 }
-EXPORT_SYMBOL_GPL(kvm_setup_default_irq_routing);
 
 int kvm_setup_empty_irq_routing(struct kvm *kvm)
 {
 	return kvm_set_irq_routing(kvm, NULL, 0);
 }
-EXPORT_SYMBOL_GPL(kvm_setup_empty_irq_routing);
 
 static int kvm_deliver_route(struct kvm *kvm,
 			     const struct kvm_irqchip_ops *ops,
@@ -405,7 +399,6 @@ int kvm_set_irq(struct kvm *kvm, int irq_source_id, u32 gsi, int level,
 	}
 	return ret;
 }
-EXPORT_SYMBOL_GPL(kvm_set_irq);
 
 static int kvm_signal_msi(struct kvm *kvm, const struct kvm_msi *msi)
 {
@@ -451,7 +444,6 @@ void kvm_register_irq_ack_notifier(struct kvm *kvm,
 	hlist_add_head_rcu(&kian->link, &kvm->eventfds.ack_notifiers);
 	mutex_unlock(&kvm->eventfds.irq_lock);
 }
-EXPORT_SYMBOL_GPL(kvm_register_irq_ack_notifier);
 
 void kvm_unregister_irq_ack_notifier(struct kvm *kvm,
 				     struct kvm_irq_ack_notifier *kian)
@@ -461,7 +453,6 @@ void kvm_unregister_irq_ack_notifier(struct kvm *kvm,
 	mutex_unlock(&kvm->eventfds.irq_lock);
 	synchronize_srcu(&kvm->eventfds.irq_srcu);
 }
-EXPORT_SYMBOL_GPL(kvm_unregister_irq_ack_notifier);
 
 void kvm_notify_acked_gsi(struct kvm *kvm, int gsi)
 {
@@ -475,7 +466,6 @@ void kvm_notify_acked_gsi(struct kvm *kvm, int gsi)
 			kian->irq_acked(kian);
 	srcu_read_unlock(&kvm->eventfds.irq_srcu, idx);
 }
-EXPORT_SYMBOL_GPL(kvm_notify_acked_gsi);
 
 static int kvm_chip_pin_gsi(struct kvm *kvm, unsigned int irqchip,
 			    unsigned int pin)
@@ -498,7 +488,6 @@ void kvm_notify_acked_irq(struct kvm *kvm, unsigned int irqchip,
 	if (gsi >= 0)
 		kvm_notify_acked_gsi(kvm, gsi);
 }
-EXPORT_SYMBOL_GPL(kvm_notify_acked_irq);
 
 bool kvm_irq_has_notifier(struct kvm *kvm, unsigned int irqchip,
 			  unsigned int pin)
@@ -520,7 +509,6 @@ bool kvm_irq_has_notifier(struct kvm *kvm, unsigned int irqchip,
 	srcu_read_unlock(&kvm->eventfds.irq_srcu, idx);
 	return found;
 }
-EXPORT_SYMBOL_GPL(kvm_irq_has_notifier);
 
 /* ---- irqfd -------------------------------------------------------------- */
 
