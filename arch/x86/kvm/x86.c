@@ -583,6 +583,18 @@ static int kvm_internal_error(struct kvm_vcpu *vcpu, u32 suberror,
 	return 0;
 }
 
+/* A port read of @size bytes returned @val: merge it into RAX. */
+static void kvm_pio_in_to_rax(struct kvm_vcpu *vcpu, int size, u64 val)
+{
+	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
+
+	if (size == 4)		/* a 32-bit write zero-extends */
+		rax = val;
+	else
+		rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
+	kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+}
+
 /*
  * An in-kernel device on the PIO bus (an ioeventfd, an emulated chip) may
  * take the access: then it completes here and the guest goes on.
@@ -599,11 +611,7 @@ static bool kvm_pio_in_kernel(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	} else {
 		if (kvm_io_bus_read(vcpu, KVM_PIO_BUS, exit->io.port, size, &val))
 			return false;
-		if (size == 4)	/* a 32-bit write zero-extends */
-			rax = val;
-		else
-			rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
-		kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+		kvm_pio_in_to_rax(vcpu, size, val);
 	}
 	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
 	return true;
@@ -655,7 +663,6 @@ static void kvm_complete_userspace_exit(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	u8 size = vcpu->arch.pio.size;
-	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 	u64 val = 0;
 
 	vcpu->arch.pio.pending = false;
@@ -666,11 +673,7 @@ static void kvm_complete_userspace_exit(struct kvm_vcpu *vcpu)
 	case KVM_PENDING_PIO:
 		if (vcpu->arch.pio.in) {
 			memcpy(&val, kvm_pio_data(vcpu), size);
-			if (size == 4)	/* a 32-bit write zero-extends */
-				rax = val;
-			else
-				rax = (rax & ~((1ULL << (size * 8)) - 1)) | val;
-			kvm_reg_write(vcpu, VCPU_REGS_RAX, rax);
+			kvm_pio_in_to_rax(vcpu, size, val);
 		}
 		break;
 	case KVM_PENDING_MSR:
