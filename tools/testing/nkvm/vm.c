@@ -582,3 +582,312 @@ struct vcpu *vm_with_guest_in_mode(const void *code, size_t len,
 	vcpu_set_mode(vcpu, mode, CODE_ADDR);
 	return vcpu;
 }
+
+/* ================================================================== */
+/* x86 state helpers: CPUID, MSRs, capabilities, the real-mode IVT and */
+/* the service guest (see vm.h).                                       */
+/* ================================================================== */
+
+#include <nkvm/nkvm.h>
+
+int kvm_check_cap(int fd, long cap)
+{
+	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+
+	ASSERT_OK(r);
+	return r;
+}
+
+bool kvm_is_nkvm(int kvm_fd)
+{
+	return ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NKVM) > 0;
+}
+
+int vm_enable_cap_raw(struct vm *vm, uint32_t cap, uint64_t arg0)
+{
+	struct kvm_enable_cap c = { .cap = cap, .args = { arg0 } };
+
+	return ioctl(vm->fd, KVM_ENABLE_CAP, &c);
+}
+
+struct kvm_cpuid2 *cpuid_alloc(int nent)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) +
+				      nent * sizeof(struct kvm_cpuid_entry2));
+
+	ASSERT_TRUE(c != NULL);
+	c->nent = nent;
+	return c;
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+{
+	struct kvm_cpuid2 *c = cpuid_alloc(256);
+
+	ASSERT_OK(ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c));
+	ASSERT_GT(c->nent, 0);
+	ASSERT_LE(c->nent, 256);
+	return c;
+}
+
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,
+				    uint32_t index)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function != function)
+			continue;
+		if (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ||
+		    e->index == index)
+			return e;
+	}
+	return NULL;
+}
+
+struct kvm_cpuid_entry2 *cpuid_add(struct kvm_cpuid2 *cpuid, uint32_t function,
+				   uint32_t index, uint32_t flags, uint32_t eax,
+				   uint32_t ebx, uint32_t ecx, uint32_t edx)
+{
+	struct kvm_cpuid_entry2 *e = &cpuid->entries[cpuid->nent++];
+
+	memset(e, 0, sizeof(*e));
+	e->function = function;
+	e->index = index;
+	e->flags = flags;
+	e->eax = eax;
+	e->ebx = ebx;
+	e->ecx = ecx;
+	e->edx = edx;
+	return e;
+}
+
+void vcpu_set_cpuid(struct vcpu *vcpu, const struct kvm_cpuid2 *cpuid)
+{
+	ASSERT_OK(ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid));
+}
+
+struct kvm_cpuid2 *vcpu_get_cpuid(struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *c = cpuid_alloc(256);
+	uint32_t n;
+
+	/*
+	 * Linux 6.1 leaves nent as it was on success (later kernels write the
+	 * count back): fill the room with a pattern and count the entries
+	 * that were written over it.
+	 */
+	memset(c->entries, 0xa5, 256 * sizeof(c->entries[0]));
+	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_CPUID2, c));
+	if (c->nent == 256) {
+		for (n = 256; n > 0; n--) {
+			const unsigned char *p = (const void *)&c->entries[n - 1];
+			size_t k;
+
+			for (k = 0; k < sizeof(c->entries[0]) && p[k] == 0xa5; k++)
+				;
+			if (k < sizeof(c->entries[0]))
+				break;
+		}
+		c->nent = n;
+	}
+	return c;
+}
+
+static int vcpu_msr_io(struct vcpu *vcpu, unsigned long req, uint32_t index,
+		       uint64_t *data)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.e.index = index;
+	m.e.data = *data;
+	r = ioctl(vcpu->fd, req, &m);
+	if (r == 1)
+		*data = m.e.data;
+	return r;
+}
+
+int vcpu_get_msr_raw(struct vcpu *vcpu, uint32_t index, uint64_t *data)
+{
+	*data = 0;
+	return vcpu_msr_io(vcpu, KVM_GET_MSRS, index, data);
+}
+
+int vcpu_set_msr_raw(struct vcpu *vcpu, uint32_t index, uint64_t data)
+{
+	return vcpu_msr_io(vcpu, KVM_SET_MSRS, index, &data);
+}
+
+uint64_t vcpu_get_msr(struct vcpu *vcpu, uint32_t index)
+{
+	uint64_t v;
+	int r = vcpu_get_msr_raw(vcpu, index, &v);
+
+	if (r != 1) {
+		th_log("%s: KVM_GET_MSRS of MSR 0x%x returned %d (errno %d)",
+		       th_current, index, r, r < 0 ? errno : 0);
+		th_fail_now();
+	}
+	return v;
+}
+
+void vcpu_set_msr(struct vcpu *vcpu, uint32_t index, uint64_t data)
+{
+	int r = vcpu_set_msr_raw(vcpu, index, data);
+
+	if (r != 1) {
+		th_log("%s: KVM_SET_MSRS of MSR 0x%x = 0x%llx returned %d (errno %d)",
+		       th_current, index, (unsigned long long)data, r,
+		       r < 0 ? errno : 0);
+		th_fail_now();
+	}
+}
+
+void vm_set_ivt(struct vm *vm, int vector, uint16_t seg, uint16_t off)
+{
+	uint16_t e[2] = { off, seg };
+
+	ASSERT_GE(vector, 0);
+	ASSERT_LT(vector, 256);
+	vm_write(vm, vector * 4, e, sizeof(e));
+}
+
+/* See vm.h; the mailbox is struct svc_mbox at 0x500. */
+GUEST_CODE(svc_guest,
+	"1:\n"
+	"out %al, $0x10\n"		/* ready */
+	"mov (0x500), %bx\n"		/* op */
+	"mov (0x504), %eax\n"
+	"mov (0x508), %ecx\n"
+	"mov (0x50c), %edx\n"
+	"cmp $1, %bx\n"
+	"jne 2f\n"
+	"cpuid\n"
+	"jmp 9f\n"
+	"2: cmp $2, %bx\n"
+	"jne 3f\n"
+	"rdmsr\n"
+	"jmp 9f\n"
+	"3: cmp $3, %bx\n"
+	"jne 4f\n"
+	"wrmsr\n"
+	"jmp 9f\n"
+	"4: cmp $4, %bx\n"
+	"jne 5f\n"
+	"mov %eax, %cr4\n"
+	"jmp 9f\n"
+	"5: cmp $5, %bx\n"
+	"jne 6f\n"
+	"mov %cr4, %eax\n"
+	"jmp 9f\n"
+	"6: cmp $6, %bx\n"
+	"jne 7f\n"
+	"rdtsc\n"
+	"jmp 9f\n"
+	"7: cmp $7, %bx\n"
+	"jne 8f\n"
+	"xsetbv\n"
+	"jmp 9f\n"
+	"8: cmp $8, %bx\n"
+	"jne 9f\n"
+	"xgetbv\n"
+	"9:\n"
+	"mov %eax, (0x510)\n"
+	"mov %ebx, (0x514)\n"
+	"mov %ecx, (0x518)\n"
+	"mov %edx, (0x51c)\n"
+	"jmp 1b\n"
+	"svc_ud:\n"
+	"movb $6, (0x522)\n"
+	"jmp 10f\n"
+	"svc_gp:\n"
+	"movb $13, (0x522)\n"
+	"10: incw (0x520)\n"
+	"add $6, %sp\n"			/* drop IP, CS, FLAGS */
+	"jmp 1b\n"
+);
+extern const unsigned char svc_ud[], svc_gp[];
+
+static struct svc_mbox *svc_mbox(struct vcpu *vcpu)
+{
+	return vm_ptr(vcpu->vm, SVC_MBOX);
+}
+
+void svc_init(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	vm_write(vm, CODE_ADDR, svc_guest, GUEST_SIZE(svc_guest));
+	memset(svc_mbox(vcpu), 0, sizeof(struct svc_mbox));
+	vm_set_ivt(vm, 6, 0, CODE_ADDR + (svc_ud - svc_guest));
+	vm_set_ivt(vm, 13, 0, CODE_ADDR + (svc_gp - svc_guest));
+	vcpu_set_real_mode(vcpu, CODE_ADDR);
+	RUN_OUT(vcpu, 1, SVC_PORT);
+}
+
+uint32_t svc_start(struct vcpu *vcpu, enum svc_op op, uint32_t eax,
+		   uint32_t ecx, uint32_t edx)
+{
+	volatile struct svc_mbox *m = svc_mbox(vcpu);
+
+	m->op = op;
+	m->in_eax = eax;
+	m->in_ecx = ecx;
+	m->in_edx = edx;
+	m->eax = m->ebx = m->ecx = m->edx = 0xdeadbeef;
+	m->faults = 0;
+	m->vector = 0;
+	return vcpu_run(vcpu);
+}
+
+void svc_finish(struct vcpu *vcpu, struct svc_result *res)
+{
+	volatile struct svc_mbox *m = svc_mbox(vcpu);
+
+	ASSERT_IO(vcpu, KVM_EXIT_IO_OUT, 1, SVC_PORT);
+	res->eax = m->eax;
+	res->ebx = m->ebx;
+	res->ecx = m->ecx;
+	res->edx = m->edx;
+	res->faulted = m->faults != 0;
+	res->vector = res->faulted ? m->vector : -1;
+}
+
+void svc_call(struct vcpu *vcpu, enum svc_op op, uint32_t eax, uint32_t ecx,
+	      uint32_t edx, struct svc_result *res)
+{
+	svc_start(vcpu, op, eax, ecx, edx);
+	svc_finish(vcpu, res);
+}
+
+int svc_rdmsr(struct vcpu *vcpu, uint32_t index, uint64_t *data)
+{
+	struct svc_result r;
+
+	svc_call(vcpu, SVC_RDMSR, 0, index, 0, &r);
+	if (r.faulted)
+		return r.vector;
+	*data = r.eax | (uint64_t)r.edx << 32;
+	return 0;
+}
+
+int svc_wrmsr(struct vcpu *vcpu, uint32_t index, uint64_t data)
+{
+	struct svc_result r;
+
+	svc_call(vcpu, SVC_WRMSR, (uint32_t)data, index, data >> 32, &r);
+	return r.faulted ? r.vector : 0;
+}
+
+void svc_cpuid(struct vcpu *vcpu, uint32_t function, uint32_t index,
+	       struct svc_result *res)
+{
+	svc_call(vcpu, SVC_CPUID, function, index, 0, res);
+	ASSERT_FALSE(res->faulted);
+}

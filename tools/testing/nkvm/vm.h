@@ -293,4 +293,105 @@ uint32_t vcpu_run_out(struct vcpu *vcpu, int size, int port,
 		      const char *file, int line);
 #define RUN_OUT(vcpu, size, port) vcpu_run_out(vcpu, size, port, __FILE__, __LINE__)
 
+/* ================================================================== */
+/* x86 state helpers: CPUID, MSRs, capabilities, the real-mode IVT and */
+/* the service guest (used by test_cpuid, test_msr, test_state,        */
+/* test_events).                                                       */
+/* ================================================================== */
+
+#include <stdbool.h>
+
+/* KVM_CHECK_EXTENSION on fd (/dev/kvm or a VM): the answer (>= 0). */
+int kvm_check_cap(int fd, long cap);
+/* Is this /dev/kvm nkvm (KVM_CAP_NKVM), rather than Linux KVM? */
+bool kvm_is_nkvm(int kvm_fd);
+/* KVM_ENABLE_CAP on the VM: the ioctl's result (errno set). */
+int vm_enable_cap_raw(struct vm *vm, uint32_t cap, uint64_t arg0);
+#define vm_enable_cap(vm, cap, arg0) ASSERT_OK(vm_enable_cap_raw(vm, cap, arg0))
+
+/* A kvm_cpuid2 with room for nent entries, nent set, zeroed (free()). */
+struct kvm_cpuid2 *cpuid_alloc(int nent);
+/* KVM_GET_SUPPORTED_CPUID, trimmed to the entries returned (free()). */
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd);
+/* The entry for function/index (the index only counts where flagged). */
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function,
+				    uint32_t index);
+/* Append an entry (the table must have room; nent grows by one). */
+struct kvm_cpuid_entry2 *cpuid_add(struct kvm_cpuid2 *cpuid, uint32_t function,
+				   uint32_t index, uint32_t flags, uint32_t eax,
+				   uint32_t ebx, uint32_t ecx, uint32_t edx);
+/* KVM_SET_CPUID2, asserted to succeed. */
+void vcpu_set_cpuid(struct vcpu *vcpu, const struct kvm_cpuid2 *cpuid);
+/* KVM_GET_CPUID2 with room for 256 entries; nent is set from what came back. */
+struct kvm_cpuid2 *vcpu_get_cpuid(struct vcpu *vcpu);
+
+/* One MSR through KVM_GET_MSRS / KVM_SET_MSRS: the ioctl's result (0 or 1). */
+int vcpu_get_msr_raw(struct vcpu *vcpu, uint32_t index, uint64_t *data);
+int vcpu_set_msr_raw(struct vcpu *vcpu, uint32_t index, uint64_t data);
+/* The same, asserted to process the MSR. */
+uint64_t vcpu_get_msr(struct vcpu *vcpu, uint32_t index);
+void vcpu_set_msr(struct vcpu *vcpu, uint32_t index, uint64_t data);
+
+/* Real-mode IVT entry: vector -> seg:off (the IVT is at guest physical 0). */
+void vm_set_ivt(struct vm *vm, int vector, uint16_t seg, uint16_t off);
+
+/*
+ * The service guest: a real-mode loop at CODE_ADDR that signals "ready"
+ * with an OUT to SVC_PORT, then performs the operation the host left in the
+ * mailbox at SVC_MBOX (CPUID, RDMSR, WRMSR, CR4 accesses, RDTSC, XSETBV,
+ * XGETBV) with EAX/ECX/EDX from the mailbox, stores EAX/EBX/ECX/EDX back and
+ * signals ready again.  #UD and #GP are caught (IVT entries 6 and 13): the
+ * handler counts the fault, records the vector and goes back to "ready".
+ */
+#define SVC_PORT	0x10
+#define SVC_MBOX	0x500UL
+enum svc_op {
+	SVC_NOP = 0,
+	SVC_CPUID = 1,
+	SVC_RDMSR = 2,
+	SVC_WRMSR = 3,
+	SVC_WRITE_CR4 = 4,
+	SVC_READ_CR4 = 5,
+	SVC_RDTSC = 6,
+	SVC_XSETBV = 7,
+	SVC_XGETBV = 8,
+};
+
+struct svc_mbox {
+	uint16_t op;
+	uint16_t pad;
+	uint32_t in_eax, in_ecx, in_edx;
+	uint32_t eax, ebx, ecx, edx;
+	uint16_t faults;	/* exceptions caught so far */
+	uint8_t vector;		/* the last one's vector */
+	uint8_t pad2;
+};
+
+struct svc_result {
+	uint32_t eax, ebx, ecx, edx;
+	int faulted;		/* the operation raised an exception */
+	int vector;		/* which one, if it did */
+};
+
+/*
+ * Load the service guest into vcpu's VM (real mode, flat, at CODE_ADDR),
+ * install its IVT entries and run it to its first "ready".
+ */
+void svc_init(struct vcpu *vcpu);
+/* Leave an operation in the mailbox and KVM_RUN once: the exit reason. */
+uint32_t svc_start(struct vcpu *vcpu, enum svc_op op, uint32_t eax,
+		   uint32_t ecx, uint32_t edx);
+/* After the exit that ends an operation (ASSERTed to be "ready"). */
+void svc_finish(struct vcpu *vcpu, struct svc_result *res);
+/* svc_start() + svc_finish(). */
+void svc_call(struct vcpu *vcpu, enum svc_op op, uint32_t eax, uint32_t ecx,
+	      uint32_t edx, struct svc_result *res);
+/* Guest RDMSR: returns 0 and the value, or the vector of the fault. */
+int svc_rdmsr(struct vcpu *vcpu, uint32_t index, uint64_t *data);
+/* Guest WRMSR: 0, or the vector of the fault. */
+int svc_wrmsr(struct vcpu *vcpu, uint32_t index, uint64_t data);
+/* Guest CPUID. */
+void svc_cpuid(struct vcpu *vcpu, uint32_t function, uint32_t index,
+	       struct svc_result *res);
+
 #endif /* NKVM_VM_H */
