@@ -404,6 +404,10 @@ TEST(guest_cpuid_missing_leaves_intel)
 	struct kvm_cpuid2 *t = own_table(INTEL_EBX, INTEL_EDX, INTEL_ECX);
 	struct kvm_cpuid_entry2 *max;
 
+	nkvm_known_bug("a GenuineIntel guest reads zeroes, not the highest "
+		       "basic leaf, for absent leaves beyond the "
+		       "0x8000xxxx, 0x4000xxxx and 0xc000xxxx ranges");
+
 	cpuid_find(t, 0, 0)->eax = 2;		/* max basic leaf: 2 */
 	max = cpuid_find(t, 2, 0);
 	vcpu_set_cpuid(vcpu, t);
@@ -428,6 +432,9 @@ TEST(guest_cpuid_missing_leaves_other_vendor)
 	struct vcpu *vcpu = new_vcpu();
 	struct kvm_cpuid2 *t = own_table(0x6b6b6b6b, 0x6b6b6b6b, 0x6b6b6b6b);
 	struct kvm_cpuid_entry2 *max;
+
+	nkvm_known_bug("vendors other than AMD and Hygon are not treated "
+		       "like Intel for out-of-range leaves");
 
 	cpuid_find(t, 0, 0)->eax = 2;
 	max = cpuid_find(t, 2, 0);
@@ -504,6 +511,9 @@ TEST(osxsave_refused_without_xsave_in_table)
 	struct vcpu *vcpu = new_vcpu();
 	struct kvm_cpuid2 *t = own_table(AMD_EBX, AMD_EDX, AMD_ECX);
 	struct svc_result r;
+
+	nkvm_known_bug("the guest sets CR4.OSXSAVE without #GP although "
+		       "its CPUID has no XSAVE");
 
 	vcpu_set_cpuid(vcpu, t);	/* leaf 1 without XSAVE */
 	svc_init(vcpu);
@@ -780,6 +790,9 @@ TEST(failed_set_leaves_no_entries)
 	struct kvm_cpuid2 *bad = own_table(AMD_EBX, AMD_EDX, AMD_ECX);
 	struct kvm_cpuid2 *got = cpuid_alloc(256);
 	struct svc_result r;
+
+	nkvm_known_bug("KVM_SET_CPUID2 refused with E2BIG (257 entries) "
+		       "leaves the previous table in force");
 
 	if (!kvm_is_nkvm(vcpu->vm->kvm_fd))
 		SKIP("Linux keeps the previous table");

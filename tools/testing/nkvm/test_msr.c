@@ -366,6 +366,10 @@ TEST(sysenter_32bit_on_amd)
 	struct vm *vm = vm_create(0);
 	struct vcpu *vcpu = vcpu_create(vm, 0);
 
+	nkvm_known_bug("SYSENTER_ESP/EIP keep 64 bits on AMD for a "
+		       "non-Intel guest and refuse non-canonical values "
+		       "(Linux keeps the low 32 bits)");
+
 	if (!host_is_amd(vm->kvm_fd))
 		SKIP("not an AMD host");
 	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_SYSENTER_EIP, 0xffffffff81234560ULL), 1);
@@ -431,8 +435,10 @@ TEST(mtrrs)
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MTRRfix16K_A0000), 0x0505050500000000ULL);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MTRRfix4K_C0000), 0x0504010006050401ULL);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MTRRfix4K_F8000), 0x0505050505050505ULL);
-	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_MTRRfix64K_00000, 0x0606060606060603ULL), 0);
-	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_MTRRfix4K_C0000, 0x0706060606060606ULL), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_MTRRfix64K_00000,
+				   0x0606060606060603ULL), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_MTRRfix4K_C0000,
+				   0x0706060606060606ULL), 0);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MTRRfix64K_00000), 0x0606060606060606ULL);
 	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MTRRfix4K_C0000, &v), 0);
 	ASSERT_EQ(v, 0x0504010006050401ULL);
