@@ -101,6 +101,36 @@ u32 kvm_xstate_size(const struct kvm_xstate_layout *layout, u64 features)
 	return size;
 }
 
+/*
+ * The entry the guest's CPUID(function, index) reads.  A leaf missing from
+ * the table reads as zeroes, except that on vendors other than AMD and
+ * Hygon a function beyond the range of its class (basic, 0x4xxxxxxx,
+ * extended, 0xc0000000) reads the highest basic leaf, with the same index.
+ */
+struct kvm_cpuid_entry2 *kvm_cpuid_lookup(struct kvm_cpuid_entry2 *entries,
+					  int nent,
+					  const struct kvm_cpuid_model *m,
+					  u32 function, u32 index)
+{
+	struct kvm_cpuid_entry2 *e, *class;
+	u32 class_leaf;
+
+	e = kvm_cpuid_find(entries, nent, function, index);
+	if (e || !m->out_of_range_to_basic)
+		return e;
+
+	if (function >= 0x40000000 && function <= 0x4fffffff)
+		class_leaf = function & 0xffffff00;
+	else if (function >= 0xc0000000)
+		class_leaf = 0xc0000000;
+	else
+		class_leaf = function & 0x80000000;
+	class = kvm_cpuid_find(entries, nent, class_leaf, 0);
+	if (class && function <= class->eax)
+		return NULL;
+	return kvm_cpuid_find(entries, nent, m->max_basic_leaf, index);
+}
+
 static void change_bit32(u32 *reg, u32 bit, bool set)
 {
 	if (set)
@@ -151,10 +181,17 @@ void kvm_cpuid_compute_model(struct kvm_cpuid_entry2 *entries, int nent,
 
 	e = kvm_cpuid_find(entries, nent, 0, 0);
 	if (e) {
+		/* "AuthenticAMD" and "HygonGenuine" in EBX, EDX, ECX */
+		bool amd = e->ebx == 0x68747541 && e->edx == 0x69746e65 &&
+			   e->ecx == 0x444d4163;
+		bool hygon = e->ebx == 0x6f677948 && e->edx == 0x6e65476e &&
+			     e->ecx == 0x656e6975;
+
 		m->max_basic_leaf = e->eax;
-		/* "GenuineIntel" in EBX, EDX, ECX */
+		/* "GenuineIntel" */
 		m->intel = e->ebx == 0x756e6547 && e->edx == 0x49656e69 &&
 			   e->ecx == 0x6c65746e;
+		m->out_of_range_to_basic = !amd && !hygon;
 	}
 
 	e = kvm_cpuid_find(entries, nent, 0x80000000, 0);
@@ -329,8 +366,8 @@ static void build_supported_cpuid(void)
 
 	e = add_entry(1, 0, 0);
 	e->ebx &= 0x00ffffff;		/* the APIC ID is the VMM's to set */
+	/* (The hypervisor bit is userspace's to set, as on Linux.) */
 	e->ecx &= cpuid_1_ecx_mask & caps(CPUID_1_ECX);
-	e->ecx |= CPUID_1_ECX_HYPERVISOR;
 	e->edx &= cpuid_1_edx_mask & caps(CPUID_1_EDX);
 
 	if (max_basic >= 2)
@@ -537,6 +574,20 @@ static bool cpuid_tables_equal(const struct kvm_cpuid_entry2 *a, int na,
 	return true;
 }
 
+/*
+ * A KVM_SET_CPUID that failed before its table was even read: before the
+ * first KVM_RUN the vCPU is then left with no entries, like any failed
+ * SET_CPUID; afterwards its model stays as it is.
+ */
+static int kvm_set_cpuid_failed(struct kvm_vcpu *vcpu, int r)
+{
+	if (!vcpu->arch.has_run) {
+		kvm_vcpu_cpuid_free(vcpu);
+		kvm_vcpu_after_set_cpuid(vcpu);
+	}
+	return r;
+}
+
 /* Takes ownership of @entries (a kvmalloc'ed table of @nent entries). */
 static int kvm_set_cpuid(struct kvm_vcpu *vcpu,
 			 struct kvm_cpuid_entry2 *entries, int nent)
@@ -583,14 +634,14 @@ int kvm_vcpu_ioctl_set_cpuid2(struct kvm_vcpu *vcpu,
 	struct kvm_cpuid2 cpuid;
 
 	if (copy_from_user(&cpuid, ucpuid, sizeof(cpuid)))
-		return -EFAULT;
+		return kvm_set_cpuid_failed(vcpu, -EFAULT);
 	if (cpuid.nent > KVM_MAX_CPUID_ENTRIES)
-		return -E2BIG;
+		return kvm_set_cpuid_failed(vcpu, -E2BIG);
 	if (cpuid.nent) {
 		entries = vmemdup_user(ucpuid->entries,
 				       array_size(sizeof(*entries), cpuid.nent));
 		if (IS_ERR(entries))
-			return PTR_ERR(entries);
+			return kvm_set_cpuid_failed(vcpu, PTR_ERR(entries));
 	}
 	return kvm_set_cpuid(vcpu, entries, cpuid.nent);
 }
@@ -604,19 +655,19 @@ int kvm_vcpu_ioctl_set_cpuid(struct kvm_vcpu *vcpu,
 	u32 i;
 
 	if (copy_from_user(&cpuid, ucpuid, sizeof(cpuid)))
-		return -EFAULT;
+		return kvm_set_cpuid_failed(vcpu, -EFAULT);
 	if (cpuid.nent > KVM_MAX_CPUID_ENTRIES)
-		return -E2BIG;
+		return kvm_set_cpuid_failed(vcpu, -E2BIG);
 	if (cpuid.nent) {
 		old = vmemdup_user(ucpuid->entries,
 				   array_size(sizeof(*old), cpuid.nent));
 		if (IS_ERR(old))
-			return PTR_ERR(old);
+			return kvm_set_cpuid_failed(vcpu, PTR_ERR(old));
 		entries = kvcalloc(cpuid.nent, sizeof(*entries),
 				   GFP_KERNEL_ACCOUNT);
 		if (!entries) {
 			kvfree(old);
-			return -ENOMEM;
+			return kvm_set_cpuid_failed(vcpu, -ENOMEM);
 		}
 		for (i = 0; i < cpuid.nent; i++) {
 			entries[i].function = old[i].function;
@@ -674,11 +725,7 @@ bool kvm_guest_cpuid_has(struct kvm_vcpu *vcpu, u32 function, u32 index,
 	return val & bit;
 }
 
-/*
- * The guest executed CPUID.  Leaves missing from the table read as zeroes,
- * except that a GenuineIntel guest asking beyond the basic range gets the
- * highest basic leaf, as the hardware does.
- */
+/* The guest executed CPUID (kvm_cpuid_lookup() has the rules). */
 void kvm_cpuid_query(struct kvm_vcpu *vcpu, u32 *eax, u32 *ebx, u32 *ecx,
 		     u32 *edx)
 {
@@ -691,13 +738,8 @@ void kvm_cpuid_query(struct kvm_vcpu *vcpu, u32 *eax, u32 *ebx, u32 *ecx,
 	    (NKVM_CR4_OSXSAVE | NKVM_CR4_PKE))
 		kvm_vcpu_cpuid_runtime(vcpu);
 
-	e = kvm_cpuid_find(vcpu->arch.cpuid_entries, vcpu->arch.cpuid_nent,
-			   function, index);
-	if (!e && m->intel && function > m->max_basic_leaf &&
-	    function < 0x40000000)
-		e = kvm_cpuid_find(vcpu->arch.cpuid_entries,
-				   vcpu->arch.cpuid_nent, m->max_basic_leaf,
-				   index);
+	e = kvm_cpuid_lookup(vcpu->arch.cpuid_entries, vcpu->arch.cpuid_nent,
+			     m, function, index);
 	if (e) {
 		*eax = e->eax;
 		*ebx = e->ebx;

@@ -105,8 +105,9 @@ struct kvm_cpuid_runtime {
 
 /*
  * What a table means for the vCPU (step 3): MAXPHYADDR, the XCR0 bits the
- * guest may set, the CR4 bits it may not, whether it is GenuineIntel (then
- * leaves beyond the basic range repeat the highest basic leaf).
+ * guest may set, the CR4 bits it may not, whether it is GenuineIntel, and
+ * whether leaves beyond their range repeat the highest basic leaf (every
+ * vendor but AMD and Hygon, as the hardware of the others does).
  */
 #ifdef NKVM_USERSPACE
 struct kvm_cpuid_model_state {
@@ -114,6 +115,7 @@ struct kvm_cpuid_model_state {
 	u64 supported_xcr0;
 	u64 cr4_reserved;
 	bool intel;
+	bool out_of_range_to_basic;
 	u32 max_basic_leaf;
 };
 #endif
@@ -128,6 +130,10 @@ void kvm_cpuid_update_runtime(struct kvm_cpuid_entry2 *entries, int nent,
 void kvm_cpuid_compute_model(struct kvm_cpuid_entry2 *entries, int nent,
 			     u64 host_xcr0, u64 host_cr4_reserved,
 			     struct kvm_cpuid_model *model);
+struct kvm_cpuid_entry2 *kvm_cpuid_lookup(struct kvm_cpuid_entry2 *entries,
+					  int nent,
+					  const struct kvm_cpuid_model *model,
+					  u32 function, u32 index);
 u32 kvm_xstate_size(const struct kvm_xstate_layout *layout, u64 features);
 
 #ifndef NKVM_USERSPACE

@@ -360,10 +360,17 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	case MSR_KERNEL_GS_BASE:
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
-	case MSR_IA32_SYSENTER_ESP:
-	case MSR_IA32_SYSENTER_EIP:
 		if (!is_canonical(data))
 			return 1;
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		/*
+		 * No #GP for a non-canonical value: AMD ignores the upper
+		 * half (64-bit SYSENTER does not exist there).  Made
+		 * canonical, as on Linux, so that an Intel entry never fails.
+		 */
+		data = (s64)(data << 16) >> 16;
 		break;
 	default:
 		break;

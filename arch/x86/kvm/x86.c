@@ -198,8 +198,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
 	case KVM_CAP_X86_USER_SPACE_MSR:
-		return KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
-		       KVM_MSR_EXIT_REASON_FILTER;
+		return 1;
 	default:
 		return 0;
 	}
@@ -441,6 +440,17 @@ void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
 }
 EXPORT_SYMBOL_GPL(nkvm_queue_exception);
 
+/*
+ * An instruction nkvm completed for the guest: RIP moves past it, and an
+ * interrupt shadow (from an STI or MOV SS just before it) ends with it.
+ */
+void nkvm_skip_insn(struct kvm_vcpu *vcpu, u64 next_rip)
+{
+	kvm_reg_write(vcpu, VCPU_REGS_RIP, next_rip);
+	kvm_x86_ops->set_interrupt_shadow(vcpu, 0);
+}
+EXPORT_SYMBOL_GPL(nkvm_skip_insn);
+
 void nkvm_requeue_event(struct kvm_vcpu *vcpu, enum kvm_event_type type,
 			u8 vector, bool has_error, u32 error_code)
 {
@@ -486,6 +496,10 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 
 	/* A debugger stepping with BLOCKIRQ wants no interrupt in between. */
 	bool block_irq = arch->guest_debug & KVM_GUESTDBG_BLOCKIRQ;
+
+	/* Exceptions push no error code in real mode. */
+	if (!(arch->cr0 & X86_CR0_PE))
+		arch->exception.has_error_code = false;
 
 	if (arch->exception.injected) {
 		kvm_x86_ops->inject_exception(vcpu);
@@ -613,7 +627,7 @@ static bool kvm_pio_in_kernel(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 			return false;
 		kvm_pio_in_to_rax(vcpu, size, val);
 	}
-	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+	nkvm_skip_insn(vcpu, exit->next_rip);
 	return true;
 }
 
@@ -687,7 +701,7 @@ static void kvm_complete_userspace_exit(struct kvm_vcpu *vcpu)
 		}
 		break;
 	}
-	kvm_reg_write(vcpu, VCPU_REGS_RIP, vcpu->arch.pio.next_rip);
+	nkvm_skip_insn(vcpu, vcpu->arch.pio.next_rip);
 }
 
 /* Send an MSR access to userspace, if it asked for this kind. */
@@ -749,7 +763,7 @@ static int kvm_handle_msr(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		kvm_reg_write(vcpu, VCPU_REGS_RAX, (u32)data);
 		kvm_reg_write(vcpu, VCPU_REGS_RDX, data >> 32);
 	}
-	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+	nkvm_skip_insn(vcpu, exit->next_rip);
 	return 1;
 gp:
 	nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
@@ -767,7 +781,7 @@ static int kvm_handle_cpuid(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	kvm_reg_write(vcpu, VCPU_REGS_RBX, ebx);
 	kvm_reg_write(vcpu, VCPU_REGS_RCX, ecx);
 	kvm_reg_write(vcpu, VCPU_REGS_RDX, edx);
-	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+	nkvm_skip_insn(vcpu, exit->next_rip);
 	return 1;
 }
 
@@ -782,7 +796,7 @@ static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
 	}
-	kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+	nkvm_skip_insn(vcpu, exit->next_rip);
 	return 1;
 }
 
@@ -810,7 +824,7 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_IO:
 		return kvm_handle_io(vcpu, exit);
 	case X86_EXIT_HLT:
-		kvm_reg_write(vcpu, VCPU_REGS_RIP, exit->next_rip);
+		nkvm_skip_insn(vcpu, exit->next_rip);
 		run->exit_reason = KVM_EXIT_HLT;
 		return 0;
 	case X86_EXIT_CPUID:
@@ -985,15 +999,18 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 	run->flags = 0;
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
 
-	/* Finish what the last exit started, even on an immediate exit. */
-	if (vcpu->arch.pio.pending)
-		kvm_complete_userspace_exit(vcpu);
-
+	/*
+	 * State userspace left in kvm_run first, then finish what the last
+	 * exit started (even on an immediate exit): if userspace moved RIP,
+	 * the access is dropped, as on Linux.
+	 */
 	if (run->kvm_dirty_regs) {
 		r = kvm_sync_regs_in(vcpu);
 		if (r)
 			goto out;
 	}
+	if (vcpu->arch.pio.pending)
+		kvm_complete_userspace_exit(vcpu);
 
 	/* As on Linux, exit_reason keeps the value of the last exit. */
 	if (kvm_run_immediate_exit(run)) {
@@ -1368,8 +1385,6 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 			  KVM_VCPUEVENT_VALID_SHADOW |
 			  KVM_VCPUEVENT_VALID_SMM))
 		return -EINVAL;
-	if (ev->exception.pending)	/* needs KVM_CAP_EXCEPTION_PAYLOAD */
-		return -EINVAL;
 	if (ev->exception.injected &&
 	    (ev->exception.nr > 31 || ev->exception.nr == X86_TRAP_NMI))
 		return -EINVAL;
@@ -1379,6 +1394,7 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	     ev->smi.latched_init))
 		return -EINVAL;
 
+	/* Without KVM_CAP_EXCEPTION_PAYLOAD, "pending" means nothing. */
 	arch->exception.pending = false;
 	arch->exception.injected = ev->exception.injected;
 	arch->exception.vector = ev->exception.nr;
@@ -1424,12 +1440,15 @@ static int kvm_set_tsc_khz(struct kvm_vcpu *vcpu, u32 khz)
 	return 0;
 }
 
+/*
+ * KVM_INTERRUPT with the interrupt controller in userspace: the vector is
+ * queued (replacing one not yet delivered, as on Linux); the VMM calls it
+ * when ready_for_interrupt_injection says the guest can take it.
+ */
 static int kvm_vcpu_interrupt(struct kvm_vcpu *vcpu, u32 irq)
 {
 	if (irq >= KVM_NR_INTERRUPTS)
 		return -EINVAL;
-	if (vcpu->arch.interrupt.injected)
-		return -ENXIO;
 	vcpu->arch.interrupt.injected = true;
 	vcpu->arch.interrupt.soft = false;
 	vcpu->arch.interrupt.nr = irq;

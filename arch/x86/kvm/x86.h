@@ -139,6 +139,8 @@ static inline void kvm_reg_write(struct kvm_vcpu *vcpu, enum kvm_reg reg,
 
 void nkvm_queue_exception(struct kvm_vcpu *vcpu, u8 vector, bool has_error,
 			  u32 error_code);
+/* nkvm completed an instruction for the guest: move past it. */
+void nkvm_skip_insn(struct kvm_vcpu *vcpu, u64 next_rip);
 
 /* An event whose delivery an exit interrupted: deliver it again. */
 enum kvm_event_type {

@@ -404,9 +404,6 @@ TEST(guest_cpuid_missing_leaves_intel)
 	struct kvm_cpuid2 *t = own_table(INTEL_EBX, INTEL_EDX, INTEL_ECX);
 	struct kvm_cpuid_entry2 *max;
 
-	nkvm_known_bug("a GenuineIntel guest reads zeroes, not the highest "
-		       "basic leaf, for absent leaves beyond the "
-		       "0x8000xxxx, 0x4000xxxx and 0xc000xxxx ranges");
 
 	cpuid_find(t, 0, 0)->eax = 2;		/* max basic leaf: 2 */
 	max = cpuid_find(t, 2, 0);
@@ -433,8 +430,6 @@ TEST(guest_cpuid_missing_leaves_other_vendor)
 	struct kvm_cpuid2 *t = own_table(0x6b6b6b6b, 0x6b6b6b6b, 0x6b6b6b6b);
 	struct kvm_cpuid_entry2 *max;
 
-	nkvm_known_bug("vendors other than AMD and Hygon are not treated "
-		       "like Intel for out-of-range leaves");
 
 	cpuid_find(t, 0, 0)->eax = 2;
 	max = cpuid_find(t, 2, 0);
@@ -791,8 +786,6 @@ TEST(failed_set_leaves_no_entries)
 	struct kvm_cpuid2 *got = cpuid_alloc(256);
 	struct svc_result r;
 
-	nkvm_known_bug("KVM_SET_CPUID2 refused with E2BIG (257 entries) "
-		       "leaves the previous table in force");
 
 	if (!kvm_is_nkvm(vcpu->vm->kvm_fd))
 		SKIP("Linux keeps the previous table");

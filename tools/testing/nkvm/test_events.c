@@ -138,9 +138,6 @@ TEST(irq_window_already_open)
 	struct kvm_run *run = vcpu->run;
 	struct kvm_regs r;
 
-	nkvm_known_bug("spurious interrupt shadow at an exit on the first "
-		       "instruction after VMRUN: "
-		       "ready_for_interrupt_injection is 0");
 
 	vcpu_get_regs(vcpu, &r);
 	r.rip = CODE_ADDR + 6;		/* past CLI and the loop */
@@ -167,9 +164,6 @@ TEST(interrupt_twice_replaces)
 	struct kvm_vcpu_events ev;
 	struct kvm_regs r;
 
-	nkvm_known_bug("a second KVM_INTERRUPT before delivery fails with "
-		       "ENXIO (Linux without an in-kernel PIC replaces the "
-		       "first)");
 
 	vcpu_get_regs(vcpu, &r);
 	r.rip = CODE_ADDR + 6;
@@ -259,8 +253,6 @@ TEST(nmi_delivered)
 	struct vcpu *vcpu = nmi_vm();
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("a KVM_NMI is held back by the spurious interrupt "
-		       "shadow and delivered one exit late");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	get_events(vcpu, &ev);
@@ -293,9 +285,6 @@ TEST(nmi_during_handler_waits_for_iret)
 	struct vcpu *vcpu = nmi_vm();
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("an NMI pending during the handler is delivered "
-		       "after the next exit, not right after the handler's "
-		       "IRET");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	ASSERT_OK(ioctl(vcpu->fd, KVM_NMI));
@@ -324,8 +313,6 @@ TEST(two_nmis_before_running)
 {
 	struct vcpu *vcpu = nmi_vm();
 
-	nkvm_known_bug("NMIs held back by the spurious interrupt shadow "
-		       "and delivered late");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	ASSERT_OK(ioctl(vcpu->fd, KVM_NMI));
@@ -345,8 +332,6 @@ TEST(nmi_pending_through_set_events)
 	struct vcpu *vcpu = nmi_vm();
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("NMIs held back by the spurious interrupt shadow "
-		       "and delivered late");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	vcpu_settle_rip(vcpu);
@@ -586,9 +571,6 @@ TEST(set_events_pending_exception_ignored)
 	struct vcpu *vcpu = VM_WITH_GUEST(exc_main);
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("KVM_SET_VCPU_EVENTS fails with EINVAL on "
-		       "exception.pending without "
-		       "KVM_VCPUEVENT_VALID_PAYLOAD (Linux ignores it)");
 
 	LOAD_AT(vcpu->vm, HANDLER_ADDR, rm_exc_handler);
 	vm_set_ivt(vcpu->vm, 6, 0, HANDLER_ADDR);
@@ -627,9 +609,6 @@ TEST(no_interrupt_shadow_without_sti)
 	struct vcpu *vcpu = VM_WITH_GUEST(exc_main);
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("an interrupt shadow is reported at an exit on the "
-		       "first instruction after VMRUN, with no STI or MOV "
-		       "SS");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	get_events(vcpu, &ev);
@@ -648,9 +627,6 @@ TEST(interrupt_shadow_sti_and_mov_ss)
 	struct kvm_run *run = vcpu->run;
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("the STI shadow is missing at the OUT after STI, "
-		       "and the shadow is not cleared when RIP moves past "
-		       "a completed OUT");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	get_events(vcpu, &ev);
@@ -685,8 +661,6 @@ TEST(interrupt_shadow_set_and_get)
 	struct vcpu *vcpu = VM_WITH_GUEST(exc_main);
 	struct kvm_vcpu_events ev;
 
-	nkvm_known_bug("spurious interrupt shadow, not cleared when RIP "
-		       "moves past a completed OUT");
 
 	RUN_OUT(vcpu, 1, 0x10);
 	vcpu_settle_rip(vcpu);

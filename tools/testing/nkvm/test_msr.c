@@ -366,9 +366,6 @@ TEST(sysenter_32bit_on_amd)
 	struct vm *vm = vm_create(0);
 	struct vcpu *vcpu = vcpu_create(vm, 0);
 
-	nkvm_known_bug("SYSENTER_ESP/EIP keep 64 bits on AMD for a "
-		       "non-Intel guest and refuse non-canonical values "
-		       "(Linux keeps the low 32 bits)");
 
 	if (!host_is_amd(vm->kvm_fd))
 		SKIP("not an AMD host");

@@ -932,9 +932,6 @@ TEST(sync_regs_dirty_regs)
 	struct vcpu *vcpu = VM_WITH_GUEST(sync_guest);
 	struct kvm_run *run = vcpu->run;
 
-	nkvm_known_bug("KVM_RUN completes the pending OUT before applying "
-		       "kvm_dirty_regs, so writing back the exit's "
-		       "registers runs the OUT again");
 
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x10), 0);

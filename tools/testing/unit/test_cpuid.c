@@ -187,9 +187,39 @@ TEST(model_vendor)
 
 	kvm_cpuid_compute_model(intel, 1, 0, 0, &m);
 	ASSERT_TRUE(m.intel);
+	ASSERT_TRUE(m.out_of_range_to_basic);
 	ASSERT_EQ(m.max_basic_leaf, 0xd);
 	kvm_cpuid_compute_model(amd, 1, 0, 0, &m);
 	ASSERT_FALSE(m.intel);
+	ASSERT_FALSE(m.out_of_range_to_basic);
+}
+
+TEST(lookup_out_of_range)
+{
+	struct kvm_cpuid_entry2 t[] = {
+		leaf(0, 0, 0, 2, 0x756e6547, 0x6c65746e, 0x49656e69),
+		leaf(2, 0, 0, 0x02020202, 0x12345678, 0x9abcdef0, 0x0fedcba9),
+		leaf(0x80000000, 0, 0, 0x80000008, 0, 0, 0),
+		leaf(0x40000000, 0, 0, 0x40000001, 0, 0, 0),
+	};
+	struct kvm_cpuid_model m;
+
+	kvm_cpuid_compute_model(t, 4, 0, 0, &m);
+	/* Beyond each class's range: the highest basic leaf. */
+	ASSERT_EQ(kvm_cpuid_lookup(t, 4, &m, 3, 0)->eax, 0x02020202);
+	ASSERT_EQ(kvm_cpuid_lookup(t, 4, &m, 0x80000009, 0)->eax, 0x02020202);
+	ASSERT_EQ(kvm_cpuid_lookup(t, 4, &m, 0x40000005, 0)->eax, 0x02020202);
+	ASSERT_EQ(kvm_cpuid_lookup(t, 4, &m, 0xc0000001, 0)->eax, 0x02020202);
+	/* Missing but within range: zeroes. */
+	ASSERT_TRUE(kvm_cpuid_lookup(t, 4, &m, 1, 0) == NULL);
+	ASSERT_TRUE(kvm_cpuid_lookup(t, 4, &m, 0x80000001, 0) == NULL);
+	ASSERT_TRUE(kvm_cpuid_lookup(t, 4, &m, 0x40000001, 0) == NULL);
+
+	/* AMD: zeroes everywhere. */
+	t[0] = leaf(0, 0, 0, 2, 0x68747541, 0x444d4163, 0x69746e65);
+	kvm_cpuid_compute_model(t, 4, 0, 0, &m);
+	ASSERT_TRUE(kvm_cpuid_lookup(t, 4, &m, 3, 0) == NULL);
+	ASSERT_TRUE(kvm_cpuid_lookup(t, 4, &m, 0x80000009, 0) == NULL);
 }
 
 TEST(xstate_size)

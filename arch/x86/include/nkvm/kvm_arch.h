@@ -69,6 +69,7 @@ struct kvm_cpuid_model_state {
 	u64 supported_xcr0;
 	u64 cr4_reserved;
 	bool intel;
+	bool out_of_range_to_basic;
 	u32 max_basic_leaf;
 };
 

@@ -66,6 +66,10 @@ struct vcpu_svm {
 	u64 iret_rip;			/* an NMI handler's IRET, not yet run */
 	bool awaiting_iret;
 	bool irq_window;		/* open the interrupt window this entry */
+	bool nmi_singlestep;		/* stepping over an NMI handler's IRET */
+	u64 nmi_singlestep_tf;		/* the guest's own TF and RF then */
+	u32 sysenter_esp_hi;		/* SYSENTER upper halves, Intel guests */
+	u32 sysenter_eip_hi;
 	u32 guest_pkru;
 	u32 host_pkru;
 };
@@ -217,6 +221,9 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	svm->asid_generation = 0;
 	svm->awaiting_iret = false;
 	svm->irq_window = false;
+	svm->nmi_singlestep = false;
+	svm->sysenter_esp_hi = 0;
+	svm->sysenter_eip_hi = 0;
 	svm->guest_pkru = 0;
 }
 
@@ -424,24 +431,48 @@ static u64 *svm_msr_slot(struct vmcb_save *s, u32 index)
 	}
 }
 
+/*
+ * SVM keeps 32 bits of SYSENTER_ESP/EIP.  A guest that believes it is on
+ * Intel (where 64-bit SYSENTER exists) gets the upper halves kept aside;
+ * any other guest sees them dropped, as on AMD hardware.
+ */
+static u32 *svm_sysenter_hi(struct vcpu_svm *svm, u32 index)
+{
+	if (index == MSR_IA32_SYSENTER_ESP)
+		return &svm->sysenter_esp_hi;
+	if (index == MSR_IA32_SYSENTER_EIP)
+		return &svm->sysenter_eip_hi;
+	return NULL;
+}
+
 static int svm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
 {
-	u64 *slot = svm_msr_slot(&to_svm(vcpu)->vmcb->save, index);
+	struct vcpu_svm *svm = to_svm(vcpu);
+	u64 *slot = svm_msr_slot(&svm->vmcb->save, index);
+	u32 *hi = svm_sysenter_hi(svm, index);
 
 	if (!slot)
 		return -ENOENT;
 	*data = *slot;
+	if (hi)
+		*data = (u32)*data | ((u64)*hi << 32);
 	return 0;
 }
 
 static int svm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data)
 {
-	u64 *slot = svm_msr_slot(&to_svm(vcpu)->vmcb->save, index);
+	struct vcpu_svm *svm = to_svm(vcpu);
+	u64 *slot = svm_msr_slot(&svm->vmcb->save, index);
+	u32 *hi = svm_sysenter_hi(svm, index);
 
 	if (!slot)
 		return -ENOENT;
-	if (index == MSR_IA32_SYSENTER_CS)
+	if (hi) {
+		*hi = vcpu->arch.model.intel ? data >> 32 : 0;
 		data = (u32)data;
+	} else if (index == MSR_IA32_SYSENTER_CS) {
+		data = (u32)data;
+	}
 	*slot = data;
 	return 0;
 }
@@ -520,9 +551,24 @@ static void svm_enable_irq_window(struct kvm_vcpu *vcpu)
 
 static void svm_enable_nmi_window(struct kvm_vcpu *vcpu)
 {
+	struct vcpu_svm *svm = to_svm(vcpu);
+
 	/* Blocked by an NMI in service: its IRET intercept is the window. */
-	if (vcpu->arch.nmi_masked)
-		to_svm(vcpu)->vmcb->control.intercept_misc1 |= INTERCEPT_IRET;
+	if (vcpu->arch.nmi_masked) {
+		svm->vmcb->control.intercept_misc1 |= INTERCEPT_IRET;
+		return;
+	}
+	/*
+	 * The IRET was intercepted but has not run yet: step over it (TF and
+	 * RF for one instruction, #DB intercepted) so that the waiting NMI
+	 * comes right after it rather than at some later exit.
+	 */
+	if (svm->awaiting_iret && !svm->nmi_singlestep) {
+		svm->nmi_singlestep = true;
+		svm->nmi_singlestep_tf = vcpu->arch.rflags &
+					 (X86_EFLAGS_TF | X86_EFLAGS_RF);
+		vcpu->arch.rflags |= X86_EFLAGS_TF | X86_EFLAGS_RF;
+	}
 }
 
 /*
@@ -591,7 +637,8 @@ static void svm_load_debug_state(struct kvm_vcpu *vcpu)
 	u32 dbg = vcpu->arch.guest_debug;
 	u32 exceptions = BIT(X86_TRAP_MC);
 
-	if (dbg & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP))
+	if ((dbg & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP)) ||
+	    to_svm(vcpu)->nmi_singlestep)
 		exceptions |= BIT(X86_TRAP_DB);
 	if (dbg & KVM_GUESTDBG_USE_SW_BP)
 		exceptions |= BIT(X86_TRAP_BP);
@@ -660,7 +707,14 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	}
 
 	svm_clgi();
+	/*
+	 * The host's IF at VMRUN decides whether its interrupts exit the
+	 * guest: set it here, away from VMRUN (see vmenter.S); GIF=0 keeps
+	 * them pending meanwhile.
+	 */
+	raw_local_irq_enable();
 	__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb));
+	raw_local_irq_disable();
 	svm_stgi();
 
 	if (pku) {
@@ -723,6 +777,15 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		/* Taken by the host once interrupts are on again. */
 		return;
 	case SVM_EXIT_EXCP_BASE + X86_TRAP_DB:
+		if (svm->nmi_singlestep) {
+			/* The IRET ran: NMIs may come now. */
+			svm->nmi_singlestep = false;
+			svm->awaiting_iret = false;
+			vcpu->arch.rflags &= ~(X86_EFLAGS_TF | X86_EFLAGS_RF);
+			vcpu->arch.rflags |= svm->nmi_singlestep_tf;
+			if (!(vcpu->arch.guest_debug & KVM_GUESTDBG_SINGLESTEP))
+				return;
+		}
 		if (vcpu->arch.guest_debug &
 		    (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP))
 			svm_debug_exit(svm, exit, X86_TRAP_DB);
@@ -795,7 +858,7 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_INVD:
 	case SVM_EXIT_WBINVD:
 		/* Caches are coherent for the guest: nothing to do. */
-		vcpu->arch.regs[VCPU_REGS_RIP] = svm_next_rip(svm, 2);
+		nkvm_skip_insn(vcpu, svm_next_rip(svm, 2));
 		return;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMMCALL:

@@ -4,7 +4,9 @@
  *
  * void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa)
  *
- * Called with interrupts off and GIF clear.  Loads the guest's general
+ * Called with GIF clear and RFLAGS.IF set (by the caller: with
+ * V_INTR_MASKING, the host's IF at VMRUN lets host interrupts cause a
+ * #VMEXIT; with GIF clear none is taken in between).  Loads the guest's general
  * registers from regs[] (RAX, RSP and RIP travel in the VMCB), runs the
  * guest, stores them back, and restores the host state VMRUN does not:
  * VMSAVE/VMLOAD move FS, GS, TR, LDTR and the syscall MSRs.
@@ -70,9 +72,8 @@ SYM_FUNC_START(__svm_vcpu_run)
 	mov	ARG_VMCB(%rsp), %rax
 
 1:	vmload	%rax
-2:	sti
 3:	vmrun	%rax
-4:	cli
+4:
 	/* #VMEXIT restored the host's %rax: the VMCB address. */
 5:	vmsave	%rax
 6:
@@ -123,7 +124,7 @@ SYM_FUNC_START(__svm_vcpu_run)
 	 * failed entry.
 	 */
 10:	cmpb	$0, nkvm_rebooting(%rip)
-	jne	2b
+	jne	3b
 	ud2
 11:	cmpb	$0, nkvm_rebooting(%rip)
 	jne	4b
