@@ -763,9 +763,10 @@ static int decode_0f(struct emu *e)
 		opnd_reg(e, &e->dst, e->reg, sz);
 		e->insn = (op & 8) ? I_MOVSX : I_MOVZX;
 		return X86EMUL_CONTINUE;
-	case 0xc3:	/* MOVNTI My, Gy */
+	case 0xc3:	/* MOVNTI My, Gy: 32 bits, or 64 with REX.W */
 		if (e->opsize_prefix || e->rep)
 			return X86EMUL_UNHANDLEABLE;
+		sz = (e->rex & 8) ? 8 : 4;
 		r = decode_modrm(e, &e->dst, sz);
 		if (r)
 			return r;

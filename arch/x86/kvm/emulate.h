@@ -4,121 +4,133 @@
  *
  * It decodes and executes the instructions that touch MMIO or do string
  * port I/O, in every CPU mode (real, virtual-8086, 16/32-bit protected,
- * compatibility, 64-bit).  It builds both in the kernel and in userspace
- * (NKVM_USERSPACE, tools/testing/unit/test_emulate.c); it reaches guest
- * memory and ports only through the callbacks of struct x86_emulate_ops.
+ * compatibility, 64-bit; operand and address sizes from CS.L/CS.D and the
+ * prefixes).  It builds in the kernel and in userspace (NKVM_USERSPACE,
+ * tools/testing/unit/test_emulate.c), holds no lock and never sleeps
+ * itself; it reaches the guest only through struct x86_emulate_ops, whose
+ * callbacks may sleep.
  *
  * What it emulates
  *
  *   MOV 88 89 8A 8B C6/0 C7/0, A0-A3 (moffs); MOVZX/MOVSX 0F B6 B7 BE BF;
  *   MOVSXD 63 (64-bit mode); MOVNTI 0F C3;
- *   ADD OR ADC SBB AND SUB XOR CMP: 00-3D (all of r/m,reg  reg,r/m
- *   acc,imm), group 1 80 81 82 83; TEST 84 85 A8 A9 F6/0 F7/0;
+ *   ADD OR ADC SBB AND SUB XOR CMP in all their 00-3D forms (r/m,reg
+ *   reg,r/m acc,imm) and group 1 80 81 82 83; TEST 84 85 A8 A9 F6/0 F7/0;
  *   NOT NEG F6/F7 /2 /3; INC DEC FE/FF /0 /1; XCHG 86 87;
- *   BT BTS BTR BTC 0F A3 AB B3 BB and 0F BA /4-/7;
+ *   BT BTS BTR BTC 0F A3 AB B3 BB (register bit offsets reach outside the
+ *   operand, as on hardware) and 0F BA /4-/7;
  *   MOVS A4 A5, STOS AA AB, LODS AC AD, INS 6C 6D, OUTS 6E 6F, with REP
- *   (F3, and F2 which acts as REP on these).
- * with every prefix that applies: 66, 67, REX (W, R, X, B, and the byte
- * registers SPL..DIL it selects), segment overrides, LOCK.  RFLAGS are
- * computed exactly; flags the architecture leaves undefined are left
- * unchanged (BT*: all but CF) or cleared (AF of the logical operations).
- * Anything else is X86EMUL_UNHANDLEABLE, never a guess: the caller exits
- * with KVM_EXIT_INTERNAL_ERROR, suberror KVM_INTERNAL_ERROR_EMULATION
- * (ctxt->insn_bytes holds what was fetched, for the exit's data).
+ *   (F3, and F2, which acts as REP on these);
+ * with every prefix that applies: 66, 67, REX (W R X B, and the byte
+ * registers SPL..DIL instead of AH..BH), segment overrides (only FS and GS
+ * count in 64-bit mode), LOCK.  RFLAGS are exact; flags the architecture
+ * leaves undefined are kept (BT*: all but CF) or cleared (AF after AND, OR,
+ * XOR, TEST).  Everything else, F6/1 and LOCK CMPXCHG included, is
+ * X86EMUL_UNHANDLEABLE, never a guess: the caller then exits with
+ * KVM_EXIT_INTERNAL_ERROR, suberror KVM_INTERNAL_ERROR_EMULATION;
+ * ctxt->insn_bytes/insn_len hold what was fetched, for the exit's data.
  *
- * Faults the instruction raises are returned, not injected: #GP(0) and
- * #SS(0) for segment type and limit violations, null segments and
- * non-canonical addresses, #GP(0) for an instruction longer than 15 bytes
- * and for string I/O the TSS bitmap forbids, #UD for LOCK where it is not
- * allowed, #AC(0) for a misaligned access at CPL 3 with CR0.AM and
- * RFLAGS.AC, and whatever the callbacks report (#PF from the walker).  In
- * real mode exceptions have no error code.
+ * Faults are returned (X86EMUL_PROPAGATE_FAULT, ctxt->exception), never
+ * injected: #GP(0)/#SS(0) for segment type, limit, null-segment and
+ * canonical violations (#SS for SS-based accesses), #GP(0) for an
+ * instruction over 15 bytes and for string I/O that IOPL and the TSS I/O
+ * bitmap forbid, #UD for LOCK on anything but a memory read-modify-write,
+ * #UD for MOVNTI to a register, #AC(0) for a misaligned access at CPL 3
+ * with CR0.AM and RFLAGS.AC, and what the callbacks return (the walker's
+ * #PF, with its address for CR2).  Real mode exceptions carry no error code.
+ * Not done: the single-step trap (if ctxt->rflags has TF after a completed
+ * instruction, the caller queues #DB), data breakpoints, protection-key
+ * checks beyond the walker's, the atomicity of LOCK (a read-modify-write is
+ * a read then a write through the callbacks; for MMIO that is all there is).
  *
  * Registers
  *
- * ctxt->regs is the caller's register array (NR_VCPU_REGS unsigned longs in
- * enum kvm_reg order, RIP last) and ctxt->rflags its RFLAGS.  The emulator
- * works on a private copy and writes both back only when a step completes
- * (X86EMUL_CONTINUE): after any other result they are untouched.
+ * ctxt->regs points to the caller's X86EMUL_NR_REGS unsigned longs in enum
+ * kvm_reg order (RAX..R15, RIP) and ctxt->rflags holds RFLAGS.  The
+ * emulator works on a copy and writes registers and RFLAGS back only when
+ * a step completes (X86EMUL_CONTINUE); 32-bit register writes zero-extend.
  *
  * Memory and ports
  *
- * The emulator computes linear addresses (segmentation, limits, canonical
- * checks, address-size wrap) and calls ops->read/write/fetch with a linear
- * address and a length that never crosses a 4 KiB page, plus the access
- * bits to pass to x86_walk() (mmu/walk.h: PFERR_WRITE_MASK, PFERR_USER_MASK
- * at CPL 3, PFERR_FETCH_MASK, X86_WALK_AC, X86_WALK_IMPLICIT).  The caller
- * translates with the walker and decides between RAM and MMIO.  A callback
- * returns one of:
+ * The emulator computes linear addresses and calls ops->fetch/read/write
+ * with a linear address and a length (at most 15 for a fetch, 8 for data)
+ * that never crosses a 4 KiB page, and the access bits to give x86_walk()
+ * (mmu/walk.h: PFERR_WRITE_MASK, PFERR_USER_MASK at CPL 3,
+ * PFERR_FETCH_MASK, X86_WALK_AC, X86_WALK_IMPLICIT for the TSS).  The
+ * caller translates with the walker, then uses guest RAM (a memslot) or
+ * treats the access as MMIO.  Callbacks return:
  *
- *   X86EMUL_CONTINUE		done (read: *val filled in);
- *   X86EMUL_PROPAGATE_FAULT	*fault filled in (e.g. the walker's #PF);
- *   X86EMUL_IO_NEEDED		the caller must exit to userspace first: for a
- *				read or pio_in, the data is not available yet;
- *				for a write or pio_out, it cannot be taken now
- *				(e.g. the caller already holds one MMIO write
- *				for this exit);
- *   X86EMUL_UNHANDLEABLE	give up (e.g. a fetch from MMIO);
- *   X86EMUL_RETRY		give up this step with no effect and re-enter
- *				the guest (e.g. the page turned out to be RAM).
+ *   X86EMUL_CONTINUE		done (read, fetch, pio_in: data filled in);
+ *   X86EMUL_PROPAGATE_FAULT	*fault filled in (the walker's #PF);
+ *   X86EMUL_IO_NEEDED		userspace must run first: a read or pio_in
+ *				whose data it must supply (the caller records
+ *				the access for the exit), or a write or
+ *				pio_out that cannot be recorded now because
+ *				the caller already holds an access for this
+ *				exit (one exit carries one access);
+ *   X86EMUL_UNHANDLEABLE	give up (a fetch from MMIO, page tables
+ *				outside RAM, ...);
+ *   X86EMUL_RETRY		drop the step and re-enter the guest.
  *
  * Steps, exits and restarts
  *
- * x86_emulate_insn() runs one step: one instruction, or one element of a
- * REP string instruction.  Every read and port input a step completes is
- * kept in a small log in the context, with the count of the writes and
- * port outputs already done.  When a callback answers X86EMUL_IO_NEEDED,
- * x86_emulate_insn() returns X86EMUL_IO_NEEDED with no architectural
- * effect; the context must then be kept as it is.  Once userspace has
- * handled the exit, the caller passes the data of a pending read or port
- * input to x86_emulate_complete_read() and calls x86_emulate_insn() again:
- * the step runs from the start on the instruction bytes fetched the first
- * time, reads are answered from the log and completed writes are skipped,
- * so no access reaches a device twice.  Any number of restarts may occur in
- * one step (e.g. a page-crossing MMIO read, or MOVS from MMIO to MMIO).
+ * x86_emulate_insn() runs one step: an instruction, or one element of a
+ * REP string instruction.  The reads and port inputs a step completes are
+ * logged in the context, with the writes and port outputs it has done.
+ * When a callback answers X86EMUL_IO_NEEDED, x86_emulate_insn() returns
+ * X86EMUL_IO_NEEDED with no architectural effect and the context must be
+ * kept as it is.  After the exit, the caller hands the data of a read or
+ * port input to x86_emulate_complete_read() and calls x86_emulate_insn()
+ * again: the step runs from the start on the bytes fetched the first time,
+ * logged reads are answered from the log and logged writes skipped, so no
+ * device access happens twice and nothing is decoded differently.  A step
+ * may need several exits (MOVS from MMIO to MMIO: a read, then the write;
+ * an MMIO access that crosses a page: one exit per page).
  *
- * A write the callback accepted (X86EMUL_CONTINUE) is done: the step goes
- * on and normally completes, and the caller exits to userspace afterwards
- * (KVM_EXIT_MMIO with is_write, or KVM_EXIT_IO for OUTS) with nothing to
- * complete on return.
+ * A write a callback accepted is done: the step goes on and completes, and
+ * the caller exits to userspace afterwards with the write it holds
+ * (KVM_EXIT_MMIO is_write, or KVM_EXIT_IO out), with nothing to complete
+ * on the next KVM_RUN.
  *
- * REP string instructions do one element per step: RCX, RSI/RDI (by the
- * address size, in the direction of RFLAGS.DF) are updated at each step;
- * RIP moves past the instruction only after the last element (RCX reaching
- * 0; RCX = 0 at the start does nothing but move RIP).  When elements remain,
- * x86_emulate_insn() returns X86EMUL_CONTINUE with ctxt->rep_more set and
- * RIP unchanged: the caller may re-enter the guest (which re-executes the
- * instruction, taking interrupts in between, as hardware does) or call
- * x86_emulate_insn() again directly for the next element, which reuses the
- * fetched bytes.
+ * REP: each step moves one element and updates RCX, RSI, RDI (to the
+ * address size, by RFLAGS.DF); RIP moves past the instruction after the
+ * last element (and at once if the count is 0).  While elements remain, a
+ * completed step sets ctxt->rep_more and leaves RIP alone: the caller
+ * re-enters the guest (which executes the instruction again and may take
+ * interrupts in between, as on hardware) or calls x86_emulate_insn()
+ * again, which reuses the fetched bytes.  After a completed step without
+ * rep_more, x86_emulate_insn() would emulate the next instruction.
  *
- * A fault ends the step with no effect on registers; elements of a REP
- * instruction done in earlier steps stay done, as on hardware.  Writes the
- * callbacks accepted earlier in the faulting step are not undone: this
- * matters only for a write that crosses a page boundary and faults on its
- * second page, or INS whose memory write faults after the port was read.
+ * A fault ends a step with no effect on registers; earlier REP elements
+ * stay done, as on hardware.  Writes accepted earlier in the faulting step
+ * are not undone: this shows only for a write crossing into a page that
+ * faults, or INS whose memory write faults after the port was read.
  *
- * Call sequences (caller = x86.c; ctxt lives in the vCPU):
+ * Call sequences (x86.c; the context lives in the vCPU):
  *
- *   nested page fault outside every memslot, or a string I/O intercept:
+ *   On a nested page fault outside every memslot, or a string I/O exit:
+ *	kvm_x86_ops->get_sregs(vcpu, &sregs);
  *	x86_emulate_init(ctxt, &ops, vcpu, vcpu->arch.regs, rflags, &sregs);
  *	r = x86_emulate_insn(ctxt);
- *   then by r:
- *	X86EMUL_CONTINUE: write ctxt->rflags back; if the callbacks recorded
- *		an MMIO write or port output, exit to userspace with it;
- *		otherwise re-enter the guest (with ctxt->rep_more, optionally
- *		call x86_emulate_insn() again first);
- *	X86EMUL_IO_NEEDED: exit to userspace with the access the callback
- *		recorded (KVM_EXIT_MMIO / KVM_EXIT_IO), remember that
- *		emulation is pending; on the next KVM_RUN:
- *		    x86_emulate_complete_read(ctxt, run->mmio.data, len)
- *		    (only if the access was a read or port input), then
- *		    r = x86_emulate_insn(ctxt) and handle r the same way;
- *	X86EMUL_PROPAGATE_FAULT: inject ctxt->exception, re-enter the guest;
- *	X86EMUL_UNHANDLEABLE: KVM_EXIT_INTERNAL_ERROR, emulation suberror;
- *	X86EMUL_RETRY: re-enter the guest.
- *   A pending emulation is dropped (nothing to undo) if userspace changes
- *   the registers (KVM_SET_REGS/SREGS) before the next KVM_RUN.
+ *   and by r:
+ *	X86EMUL_CONTINUE	set RFLAGS from ctxt->rflags; if a callback
+ *				holds an MMIO write or port output, exit to
+ *				userspace with it; else re-enter the guest
+ *				(with ctxt->rep_more, x86_emulate_insn() may
+ *				be called again first);
+ *	X86EMUL_IO_NEEDED	exit with the held access, and mark the
+ *				emulation pending; on the next KVM_RUN:
+ *				    if it was a read or port input,
+ *				    x86_emulate_complete_read(ctxt, data, len)
+ *				    (run->mmio.data, or the PIO data page);
+ *				    r = x86_emulate_insn(ctxt), handled the
+ *				    same way;
+ *	X86EMUL_PROPAGATE_FAULT	queue ctxt->exception (CR2 = address for a
+ *				#PF) and re-enter the guest;
+ *	X86EMUL_UNHANDLEABLE	KVM_EXIT_INTERNAL_ERROR, emulation suberror;
+ *	X86EMUL_RETRY		re-enter the guest.
+ *   KVM_SET_REGS/SREGS while emulation is pending simply drops it: the
+ *   instruction has had no effect and runs again from the new state.
  */
 #ifndef _NKVM_X86_EMULATE_H
 #define _NKVM_X86_EMULATE_H

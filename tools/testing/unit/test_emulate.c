@@ -1062,6 +1062,7 @@ static const struct tcase movx_cases[] = {
 	{ "movnti [rbx],eax", M_L64, "0f c3 03", R64, "m64[0xa0000]=0x55667788 len=3" },
 	{ "movnti [rbx],rax", M_L64, "48 0f c3 03", R64, "m64[0xa0000]=0x1122334455667788 len=4" },
 	{ "movnti [ebx],eax (prot32)", M_P32, "0f c3 03", R64, "m64[0xa0000]=0x55667788 len=3" },
+	{ "movnti [bx],eax (real mode: still 32 bits)", M_REAL, "0f c3 07", "rbx=0x10 rax=0x12345678", "m32[0xa0010]=0x12345678 len=3" },
 	{ "movnti to a register: #UD", M_L64, "0f c3 c3", R64, "exc=6 noec" },
 	{ "66 movnti: not emulated", M_L64, "66 0f c3 03", R64, "fail" },
 };
@@ -1330,6 +1331,7 @@ static const struct tcase mode_cases[] = {
 	{ "prot32: mov [ebx],eax", M_P32, "89 03", "rbx=0xa0000 rax=0x12345678", "m32[0xa0000]=0x12345678 len=2" },
 	{ "prot32: mov [ebx],ax", M_P32, "66 89 03", "rbx=0xa0000 rax=0x12345678", "m32[0xa0000]=0x5678 len=3" },
 	{ "prot32: mov [bx+si],al (67)", M_P32, "67 88 00", "rbx=0x10 rsi=0x20 rax=0x12 ds.base=0xa0000", "m8[0xa0030]=0x12 len=3" },
+	{ "prot32: mov [disp32],eax (not RIP-relative)", M_P32, "89 05 00 00 0a 00", "rax=5", "m32[0xa0000]=5 len=6" },
 	{ "prot32: 0x48 is DEC, not REX", M_P32, "48 89 03", "rbx=0xa0000", "fail" },
 	{ "prot32: base + offset wraps at 4G", M_P32, "89 03", "ds.base=0xfff00000 rbx=0x1a0000 rax=5", "m32[0xa0000]=5 len=2" },
 	{ "prot32: high window", M_P32, "89 03", "rbx=0xfec00000 rax=5", "m32[0xfec00000]=5 len=2" },
@@ -1349,6 +1351,8 @@ static const struct tcase mode_cases[] = {
 	{ "long64: not canonical: #GP(0)", M_L64, "89 03", "rbx=0x8000000a0000", "exc=13 ec=0" },
 	{ "long64: RSP-based, not canonical: #SS(0)", M_L64, "89 04 24", "rsp=0x800000000000", "exc=12 ec=0" },
 	{ "long64: RBP-based, not canonical: #SS(0)", M_L64, "89 45 00", "rbp=0x800000000000", "exc=12 ec=0" },
+	{ "long64: SS override ignored: #GP(0)", M_L64, "36 89 03", "rbx=0x800000000000", "exc=13 ec=0" },
+	{ "long64: DS override ignored on [rbp]: #SS(0)", M_L64, "3e 89 45 00", "rbp=0x800000000000", "exc=12 ec=0" },
 	{ "long64: R13-based is not SS", M_L64, "41 89 45 00", "r13=0x800000000000", "exc=13 ec=0" },
 	{ "long64: last byte not canonical: #GP(0)", M_L64, "89 03", "rbx=0x7ffffffffffe", "exc=13 ec=0" },
 	{ "long64: FS base + offset not canonical", M_L64, "64 89 03", "fs.base=0x7ffffffffff0 rbx=0x10", "exc=13 ec=0" },
@@ -1712,6 +1716,15 @@ TEST(rep_outs_from_mmio)
 	EXPECT_EQ(reg(RCX), 0);
 	EXPECT_EQ(reg(RSI), 0xa0003);
 	EXPECT_EQ(reg(RIP), CODE + 2);
+}
+
+TEST(next_instruction_without_init)
+{
+	prepare(M_L64, IO_SYNC, "01 03 48 ff 03", "rbx=0xa0000 rax=5");
+	ASSERT_EQ(step(), X86EMUL_CONTINUE);
+	ASSERT_EQ(step(), X86EMUL_CONTINUE);
+	EXPECT_EQ(peek(0xa0000, 8), 6);
+	EXPECT_EQ(reg(RIP), CODE + 5);
 }
 
 TEST(failure_reports_the_instruction_bytes)
