@@ -567,6 +567,25 @@ static void reset_machine(int mode, int io)
 	}
 }
 
+/*
+ * A reset for the many-case tests: rebuild the machine once per mode, then
+ * only put back what an instruction may have changed.
+ */
+static void reset_machine_light(int mode, int io)
+{
+	static int built = -1;
+
+	if (built != mode || !M.ram)
+		reset_machine(mode, io);
+	built = mode;
+	memset(M.regs, 0, sizeof(M.regs));
+	M.regs[X86EMUL_REG_RIP] = CODE;
+	M.rflags = 0x2;
+	M.io = io;
+	M.pend.active = false;
+	M.retry_next = 0;
+}
+
 /* ---- The table ---------------------------------------------------------- */
 
 /*
@@ -2166,6 +2185,85 @@ TEST(arith_oracle_real)
 	static const unsigned int sizes[] = { 1, 2, 4 };
 
 	oracle_run(M_REAL, 50, sizes, 3);
+}
+
+/* ---- Random instructions: only defined results ------------------------- */
+
+TEST(fuzz_random_instructions)
+{
+	static const u8 prefixes[] = {
+		0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64,
+		0x65, 0x40, 0x41, 0x44, 0x48, 0x4f,
+	};
+	static const u8 opcodes[] = {
+		0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x08, 0x0b, 0x11, 0x19,
+		0x21, 0x29, 0x31, 0x39, 0x3b, 0x63, 0x6c, 0x6d, 0x6e, 0x6f,
+		0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+		0x8a, 0x8b, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa8, 0xa9,
+		0xaa, 0xab, 0xac, 0xad, 0xc6, 0xc7, 0xf6, 0xf7, 0xfe, 0xff,
+		0x0f,
+	};
+	static const u8 twobyte[] = {
+		0xa3, 0xab, 0xb3, 0xbb, 0xba, 0xb6, 0xb7, 0xbe, 0xbf, 0xc3,
+	};
+	int counts[5] = { 0 }, i;
+
+	for (i = 0; i < 180000; i++) {
+		int mode = i / 20000, n = 0, j, r;
+		unsigned long before[X86EMUL_NR_REGS];
+		u64 fl;
+		u8 code[20];
+
+		/* A fresh machine now and then: the guest may scribble. */
+		if (i % 1000 == 0)
+			reset_machine(mode, IO_SYNC);
+		reset_machine_light(mode, i % 3);
+		for (j = rnd() % 4; j > 0; j--)
+			code[n++] = prefixes[rnd() % sizeof(prefixes)];
+		code[n++] = opcodes[rnd() % sizeof(opcodes)];
+		if (code[n - 1] == 0x0f)
+			code[n++] = twobyte[rnd() % sizeof(twobyte)];
+		while (n < 20)
+			code[n++] = rnd() % 4 ? rnd() : 0;
+		if (rnd() % 8 == 0)
+			for (j = 0; j < 20; j++)
+				code[j] = rnd();
+		for (j = 0; j < 16; j++) {
+			u64 v = rnd();
+
+			/* Mostly addresses that hit RAM or MMIO. */
+			M.regs[j] = rnd() % 4 ? (v & 0x1ffff) + (j & 1 ? 0xa0000 : 0x2000) : v;
+		}
+		M.regs[RSP] = 0x8000;
+		fl = 2 | (rnd() & (ARITH | X86_EFLAGS_DF));
+		M.rflags = fl | (mode == M_VM86 ? X86_EFLAGS_VM : 0);
+		memcpy(M.ram + CODE, code, sizeof(code));
+		memcpy(before, M.regs, sizeof(before));
+		x86_emulate_init(&M.ctxt, &ops, &M, M.regs, M.rflags, &M.sregs);
+		r = step();
+		ASSERT_TRUE(r >= X86EMUL_CONTINUE && r <= X86EMUL_UNHANDLEABLE);
+		ASSERT_NE(r, X86EMUL_IO_NEEDED);
+		counts[r]++;
+		ASSERT_LE(M.ctxt.insn_len, X86EMUL_MAX_INSN);
+		if (r != X86EMUL_CONTINUE) {
+			ASSERT_EQ(memcmp(before, M.regs, sizeof(before)), 0);
+			ASSERT_EQ(M.ctxt.rflags, M.rflags);
+		} else {
+			u64 len = M.regs[X86EMUL_REG_RIP] - CODE;
+
+			ASSERT_TRUE(M.ctxt.rep_more ? len == 0 :
+				    len >= 1 && len <= 15);
+		}
+		if (r == X86EMUL_PROPAGATE_FAULT) {
+			u8 v = M.ctxt.exception.vector;
+
+			ASSERT_TRUE(v == X86_TRAP_GP || v == X86_TRAP_SS ||
+				    v == X86_TRAP_PF || v == X86_TRAP_UD ||
+				    v == X86_TRAP_AC);
+		}
+	}
+	TH_LOG("completed %d, faults %d, not emulated %d", counts[0],
+	       counts[1], counts[3]);
 }
 
 TEST_HARNESS_MAIN

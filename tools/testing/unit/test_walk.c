@@ -650,4 +650,61 @@ TEST(not_present_beats_permissions)
 	EXPECT_PF(0x6000, PFERR_USER_MASK | PFERR_WRITE_MASK, 0xf);
 }
 
+/* Random page tables, random state: only defined results. */
+TEST(fuzz_random_tables)
+{
+	u64 seed = 0x2545f4914f6cdd1dULL;
+	int i, j, st[4] = { 0 };
+
+	for (i = 0; i < 20000; i++) {
+		struct x86_walk_result r;
+		struct x86_exception ex;
+		enum x86_walk_status s;
+		u64 la;
+
+#define NEXT() (seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17)
+		if (i % 500 == 0) {
+			reset(PG_4);
+			/* Entries pointing mostly into the buffer. */
+			for (j = 0; j < (int)(MEM_SIZE / 8); j++) {
+				u64 v = NEXT();
+
+				if (v % 3)
+					v = (v & ~0x000ffffffffff000ULL) |
+					    (v & (MEM_SIZE - 1) & ~0xfffULL);
+				put(j * 8ULL, v, 8);
+			}
+		}
+		env.cr0 = X86_CR0_PE | X86_CR0_PG | (NEXT() & X86_CR0_WP);
+		env.cr4 = NEXT() & (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_LA57 |
+				    X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_PKE);
+		env.efer = NEXT() & EFER_NX;
+		if ((env.cr4 & X86_CR4_PAE) && NEXT() % 2)
+			env.efer |= EFER_LMA | EFER_LME;
+		env.cr3 = NEXT() & (MEM_SIZE - 1) & ~0x1fULL;
+		env.maxphyaddr = 36 + NEXT() % 17;
+		env.gbpages = NEXT() & 1;
+		env.amd = NEXT() & 1;
+		env.pkru = NEXT();
+		la = NEXT();
+		if (!(env.efer & EFER_LMA))
+			la &= 0xffffffffULL;
+		s = walk(la, NEXT() & (PFERR_WRITE_MASK | PFERR_USER_MASK |
+				       PFERR_FETCH_MASK | X86_WALK_AC |
+				       X86_WALK_NO_AD), &r, &ex);
+		ASSERT_TRUE(s <= X86_WALK_RETRY);
+		st[s]++;
+		if (s == X86_WALK_OK)
+			ASSERT_LT(r.gpa, 1ULL << env.maxphyaddr);
+		if (s == X86_WALK_FAULT) {
+			ASSERT_EQ(ex.vector, X86_TRAP_PF);
+			ASSERT_EQ(ex.address, la);
+			ASSERT_EQ(ex.error_code & ~0x3fU, 0);
+		}
+#undef NEXT
+	}
+	TH_LOG("ok %d, #PF %d, tables outside RAM %d, retry %d", st[0], st[1],
+	       st[2], st[3]);
+}
+
 TEST_HARNESS_MAIN
