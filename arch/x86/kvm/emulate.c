@@ -253,8 +253,8 @@ static bool is_input(int kind)
  * One access of n bytes (a page piece, or a port).  Replayed from the log
  * if an earlier run of this step completed it.
  */
-static int guest_access(struct emu *e, int kind, u64 la, u16 port, void *buf,
-		  unsigned int n, u32 acc)
+static int guest_access(struct emu *e, int kind, u64 la, u16 port,
+			void *buf, unsigned int n, u32 acc)
 {
 	struct x86_emulate_ctxt *c = e->c;
 	struct x86_emulate_log *l = &c->log;
@@ -344,7 +344,7 @@ static int access_mem(struct emu *e, int kind, u64 la, void *buf,
 static int seg_fault(struct emu *e, int seg)
 {
 	return emu_fault(e, seg == X86EMUL_SEG_SS ? X86_TRAP_SS : X86_TRAP_GP,
-		     true, 0);
+			 true, 0);
 }
 
 /*
