@@ -683,7 +683,7 @@ static void parse_kv(const char *text, kv_fn fn, void *arg)
 
 static void apply_before(const char *k, u64 idx, u64 v, void *arg)
 {
-	struct kvm_segment *s;
+	struct kvm_segment *s = seg_by_name(k);
 	int r = reg_index(k);
 
 	if (r >= 0) {
@@ -707,7 +707,7 @@ static void apply_before(const char *k, u64 idx, u64 v, void *arg)
 		memcpy(M.pio_in, &v, 8);
 	} else if (!strcmp(k, "fifo")) {
 		M.fifo_in[0] = v;
-	} else if ((s = seg_by_name(k))) {
+	} else if (s) {
 		const char *f = k + 3;
 
 		if (!strcmp(f, "base"))
@@ -801,7 +801,9 @@ static int hex_bytes(const char *hex, u8 *out)
 			hex++;
 			continue;
 		}
-		out[n++] = strtoul((char[3]){ hex[0], hex[1], 0 }, NULL, 16);
+		char byte[3] = { hex[0], hex[1], 0 };
+
+		out[n++] = strtoul(byte, NULL, 16);
 		hex += 2;
 	}
 	return n;
