@@ -13,13 +13,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kvm.h>
+#include <asm/processor-flags.h>
 
 typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
+typedef int8_t s8;
+typedef int16_t s16;
+typedef int32_t s32;
+typedef int64_t s64;
 typedef u64 gfn_t;
 typedef u64 gpa_t;
+
+#define BIT(n)			(1UL << (n))
+#define BIT_ULL(n)		(1ULL << (n))
+#define GENMASK_ULL(h, l)	((~0ULL << (l)) & (~0ULL >> (63 - (h))))
+#define fallthrough		__attribute__((__fallthrough__))
+
+/* asm/msr-index.h */
+#define EFER_SCE		BIT_ULL(0)
+#define EFER_LME		BIT_ULL(8)
+#define EFER_LMA		BIT_ULL(10)
+#define EFER_NX			BIT_ULL(11)
+
+/* asm/trapnr.h */
+#define X86_TRAP_DE		0
+#define X86_TRAP_DB		1
+#define X86_TRAP_UD		6
+#define X86_TRAP_GP		13
+#define X86_TRAP_SS		12
+#define X86_TRAP_PF		14
+#define X86_TRAP_AC		17
 
 #define PAGE_SHIFT		12
 #define PAGE_SIZE		(1UL << PAGE_SHIFT)
