@@ -372,11 +372,12 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	if (!fpu_alloc_guest_fpstate(&vcpu->arch.guest_fpu))
 		return -ENOMEM;
 
+	r = kvm_emul_vcpu_init(vcpu);
+	if (r)
+		goto err_fpu;
 	r = kvm_x86_ops->vcpu_create(vcpu);
-	if (r) {
-		fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
-		return r;
-	}
+	if (r)
+		goto err_emul;
 	vcpu->arch.tsc_khz = tsc_khz;
 	kvm_host_set_tsc(vcpu, 0);
 	/* No CPUID yet: the model of an empty table. */
@@ -385,6 +386,12 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	kvm_pmu_refresh(vcpu);
 	kvm_vcpu_reset(vcpu);
 	return 0;
+
+err_emul:
+	kvm_emul_vcpu_free(vcpu);
+err_fpu:
+	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
+	return r;
 }
 
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
@@ -393,6 +400,7 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 		free_page((unsigned long)vcpu->arch.mmu_cache[--vcpu->arch.mmu_cache_nr]);
 	kvm_vcpu_cpuid_free(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
+	kvm_emul_vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
 }
 
@@ -636,9 +644,8 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	struct kvm_run *run = vcpu->run;
 	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 
-	if (exit->io.string)	/* INS/OUTS need the emulator: not yet */
-		return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
-					  exit);
+	if (exit->io.string)	/* INS/OUTS, REP or not */
+		return kvm_emulate_instruction(vcpu);
 	if (kvm_pio_in_kernel(vcpu, exit))
 		return 1;
 
@@ -804,12 +811,9 @@ static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	int r = kvm_mmu_map_gfn(vcpu, exit->npf.gpa >> PAGE_SHIFT);
 
-	if (r == -ENOENT) {
-		/* Outside every memslot: MMIO, which needs the emulator. */
-		exit->hw.info[1] = exit->npf.gpa;
-		return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
-					  exit);
-	}
+	/* Outside every memslot: MMIO, through the emulator. */
+	if (r == -ENOENT)
+		return kvm_emulate_instruction(vcpu);
 	return r ? r : 1;
 }
 
@@ -1011,6 +1015,11 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 	}
 	if (vcpu->arch.pio.pending)
 		kvm_complete_userspace_exit(vcpu);
+	if (kvm_emulation_pending(vcpu)) {
+		r = kvm_complete_emulation(vcpu);
+		if (r <= 0)
+			goto out;
+	}
 
 	/* As on Linux, exit_reason keeps the value of the last exit. */
 	if (kvm_run_immediate_exit(run)) {
@@ -1553,6 +1562,14 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		if (copy_from_user(&irq, argp, sizeof(irq)))
 			return -EFAULT;
 		return kvm_vcpu_interrupt(vcpu, irq.irq);
+	}
+	case KVM_TRANSLATE: {
+		struct kvm_translation tr;
+
+		if (copy_from_user(&tr, argp, sizeof(tr)))
+			return -EFAULT;
+		kvm_translate(vcpu, &tr);
+		return copy_to_user(argp, &tr, sizeof(tr)) ? -EFAULT : 0;
 	}
 	case KVM_SET_GUEST_DEBUG:
 		return IOCTL_IN(struct kvm_guest_debug, kvm_set_guest_debug);

@@ -182,6 +182,14 @@ void kvm_msr_filter_free(struct kvm *kvm);
 int kvm_vcpu_ioctl_msrs(struct kvm_vcpu *vcpu, struct kvm_msrs __user *umsrs,
 			bool set);
 
+/* mmio.c: the instruction emulator for MMIO and string I/O */
+int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu);
+void kvm_emul_vcpu_free(struct kvm_vcpu *vcpu);
+int kvm_emulate_instruction(struct kvm_vcpu *vcpu);
+bool kvm_emulation_pending(struct kvm_vcpu *vcpu);
+int kvm_complete_emulation(struct kvm_vcpu *vcpu);
+int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
+
 /* mmu/mmu.c */
 int kvm_mmu_init_vm(struct kvm *kvm);
 void kvm_mmu_destroy_vm(struct kvm *kvm);

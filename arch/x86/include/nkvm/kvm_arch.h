@@ -61,7 +61,10 @@ struct kvm_queued_exception {
 	bool has_error_code;
 	u8 vector;
 	u32 error_code;
+	u64 cr2;		/* for a #PF nkvm raises (emulation) */
 };
+
+struct kvm_emul_state;
 
 /* The guest's view of CPUID (arch/x86/kvm/cpuid.h has the details). */
 struct kvm_cpuid_model_state {
@@ -157,6 +160,9 @@ struct kvm_vcpu_arch {
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];
+
+	/* The instruction emulator's state (mmio.c). */
+	struct kvm_emul_state *emul;
 
 	/* Table pages preallocated for the next guest-physical fault. */
 	void *mmu_cache[4];

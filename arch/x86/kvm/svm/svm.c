@@ -489,6 +489,9 @@ static void svm_inject_exception(struct kvm_vcpu *vcpu)
 	c->event_inj = ex->vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
 		       (ex->has_error_code ? SVM_EVTINJ_VALID_ERR : 0);
 	c->event_inj_err = ex->error_code;
+	/* An injected #PF does not set CR2 by itself. */
+	if (ex->vector == X86_TRAP_PF && ex->cr2)
+		to_svm(vcpu)->vmcb->save.cr2 = ex->cr2;
 }
 
 static void svm_inject_nmi(struct kvm_vcpu *vcpu)

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nkvm: MMIO and string port I/O through the instruction emulator.
+ *
+ * The glue between exits and emulate.c: a nested page fault outside every
+ * memslot, a write to a read-only slot, or an INS/OUTS intercept runs the
+ * emulator on the instruction at RIP.  Its accesses are translated with
+ * the guest's page tables (mmu/walk.c) and go to guest RAM through the
+ * memslots, to an in-kernel device on the MMIO or PIO bus, or else to
+ * userspace: one access per exit (KVM_EXIT_MMIO or KVM_EXIT_IO).  A read
+ * waits for userspace's data and the step runs again on the next KVM_RUN
+ * (emulate.h has the restart protocol: nothing reaches a device twice).
+ */
+#define pr_fmt(fmt) "nkvm: " fmt
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <asm/processor.h>
+
+#include "x86.h"
+#include "cpuid.h"
+#include "emulate.h"
+
+/* The one access an exit to userspace carries. */
+struct kvm_emul_access {
+	bool held;
+	bool write;
+	bool pio;
+	u64 addr;		/* guest-physical address or port */
+	u8 len;
+	u8 data[8];
+};
+
+struct kvm_emul_state {
+	struct x86_emulate_ctxt ctxt;
+	struct x86_walk_env walk;
+	struct kvm_emul_access access;
+	bool pending;		/* a step waits for userspace */
+	u64 rip;		/* where the pending step's instruction is */
+};
+
+static struct kvm_emul_state *emul(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.emul;
+}
+
+static struct kvm_vcpu *ctxt_vcpu(struct x86_emulate_ctxt *ctxt)
+{
+	return ctxt->opaque;
+}
+
+/* ---- Guest page tables --------------------------------------------------- */
+
+static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
+{
+	struct kvm_vcpu *vcpu = opaque;
+
+	*pte = 0;
+	return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
+}
+
+/* 0 if swapped, 1 if the value had changed, -EFAULT on a fault. */
+static int cmpxchg_user_u64(u64 __user *p, u64 old, u64 new)
+{
+	return __try_cmpxchg_user(p, &old, new, efault64);
+}
+
+static int cmpxchg_user_u32(u32 __user *p, u32 old, u32 new)
+{
+	return __try_cmpxchg_user(p, &old, new, efault32);
+}
+
+/*
+ * Set accessed/dirty bits as the CPU would: atomically, in the VMM's
+ * mapping of guest RAM.  0 if swapped, 1 if the entry changed meanwhile.
+ */
+static int walk_cmpxchg_pte(void *opaque, u64 gpa, u64 old, u64 new,
+			    unsigned int size)
+{
+	struct kvm_vcpu *vcpu = opaque;
+	struct kvm_memory_slot *slot;
+	unsigned long hva;
+
+	slot = kvm_gfn_to_memslot(vcpu->kvm, gpa >> PAGE_SHIFT);
+	if (!slot || (slot->flags & KVM_MEM_READONLY))
+		return -EFAULT;
+	hva = kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + offset_in_page(gpa);
+	if (!access_ok((void __user *)hva, size))
+		return -EFAULT;
+	if (size == 8)
+		return cmpxchg_user_u64((u64 __user *)hva, old, new);
+	return cmpxchg_user_u32((u32 __user *)hva, old, new);
+}
+
+static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
+			      const struct kvm_sregs *sregs)
+{
+	*env = (struct x86_walk_env) {
+		.cr0 = sregs->cr0,
+		.cr3 = sregs->cr3,
+		.cr4 = sregs->cr4,
+		.efer = sregs->efer,
+		.maxphyaddr = vcpu->arch.model.maxphyaddr,
+		.gbpages = kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX,
+					       BIT(26)),
+		/* The hardware walks the guest's tables: its rules apply. */
+		.amd = boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
+		       boot_cpu_data.x86_vendor == X86_VENDOR_HYGON,
+		.opaque = vcpu,
+		.read_pte = walk_read_pte,
+		.cmpxchg_pte = walk_cmpxchg_pte,
+	};
+}
+
+/* Linear to guest-physical for the emulator; a #PF goes into @fault. */
+static int emul_translate(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
+			  u64 *gpa, struct x86_exception *fault)
+{
+	struct kvm_emul_state *es = emul(ctxt_vcpu(ctxt));
+	struct x86_walk_result res;
+
+	switch (x86_walk(&es->walk, la, access, &res, fault)) {
+	case X86_WALK_OK:
+		*gpa = res.gpa;
+		return X86EMUL_CONTINUE;
+	case X86_WALK_FAULT:
+		return X86EMUL_PROPAGATE_FAULT;
+	case X86_WALK_RETRY:
+		return X86EMUL_RETRY;
+	default:		/* page tables outside guest RAM */
+		return X86EMUL_UNHANDLEABLE;
+	}
+}
+
+/* ---- The emulator's callbacks ------------------------------------------ */
+
+static bool gpa_is_ram(struct kvm_vcpu *vcpu, u64 gpa, bool write)
+{
+	struct kvm_memory_slot *slot = kvm_gfn_to_memslot(vcpu->kvm,
+							  gpa >> PAGE_SHIFT);
+
+	/* A write to a read-only slot is MMIO, as on Linux. */
+	return slot && !(write && (slot->flags & KVM_MEM_READONLY));
+}
+
+/* Hold an access for the exit; false if this exit already carries one. */
+static bool emul_hold(struct kvm_vcpu *vcpu, bool write, bool pio, u64 addr,
+		      unsigned int len, const void *data)
+{
+	struct kvm_emul_access *a = &emul(vcpu)->access;
+
+	if (a->held)
+		return false;
+	*a = (struct kvm_emul_access) {
+		.held = true, .write = write, .pio = pio,
+		.addr = addr, .len = len,
+	};
+	if (write)
+		memcpy(a->data, data, len);
+	return true;
+}
+
+static int emul_fetch(struct x86_emulate_ctxt *ctxt, u64 la, void *buf,
+		      unsigned int len, u32 access, struct x86_exception *fault)
+{
+	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	u64 gpa;
+	int r;
+
+	r = emul_translate(ctxt, la, access, &gpa, fault);
+	if (r != X86EMUL_CONTINUE)
+		return r;
+	/* Instructions are never fetched from MMIO. */
+	if (!gpa_is_ram(vcpu, gpa, false) ||
+	    nkvm_read_guest(vcpu->kvm, gpa, buf, len))
+		return X86EMUL_UNHANDLEABLE;
+	return X86EMUL_CONTINUE;
+}
+
+static int emul_read(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
+		     unsigned int len, u32 access, struct x86_exception *fault)
+{
+	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	u64 gpa;
+	int r;
+
+	r = emul_translate(ctxt, la, access, &gpa, fault);
+	if (r != X86EMUL_CONTINUE)
+		return r;
+	if (gpa_is_ram(vcpu, gpa, false))
+		return nkvm_read_guest(vcpu->kvm, gpa, val, len) ?
+		       X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
+	if (!kvm_io_bus_read(vcpu, KVM_MMIO_BUS, gpa, len, val))
+		return X86EMUL_CONTINUE;
+	emul_hold(vcpu, false, false, gpa, len, NULL);
+	return X86EMUL_IO_NEEDED;
+}
+
+static int emul_write(struct x86_emulate_ctxt *ctxt, u64 la, const void *val,
+		      unsigned int len, u32 access, struct x86_exception *fault)
+{
+	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	u64 gpa;
+	int r;
+
+	r = emul_translate(ctxt, la, access, &gpa, fault);
+	if (r != X86EMUL_CONTINUE)
+		return r;
+	if (gpa_is_ram(vcpu, gpa, true))
+		return nkvm_write_guest(vcpu->kvm, gpa, val, len) ?
+		       X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
+	if (!kvm_io_bus_write(vcpu, KVM_MMIO_BUS, gpa, len, (void *)val))
+		return X86EMUL_CONTINUE;
+	return emul_hold(vcpu, true, false, gpa, len, val) ?
+	       X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
+}
+
+static int emul_pio_in(struct x86_emulate_ctxt *ctxt, u16 port,
+		       unsigned int size, void *val)
+{
+	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+
+	if (!kvm_io_bus_read(vcpu, KVM_PIO_BUS, port, size, val))
+		return X86EMUL_CONTINUE;
+	emul_hold(vcpu, false, true, port, size, NULL);
+	return X86EMUL_IO_NEEDED;
+}
+
+static int emul_pio_out(struct x86_emulate_ctxt *ctxt, u16 port,
+			unsigned int size, const void *val)
+{
+	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+
+	if (!kvm_io_bus_write(vcpu, KVM_PIO_BUS, port, size, (void *)val))
+		return X86EMUL_CONTINUE;
+	return emul_hold(vcpu, true, true, port, size, val) ?
+	       X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
+}
+
+static const struct x86_emulate_ops kvm_emul_ops = {
+	.fetch = emul_fetch,
+	.read = emul_read,
+	.write = emul_write,
+	.pio_in = emul_pio_in,
+	.pio_out = emul_pio_out,
+};
+
+/* ---- Steps and exits ------------------------------------------------------ */
+
+/* Exit to userspace with the held access. */
+static int emul_exit_to_user(struct kvm_vcpu *vcpu)
+{
+	struct kvm_emul_access *a = &emul(vcpu)->access;
+	struct kvm_run *run = vcpu->run;
+
+	if (a->pio) {
+		run->exit_reason = KVM_EXIT_IO;
+		run->io.direction = a->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
+		run->io.size = a->len;
+		run->io.port = a->addr;
+		run->io.count = 1;
+		run->io.data_offset = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
+		if (a->write)
+			memcpy(page_address(vcpu->pio_page), a->data, a->len);
+	} else {
+		run->exit_reason = KVM_EXIT_MMIO;
+		run->mmio.phys_addr = a->addr;
+		run->mmio.len = a->len;
+		run->mmio.is_write = a->write;
+		memset(run->mmio.data, 0, sizeof(run->mmio.data));
+		if (a->write)
+			memcpy(run->mmio.data, a->data, a->len);
+	}
+	return 0;
+}
+
+static int emul_failure(struct kvm_vcpu *vcpu)
+{
+	struct x86_emulate_ctxt *ctxt = &emul(vcpu)->ctxt;
+	struct kvm_run *run = vcpu->run;
+
+	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run->emulation_failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+	/* flags, insn_size and the 16 instruction bytes */
+	run->emulation_failure.ndata = 4;
+	run->emulation_failure.flags =
+		KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+	run->emulation_failure.insn_size = ctxt->insn_len;
+	memset(run->emulation_failure.insn_bytes, 0,
+	       sizeof(run->emulation_failure.insn_bytes));
+	memcpy(run->emulation_failure.insn_bytes, ctxt->insn_bytes,
+	       min_t(u8, ctxt->insn_len, sizeof(ctxt->insn_bytes)));
+	return 0;
+}
+
+/* Run (or run again) the step and act on its result. */
+static int kvm_emulate_step(struct kvm_vcpu *vcpu)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+	struct x86_emulate_ctxt *ctxt = &es->ctxt;
+	struct x86_exception *ex = &ctxt->exception;
+
+	es->pending = false;
+	switch (x86_emulate_insn(ctxt)) {
+	case X86EMUL_CONTINUE:
+		vcpu->arch.rflags = ctxt->rflags;
+		if (!ctxt->rep_more)	/* the instruction is complete */
+			kvm_x86_ops->set_interrupt_shadow(vcpu, 0);
+		if (es->access.held)	/* a write: nothing to complete */
+			return emul_exit_to_user(vcpu);
+		/* An unfinished REP goes on when the guest runs it again. */
+		return 1;
+	case X86EMUL_IO_NEEDED:
+		es->pending = true;
+		return emul_exit_to_user(vcpu);
+	case X86EMUL_PROPAGATE_FAULT:
+		nkvm_queue_exception(vcpu, ex->vector, ex->has_error_code,
+				     ex->error_code);
+		if (ex->vector == X86_TRAP_PF)
+			vcpu->arch.exception.cr2 = ex->address;
+		return 1;
+	case X86EMUL_RETRY:
+		return 1;
+	default:
+		return emul_failure(vcpu);
+	}
+}
+
+/*
+ * Emulate the instruction at RIP (an MMIO access or a string port I/O).
+ * Returns > 0 to enter the guest again, 0 to exit to userspace.
+ */
+int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+	struct kvm_sregs sregs;
+
+	kvm_x86_ops->get_sregs(vcpu, &sregs);
+	kvm_walk_env_init(vcpu, &es->walk, &sregs);
+	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
+			 vcpu->arch.rflags, &sregs);
+	es->access.held = false;
+	es->rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
+	return kvm_emulate_step(vcpu);
+}
+
+bool kvm_emulation_pending(struct kvm_vcpu *vcpu)
+{
+	return emul(vcpu)->pending;
+}
+
+/*
+ * KVM_RUN after an exit that left a step waiting: give it userspace's
+ * data and run it again.  If userspace moved RIP meanwhile, the step had
+ * no effect and is dropped.
+ */
+int kvm_complete_emulation(struct kvm_vcpu *vcpu)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+	struct kvm_emul_access *a = &es->access;
+	const void *data;
+
+	es->pending = false;
+	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != es->rip)
+		return 1;
+
+	if (!a->write) {
+		data = a->pio ? page_address(vcpu->pio_page) :
+				(void *)vcpu->run->mmio.data;
+		x86_emulate_complete_read(&es->ctxt, data, a->len);
+	}
+	a->held = false;
+	return kvm_emulate_step(vcpu);
+}
+
+/* KVM_TRANSLATE: where the guest's page tables map a linear address. */
+int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr)
+{
+	struct x86_walk_env env;
+	struct x86_walk_result res;
+	struct x86_exception fault;
+	struct kvm_sregs sregs;
+	u32 access = X86_WALK_NO_AD;
+
+	kvm_x86_ops->get_sregs(vcpu, &sregs);
+	kvm_walk_env_init(vcpu, &env, &sregs);
+	if (vcpu->arch.rflags & X86_EFLAGS_AC)
+		access |= X86_WALK_AC;
+
+	if (x86_walk(&env, tr->linear_address, access, &res, &fault) ==
+	    X86_WALK_OK) {
+		tr->physical_address = res.gpa;
+		tr->valid = 1;
+	} else {
+		tr->physical_address = ~0ULL;
+		tr->valid = 0;
+	}
+	/* As on Linux, whatever the tables say. */
+	tr->writeable = 1;
+	tr->usermode = 0;
+	return 0;
+}
+
+int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu)
+{
+	vcpu->arch.emul = kzalloc(sizeof(struct kvm_emul_state),
+				  GFP_KERNEL_ACCOUNT);
+	return vcpu->arch.emul ? 0 : -ENOMEM;
+}
+
+void kvm_emul_vcpu_free(struct kvm_vcpu *vcpu)
+{
+	kfree(vcpu->arch.emul);
+	vcpu->arch.emul = NULL;
+}
