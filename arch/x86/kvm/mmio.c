@@ -402,6 +402,60 @@ int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr)
 	return 0;
 }
 
+/*
+ * Decode the "mov %reg, %crN" (0F 22 /r) at RIP, for a control register
+ * write intercepted without decode assists: which register, which source,
+ * how long.  Returns 0, or -EINVAL if the bytes are something else.
+ */
+int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
+			 unsigned int *len)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+	struct x86_exception fault;
+	struct kvm_sregs sregs;
+	u8 insn[X86EMUL_MAX_INSN];
+	bool long_mode;
+	unsigned int i;
+	u8 rex = 0;
+	u64 la;
+
+	kvm_x86_ops->get_sregs(vcpu, &sregs);
+	kvm_walk_env_init(vcpu, &es->walk, &sregs);
+	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
+			 vcpu->arch.rflags, &sregs);
+	long_mode = es->ctxt.mode == X86EMUL_MODE_PROT64;
+	la = kvm_reg_read(vcpu, VCPU_REGS_RIP) + (long_mode ? 0 : sregs.cs.base);
+	if (!long_mode)
+		la = (u32)la;
+
+	/* Fetch what lies within this page, at least the 3-byte opcode. */
+	i = min_t(unsigned int, sizeof(insn), PAGE_SIZE - offset_in_page(la));
+	if (i < 3 || emul_fetch(&es->ctxt, la, insn, i,
+				PFERR_FETCH_MASK, &fault) != X86EMUL_CONTINUE)
+		return -EINVAL;
+
+	for (i = 0; i < sizeof(insn) - 2; i++) {
+		u8 b = insn[i];
+
+		if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0x26 ||
+		    b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
+		    b == 0x65)
+			continue;
+		if (long_mode && (b & 0xf0) == 0x40) {
+			rex = b;
+			continue;
+		}
+		break;
+	}
+	if (i >= sizeof(insn) - 2 || insn[i] != 0x0f || insn[i + 1] != 0x22)
+		return -EINVAL;
+	/* MOV CR uses the register form whatever ModRM.mod says. */
+	*cr = ((insn[i + 2] >> 3) & 7) | ((rex & 4) ? 8 : 0);
+	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
+	*len = i + 3;
+	return 0;
+}
+
 int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu)
 {
 	vcpu->arch.emul = kzalloc(sizeof(struct kvm_emul_state),

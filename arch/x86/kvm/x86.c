@@ -380,9 +380,13 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		goto err_emul;
 	vcpu->arch.tsc_khz = tsc_khz;
 	kvm_host_set_tsc(vcpu, 0);
-	/* No CPUID yet: the model of an empty table. */
+	/*
+	 * No CPUID yet: the model of an empty table, except that, as on
+	 * Linux, CR4 is limited only by the host until a table is set.
+	 */
 	kvm_cpuid_compute_model(NULL, 0, kvm_host_supported_xcr0(),
 				kvm_cr4_reserved_bits, &vcpu->arch.model);
+	vcpu->arch.model.cr4_reserved = kvm_cr4_reserved_bits;
 	kvm_pmu_refresh(vcpu);
 	kvm_vcpu_reset(vcpu);
 	return 0;
@@ -558,14 +562,13 @@ static int kvm_set_xcr0(struct kvm_vcpu *vcpu, u64 xcr0)
 }
 
 /*
- * Called with interrupts off around the backend's run.  The guest may set
- * CR4.OSXSAVE without an exit (SVM does not intercept its CR4 writes), so
- * its XCR0 is loaded whenever it differs from the host's, not only when
- * the last known CR4 had OSXSAVE.
+ * Called with interrupts off around the backend's run.  The guest's CR4
+ * writes exit, so CR4.OSXSAVE is known: without it XCR0 does not matter
+ * to the guest and the host's stays.
  */
 static bool kvm_load_guest_xcr0(struct kvm_vcpu *vcpu)
 {
-	if (!host_xcr0 || vcpu->arch.xcr0 == host_xcr0)
+	if (!(vcpu->arch.cr4 & X86_CR4_OSXSAVE) || vcpu->arch.xcr0 == host_xcr0)
 		return false;
 	xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->arch.xcr0);
 	return true;
@@ -807,6 +810,70 @@ static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	return 1;
 }
 
+/*
+ * A guest write to CR4: the architecture's checks (reserved bits from the
+ * host and the guest's CPUID, PAE in long mode, PCIDE, LA57), then load it,
+ * flush the TLB when paging changed, and update CPUID's runtime bits.
+ * Returns 0, or 1 for #GP.
+ */
+static int kvm_set_cr4(struct kvm_vcpu *vcpu, u64 cr4)
+{
+	u64 old = vcpu->arch.cr4;
+	bool long_mode = vcpu->arch.efer & EFER_LMA;
+	struct kvm_sregs sregs;
+
+	if (cr4 & (kvm_cr4_reserved_bits | vcpu->arch.model.cr4_reserved))
+		return 1;
+	if (long_mode && !(cr4 & X86_CR4_PAE))
+		return 1;
+	if (long_mode && ((cr4 ^ old) & X86_CR4_LA57))
+		return 1;
+	if ((cr4 & X86_CR4_PCIDE) && !(old & X86_CR4_PCIDE)) {
+		kvm_x86_ops->get_sregs(vcpu, &sregs);
+		if (!long_mode || (sregs.cr3 & 0xfff))
+			return 1;
+	}
+
+	kvm_x86_ops->set_cr(vcpu, 4, cr4);
+	if ((cr4 ^ old) & (X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE |
+			   X86_CR4_SMEP | X86_CR4_PCIDE | X86_CR4_LA57))
+		kvm_x86_ops->flush_tlb(vcpu);
+	if ((cr4 ^ old) & (X86_CR4_OSXSAVE | X86_CR4_PKE))
+		kvm_vcpu_cpuid_runtime(vcpu);
+	return 0;
+}
+
+static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
+			       struct kvm_x86_exit *exit)
+{
+	u64 rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
+	int cr = exit->cr.cr, gpr = exit->cr.gpr;
+	u64 next_rip = exit->next_rip;
+	unsigned int len;
+	u64 val;
+
+	if (gpr < 0 || !next_rip) {
+		if (kvm_decode_mov_to_cr(vcpu, &cr, &gpr, &len) ||
+		    cr != exit->cr.cr) {
+			exit->hw.info[1] = rip;
+			return kvm_internal_error(vcpu,
+						  KVM_INTERNAL_ERROR_EMULATION,
+						  exit);
+		}
+		next_rip = rip + len;
+	}
+
+	val = kvm_reg_read(vcpu, gpr);
+	if (!(vcpu->arch.efer & EFER_LMA))
+		val = (u32)val;
+	if (cr != 4 || kvm_set_cr4(vcpu, val)) {
+		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	nkvm_skip_insn(vcpu, next_rip);
+	return 1;
+}
+
 static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	int r = kvm_mmu_map_gfn(vcpu, exit->npf.gpa >> PAGE_SHIFT);
@@ -838,6 +905,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_handle_msr(vcpu, exit);
 	case X86_EXIT_XSETBV:
 		return kvm_handle_xsetbv(vcpu, exit);
+	case X86_EXIT_CR_WRITE:
+		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
 		return kvm_handle_npf(vcpu, exit);
 	case X86_EXIT_SHUTDOWN:

@@ -22,6 +22,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_RDMSR,
 	X86_EXIT_WRMSR,
 	X86_EXIT_XSETBV,
+	X86_EXIT_CR_WRITE,	/* MOV to a control register */
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
 	X86_EXIT_DEBUG,		/* a #DB or #BP for the debugger */
@@ -48,6 +49,10 @@ struct kvm_x86_exit {
 			u64 gpa;
 			u64 error_code;
 		} npf;
+		struct {
+			u8 cr;
+			s8 gpr;		/* source register, -1: decode it */
+		} cr;
 		struct {
 			u64 hw_reason;	/* the vendor's exit code */
 			u64 info[2];
@@ -90,6 +95,8 @@ struct kvm_x86_ops {
 	/* Returns 0, or 1 if the value is not allowed (#GP for a guest). */
 	int (*set_efer)(struct kvm_vcpu *vcpu, u64 efer, bool host);
 	int (*get_cpl)(struct kvm_vcpu *vcpu);
+	/* Load a checked CR0 or CR4 value (x86.c did the checks). */
+	void (*set_cr)(struct kvm_vcpu *vcpu, int cr, u64 val);
 	/* MSRs the hardware holds for the guest; -ENOENT if not one. */
 	int (*get_msr)(struct kvm_vcpu *vcpu, u32 index, u64 *data);
 	int (*set_msr)(struct kvm_vcpu *vcpu, u32 index, u64 data);
@@ -189,6 +196,8 @@ int kvm_emulate_instruction(struct kvm_vcpu *vcpu);
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu);
 int kvm_complete_emulation(struct kvm_vcpu *vcpu);
 int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
+int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
+			 unsigned int *len);
 
 /* mmu/mmu.c */
 int kvm_mmu_init_vm(struct kvm *kvm);

@@ -507,8 +507,6 @@ TEST(osxsave_refused_without_xsave_in_table)
 	struct kvm_cpuid2 *t = own_table(AMD_EBX, AMD_EDX, AMD_ECX);
 	struct svc_result r;
 
-	nkvm_known_bug("the guest sets CR4.OSXSAVE without #GP although "
-		       "its CPUID has no XSAVE");
 
 	vcpu_set_cpuid(vcpu, t);	/* leaf 1 without XSAVE */
 	svc_init(vcpu);

@@ -40,6 +40,7 @@ module_param(nested, int, 0444);
 MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
 
 static bool nrips;			/* the CPU saves the next RIP on exits */
+static bool decode_assists;		/* and decodes MOV CR for us */
 
 /* Permission maps with every bit set: every port and MSR access exits. */
 #define IOPM_ORDER	2		/* 12 KiB used */
@@ -188,6 +189,8 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 			     INTERCEPT_RDTSCP | INTERCEPT_WBINVD |
 			     INTERCEPT_MONITOR | INTERCEPT_MWAIT |
 			     INTERCEPT_XSETBV | INTERCEPT_RDPRU;
+	/* CR4 writes are checked against the guest's CPUID (x86.c). */
+	c->cr_write = BIT(4);
 	/* Debug registers are switched lazily, on the guest's first use. */
 	c->dr_read = 0xff;
 	c->dr_write = 0xff;
@@ -398,6 +401,19 @@ static int svm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 static int svm_get_cpl(struct kvm_vcpu *vcpu)
 {
 	return to_svm(vcpu)->vmcb->save.cpl;
+}
+
+static void svm_set_cr(struct kvm_vcpu *vcpu, int cr, u64 val)
+{
+	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+
+	if (cr == 0) {
+		s->cr0 = val;
+		vcpu->arch.cr0 = val;
+	} else {
+		s->cr4 = val;
+		vcpu->arch.cr4 = val;
+	}
 }
 
 /* The MSRs VMSAVE/VMLOAD and the VMCB hold for the guest. */
@@ -828,6 +844,16 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->msr.index = vcpu->arch.regs[VCPU_REGS_RCX];
 		exit->next_rip = svm_next_rip(svm, 2);
 		return;
+	case SVM_EXIT_WRITE_CR4:
+		exit->reason = X86_EXIT_CR_WRITE;
+		exit->cr.cr = 4;
+		/* With decode assists, EXITINFO1 names the source register. */
+		if (decode_assists && (info1 & BIT_ULL(63)))
+			exit->cr.gpr = info1 & 0xf;
+		else
+			exit->cr.gpr = -1;
+		exit->next_rip = nrips ? c->next_rip : 0;
+		return;
 	case SVM_EXIT_XSETBV:
 		exit->reason = X86_EXIT_XSETBV;
 		exit->next_rip = svm_next_rip(svm, 3);
@@ -915,6 +941,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.set_sregs = svm_set_sregs,
 	.set_efer = svm_set_efer,
 	.get_cpl = svm_get_cpl,
+	.set_cr = svm_set_cr,
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
 
@@ -998,6 +1025,7 @@ static int svm_probe(void)
 		return -EOPNOTSUPP;
 	}
 	nrips = boot_cpu_has(X86_FEATURE_NRIPS);
+	decode_assists = boot_cpu_has(X86_FEATURE_DECODEASSISTS);
 	return 0;
 }
 
