@@ -19,6 +19,7 @@
 #define _GNU_SOURCE		/* memfd_create */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -537,6 +538,156 @@ TEST(thp_split_under_the_guest_is_seen)
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0xaaaa0000);
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), 0xdddd0000);
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x12), 0xeeee0000);
+}
+
+/*
+ * A guest touching memory while the host shrinks the MMU's caches
+ * (drop_caches runs the shrinkers, nkvm's among them).
+ */
+TEST(shrinker_under_a_running_guest)
+{
+	struct vm *vm = vm_create(MB);
+	void *mem = map_anon(64 * MB);
+	struct kvm_regs regs;
+	struct vcpu *vcpu;
+
+	if (write_param("/proc/sys/vm/drop_caches", "2"))
+		SKIP("cannot write /proc/sys/vm/drop_caches");
+	ASSERT_OK(vm_set_region(vm, 1, 0, GB, 64 * MB, (uintptr_t)mem));
+	vm_write(vm, CODE_ADDR, touch32_guest, GUEST_SIZE(touch32_guest));
+	vcpu = vcpu_create(vm, 0);
+	vcpu_set_flat32(vcpu, CODE_ADDR);
+	vcpu_get_regs(vcpu, &regs);
+	regs.rsi = GB;
+	regs.rcx = 64 * MB / (64 * 1024);
+	regs.rdx = 64 * 1024;
+	vcpu_set_regs(vcpu, &regs);
+	for (int round = 0; round < 4; round++) {
+		ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0);
+		ASSERT_OK(write_param("/proc/sys/vm/drop_caches", "2"));
+	}
+}
+
+/*
+ * Two vCPUs touch their own 32 MiB (transparent huge pages where the host
+ * has them) while the host keeps changing what lies under them without
+ * changing the contents: fork (copy-on-write protection), splitting huge
+ * pages (mprotect of part of them), dirty logging on and off, other slots
+ * coming and going, the page budget going up and down, and the shrinker.
+ * Every round of every vCPU must read back what it wrote.
+ */
+struct stress_vcpu {
+	struct vcpu *vcpu;
+	volatile int *stop;
+	int rounds;
+	int errors;
+	int bad_exit;
+};
+
+static void *stress_thread(void *arg)
+{
+	struct stress_vcpu *sv = arg;
+	struct kvm_run *run = sv->vcpu->run;
+
+	while (!*sv->stop) {
+		if (vcpu_run_raw(sv->vcpu) || run->exit_reason != KVM_EXIT_IO ||
+		    run->io.port != 0x10) {
+			sv->bad_exit = 1;
+			break;
+		}
+		if (*(uint32_t *)((char *)run + run->io.data_offset))
+			sv->errors++;
+		sv->rounds++;
+	}
+	return NULL;
+}
+
+TEST(host_changes_under_running_vcpus)
+{
+	struct vm *vm = vm_create(MB);
+	char *mem = map_aligned(64 * MB, 2 * MB);
+	char *other = map_anon(MB);
+	struct stress_vcpu sv[2] = { 0 };
+	pthread_t threads[2];
+	volatile int stop = 0;
+	bool drop = !write_param("/proc/sys/vm/drop_caches", "2");
+	double t0;
+	int i, step;
+
+	ASSERT_OK(vm_set_region(vm, 1, 0, GB, 64 * MB, (uintptr_t)mem));
+	vm_write(vm, CODE_ADDR, touch32_guest, GUEST_SIZE(touch32_guest));
+	for (i = 0; i < 2; i++) {
+		struct kvm_regs regs;
+
+		sv[i].vcpu = vcpu_create(vm, i);
+		sv[i].stop = &stop;
+		vcpu_set_flat32(sv[i].vcpu, CODE_ADDR);
+		vcpu_get_regs(sv[i].vcpu, &regs);
+		regs.rsi = GB + i * 32 * MB;
+		regs.rcx = 32 * MB / (16 * 1024);
+		regs.rdx = 16 * 1024;
+		regs.rsp = STACK_TOP - i * 0x1000;
+		vcpu_set_regs(sv[i].vcpu, &regs);
+		ASSERT_OK(pthread_create(&threads[i], NULL, stress_thread, &sv[i]));
+	}
+
+	t0 = now();
+	for (step = 0; now() - t0 < 3; step++) {
+		char *part = mem + (step % 32) * 2 * MB + 0x10000;
+		uint64_t bm[64 * MB / 4096 / 64];
+		struct kvm_dirty_log log = { .slot = 1, .dirty_bitmap = bm };
+		pid_t pid;
+
+		switch (step % 6) {
+		case 0:
+			pid = fork();
+			ASSERT_GE(pid, 0);
+			if (pid == 0)
+				_exit(0);
+			ASSERT_EQ(waitpid(pid, NULL, 0), pid);
+			break;
+		case 1:
+			ASSERT_OK(mprotect(part, 0x10000, PROT_READ | PROT_WRITE |
+					   PROT_EXEC));
+			ASSERT_OK(mprotect(part, 0x10000, PROT_READ | PROT_WRITE));
+			break;
+		case 2:
+			ASSERT_OK(vm_set_region(vm, 1, KVM_MEM_LOG_DIRTY_PAGES, GB,
+						64 * MB, (uintptr_t)mem));
+			usleep(10000);
+			ASSERT_OK(ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log));
+			ASSERT_OK(vm_set_region(vm, 1, 0, GB, 64 * MB,
+						(uintptr_t)mem));
+			break;
+		case 3:
+			ASSERT_OK(vm_set_region(vm, 2, 0, 2 * GB, MB,
+						(uintptr_t)other));
+			ASSERT_OK(vm_set_region(vm, 2, 0, 3 * GB, MB,
+						(uintptr_t)other));
+			ASSERT_OK(vm_set_region(vm, 2, 0, 0, 0, 0));
+			break;
+		case 4:
+			ASSERT_OK(ioctl(vm->fd, KVM_SET_NR_MMU_PAGES,
+					step % 12 == 4 ? 64 : 10000));
+			break;
+		case 5:
+			if (drop)
+				ASSERT_OK(write_param("/proc/sys/vm/drop_caches",
+						      "2"));
+			break;
+		}
+		usleep(5000);
+	}
+	stop = 1;
+	for (i = 0; i < 2; i++) {
+		ASSERT_OK(pthread_join(threads[i], NULL));
+		TH_LOG("vCPU %d: %d rounds, %d with errors", i, sv[i].rounds,
+		       sv[i].errors);
+		ASSERT_FALSE(sv[i].bad_exit);
+		ASSERT_EQ(sv[i].errors, 0);
+		ASSERT_GT(sv[i].rounds, 1);
+	}
+	TH_LOG("%d host changes", step);
 }
 
 /* ------------------------------------------------------------------ */
