@@ -29,19 +29,9 @@
 #define MB		(1UL << 20)
 #define GB		(1UL << 30)
 
-/* 32-bit guest code, like GUEST_CODE (flat protected mode, no paging). */
-#define BENCH_GUEST32(name, text)					\
-	extern const unsigned char name[], name##_end[];		\
-	__asm__(".pushsection .rodata.nkvm_guest." #name ",\"a\"\n"	\
-		".code32\n"						\
-		#name ":\n"						\
-		text "\n"						\
-		#name "_end:\n"						\
-		".code64\n"						\
-		".popsection\n")
 
 /* Write ecx words at esi, esi + edx, ...; report on port 0x10; again. */
-BENCH_GUEST32(touch_guest,
+GUEST_CODE32(touch_guest,
 	"1:\n"
 	"mov %esi, %edi\n"
 	"mov %ecx, %ebp\n"

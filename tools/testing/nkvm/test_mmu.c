@@ -34,20 +34,9 @@
 /* Helpers.                                                           */
 
 /*
- * 32-bit guest code: the same as GUEST_CODE, assembled as .code32.  It
- * runs in flat protected mode without paging (vcpu_set_flat32()).
+ * Flat 4 GiB code and data segments, CR0.PE, paging off: no tables needed
+ * in guest memory (the segment registers are never reloaded).
  */
-#define MMU_GUEST32(name, text)						\
-	extern const unsigned char name[], name##_end[];		\
-	__asm__(".pushsection .rodata.nkvm_guest." #name ",\"a\"\n"	\
-		".code32\n"						\
-		#name ":\n"						\
-		text "\n"						\
-		#name "_end:\n"						\
-		".code64\n"						\
-		".popsection\n")
-
-/* Flat 4 GiB code and data segments, CR0.PE, paging off. */
 static void vcpu_set_flat32(struct vcpu *vcpu, uint64_t rip)
 {
 	struct kvm_segment code = {
@@ -165,7 +154,7 @@ TEST(set_nr_mmu_pages)
  * address, read them all back, report the OR of the differences (0 when
  * all is well) on port 0x10, and start again.
  */
-MMU_GUEST32(touch32_guest,
+GUEST_CODE32(touch32_guest,
 	"1:\n"
 	"mov %esi, %edi\n"
 	"mov %ecx, %ebp\n"
