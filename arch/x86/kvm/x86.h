@@ -200,6 +200,22 @@ void kvm_mmu_commit_memory_region(struct kvm *kvm,
 				  const struct kvm_memory_slot *new,
 				  enum kvm_mr_change change);
 
+/*
+ * The MMU's counters and gauges, for the binary stats; the vCPUs count
+ * their faults in vcpu->arch.mmu.faults.
+ */
+struct kvm_mmu_stats {
+	u64 pages;		/* table pages in the map, roots included */
+	u64 pages_4k;		/* present mappings by size */
+	u64 pages_2m;
+	u64 pages_1g;
+	u64 pages_created;
+	u64 pages_zapped;	/* for any reason */
+	u64 pages_recycled;	/* zapped because the budget was spent */
+	u64 pages_shrunk;	/* zapped by the shrinker */
+};
+void kvm_mmu_read_stats(struct kvm *kvm, struct kvm_mmu_stats *st);
+
 /* Load a root for the vCPU (before entering the guest). 0 or an errno. */
 int kvm_mmu_load(struct kvm_vcpu *vcpu);
 

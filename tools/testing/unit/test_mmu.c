@@ -174,6 +174,13 @@ static long long pfn_of(struct vm *vm, gfn_t gfn)
 	return tdp_spte_pfn(spte) + (gfn & (tdp_level_pages(level) - 1));
 }
 
+#define ASSERT_LEAVES(vm, n4k, n2m, n1g)				\
+	do {								\
+		ASSERT_EQ((vm)->mmu.nr_leaves[0], n4k);			\
+		ASSERT_EQ((vm)->mmu.nr_leaves[1], n2m);			\
+		ASSERT_EQ((vm)->mmu.nr_leaves[2], n1g);			\
+	} while (0)
+
 /* Tear everything down; every page must come back to the pool. */
 static void vm_destroy(struct vm *vm)
 {
@@ -183,6 +190,7 @@ static void vm_destroy(struct vm *vm)
 	tdp_zap_all(&vm->mmu, &zap);
 	tdp_put_root(&vm->mmu, vm->root, &zap);
 	free_zap(&zap);
+	ASSERT_LEAVES(vm, 0, 0, 0);
 	ASSERT_EQ(vm->mmu.nr_pages, 0);
 	ASSERT_EQ(vm->mmu.nr_invalid_roots, 0);
 	ASSERT_TRUE(list_empty(&vm->mmu.active));
@@ -318,6 +326,12 @@ TEST(map_and_lookup)
 	ASSERT_NE(lookup(vm, 0x12346, NULL) & bits.writable, 0);
 	ASSERT_EQ(vm->flushes, 0);
 	ASSERT_EQ(vm->mmu.nr_pages, 4);
+	ASSERT_LEAVES(vm, 2, 0, 0);
+	/* Another page for the same frame replaces the leaf. */
+	ASSERT_EQ(map(vm, 0x12346, 0xbbbbb, 1, false), 0);
+	ASSERT_EQ(pfn_of(vm, 0x12346), 0xbbbbb);
+	ASSERT_EQ(vm->flushes, 1);
+	ASSERT_LEAVES(vm, 2, 0, 0);
 	vm_destroy(vm);
 }
 
@@ -623,6 +637,7 @@ TEST(zap_range_is_exact)
 	ASSERT_FALSE(zap.reload);
 	/* Both tables are only partly in the range: none goes. */
 	ASSERT_EQ(free_zap(&zap), 0);
+	ASSERT_LEAVES(vm, 1024 - 500 + 1, 0, 0);
 	for (g = 0; g < 1024; g++)
 		ASSERT_EQ(pfn_of(vm, g),
 			  g < 100 || g >= 600 ? (long long)(0x5000 + g) : -1);
@@ -632,6 +647,7 @@ TEST(zap_range_is_exact)
 	tdp_zap_init(&zap);
 	tdp_zap_range(&vm->mmu, 512, 1024, &zap);
 	ASSERT_EQ(free_zap(&zap), 1);
+	ASSERT_LEAVES(vm, 100 + 1, 0, 0);
 	ASSERT_EQ(pfn_of(vm, 99), 0x5000 + 99);
 	ASSERT_EQ(pfn_of(vm, 0x80000), 0x9000);
 
@@ -677,6 +693,7 @@ TEST(huge_page_split_and_collapse)
 	/* 2 MiB at gfn 0x200. */
 	ASSERT_EQ(map(vm, 0x200, 0x1000, 2, true), 0);
 	ASSERT_EQ(vm->mmu.nr_pages, 3);
+	ASSERT_LEAVES(vm, 0, 1, 0);
 	lookup(vm, 0x2ab, &level);
 	ASSERT_EQ(level, 2);
 	ASSERT_EQ(pfn_of(vm, 0x2ab), 0x10ab);
@@ -686,6 +703,7 @@ TEST(huge_page_split_and_collapse)
 	ASSERT_EQ(map(vm, 0x2ab, 0x10ab, 1, true), 0);
 	ASSERT_EQ(vm->flushes, 1);
 	ASSERT_EQ(vm->mmu.nr_pages, 4);
+	ASSERT_LEAVES(vm, 512, 0, 0);
 	for (g = 0x200; g < 0x400; g++) {
 		u64 spte = lookup(vm, g, &level);
 
@@ -699,6 +717,7 @@ TEST(huge_page_split_and_collapse)
 	ASSERT_EQ(map(vm, 0x200, 0x1000, 2, true), 0);
 	ASSERT_EQ(vm->flushes, 2);
 	ASSERT_EQ(vm->mmu.nr_pages, 3);
+	ASSERT_LEAVES(vm, 0, 1, 0);
 	lookup(vm, 0x3ff, &level);
 	ASSERT_EQ(level, 2);
 	ASSERT_EQ(pfn_of(vm, 0x3ff), 0x11ff);
@@ -712,8 +731,10 @@ TEST(one_gib_page_split_down_to_4k)
 
 	ASSERT_EQ(map(vm, 0x40000, 0x80000, 3, false), 0);
 	ASSERT_EQ(pfn_of(vm, 0x7ffff), 0xbffff);
+	ASSERT_LEAVES(vm, 0, 0, 1);
 	ASSERT_EQ(map(vm, 0x54321, 0x94321, 1, true), 0);
 	ASSERT_EQ(vm->mmu.nr_pages, 4);
+	ASSERT_LEAVES(vm, 512, 511, 0);
 	lookup(vm, 0x54321, &level);
 	ASSERT_EQ(level, 1);
 	lookup(vm, 0x54200, &level);

@@ -108,7 +108,7 @@ void tdp_leaf_written(struct tdp_mmu *core, u64 spte, int level)
 	if (!pfn_valid(pfn))
 		return;
 	page = pfn_to_page(pfn);
-	if (!PageReserved(page))
+	if (!PageReserved(page) && !is_zone_device_page(page))
 		SetPageDirty(page);
 }
 
@@ -177,6 +177,24 @@ void kvm_mmu_zap_all(struct kvm *kvm)
 	tdp_zap_all(&mmu->core, &zap);
 	spin_unlock(&mmu->lock);
 	kvm_mmu_commit_zap(kvm, &zap, NULL);
+}
+
+void kvm_mmu_read_stats(struct kvm *kvm, struct kvm_mmu_stats *st)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+
+	spin_lock(&mmu->lock);
+	*st = (struct kvm_mmu_stats) {
+		.pages = mmu->core.nr_pages,
+		.pages_4k = mmu->core.nr_leaves[0],
+		.pages_2m = mmu->core.nr_leaves[1],
+		.pages_1g = mmu->core.nr_leaves[2],
+		.pages_created = mmu->core.stats.pages_created,
+		.pages_zapped = mmu->core.stats.pages_zapped,
+		.pages_recycled = mmu->core.stats.pages_recycled,
+		.pages_shrunk = mmu->core.stats.pages_shrunk,
+	};
+	spin_unlock(&mmu->lock);
 }
 
 /* ---- Roots ------------------------------------------------------------- */
@@ -788,7 +806,9 @@ void kvm_mmu_destroy_vm(struct kvm *kvm)
 	kvm_mmu_pre_destroy_vm(kvm);
 	/* The vCPUs have put their roots: everything is freed now. */
 	kvm_mmu_zap_all(kvm);
-	WARN_ON_ONCE(mmu->core.nr_pages || mmu->core.nr_invalid_roots);
+	WARN_ON_ONCE(mmu->core.nr_pages || mmu->core.nr_invalid_roots ||
+		     mmu->core.nr_leaves[0] || mmu->core.nr_leaves[1] ||
+		     mmu->core.nr_leaves[2]);
 	free_cpumask_var(mmu->flush_cpus);
 	kvfree(mmu);
 	kvm->arch.mmu = NULL;

@@ -54,6 +54,14 @@ static unsigned long tdp_avail(const struct tdp_mmu *mmu)
 	return mmu->max_pages > mmu->nr_pages ? mmu->max_pages - mmu->nr_pages : 0;
 }
 
+/* A present leaf at @level is cleared or replaced. */
+static void tdp_leaf_gone(struct tdp_mmu *mmu, u64 spte, int level)
+{
+	mmu->nr_leaves[level - 1]--;
+	if (spte & mmu->bits.writable)
+		tdp_leaf_written(mmu, spte, level);
+}
+
 void tdp_mmu_init(struct tdp_mmu *mmu, const struct tdp_bits *bits,
 		  struct hlist_head *hash)
 {
@@ -184,8 +192,8 @@ static unsigned long tdp_zap_subtree(struct tdp_mmu *mmu,
 			continue;
 		if (tdp_is_table(mmu, spte, level))
 			n += tdp_zap_subtree(mmu, tdp_child(spte), zap);
-		else if (spte & mmu->bits.writable)
-			tdp_leaf_written(mmu, spte, level);
+		else
+			tdp_leaf_gone(mmu, spte, level);
 	}
 	tdp_drop_page(mmu, sp, zap);
 	return n;
@@ -286,6 +294,8 @@ static struct kvm_mmu_page *tdp_split(struct tdp_mmu *mmu,
 		rights &= ~mmu->bits.huge;
 	for (i = 0; i < TDP_ENTRIES; i++)
 		child->spt[i] = (pa + i * step) | rights;
+	mmu->nr_leaves[level - 1]--;
+	mmu->nr_leaves[level - 2] += TDP_ENTRIES;
 	child->parent_pte = sptep;
 	WRITE_ONCE(*sptep, tdp_table_pa(child->spt) | mmu->bits.table);
 	/* The same translations in smaller pages: no CPU may mix the two. */
@@ -353,19 +363,21 @@ int tdp_map(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 	if (level > 1)
 		new |= mmu->bits.huge;
 
-	if (tdp_is_table(mmu, spte, level)) {
+	if (!tdp_present(mmu, spte)) {
+		mmu->nr_leaves[level - 1]++;
+	} else if (tdp_is_table(mmu, spte, level)) {
 		/* A larger page replaces a table: what was below it goes. */
 		tdp_zap_subtree(mmu, tdp_child(spte), zap);
+		mmu->nr_leaves[level - 1]++;
 		zap->flush = true;
-	} else if (tdp_present(mmu, spte)) {
-		if ((spte & TDP_ADDR_MASK) == (new & TDP_ADDR_MASK)) {
-			/* Mapped meanwhile, or lacking only write access. */
-			new |= spte & mmu->bits.writable;
-		} else {
-			if (spte & mmu->bits.writable)
-				tdp_leaf_written(mmu, spte, level);
-			zap->flush = true;
-		}
+	} else if ((spte & TDP_ADDR_MASK) == (new & TDP_ADDR_MASK)) {
+		/* Mapped meanwhile, or lacking only write access. */
+		new |= spte & mmu->bits.writable;
+	} else {
+		/* Never with the notifier: another page replaces this one. */
+		tdp_leaf_gone(mmu, spte, level);
+		mmu->nr_leaves[level - 1]++;
+		zap->flush = true;
 	}
 	WRITE_ONCE(*sptep, new);
 
@@ -434,11 +446,15 @@ static bool tdp_range_walk(struct tdp_mmu *mmu, struct kvm_mmu_page *sp,
 			}
 			continue;
 		}
-		if (op == TDP_RANGE_WRPROT && !(spte & writable))
-			continue;
-		WRITE_ONCE(*sptep, op == TDP_RANGE_ZAP ? 0 : spte & ~writable);
-		if (spte & writable)
+		if (op == TDP_RANGE_ZAP) {
+			WRITE_ONCE(*sptep, 0);
+			tdp_leaf_gone(mmu, spte, level);
+		} else if (spte & writable) {
+			WRITE_ONCE(*sptep, spte & ~writable);
 			tdp_leaf_written(mmu, spte, level);
+		} else {
+			continue;
+		}
 		changed = true;
 	}
 	return changed;
@@ -475,10 +491,8 @@ void tdp_zap_all(struct tdp_mmu *mmu, struct tdp_zap *zap)
 		if (!tdp_present(mmu, spte))
 			continue;
 		WRITE_ONCE(root->spt[i], 0);
-		if (tdp_is_table(mmu, spte, TDP_ROOT_LEVEL))
-			tdp_zap_subtree(mmu, tdp_child(spte), zap);
-		else if (spte & mmu->bits.writable)
-			tdp_leaf_written(mmu, spte, TDP_ROOT_LEVEL);
+		/* No leaf is ever made at the root's level. */
+		tdp_zap_subtree(mmu, tdp_child(spte), zap);
 	}
 
 	/* Off the hash and the active list at once, never to return. */

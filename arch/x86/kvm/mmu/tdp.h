@@ -113,6 +113,8 @@ struct tdp_mmu {
 	unsigned long nr_roots;		/* valid roots */
 	unsigned long nr_indirect;	/* valid indirect pages: 0, fully direct */
 	unsigned long nr_invalid_roots;	/* zapped roots still referenced */
+	/* Present leaves by level - 1: 4 KiB, 2 MiB, 1 GiB mappings. */
+	unsigned long nr_leaves[TDP_MAX_HUGE_LEVEL];
 	struct tdp_stats stats;
 };
 
