@@ -530,14 +530,9 @@ static int kvm_mmu_set_nr_pages(struct kvm *kvm, unsigned long nr)
 /* Linux's default: 2% of the memslots' pages, at least 64. */
 static void kvm_mmu_default_nr_pages(struct kvm *kvm)
 {
-	struct kvm_memslots *slots = kvm_memslots(kvm);
-	unsigned long pages = 0;
-	int i;
-
-	for (i = 0; i < slots->nr; i++)
-		pages += slots->slots[i]->npages;
 	kvm_mmu_change_nr_pages(kvm,
-		max(pages / KVM_MEMSLOT_PAGES_TO_MMU_PAGES_RATIO,
+		max(kvm->arch.mmu->nr_memslot_pages /
+		    KVM_MEMSLOT_PAGES_TO_MMU_PAGES_RATIO,
 		    KVM_MIN_ALLOC_MMU_PAGES));
 }
 
@@ -626,6 +621,10 @@ void kvm_mmu_commit_memory_region(struct kvm *kvm,
 	spin_unlock(&mmu->lock);
 	kvm_mmu_commit_zap(kvm, &zap, NULL);
 
+	if (change == KVM_MR_CREATE)
+		mmu->nr_memslot_pages += new->npages;
+	else if (change == KVM_MR_DELETE)
+		mmu->nr_memslot_pages -= old->npages;
 	if (!mmu->n_requested &&
 	    (change == KVM_MR_CREATE || change == KVM_MR_DELETE))
 		kvm_mmu_default_nr_pages(kvm);
