@@ -40,6 +40,7 @@ enum kvm_vcpu_mode {
 
 /* Requests: bits in vcpu->requests, serviced before the next guest entry. */
 #define KVM_REQ_TLB_FLUSH	0
+#define KVM_REQ_MMU_RELOAD	1	/* the guest-physical root was zapped */
 
 struct kvm_vcpu {
 	struct kvm *kvm;
@@ -72,6 +73,7 @@ struct kvm {
 
 	struct kvm_io_buses buses;	/* in-kernel PIO/MMIO devices */
 	struct kvm_eventfds eventfds;	/* ioeventfd, irqfd, GSI routing */
+	u64 manual_dirty_log_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
 
 	struct kvm_arch arch;
 	/* the backend's own state follows (ops->vm_size) */
@@ -98,6 +100,12 @@ static inline struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm *kvm,
 #else
 #define kvm_run_immediate_exit(run)	READ_ONCE((run)->immediate_exit)
 #endif
+
+/* Bytes of a slot's dirty bitmap (which is allocated twice as large). */
+static inline unsigned long kvm_dirty_bitmap_bytes(const struct kvm_memory_slot *slot)
+{
+	return ALIGN(slot->npages, BITS_PER_LONG) / 8;
+}
 
 #define kvm_for_each_vcpu(idx, vcpu, kvm) \
 	xa_for_each(&(kvm)->vcpus, idx, vcpu)
@@ -139,9 +147,23 @@ gfn_t kvm_arch_max_gfn(void);
 size_t kvm_arch_vm_size(void);
 size_t kvm_arch_vcpu_size(void);
 int kvm_arch_vm_init(struct kvm *kvm, unsigned long type);
+/* Before the vCPUs are freed: stop what may still reach them. */
+void kvm_arch_pre_destroy_vm(struct kvm *kvm);
 void kvm_arch_vm_destroy(struct kvm *kvm);
 long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg);
-void kvm_arch_memslot_removed(struct kvm *kvm, struct kvm_memory_slot *slot);
+/*
+ * A memslot change: prepare before the new set is published (@old and
+ * @new are NULL for a create and a delete), commit after no vCPU can see
+ * the old set any more.
+ */
+int kvm_arch_prepare_memory_region(struct kvm *kvm,
+				   const struct kvm_memory_slot *old,
+				   struct kvm_memory_slot *new,
+				   enum kvm_mr_change change);
+void kvm_arch_commit_memory_region(struct kvm *kvm,
+				   const struct kvm_memory_slot *old,
+				   const struct kvm_memory_slot *new,
+				   enum kvm_mr_change change);
 int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu);
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu);
 void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu);

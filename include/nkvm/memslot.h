@@ -27,6 +27,7 @@ struct kvm_memory_slot {
 	gfn_t base_gfn;
 	unsigned long npages;
 	unsigned long userspace_addr;
+	unsigned long *dirty_bitmap;	/* with KVM_MEM_LOG_DIRTY_PAGES */
 	u32 flags;
 	u16 id;
 };

@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) "nkvm: " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/bitmap.h>
 #include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/file.h>
@@ -262,6 +263,8 @@ static void kvm_destroy_vm(struct kvm *kvm)
 
 	/* irqfds deliver into the vCPUs and the irqchip: stop them first. */
 	kvm_eventfd_release(kvm);
+	/* Nor may the MMU notifier and the shrinker reach them any more. */
+	kvm_arch_pre_destroy_vm(kvm);
 
 	xa_for_each(&kvm->vcpus, i, vcpu)
 		kvm_vcpu_free(vcpu);
@@ -271,8 +274,10 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	kvm_eventfd_destroy(kvm);
 
 	slots = rcu_dereference_protected(kvm->memslots, true);
-	for (s = 0; s < slots->nr; s++)
+	for (s = 0; s < slots->nr; s++) {
+		kvfree(slots->slots[s]->dirty_bitmap);
 		kfree(slots->slots[s]);
+	}
 	kvm_memslots_free(slots);
 
 	cleanup_srcu_struct(&kvm->srcu);
@@ -342,7 +347,41 @@ out_free:
 
 /* ---- Memslots ---------------------------------------------------------- */
 
-#define KVM_MEM_VALID_FLAGS	0
+#define KVM_MEM_VALID_FLAGS	(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)
+
+/*
+ * The dirty bitmap of a slot that logs: the old slot's when it had one
+ * (a move keeps it), else a new one, all set with KVM_DIRTY_LOG_INITIALLY_SET.
+ */
+static int kvm_slot_dirty_bitmap(struct kvm *kvm, struct kvm_memory_slot *new,
+				 const struct kvm_memory_slot *old)
+{
+	if (!(new->flags & KVM_MEM_LOG_DIRTY_PAGES))
+		return 0;
+	if (old && old->dirty_bitmap) {
+		new->dirty_bitmap = old->dirty_bitmap;
+		return 0;
+	}
+	/* Twice the size: the second half is the dirty log ioctls' scratch. */
+	new->dirty_bitmap = kvzalloc(2 * kvm_dirty_bitmap_bytes(new),
+				     GFP_KERNEL_ACCOUNT);
+	if (!new->dirty_bitmap)
+		return -ENOMEM;
+	if (READ_ONCE(kvm->manual_dirty_log_protect) & KVM_DIRTY_LOG_INITIALLY_SET)
+		bitmap_set(new->dirty_bitmap, 0, new->npages);
+	return 0;
+}
+
+/* Free a slot; its bitmap too unless @keep (its successor) took it over. */
+static void kvm_free_slot(struct kvm_memory_slot *slot,
+			  const struct kvm_memory_slot *keep)
+{
+	if (!slot)
+		return;
+	if (!keep || keep->dirty_bitmap != slot->dirty_bitmap)
+		kvfree(slot->dirty_bitmap);
+	kfree(slot);
+}
 
 static int kvm_set_memory_region(struct kvm *kvm,
 				 const struct kvm_userspace_memory_region *mem)
@@ -374,25 +413,37 @@ static int kvm_set_memory_region(struct kvm *kvm,
 		new->npages = mem->memory_size >> PAGE_SHIFT;
 		new->userspace_addr = mem->userspace_addr;
 		new->flags = mem->flags;
+		r = kvm_slot_dirty_bitmap(kvm, new, old);
+		if (r) {
+			kfree(new);
+			goto out;
+		}
 	}
 
 	r = -ENOMEM;
 	new_slots = kvm_memslots_replace(slots, old, new);
-	if (!new_slots) {
-		kfree(new);
-		goto out;
+	if (!new_slots)
+		goto out_free_new;
+
+	r = kvm_arch_prepare_memory_region(kvm, old, new, change);
+	if (r) {
+		kvm_memslots_free(new_slots);
+		goto out_free_new;
 	}
 
 	rcu_assign_pointer(kvm->memslots, new_slots);
 	/* After this no vCPU can still be using the old set. */
 	synchronize_srcu_expedited(&kvm->srcu);
 
-	if (old && (change == KVM_MR_DELETE || change == KVM_MR_MOVE))
-		kvm_arch_memslot_removed(kvm, old);
+	kvm_arch_commit_memory_region(kvm, old, new, change);
 
 	kvm_memslots_free(slots);
-	kfree(old);
+	kvm_free_slot(old, new);
 	r = 0;
+	goto out;
+
+out_free_new:
+	kvm_free_slot(new, old);
 out:
 	mutex_unlock(&kvm->slots_lock);
 	return r;
@@ -403,8 +454,8 @@ out:
 /*
  * Copy to or from guest-physical memory through the VMM's mapping of the
  * memslots.  Runs in the VMM's context (an ioctl or KVM_RUN), under
- * kvm->srcu.  Returns 0, or -EFAULT when a page is outside every memslot
- * or its host mapping is gone.
+ * kvm->srcu.  Returns 0, or -EFAULT when a page is outside every memslot,
+ * its host mapping is gone, or a write meets a read-only slot.
  */
 static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
 			  unsigned long len, bool write)
@@ -416,11 +467,15 @@ static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
 		void __user *hva;
 
 		slot = kvm_gfn_to_memslot(kvm, gpa >> PAGE_SHIFT);
-		if (!slot)
+		if (!slot || (write && (slot->flags & KVM_MEM_READONLY)))
 			return -EFAULT;
 		hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + off);
 		if (write ? copy_to_user(hva, buf, n) : copy_from_user(buf, hva, n))
 			return -EFAULT;
+		/* The dirty log shows what nkvm writes for the guest too. */
+		if (write && slot->dirty_bitmap)
+			set_bit_le((gpa >> PAGE_SHIFT) - slot->base_gfn,
+				   slot->dirty_bitmap);
 		gpa += n;
 		buf += n;
 		len -= n;
@@ -453,6 +508,8 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_CHECK_EXTENSION_VM:
 	case KVM_CAP_IMMEDIATE_EXIT:
 		return 1;
+	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+		return KVM_DIRTY_LOG_MANUAL_CAPS;
 	case KVM_CAP_NR_MEMSLOTS:
 		return KVM_USER_MEM_SLOTS;
 	case KVM_CAP_NR_VCPUS:
@@ -619,6 +676,27 @@ out_free:
 
 /* ---- VM file ----------------------------------------------------------- */
 
+/* The capabilities every architecture has; the others are the arch's. */
+static int kvm_vm_ioctl_enable_cap_generic(struct kvm *kvm,
+					   struct kvm_enable_cap *cap)
+{
+	switch (cap->cap) {
+	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: {
+		u64 allowed = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+
+		/* The other options only come with manual protection. */
+		if (cap->args[0] & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)
+			allowed = KVM_DIRTY_LOG_MANUAL_CAPS;
+		if (cap->flags || (cap->args[0] & ~allowed))
+			return -EINVAL;
+		WRITE_ONCE(kvm->manual_dirty_log_protect, cap->args[0]);
+		return 0;
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
 static int kvm_vm_release(struct inode *inode, struct file *file)
 {
 	kvm_put_kvm(file->private_data);
@@ -651,6 +729,17 @@ static long kvm_vm_ioctl(struct file *file, unsigned int ioctl,
 	case KVM_SIGNAL_MSI:
 	case KVM_SET_GSI_ROUTING:
 		return kvm_eventfd_vm_ioctl(kvm, ioctl, argp);
+	case KVM_ENABLE_CAP: {
+		struct kvm_enable_cap cap;
+		int r;
+
+		if (copy_from_user(&cap, argp, sizeof(cap)))
+			return -EFAULT;
+		r = kvm_vm_ioctl_enable_cap_generic(kvm, &cap);
+		if (r != -ENOTTY)
+			return r;
+		return kvm_arch_vm_ioctl(kvm, ioctl, arg);
+	}
 	default:
 		return kvm_arch_vm_ioctl(kvm, ioctl, arg);
 	}

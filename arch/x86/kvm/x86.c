@@ -51,11 +51,12 @@ static u64 host_xcr0;
 
 int kvm_arch_init(void)
 {
-	return 0;
+	return kvm_mmu_module_init();
 }
 
 void kvm_arch_exit(void)
 {
+	kvm_mmu_module_exit();
 }
 
 /*
@@ -198,6 +199,9 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
 	case KVM_CAP_X86_USER_SPACE_MSR:
+	case KVM_CAP_SYNC_MMU:
+	case KVM_CAP_READONLY_MEM:
+	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
 		return 1;
 	default:
 		return 0;
@@ -242,6 +246,11 @@ int kvm_arch_vm_init(struct kvm *kvm, unsigned long type)
 	spin_lock_init(&kvm->arch.tsc_lock);
 	kvm->arch.guest_can_read_platform_info = true;
 	return kvm_mmu_init_vm(kvm);
+}
+
+void kvm_arch_pre_destroy_vm(struct kvm *kvm)
+{
+	kvm_mmu_pre_destroy_vm(kvm);
 }
 
 void kvm_arch_vm_destroy(struct kvm *kvm)
@@ -314,14 +323,30 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	}
 	case KVM_X86_SET_MSR_FILTER:
 		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
+	case KVM_SET_NR_MMU_PAGES:
+	case KVM_GET_NR_MMU_PAGES:
+	case KVM_GET_DIRTY_LOG:
+	case KVM_CLEAR_DIRTY_LOG:
+		return kvm_mmu_vm_ioctl(kvm, ioctl, arg);
 	default:
 		return -ENOTTY;
 	}
 }
 
-void kvm_arch_memslot_removed(struct kvm *kvm, struct kvm_memory_slot *slot)
+int kvm_arch_prepare_memory_region(struct kvm *kvm,
+				   const struct kvm_memory_slot *old,
+				   struct kvm_memory_slot *new,
+				   enum kvm_mr_change change)
 {
-	kvm_mmu_zap_all(kvm);
+	return kvm_mmu_prepare_memory_region(kvm, old, new, change);
+}
+
+void kvm_arch_commit_memory_region(struct kvm *kvm,
+				   const struct kvm_memory_slot *old,
+				   const struct kvm_memory_slot *new,
+				   enum kvm_mr_change change)
+{
+	kvm_mmu_commit_memory_region(kvm, old, new, change);
 }
 
 /* ---- vCPU lifetime ----------------------------------------------------- */
@@ -400,8 +425,7 @@ err_fpu:
 
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
-	while (vcpu->arch.mmu_cache_nr)
-		free_page((unsigned long)vcpu->arch.mmu_cache[--vcpu->arch.mmu_cache_nr]);
+	kvm_mmu_destroy_vcpu(vcpu);
 	kvm_vcpu_cpuid_free(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
 	kvm_emul_vcpu_free(vcpu);
@@ -876,12 +900,15 @@ static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 
 static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
-	int r = kvm_mmu_map_gfn(vcpu, exit->npf.gpa >> PAGE_SHIFT);
+	int r = kvm_mmu_page_fault(vcpu, exit->npf.gpa, exit->npf.error_code);
 
-	/* Outside every memslot: MMIO, through the emulator. */
-	if (r == -ENOENT)
+	/*
+	 * Outside every memslot, or a write to a read-only one: MMIO, through
+	 * the emulator.
+	 */
+	if (r == KVM_MMU_MMIO || r == KVM_MMU_RO_WRITE)
 		return kvm_emulate_instruction(vcpu);
-	return r ? r : 1;
+	return r < 0 ? r : 1;
 }
 
 /* Returns > 0 to enter the guest again, 0 to exit to userspace, < 0 error. */
@@ -945,7 +972,11 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 {
 	struct kvm_x86_exit exit = {};
 	bool xcr0_switched;
+	int r;
 
+	r = kvm_mmu_reload(vcpu);
+	if (r)
+		return r;
 	if (kvm_check_request(vcpu, KVM_REQ_TLB_FLUSH))
 		kvm_x86_ops->flush_tlb(vcpu);
 	kvm_inject_events(vcpu);

@@ -47,7 +47,7 @@ struct kvm_x86_exit {
 		} msr;
 		struct {
 			u64 gpa;
-			u64 error_code;
+			u64 error_code;	/* #PF error code bits (write: 1) */
 		} npf;
 		struct {
 			u8 cr;
@@ -70,7 +70,9 @@ struct kvm_x86_exit {
 struct kvm_tdp_format {
 	u64 present_mask;	/* any of these set: the entry is present */
 	u64 table_bits;		/* bits of an entry pointing to a table */
-	u64 leaf_bits;		/* bits of a 4 KiB leaf mapping RAM */
+	u64 leaf_bits;		/* bits of a writable 4 KiB leaf mapping RAM */
+	u64 writable_mask;	/* the write permission of a leaf */
+	u64 huge_mask;		/* a leaf above 4 KiB (2 MiB, 1 GiB) */
 };
 
 struct kvm_x86_ops {
@@ -199,10 +201,63 @@ int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
 int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 			 unsigned int *len);
 
-/* mmu/mmu.c */
+/* mmu/mmu.c: the guest-physical map */
+int kvm_mmu_module_init(void);
+void kvm_mmu_module_exit(void);
 int kvm_mmu_init_vm(struct kvm *kvm);
+void kvm_mmu_pre_destroy_vm(struct kvm *kvm);
 void kvm_mmu_destroy_vm(struct kvm *kvm);
-int kvm_mmu_map_gfn(struct kvm_vcpu *vcpu, gfn_t gfn);
+void kvm_mmu_destroy_vcpu(struct kvm_vcpu *vcpu);
 void kvm_mmu_zap_all(struct kvm *kvm);
+long kvm_mmu_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg);
+int kvm_mmu_prepare_memory_region(struct kvm *kvm,
+				  const struct kvm_memory_slot *old,
+				  struct kvm_memory_slot *new,
+				  enum kvm_mr_change change);
+void kvm_mmu_commit_memory_region(struct kvm *kvm,
+				  const struct kvm_memory_slot *old,
+				  const struct kvm_memory_slot *new,
+				  enum kvm_mr_change change);
+
+/*
+ * The MMU's counters and gauges, for the binary stats; the vCPUs count
+ * their faults in vcpu->arch.mmu.faults.
+ */
+struct kvm_mmu_stats {
+	u64 pages;		/* table pages in the map, roots included */
+	u64 pages_4k;		/* present mappings by size */
+	u64 pages_2m;
+	u64 pages_1g;
+	u64 pages_created;
+	u64 pages_zapped;	/* for any reason */
+	u64 pages_recycled;	/* zapped because the budget was spent */
+	u64 pages_shrunk;	/* zapped by the shrinker */
+};
+void kvm_mmu_read_stats(struct kvm *kvm, struct kvm_mmu_stats *st);
+
+/* Load a root for the vCPU (before entering the guest). 0 or an errno. */
+int kvm_mmu_load(struct kvm_vcpu *vcpu);
+
+static inline int kvm_mmu_reload(struct kvm_vcpu *vcpu)
+{
+	if (likely(vcpu->arch.mmu.root &&
+		   !test_bit(KVM_REQ_MMU_RELOAD, &vcpu->requests)))
+		return 0;
+	return kvm_mmu_load(vcpu);
+}
+
+/* Results of kvm_mmu_page_fault() besides negative errnos. */
+enum kvm_mmu_fault_result {
+	KVM_MMU_FIXED = 1,	/* mapped, or to retry: enter the guest again */
+	KVM_MMU_MMIO,		/* no memslot there: an MMIO access */
+	KVM_MMU_RO_WRITE,	/* a write to a read-only memslot: MMIO too */
+};
+
+/*
+ * A guest-physical fault at @gpa, @error_code in #PF bits.  -ENOSPC when
+ * the page budget cannot hold the walk, -EFAULT when the host has no
+ * memory at the slot's address.
+ */
+int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code);
 
 #endif /* _NKVM_X86_H */

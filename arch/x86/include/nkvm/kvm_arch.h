@@ -20,20 +20,28 @@ enum kvm_reg {
 };
 
 /* The guest-physical map shared by NPT and EPT (arch/x86/kvm/mmu). */
-struct kvm_tdp_mmu {
-	spinlock_t lock;
-	u64 *roots[2];			/* the root in use and a zeroed spare */
-	u64 *root;			/* top-level table in use */
-	u64 root_pa;
-	unsigned long nr_tables;	/* table pages below the root */
+struct kvm_tdp_mmu;
+struct kvm_mmu_page;
+struct tdp_cache;
+
+/* A vCPU's side of the guest-physical map. */
+struct kvm_mmu_vcpu {
+	struct kvm_mmu_page *root;	/* the root it holds a reference on */
+	u64 root_pa;			/* its table, for the backend */
+	struct tdp_cache *cache;	/* pages for the next fault */
+	u64 faults;			/* guest-physical faults taken */
 };
+
+/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 options x86 supports. */
+#define KVM_DIRTY_LOG_MANUAL_CAPS	(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | \
+					 KVM_DIRTY_LOG_INITIALLY_SET)
 
 enum { KVM_PENDING_PIO, KVM_PENDING_MSR };
 
 struct kvm_msr_filter_state;
 
 struct kvm_arch {
-	struct kvm_tdp_mmu mmu;
+	struct kvm_tdp_mmu *mmu;
 	struct kvm_msr_filter_state __rcu *msr_filter;
 
 	u64 disabled_quirks;		/* KVM_CAP_DISABLE_QUIRKS2 */
@@ -164,9 +172,7 @@ struct kvm_vcpu_arch {
 	/* The instruction emulator's state (mmio.c). */
 	struct kvm_emul_state *emul;
 
-	/* Table pages preallocated for the next guest-physical fault. */
-	void *mmu_cache[4];
-	int mmu_cache_nr;
+	struct kvm_mmu_vcpu mmu;
 };
 
 #endif /* _NKVM_X86_KVM_ARCH_H */

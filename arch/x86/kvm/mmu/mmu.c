@@ -1,185 +1,814 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * nkvm: the guest-physical map for two-dimensional paging (NPT and EPT).
+ * nkvm: the guest-physical map for two-dimensional paging (NPT, EPT).
  *
- * A four-level table per VM, filled on demand from the memslots when the
- * guest touches a page.  Only the bits of an entry differ between vendors
- * (struct kvm_tdp_format).  Guest pages are pinned while mapped and unpinned
- * when their mapping is zapped.
+ * The tables and their bookkeeping are tdp.c's (pure logic, unit-tested
+ * in userspace); this file connects them to the host and the vCPUs:
  *
- * Zapping swaps in an empty root, makes every vCPU flush its TLB (waiting
- * until none can still be walking the old tables), and only then frees the
- * old tree.  The old root becomes the spare for the next zap, so zapping
- * never needs to allocate.
+ *  - faults: the memslot, the host page (through GUP, but not pinned: the
+ *    MMU notifier keeps the map coherent with the VMM's address space),
+ *    the mapping level (2 MiB and 1 GiB where the slot and the host's own
+ *    mapping allow), read-only slots and the dirty log;
+ *  - the MMU notifier: munmap, migration, KSM, swap, THP splits and
+ *    collapses first unmap the guest frames of the host range.  A fault
+ *    that got its host page while an invalidation of it was running, or
+ *    before one that has run since, does not map it (the sequence check);
+ *  - roots: a vCPU holds a reference on the root it runs on and reloads it
+ *    before entering the guest when it was zapped;
+ *  - flushes: pages taken off the map are freed, or recycled into the
+ *    faulting vCPU's cache, only once every vCPU has left the guest and
+ *    will flush its TLB before entering it again;
+ *  - the page budget (KVM_SET_NR_MMU_PAGES, by default 2% of the memslots'
+ *    pages, at least 64) and a shrinker for the host's memory pressure.
+ *
+ * Locking: mmu->lock protects the map (see mmu_internal.h); nothing
+ * allocates or sleeps under it.  kvm->slots_lock serialises memslot
+ * changes, the budget and the dirty log.  The VM list of the shrinker has
+ * its own mutex, taken before mmu->lock.
  */
-#include <linux/mm.h>
+#define pr_fmt(fmt) "nkvm: " fmt
+
+#include <linux/highmem.h>
+#include <linux/module.h>
+#include <linux/pgtable.h>
+#include <linux/sched/mm.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
-#include <asm/io.h>
+#include <linux/uaccess.h>
 
-#include "../x86.h"
+#include "mmu_internal.h"
 
-#define TDP_LEVELS		4
-#define TDP_ENTRIES		512
-#define TDP_ADDR_MASK		GENMASK_ULL(51, 12)
+/* The #PF error code bits of a guest-physical fault (struct kvm_x86_exit). */
+#define KVM_NPF_WRITE		BIT_ULL(1)
 
-static unsigned int tdp_index(gpa_t gpa, int level)
+static unsigned long min_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
+module_param(min_mmu_pages, ulong, 0644);
+MODULE_PARM_DESC(min_mmu_pages,
+		 "Smallest KVM_SET_NR_MMU_PAGES accepted, 1 to 64 (Linux: 64)");
+
+/* Every VM's MMU, for the shrinker; the next to shrink first. */
+static LIST_HEAD(kvm_mmu_vms);
+static DEFINE_MUTEX(kvm_mmu_vms_lock);
+
+/* ---- Table pages ------------------------------------------------------- */
+
+static struct kvm_mmu_page *kvm_mmu_alloc_page(void)
 {
-	return (gpa >> (PAGE_SHIFT + 9 * (level - 1))) & (TDP_ENTRIES - 1);
+	struct kvm_mmu_page *sp = kzalloc(sizeof(*sp), GFP_KERNEL_ACCOUNT);
+
+	if (!sp)
+		return NULL;
+	sp->spt = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!sp->spt) {
+		kfree(sp);
+		return NULL;
+	}
+	set_page_private(virt_to_page(sp->spt), (unsigned long)sp);
+	return sp;
 }
 
-static u64 *tdp_table(u64 entry)
+static void kvm_mmu_free_page(struct kvm_mmu_page *sp)
 {
-	return __va(entry & TDP_ADDR_MASK);
+	set_page_private(virt_to_page(sp->spt), 0);
+	free_page((unsigned long)sp->spt);
+	kfree(sp);
 }
 
-/*
- * The two roots are one order-1 allocation; the one not in use is the
- * zeroed spare that the next zap swaps in.
- */
-static u64 *tdp_spare_root(struct kvm *kvm)
+/* Fill the vCPU's cache (outside the lock) for one fault or root load. */
+static int kvm_mmu_topup(struct kvm_vcpu *vcpu)
 {
-	struct kvm_tdp_mmu *mmu = &kvm->arch.mmu;
+	struct tdp_cache *cache = vcpu->arch.mmu.cache;
 
-	return mmu->root == mmu->roots[0] ? mmu->roots[1] : mmu->roots[0];
-}
+	if (!cache) {
+		cache = kzalloc(sizeof(*cache), GFP_KERNEL_ACCOUNT);
+		if (!cache)
+			return -ENOMEM;
+		vcpu->arch.mmu.cache = cache;
+	}
+	while (cache->nr < TDP_CACHE_MIN) {
+		struct kvm_mmu_page *sp = kvm_mmu_alloc_page();
 
-int kvm_mmu_init_vm(struct kvm *kvm)
-{
-	struct kvm_tdp_mmu *mmu = &kvm->arch.mmu;
-	u64 *pages;
-
-	pages = (u64 *)__get_free_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO, 1);
-	if (!pages)
-		return -ENOMEM;
-	spin_lock_init(&mmu->lock);
-	mmu->roots[0] = pages;
-	mmu->roots[1] = pages + TDP_ENTRIES;
-	mmu->root = mmu->roots[0];
-	mmu->root_pa = __pa(mmu->root);
+		if (!sp)
+			return -ENOMEM;
+		cache->pages[cache->nr++] = sp;
+	}
 	return 0;
 }
 
-static void tdp_free_tree(struct kvm *kvm, u64 *table, int level)
+/*
+ * Called by the core, under mmu->lock, for each writable leaf it zaps or
+ * write-protects: the guest may have written the page.  The host still
+ * maps the page (the notifier unmaps ours first), so it is alive.
+ */
+void tdp_leaf_written(struct tdp_mmu *core, u64 spte, int level)
 {
-	const struct kvm_tdp_format *fmt = kvm_x86_ops->tdp;
-	int i;
+	unsigned long pfn = tdp_spte_pfn(spte);
+	struct page *page;
 
-	for (i = 0; i < TDP_ENTRIES; i++) {
-		u64 e = table[i];
+	if (!pfn_valid(pfn))
+		return;
+	page = pfn_to_page(pfn);
+	if (!PageReserved(page) && !is_zone_device_page(page))
+		SetPageDirty(page);
+}
 
-		if (!(e & fmt->present_mask))
-			continue;
-		table[i] = 0;
-		if (level > 1) {
-			tdp_free_tree(kvm, tdp_table(e), level - 1);
-			free_page((unsigned long)tdp_table(e));
-			kvm->arch.mmu.nr_tables--;
+/* ---- Flushes ----------------------------------------------------------- */
+
+static void kvm_mmu_ack(void *unused)
+{
+}
+
+/*
+ * Post a TLB flush (and a root reload) to every vCPU, and wait until none
+ * is still in the guest without having seen it: a vCPU checks its requests
+ * after it set IN_GUEST_MODE, and one already inside exits for the IPI.
+ * Neither allocates nor sleeps: notifiers and the shrinker use it.
+ */
+static void kvm_mmu_kick_all(struct kvm *kvm, bool reload)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	spin_lock(&mmu->flush_lock);
+	cpumask_clear(mmu->flush_cpus);
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		if (reload)
+			kvm_make_request(vcpu, KVM_REQ_MMU_RELOAD);
+		kvm_make_request(vcpu, KVM_REQ_TLB_FLUSH);
+		smp_mb__after_atomic();
+		if (READ_ONCE(vcpu->mode) == IN_GUEST_MODE)
+			cpumask_set_cpu(READ_ONCE(vcpu->cpu), mmu->flush_cpus);
+	}
+	smp_call_function_many(mmu->flush_cpus, kvm_mmu_ack, NULL, true);
+	spin_unlock(&mmu->flush_lock);
+}
+
+void kvm_mmu_flush_remote(struct kvm *kvm)
+{
+	kvm_mmu_kick_all(kvm, false);
+}
+
+void kvm_mmu_commit_zap(struct kvm *kvm, struct tdp_zap *zap,
+			struct tdp_cache *cache)
+{
+	struct kvm_mmu_page *sp, *tmp;
+
+	if (zap->flush || zap->reload)
+		kvm_mmu_kick_all(kvm, zap->reload);
+	list_for_each_entry_safe(sp, tmp, &zap->pages, link) {
+		list_del(&sp->link);
+		if (cache && cache->nr < TDP_CACHE_SIZE) {
+			clear_page(sp->spt);
+			cache->pages[cache->nr++] = sp;
 		} else {
-			struct page *page = pfn_to_page((e & TDP_ADDR_MASK) >> PAGE_SHIFT);
-
-			/* Mapped writable: the guest may have written it. */
-			SetPageDirty(page);
-			unpin_user_page(page);
+			kvm_mmu_free_page(sp);
 		}
 	}
 }
 
-/* Caller holds slots_lock, or is destroying the VM. */
 void kvm_mmu_zap_all(struct kvm *kvm)
 {
-	struct kvm_tdp_mmu *mmu = &kvm->arch.mmu;
-	u64 *old;
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+	struct tdp_zap zap;
+
+	tdp_zap_init(&zap);
+	spin_lock(&mmu->lock);
+	tdp_zap_all(&mmu->core, &zap);
+	spin_unlock(&mmu->lock);
+	kvm_mmu_commit_zap(kvm, &zap, NULL);
+}
+
+void kvm_mmu_read_stats(struct kvm *kvm, struct kvm_mmu_stats *st)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
 
 	spin_lock(&mmu->lock);
-	old = mmu->root;
-	mmu->root = tdp_spare_root(kvm);
-	WRITE_ONCE(mmu->root_pa, __pa(mmu->root));
+	*st = (struct kvm_mmu_stats) {
+		.pages = mmu->core.nr_pages,
+		.pages_4k = mmu->core.nr_leaves[0],
+		.pages_2m = mmu->core.nr_leaves[1],
+		.pages_1g = mmu->core.nr_leaves[2],
+		.pages_created = mmu->core.stats.pages_created,
+		.pages_zapped = mmu->core.stats.pages_zapped,
+		.pages_recycled = mmu->core.stats.pages_recycled,
+		.pages_shrunk = mmu->core.stats.pages_shrunk,
+	};
+	spin_unlock(&mmu->lock);
+}
+
+/* ---- Roots ------------------------------------------------------------- */
+
+int kvm_mmu_load(struct kvm_vcpu *vcpu)
+{
+	struct kvm_tdp_mmu *mmu = vcpu->kvm->arch.mmu;
+	struct kvm_mmu_vcpu *v = &vcpu->arch.mmu;
+	struct kvm_mmu_page *root;
+	struct tdp_zap zap;
+	int r;
+
+	kvm_check_request(vcpu, KVM_REQ_MMU_RELOAD);
+	/* A zap after this check posts the request again. */
+	if (v->root && !READ_ONCE(v->root->invalid))
+		return 0;
+
+	r = kvm_mmu_topup(vcpu);
+	if (r)
+		return r;
+	tdp_zap_init(&zap);
+	spin_lock(&mmu->lock);
+	if (v->root)
+		tdp_put_root(&mmu->core, v->root, &zap);
+	root = tdp_get_root(&mmu->core, v->cache, &zap);
 	spin_unlock(&mmu->lock);
 
-	/* No vCPU may walk the old tables once this returns. */
-	kvm_make_all_vcpus_request(kvm, KVM_REQ_TLB_FLUSH);
+	v->root = root;
+	v->root_pa = root ? __pa(root->spt) : 0;
+	/* Nothing of the old root may stay in this vCPU's TLB. */
+	kvm_make_request(vcpu, KVM_REQ_TLB_FLUSH);
+	kvm_mmu_commit_zap(vcpu->kvm, &zap, v->cache);
+	return root ? 0 : -ENOMEM;
+}
 
-	tdp_free_tree(kvm, old, TDP_LEVELS);
+void kvm_mmu_destroy_vcpu(struct kvm_vcpu *vcpu)
+{
+	struct kvm_mmu_vcpu *v = &vcpu->arch.mmu;
+	struct kvm_tdp_mmu *mmu = vcpu->kvm->arch.mmu;
+	struct tdp_zap zap;
+
+	if (v->root) {
+		tdp_zap_init(&zap);
+		spin_lock(&mmu->lock);
+		tdp_put_root(&mmu->core, v->root, &zap);
+		spin_unlock(&mmu->lock);
+		kvm_mmu_commit_zap(vcpu->kvm, &zap, NULL);
+		v->root = NULL;
+	}
+	if (v->cache) {
+		while (v->cache->nr)
+			kvm_mmu_free_page(v->cache->pages[--v->cache->nr]);
+		kfree(v->cache);
+		v->cache = NULL;
+	}
+}
+
+/* ---- Faults ------------------------------------------------------------ */
+
+/*
+ * The host page at @hva, with a reference.  Writable if the host allows a
+ * write now, even for a read fault (that saves the write fault); for a
+ * write fault the host breaks copy-on-write sharing first.
+ */
+static int kvm_mmu_host_page(unsigned long hva, bool write, bool may_write,
+			     struct page **page, bool *writable)
+{
+	long n;
+
+	*writable = false;
+	if (may_write && get_user_page_fast_only(hva, FOLL_WRITE, page)) {
+		*writable = true;
+		return 0;
+	}
+	n = get_user_pages_unlocked(hva, 1, page, write ? FOLL_WRITE : 0);
+	if (n == 1) {
+		*writable = write;
+		return 0;
+	}
+	return n == -EINTR || n == -ERESTARTSYS ? -EINTR : -EFAULT;
+}
+
+/*
+ * How large the host maps @hva: 1 (4 KiB), 2 (2 MiB) or 3 (1 GiB).  A
+ * lockless walk, as GUP-fast does: with interrupts off the tables cannot
+ * be freed under us, and the notifier's sequence, checked by the caller
+ * under mmu->lock, tells whether the answer is still true.
+ */
+static int kvm_mmu_host_level(struct mm_struct *mm, unsigned long hva)
+{
+	unsigned long flags;
+	int level = 1;
+	pgd_t pgd;
+	p4d_t p4d;
+	pud_t pud;
+	pmd_t pmd;
+
+	local_irq_save(flags);
+	pgd = READ_ONCE(*pgd_offset(mm, hva));
+	if (pgd_none(pgd))
+		goto out;
+	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
+	if (p4d_none(p4d) || !p4d_present(p4d))
+		goto out;
+	pud = READ_ONCE(*pud_offset(&p4d, hva));
+	if (pud_none(pud) || !pud_present(pud))
+		goto out;
+	if (pud_leaf(pud)) {
+		level = 3;
+		goto out;
+	}
+	pmd = READ_ONCE(*pmd_offset(&pud, hva));
+	if (pmd_present(pmd) && pmd_leaf(pmd))
+		level = 2;
+out:
+	local_irq_restore(flags);
+	return level;
+}
+
+/*
+ * The largest leaf for @gfn: the host maps it at least that large, the
+ * slot covers the whole leaf with guest and host addresses equally
+ * aligned, and the slot is not logging dirty pages.
+ */
+static int kvm_mmu_fault_level(struct kvm_tdp_mmu *mmu,
+			       const struct kvm_memory_slot *slot, gfn_t gfn,
+			       unsigned long hva, u64 pfn)
+{
+	int level;
+
+	if (slot->dirty_bitmap)
+		return 1;
+	level = min(kvm_mmu_host_level(mmu->mm, hva), TDP_MAX_HUGE_LEVEL);
+	for (; level > 1; level--) {
+		u64 n = tdp_level_pages(level);
+		gfn_t base = gfn & ~(n - 1);
+
+		if (base >= slot->base_gfn &&
+		    base + n <= slot->base_gfn + slot->npages &&
+		    !((gfn ^ (hva >> PAGE_SHIFT)) & (n - 1)) &&
+		    !((gfn ^ pfn) & (n - 1)))
+			break;
+	}
+	return level;
+}
+
+/* Did an invalidation run since @seq was read, or is one covering @hva? */
+static bool kvm_mmu_must_retry(struct kvm_tdp_mmu *mmu, unsigned long seq,
+			       unsigned long hva)
+{
+	lockdep_assert_held(&mmu->lock);
+	if (unlikely(mmu->mn_active) &&
+	    hva >= mmu->mn_start && hva < mmu->mn_end)
+		return true;
+	return mmu->mn_seq != seq;
+}
+
+int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
+{
+	struct kvm_mmu_vcpu *v = &vcpu->arch.mmu;
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+	bool write = error_code & KVM_NPF_WRITE;
+	gfn_t gfn = gpa >> PAGE_SHIFT;
+	struct kvm_memory_slot *slot;
+	unsigned long hva, seq;
+	struct tdp_zap zap;
+	struct page *page;
+	bool writable;
+	int level, r;
+	u64 pfn;
+
+	v->faults++;
+	slot = kvm_gfn_to_memslot(kvm, gfn);
+	if (!slot)
+		return KVM_MMU_MMIO;
+	if (write && (slot->flags & KVM_MEM_READONLY))
+		return KVM_MMU_RO_WRITE;
+
+	r = kvm_mmu_topup(vcpu);
+	if (r)
+		return r;
+
+	hva = kvm_memslot_hva(slot, gfn);
+	seq = READ_ONCE(mmu->mn_seq);
+	/* The sequence first, then the host's page table (GUP). */
+	smp_rmb();
+	r = kvm_mmu_host_page(hva, write, !(slot->flags & KVM_MEM_READONLY),
+			      &page, &writable);
+	if (r == -EINTR)
+		return KVM_MMU_FIXED;	/* the run loop sees the signal */
+	if (r)
+		return r;
+	/* A read of a logged page maps it read-only: its first write logs. */
+	if (!write && slot->dirty_bitmap)
+		writable = false;
+
+	tdp_zap_init(&zap);
+	spin_lock(&mmu->lock);
+	r = KVM_MMU_FIXED;
+	/* Enter again: the access faults again if it must. */
+	if (kvm_mmu_must_retry(mmu, seq, hva) || v->root->invalid)
+		goto out;
+
+	pfn = page_to_pfn(page);
+	level = kvm_mmu_fault_level(mmu, slot, gfn, hva, pfn);
+	pfn &= ~(tdp_level_pages(level) - 1);
+	r = tdp_map(&mmu->core, v->root, v->cache,
+		    gfn & ~(tdp_level_pages(level) - 1), pfn, level, writable,
+		    &zap);
+	if (!r) {
+		r = KVM_MMU_FIXED;
+		if (writable && slot->dirty_bitmap)
+			set_bit_le(gfn - slot->base_gfn, slot->dirty_bitmap);
+	}
+out:
+	spin_unlock(&mmu->lock);
+	put_page(page);
+	kvm_mmu_commit_zap(kvm, &zap, v->cache);
+	return r;
+}
+
+/* ---- The MMU notifier -------------------------------------------------- */
+
+static struct kvm_tdp_mmu *mn_to_mmu(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct kvm_tdp_mmu, mn);
+}
+
+/* Zap the guest frames that @slot maps from host range [start, end). */
+static void kvm_mmu_unmap_hva(struct kvm_tdp_mmu *mmu,
+			      const struct kvm_memory_slot *slot,
+			      unsigned long start, unsigned long end,
+			      struct tdp_zap *zap)
+{
+	unsigned long base = slot->userspace_addr;
+	unsigned long s = max(start, base);
+	unsigned long e = min(end, base + (slot->npages << PAGE_SHIFT));
+
+	if (s >= e)
+		return;
+	tdp_zap_range(&mmu->core, slot->base_gfn + ((s - base) >> PAGE_SHIFT),
+		      slot->base_gfn + ((e - base + PAGE_SIZE - 1) >> PAGE_SHIFT),
+		      zap);
+}
+
+static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
+					  const struct mmu_notifier_range *range)
+{
+	struct kvm_tdp_mmu *mmu = mn_to_mmu(mn);
+	struct kvm *kvm = mmu->kvm;
+	struct kvm_memslots *slots;
+	struct tdp_zap zap;
+	int idx, i;
+
+	tdp_zap_init(&zap);
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = srcu_dereference(kvm->memslots, &kvm->srcu);
+	spin_lock(&mmu->lock);
+	if (!mmu->mn_active++) {
+		mmu->mn_start = range->start;
+		mmu->mn_end = range->end;
+	} else {
+		mmu->mn_start = min(mmu->mn_start, range->start);
+		mmu->mn_end = max(mmu->mn_end, range->end);
+	}
+	for (i = 0; i < slots->nr; i++)
+		kvm_mmu_unmap_hva(mmu, slots->slots[i], range->start,
+				  range->end, &zap);
+	if (mmu->zombie.npages)
+		kvm_mmu_unmap_hva(mmu, &mmu->zombie, range->start, range->end,
+				  &zap);
+	spin_unlock(&mmu->lock);
+	srcu_read_unlock(&kvm->srcu, idx);
+
+	/* Spins but never sleeps: fine for unblockable ranges too. */
+	kvm_mmu_commit_zap(kvm, &zap, NULL);
+	return 0;
+}
+
+static void kvm_mmu_invalidate_range_end(struct mmu_notifier *mn,
+					 const struct mmu_notifier_range *range)
+{
+	struct kvm_tdp_mmu *mmu = mn_to_mmu(mn);
+
+	spin_lock(&mmu->lock);
+	mmu->mn_seq++;
+	mmu->mn_active--;
+	spin_unlock(&mmu->lock);
+}
+
+/* The address space goes away: nothing of it may stay mapped. */
+static void kvm_mmu_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	kvm_mmu_zap_all(mn_to_mmu(mn)->kvm);
+}
+
+static const struct mmu_notifier_ops kvm_mmu_notifier_ops = {
+	.invalidate_range_start = kvm_mmu_invalidate_range_start,
+	.invalidate_range_end = kvm_mmu_invalidate_range_end,
+	.release = kvm_mmu_release,
+};
+
+/* ---- The page budget --------------------------------------------------- */
+
+static void kvm_mmu_change_nr_pages(struct kvm *kvm, unsigned long nr)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+	struct tdp_zap zap;
+
+	tdp_zap_init(&zap);
+	spin_lock(&mmu->lock);
+	tdp_set_max_pages(&mmu->core, nr, &zap);
+	mmu->n_max_pages = mmu->core.max_pages;
+	spin_unlock(&mmu->lock);
+	kvm_mmu_commit_zap(kvm, &zap, NULL);
+}
+
+static int kvm_mmu_set_nr_pages(struct kvm *kvm, unsigned long nr)
+{
+	unsigned long min = clamp(READ_ONCE(min_mmu_pages), 1UL,
+				  KVM_MIN_ALLOC_MMU_PAGES);
+
+	if (nr < min)
+		return -EINVAL;
+	mutex_lock(&kvm->slots_lock);
+	kvm_mmu_change_nr_pages(kvm, nr);
+	kvm->arch.mmu->n_requested = true;
+	mutex_unlock(&kvm->slots_lock);
+	return 0;
+}
+
+/* Linux's default: 2% of the memslots' pages, at least 64. */
+static void kvm_mmu_default_nr_pages(struct kvm *kvm)
+{
+	kvm_mmu_change_nr_pages(kvm,
+		max(kvm->arch.mmu->nr_memslot_pages /
+		    KVM_MEMSLOT_PAGES_TO_MMU_PAGES_RATIO,
+		    KVM_MIN_ALLOC_MMU_PAGES));
+}
+
+long kvm_mmu_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	switch (ioctl) {
+	case KVM_SET_NR_MMU_PAGES:
+		return kvm_mmu_set_nr_pages(kvm, arg);
+	case KVM_GET_NR_MMU_PAGES:
+		return READ_ONCE(kvm->arch.mmu->n_max_pages);
+	case KVM_GET_DIRTY_LOG: {
+		struct kvm_dirty_log log;
+
+		if (copy_from_user(&log, argp, sizeof(log)))
+			return -EFAULT;
+		return kvm_mmu_get_dirty_log(kvm, &log);
+	}
+	case KVM_CLEAR_DIRTY_LOG: {
+		struct kvm_clear_dirty_log log;
+
+		if (copy_from_user(&log, argp, sizeof(log)))
+			return -EFAULT;
+		return kvm_mmu_clear_dirty_log(kvm, &log);
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ---- Memslots ---------------------------------------------------------- */
+
+int kvm_mmu_prepare_memory_region(struct kvm *kvm,
+				  const struct kvm_memory_slot *old,
+				  struct kvm_memory_slot *new,
+				  enum kvm_mr_change change)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+
+	/*
+	 * Until its range is zapped, the notifier must still find a slot
+	 * that is about to leave the published set.
+	 */
+	if (change == KVM_MR_DELETE || change == KVM_MR_MOVE) {
+		spin_lock(&mmu->lock);
+		mmu->zombie = *old;
+		spin_unlock(&mmu->lock);
+	}
+	return 0;
+}
+
+void kvm_mmu_commit_memory_region(struct kvm *kvm,
+				  const struct kvm_memory_slot *old,
+				  const struct kvm_memory_slot *new,
+				  enum kvm_mr_change change)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+	struct tdp_zap zap;
+
+	tdp_zap_init(&zap);
+	spin_lock(&mmu->lock);
+	switch (change) {
+	case KVM_MR_DELETE:
+	case KVM_MR_MOVE:
+		/* Exactly the old slot's frames. */
+		tdp_zap_range(&mmu->core, old->base_gfn,
+			      old->base_gfn + old->npages, &zap);
+		mmu->zombie.npages = 0;
+		break;
+	case KVM_MR_FLAGS_ONLY:
+		if (new->flags & KVM_MEM_LOG_DIRTY_PAGES) {
+			/* Every write from now on faults and is logged. */
+			if (tdp_wrprot_range(&mmu->core, new->base_gfn,
+					     new->base_gfn + new->npages))
+				zap.flush = true;
+		} else if (old->flags & KVM_MEM_LOG_DIRTY_PAGES) {
+			/* Back to huge pages: refaults map them large. */
+			tdp_zap_range(&mmu->core, new->base_gfn,
+				      new->base_gfn + new->npages, &zap);
+		}
+		break;
+	default:
+		break;
+	}
+	spin_unlock(&mmu->lock);
+	kvm_mmu_commit_zap(kvm, &zap, NULL);
+
+	if (change == KVM_MR_CREATE)
+		mmu->nr_memslot_pages += new->npages;
+	else if (change == KVM_MR_DELETE)
+		mmu->nr_memslot_pages -= old->npages;
+	if (!mmu->n_requested &&
+	    (change == KVM_MR_CREATE || change == KVM_MR_DELETE))
+		kvm_mmu_default_nr_pages(kvm);
+}
+
+/* ---- The shrinker ------------------------------------------------------ */
+
+static unsigned long kvm_mmu_shrink_count(struct shrinker *shrink,
+					  struct shrink_control *sc)
+{
+	struct kvm_tdp_mmu *mmu;
+	unsigned long n = 0;
+
+	mutex_lock(&kvm_mmu_vms_lock);
+	list_for_each_entry(mmu, &kvm_mmu_vms, vm_link) {
+		unsigned long pages = READ_ONCE(mmu->core.nr_pages);
+		unsigned long roots = READ_ONCE(mmu->core.nr_roots);
+
+		if (pages > roots)
+			n += pages - roots;
+	}
+	mutex_unlock(&kvm_mmu_vms_lock);
+	return n ? n : SHRINK_EMPTY;
+}
+
+/*
+ * Zap up to nr_to_scan of the oldest pages, VM after VM, each VM's share
+ * in one batch under one flush.  The VMs rotate so that the next call
+ * starts where this one stopped.
+ */
+static unsigned long kvm_mmu_shrink_scan(struct shrinker *shrink,
+					 struct shrink_control *sc)
+{
+	unsigned long freed = 0;
+	struct kvm_tdp_mmu *mmu;
+	int nr_vms = 0, i;
+
+	mutex_lock(&kvm_mmu_vms_lock);
+	list_for_each_entry(mmu, &kvm_mmu_vms, vm_link)
+		nr_vms++;
+	for (i = 0; i < nr_vms && freed < sc->nr_to_scan; i++) {
+		struct tdp_zap zap;
+		unsigned long n;
+
+		mmu = list_first_entry(&kvm_mmu_vms, struct kvm_tdp_mmu,
+				       vm_link);
+		list_move_tail(&mmu->vm_link, &kvm_mmu_vms);
+		tdp_zap_init(&zap);
+		spin_lock(&mmu->lock);
+		n = tdp_zap_oldest(&mmu->core, sc->nr_to_scan - freed, &zap);
+		mmu->core.stats.pages_shrunk += n;
+		spin_unlock(&mmu->lock);
+		kvm_mmu_commit_zap(mmu->kvm, &zap, NULL);
+		freed += n;
+	}
+	mutex_unlock(&kvm_mmu_vms_lock);
+	return freed ? freed : SHRINK_STOP;
+}
+
+#ifdef NKVM_HAVE_SHRINKER_ALLOC
+static struct shrinker *kvm_mmu_shrinker;
+
+static int kvm_mmu_register_shrinker(void)
+{
+	kvm_mmu_shrinker = shrinker_alloc(0, "nkvm-mmu");
+	if (!kvm_mmu_shrinker)
+		return -ENOMEM;
+	kvm_mmu_shrinker->count_objects = kvm_mmu_shrink_count;
+	kvm_mmu_shrinker->scan_objects = kvm_mmu_shrink_scan;
+	kvm_mmu_shrinker->seeks = DEFAULT_SEEKS;
+	shrinker_register(kvm_mmu_shrinker);
+	return 0;
+}
+
+static void kvm_mmu_unregister_shrinker(void)
+{
+	shrinker_free(kvm_mmu_shrinker);
+}
+#else
+static struct shrinker kvm_mmu_shrinker = {
+	.count_objects = kvm_mmu_shrink_count,
+	.scan_objects = kvm_mmu_shrink_scan,
+	.seeks = DEFAULT_SEEKS,
+};
+
+static int kvm_mmu_register_shrinker(void)
+{
+	return register_shrinker(&kvm_mmu_shrinker, "nkvm-mmu");
+}
+
+static void kvm_mmu_unregister_shrinker(void)
+{
+	unregister_shrinker(&kvm_mmu_shrinker);
+}
+#endif
+
+int kvm_mmu_module_init(void)
+{
+	return kvm_mmu_register_shrinker();
+}
+
+void kvm_mmu_module_exit(void)
+{
+	kvm_mmu_unregister_shrinker();
+}
+
+/* ---- VM lifetime ------------------------------------------------------- */
+
+int kvm_mmu_init_vm(struct kvm *kvm)
+{
+	const struct kvm_tdp_format *fmt = kvm_x86_ops->tdp;
+	const struct tdp_bits bits = {
+		.present = fmt->present_mask,
+		.table = fmt->table_bits,
+		.leaf = fmt->leaf_bits,
+		.writable = fmt->writable_mask,
+		.huge = fmt->huge_mask,
+	};
+	struct kvm_tdp_mmu *mmu;
+	int r;
+
+	mmu = kvzalloc(sizeof(*mmu), GFP_KERNEL_ACCOUNT);
+	if (!mmu)
+		return -ENOMEM;
+	if (!zalloc_cpumask_var(&mmu->flush_cpus, GFP_KERNEL_ACCOUNT)) {
+		kvfree(mmu);
+		return -ENOMEM;
+	}
+	spin_lock_init(&mmu->lock);
+	spin_lock_init(&mmu->flush_lock);
+	tdp_mmu_init(&mmu->core, &bits, mmu->hash);
+	mmu->kvm = kvm;
+	kvm->arch.mmu = mmu;
+
+	/* The VM's memory is the creator's. */
+	mmu->mm = current->mm;
+	mmu->mn.ops = &kvm_mmu_notifier_ops;
+	r = mmu_notifier_register(&mmu->mn, mmu->mm);
+	if (r) {
+		free_cpumask_var(mmu->flush_cpus);
+		kvfree(mmu);
+		kvm->arch.mmu = NULL;
+		return r;
+	}
+	mmu->mn_registered = true;
+
+	mutex_lock(&kvm_mmu_vms_lock);
+	list_add_tail(&mmu->vm_link, &kvm_mmu_vms);
+	mutex_unlock(&kvm_mmu_vms_lock);
+	return 0;
+}
+
+/*
+ * Before the vCPUs are freed: no notifier and no shrinker may touch the VM
+ * (and kick its vCPUs) any more.
+ */
+void kvm_mmu_pre_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+
+	if (!mmu)
+		return;
+	mutex_lock(&kvm_mmu_vms_lock);
+	list_del_init(&mmu->vm_link);
+	mutex_unlock(&kvm_mmu_vms_lock);
+	if (mmu->mn_registered) {
+		mmu_notifier_unregister(&mmu->mn, mmu->mm);
+		mmu->mn_registered = false;
+	}
 }
 
 void kvm_mmu_destroy_vm(struct kvm *kvm)
 {
-	struct kvm_tdp_mmu *mmu = &kvm->arch.mmu;
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
 
-	if (!mmu->roots[0])
+	if (!mmu)
 		return;
-	tdp_free_tree(kvm, mmu->root, TDP_LEVELS);
-	free_pages((unsigned long)mmu->roots[0], 1);
-	mmu->roots[0] = NULL;
-}
-
-static int mmu_cache_topup(struct kvm_vcpu *vcpu)
-{
-	struct kvm_vcpu_arch *arch = &vcpu->arch;
-
-	while (arch->mmu_cache_nr < TDP_LEVELS - 1) {
-		void *page = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-
-		if (!page)
-			return -ENOMEM;
-		arch->mmu_cache[arch->mmu_cache_nr++] = page;
-	}
-	return 0;
-}
-
-/*
- * Map one guest frame.  Returns 0 when mapped (or already mapped by someone
- * else), -ENOENT when no memslot covers it (MMIO), or an error.
- */
-int kvm_mmu_map_gfn(struct kvm_vcpu *vcpu, gfn_t gfn)
-{
-	const struct kvm_tdp_format *fmt = kvm_x86_ops->tdp;
-	struct kvm *kvm = vcpu->kvm;
-	struct kvm_tdp_mmu *mmu = &kvm->arch.mmu;
-	struct kvm_memory_slot *slot;
-	gpa_t gpa = gfn << PAGE_SHIFT;
-	struct page *page;
-	u64 *table, *e;
-	int level, r;
-
-	slot = kvm_gfn_to_memslot(kvm, gfn);
-	if (!slot)
-		return -ENOENT;
-
-	r = mmu_cache_topup(vcpu);
-	if (r)
-		return r;
-
-	/*
-	 * The slot stays valid: the caller holds kvm->srcu.  (6.1 refuses
-	 * FOLL_LONGTERM in the unlocked variant.)
-	 */
-	r = pin_user_pages_unlocked(kvm_memslot_hva(slot, gfn), 1, &page,
-				    FOLL_WRITE);
-	if (r != 1)
-		return -EFAULT;
-
-	spin_lock(&mmu->lock);
-	table = mmu->root;
-	for (level = TDP_LEVELS; level > 1; level--) {
-		e = &table[tdp_index(gpa, level)];
-		if (!(*e & fmt->present_mask)) {
-			u64 *child = vcpu->arch.mmu_cache[--vcpu->arch.mmu_cache_nr];
-
-			WRITE_ONCE(*e, __pa(child) | fmt->table_bits);
-			mmu->nr_tables++;
-		}
-		table = tdp_table(*e);
-	}
-
-	e = &table[tdp_index(gpa, 1)];
-	if (*e & fmt->present_mask) {
-		/* Another vCPU mapped it first. */
-		spin_unlock(&mmu->lock);
-		unpin_user_page(page);
-		return 0;
-	}
-	WRITE_ONCE(*e, page_to_phys(page) | fmt->leaf_bits);
-	spin_unlock(&mmu->lock);
-	return 0;
+	kvm_mmu_pre_destroy_vm(kvm);
+	/* The vCPUs have put their roots: everything is freed now. */
+	kvm_mmu_zap_all(kvm);
+	WARN_ON_ONCE(mmu->core.nr_pages || mmu->core.nr_invalid_roots ||
+		     mmu->core.nr_leaves[0] || mmu->core.nr_leaves[1] ||
+		     mmu->core.nr_leaves[2]);
+	free_cpumask_var(mmu->flush_cpus);
+	kvfree(mmu);
+	kvm->arch.mmu = NULL;
 }

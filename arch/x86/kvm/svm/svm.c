@@ -695,7 +695,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	if (svm->asid_generation != sd->asid_generation)
 		svm_new_asid(svm, sd);
 
-	vmcb->control.nested_cr3 = READ_ONCE(vcpu->kvm->arch.mmu.root_pa);
+	vmcb->control.nested_cr3 = vcpu->arch.mmu.root_pa;
 	vmcb->control.tsc_offset = vcpu->arch.tsc_offset;
 	vmcb->save.rax = regs[VCPU_REGS_RAX];
 	vmcb->save.rsp = regs[VCPU_REGS_RSP];
@@ -918,6 +918,8 @@ static const struct kvm_tdp_format svm_npt_format = {
 	.table_bits = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED,
 	.leaf_bits = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED |
 		     _PAGE_DIRTY,
+	.writable_mask = _PAGE_RW,
+	.huge_mask = _PAGE_PSE,
 };
 
 static const struct kvm_x86_ops svm_ops = {
