@@ -41,6 +41,7 @@ enum kvm_vcpu_mode {
 /* Requests: bits in vcpu->requests, serviced before the next guest entry. */
 #define KVM_REQ_TLB_FLUSH	0
 #define KVM_REQ_MMU_RELOAD	1	/* the guest-physical root was zapped */
+#define KVM_REQ_CLOCK_UPDATE	2	/* refresh the guest's kvmclock */
 
 struct kvm_vcpu {
 	struct kvm *kvm;

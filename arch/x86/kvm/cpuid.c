@@ -11,6 +11,7 @@
 #include <asm/cpufeature.h>
 #include <asm/fpu/xcr.h>
 #include <asm/processor.h>
+#include <uapi/asm/kvm_para.h>
 
 #include "x86.h"
 #include "pmu.h"
@@ -421,7 +422,11 @@ static void build_supported_cpuid(void)
 	e->ecx = 0x564b4d56;	/* "VMKV" */
 	e->edx = 0x4d;		/* "M\0\0\0" */
 	e = add_entry(0x40000001, 0, 0);
-	e->eax = e->ebx = e->ecx = e->edx = 0;	/* no PV features yet */
+	/* kvmclock; no port-0x80 delays needed. */
+	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_NOP_IO_DELAY) |
+		 BIT(KVM_FEATURE_CLOCKSOURCE2) |
+		 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT);
+	e->ebx = e->ecx = e->edx = 0;
 
 	e = add_entry(0x80000000, 0, 0);
 	e->eax = max_ext;

@@ -19,6 +19,7 @@
 #include <asm/msr-index.h>
 #include <asm/cpufeature.h>
 #include <asm/tsc.h>
+#include <uapi/asm/kvm_para.h>
 
 #include "x86.h"
 #include "cpuid.h"
@@ -33,6 +34,8 @@ static const u32 msrs_to_save[] = {
 	MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_IA32_TSC_ADJUST,
 	MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
 	MSR_IA32_UCODE_REV, MSR_TSC_AUX,
+	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
+	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
 };
 
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
@@ -205,6 +208,14 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 	case MSR_K7_HWCR:
 		*data = vcpu->arch.hwcr;
 		return 0;
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		*data = vcpu->arch.pv_time;
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		*data = vcpu->arch.pv_wall_clock;
+		return 0;
 	case MSR_TSC_AUX:
 		if (!host && !kvm_guest_has_tsc_aux(vcpu))
 			return 1;
@@ -277,12 +288,26 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 			vcpu->arch.tsc_offset += adj;
 			vcpu->arch.tsc_adjust += adj;
 		}
+		/* kvmclock's TSC reference moved with it. */
+		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
 		return 0;
 	case MSR_IA32_TSC_ADJUST:
-		if (!host)
+		if (!host) {
 			vcpu->arch.tsc_offset += data - vcpu->arch.tsc_adjust;
+			kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+		}
 		vcpu->arch.tsc_adjust = data;
 		return 0;
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		vcpu->arch.pv_time = data;
+		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		vcpu->arch.pv_wall_clock = data;
+		/* Userspace restoring the value writes nothing to the guest. */
+		return host ? 0 : kvm_write_wall_clock(vcpu, data);
 	case MSR_IA32_MISC_ENABLE:
 		if (!kvm_misc_enable_write(vcpu->arch.misc_enable, data, host,
 					   &vcpu->arch.misc_enable))

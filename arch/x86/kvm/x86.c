@@ -22,6 +22,7 @@
 #include <asm/reboot.h>
 #include <asm/trapnr.h>
 #include <asm/tsc.h>
+#include <uapi/linux/kvm_para.h>
 
 #include "x86.h"
 #include "cpuid.h"
@@ -196,6 +197,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		return kvm_xsave2_size();
 	case KVM_CAP_SYNC_REGS:
 		return KVM_SYNC_VALID_FIELDS;
+	case KVM_CAP_ADJUST_CLOCK:
+		return KVM_CLOCK_VALID_FLAGS;
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
 	case KVM_CAP_X86_USER_SPACE_MSR:
@@ -245,6 +248,7 @@ int kvm_arch_vm_init(struct kvm *kvm, unsigned long type)
 		return -EINVAL;
 	spin_lock_init(&kvm->arch.tsc_lock);
 	kvm->arch.guest_can_read_platform_info = true;
+	kvm_kvmclock_vm_init(kvm);
 	return kvm_mmu_init_vm(kvm);
 }
 
@@ -323,6 +327,10 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	}
 	case KVM_X86_SET_MSR_FILTER:
 		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
+	case KVM_GET_CLOCK:
+		return kvm_vm_ioctl_get_clock(kvm, argp);
+	case KVM_SET_CLOCK:
+		return kvm_vm_ioctl_set_clock(kvm, argp);
 	case KVM_SET_NR_MMU_PAGES:
 	case KVM_GET_NR_MMU_PAGES:
 	case KVM_GET_DIRTY_LOG:
@@ -385,6 +393,8 @@ static void kvm_vcpu_reset(struct kvm_vcpu *vcpu)
 	if (vcpu->vcpu_id == 0)
 		arch->apic_base |= MSR_IA32_APICBASE_BSP;
 	arch->mp_state = KVM_MP_STATE_RUNNABLE;
+	arch->pv_time = 0;
+	arch->pv_wall_clock = 0;
 	kvm_msr_reset(vcpu);
 	kvm_x86_ops->vcpu_reset(vcpu);
 	kvm_vcpu_cpuid_runtime(vcpu);
@@ -434,6 +444,9 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 
 void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 {
+	/* Without one stable TSC, a new CPU means a new clock reading. */
+	if (!vcpu->kvm->arch.use_master_clock && (vcpu->arch.pv_time & 1))
+		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
 	kvm_x86_ops->vcpu_load(vcpu, cpu);
 }
 
@@ -819,6 +832,30 @@ static int kvm_handle_cpuid(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	return 1;
 }
 
+/*
+ * VMMCALL/VMCALL: RAX holds the hypercall number (32 bits outside long
+ * mode), the result goes back in RAX.  Only ring 0 may call.  nkvm offers
+ * no hypercall yet but the harmless KVM_HC_VAPIC_POLL_IRQ.
+ */
+static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
+				struct kvm_x86_exit *exit)
+{
+	u64 nr = kvm_reg_read(vcpu, VCPU_REGS_RAX);
+	long ret;
+
+	if (!(vcpu->arch.efer & EFER_LMA))
+		nr = (u32)nr;
+	if (kvm_x86_ops->get_cpl(vcpu) != 0)
+		ret = -KVM_EPERM;
+	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
+		ret = 0;
+	else
+		ret = -KVM_ENOSYS;
+	kvm_reg_write(vcpu, VCPU_REGS_RAX, ret);
+	nkvm_skip_insn(vcpu, exit->next_rip);
+	return 1;
+}
+
 static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	u32 index = kvm_reg_read(vcpu, VCPU_REGS_RCX);
@@ -932,6 +969,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_handle_msr(vcpu, exit);
 	case X86_EXIT_XSETBV:
 		return kvm_handle_xsetbv(vcpu, exit);
+	case X86_EXIT_HYPERCALL:
+		return kvm_handle_hypercall(vcpu, exit);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
@@ -979,6 +1018,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		return r;
 	if (kvm_check_request(vcpu, KVM_REQ_TLB_FLUSH))
 		kvm_x86_ops->flush_tlb(vcpu);
+	if (kvm_check_request(vcpu, KVM_REQ_CLOCK_UPDATE))
+		kvm_kvmclock_update(vcpu);
 	kvm_inject_events(vcpu);
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);

@@ -22,6 +22,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_RDMSR,
 	X86_EXIT_WRMSR,
 	X86_EXIT_XSETBV,
+	X86_EXIT_HYPERCALL,	/* VMMCALL / VMCALL */
 	X86_EXIT_CR_WRITE,	/* MOV to a control register */
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
@@ -190,6 +191,16 @@ int kvm_vm_ioctl_set_msr_filter(struct kvm *kvm, void __user *argp);
 void kvm_msr_filter_free(struct kvm *kvm);
 int kvm_vcpu_ioctl_msrs(struct kvm_vcpu *vcpu, struct kvm_msrs __user *umsrs,
 			bool set);
+
+/* kvmclock.c */
+#define KVM_CLOCK_VALID_FLAGS	(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | \
+				 KVM_CLOCK_HOST_TSC)
+void kvm_clock_scale(u64 tsc_hz, u32 *mul, s8 *shift);
+void kvm_kvmclock_vm_init(struct kvm *kvm);
+void kvm_kvmclock_update(struct kvm_vcpu *vcpu);
+int kvm_write_wall_clock(struct kvm_vcpu *vcpu, u64 gpa);
+int kvm_vm_ioctl_get_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);
+int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);
 
 /* mmio.c: the instruction emulator for MMIO and string I/O */
 int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu);

@@ -50,6 +50,13 @@ struct kvm_arch {
 	u64 tss_addr;			/* KVM_SET_TSS_ADDR (unused by SVM) */
 	u64 identity_map_addr;
 
+	/* kvmclock (kvmclock.c) */
+	s64 kvmclock_offset;
+	u64 master_host_tsc;		/* one (TSC, ns) reading for all vCPUs */
+	u64 master_ns;
+	bool use_master_clock;
+	u32 wall_clock_version;
+
 	/* Keeps the TSCs of vCPUs written with the same value in step. */
 	spinlock_t tsc_lock;
 	bool tsc_write_valid;
@@ -159,6 +166,9 @@ struct kvm_vcpu_arch {
 	u64 platform_info;
 	u64 hwcr;
 	u64 tsc_aux;
+	u64 pv_time;			/* MSR_KVM_SYSTEM_TIME(_NEW) */
+	u32 pv_time_version;
+	u64 pv_wall_clock;		/* MSR_KVM_WALL_CLOCK(_NEW) */
 
 	/* PDPTRs userspace gave with KVM_SET_SREGS2, until the next entry. */
 	u64 pdptrs[4];

@@ -889,8 +889,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		/* Caches are coherent for the guest: nothing to do. */
 		nkvm_skip_insn(vcpu, svm_next_rip(svm, 2));
 		return;
-	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMMCALL:
+		exit->reason = X86_EXIT_HYPERCALL;
+		exit->next_rip = svm_next_rip(svm, 3);
+		return;
+	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE:
 	case SVM_EXIT_STGI:

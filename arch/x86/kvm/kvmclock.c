@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nkvm: kvmclock, the paravirtual clock, and KVM_GET/SET_CLOCK.
+ *
+ * A VM's kvmclock counts nanoseconds from the VM's creation (plus what
+ * KVM_SET_CLOCK adds).  A guest that writes the address of a
+ * pvclock_vcpu_time_info to MSR_KVM_SYSTEM_TIME(_NEW) gets it filled with a
+ * (TSC, nanoseconds) pair and the TSC's scale, from which it computes the
+ * time with RDTSC alone.  Where the host TSC runs at a constant rate, every
+ * vCPU of a VM gets the same pair (the VM's "master" reading), so that the
+ * guest's clock is monotonic across vCPUs, and the stable bit is set.
+ */
+#define pr_fmt(fmt) "nkvm: " fmt
+
+#include <linux/ktime.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <asm/cpufeature.h>
+#include <asm/pvclock-abi.h>
+#include <asm/tsc.h>
+
+#include "x86.h"
+
+/*
+ * The scale with which ns = ((tsc_delta << shift) * mul) >> 32 (a
+ * negative shift shifts right): mul in [2^31, 2^32) for full precision.
+ */
+void kvm_clock_scale(u64 tsc_hz, u32 *mul, s8 *shift)
+{
+	u64 num = NSEC_PER_SEC, den = tsc_hz ? tsc_hz : 1;
+	s8 s = 0;
+
+	while (num >= den) {
+		den <<= 1;
+		s++;
+	}
+	while (num < (den >> 1)) {
+		den >>= 1;
+		s--;
+	}
+	*mul = div64_u64(num << 32, den);
+	*shift = s;
+}
+
+static u64 kvm_scale_delta(u64 delta, u32 mul, s8 shift)
+{
+	if (shift < 0)
+		delta >>= -shift;
+	else
+		delta <<= shift;
+	return mul_u64_u32_shr(delta, mul, 32);
+}
+
+/* The host's TSC runs at a constant rate, in every state: trust it. */
+static bool kvm_host_tsc_stable(void)
+{
+	return boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
+	       boot_cpu_has(X86_FEATURE_NONSTOP_TSC);
+}
+
+/* Take the VM's master (host TSC, host nanoseconds) reading. */
+static void kvm_update_master_clock(struct kvm *kvm)
+{
+	struct kvm_arch *ka = &kvm->arch;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	ka->master_host_tsc = rdtsc();
+	ka->master_ns = ktime_get_boottime_ns();
+	local_irq_restore(flags);
+	ka->use_master_clock = kvm_host_tsc_stable();
+}
+
+/* kvmclock now, without the VM's offset. */
+static u64 kvm_clock_base_ns(struct kvm *kvm)
+{
+	struct kvm_arch *ka = &kvm->arch;
+	u32 mul;
+	s8 shift;
+
+	if (!ka->use_master_clock)
+		return ktime_get_boottime_ns();
+	kvm_clock_scale((u64)tsc_khz * 1000, &mul, &shift);
+	return ka->master_ns +
+	       kvm_scale_delta(rdtsc() - ka->master_host_tsc, mul, shift);
+}
+
+void kvm_kvmclock_vm_init(struct kvm *kvm)
+{
+	kvm_update_master_clock(kvm);
+	/* kvmclock starts at 0 with the VM. */
+	kvm->arch.kvmclock_offset = -(s64)kvm_clock_base_ns(kvm);
+}
+
+/* Fill the guest's pvclock_vcpu_time_info, if it asked for one. */
+void kvm_kvmclock_update(struct kvm_vcpu *vcpu)
+{
+	struct kvm_arch *ka = &vcpu->kvm->arch;
+	struct pvclock_vcpu_time_info t = {};
+	u64 gpa = vcpu->arch.pv_time & ~1ULL;
+	u64 host_tsc, ns;
+	u32 version;
+
+	if (!(vcpu->arch.pv_time & 1))
+		return;
+
+	if (ka->use_master_clock) {
+		host_tsc = ka->master_host_tsc;
+		ns = ka->master_ns;
+	} else {
+		unsigned long flags;
+
+		local_irq_save(flags);
+		host_tsc = rdtsc();
+		ns = ktime_get_boottime_ns();
+		local_irq_restore(flags);
+	}
+	t.tsc_timestamp = host_tsc + vcpu->arch.tsc_offset;
+	t.system_time = ns + ka->kvmclock_offset;
+	kvm_clock_scale((u64)vcpu->arch.tsc_khz * 1000, &t.tsc_to_system_mul,
+			&t.tsc_shift);
+	t.flags = ka->use_master_clock ? PVCLOCK_TSC_STABLE_BIT : 0;
+
+	/* An odd version tells the guest an update is under way. */
+	version = ++vcpu->arch.pv_time_version | 1;
+	vcpu->arch.pv_time_version = version;
+	t.version = version;
+	if (nkvm_write_guest(vcpu->kvm, gpa, &t.version, sizeof(t.version)))
+		return;
+	smp_wmb();
+	nkvm_write_guest(vcpu->kvm, gpa, &t, sizeof(t));
+	smp_wmb();
+	t.version = ++vcpu->arch.pv_time_version;
+	nkvm_write_guest(vcpu->kvm, gpa, &t.version, sizeof(t.version));
+}
+
+/* The wall-clock time at which kvmclock was 0, for MSR_KVM_WALL_CLOCK. */
+int kvm_write_wall_clock(struct kvm_vcpu *vcpu, u64 gpa)
+{
+	struct kvm *kvm = vcpu->kvm;
+	struct pvclock_wall_clock wc = {};
+	u64 boot_ns;
+	u32 rem;
+
+	boot_ns = ktime_get_real_ns() -
+		  (kvm_clock_base_ns(kvm) + kvm->arch.kvmclock_offset);
+	wc.sec = div_u64_rem(boot_ns, NSEC_PER_SEC, &rem);
+	wc.nsec = rem;
+	wc.version = ++kvm->arch.wall_clock_version | 1;
+	if (nkvm_write_guest(kvm, gpa, &wc.version, sizeof(wc.version)))
+		return 1;
+	nkvm_write_guest(kvm, gpa, &wc, sizeof(wc));
+	wc.version = ++kvm->arch.wall_clock_version;
+	nkvm_write_guest(kvm, gpa, &wc.version, sizeof(wc.version));
+	return 0;
+}
+
+int kvm_vm_ioctl_get_clock(struct kvm *kvm, struct kvm_clock_data __user *argp)
+{
+	struct kvm_clock_data data = {};
+	unsigned long flags;
+
+	local_irq_save(flags);
+	data.clock = kvm_clock_base_ns(kvm) + kvm->arch.kvmclock_offset;
+	data.realtime = ktime_get_real_ns();
+	data.host_tsc = rdtsc();
+	local_irq_restore(flags);
+	data.flags = KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC;
+	if (kvm->arch.use_master_clock)
+		data.flags |= KVM_CLOCK_TSC_STABLE;
+	return copy_to_user(argp, &data, sizeof(data)) ? -EFAULT : 0;
+}
+
+int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp)
+{
+	struct kvm_clock_data data;
+	u64 ns, now_real;
+
+	if (copy_from_user(&data, argp, sizeof(data)))
+		return -EFAULT;
+	if (data.flags & ~KVM_CLOCK_VALID_FLAGS)
+		return -EINVAL;
+
+	ns = data.clock;
+	/* The time since userspace read the clock elsewhere counts too. */
+	if (data.flags & KVM_CLOCK_REALTIME) {
+		now_real = ktime_get_real_ns();
+		if (now_real > data.realtime)
+			ns += now_real - data.realtime;
+	}
+
+	mutex_lock(&kvm->lock);
+	kvm_update_master_clock(kvm);
+	kvm->arch.kvmclock_offset = ns - kvm_clock_base_ns(kvm);
+	mutex_unlock(&kvm->lock);
+	kvm_make_all_vcpus_request(kvm, KVM_REQ_CLOCK_UPDATE);
+	return 0;
+}
