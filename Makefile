@@ -5,6 +5,7 @@
 #   make            build kvm.ko and kvm-amd.ko against KDIR
 #   make check      install what is missing, build, run unit tests and the bed
 #   make demo       boot the bed and run a guest on nkvm
+#   make stress     the ioctl fuzzer for a million calls in the bed, on nkvm
 #   make C=1 W=1    with sparse and extra warnings
 #
 # KDIR defaults to the running kernel's build directory when it exists, else
@@ -23,7 +24,7 @@ BUILD := $(TOP)/tools/testing/build
 # boots (recursive: evaluated after the deps are installed).
 BED_KDIR = /usr/src/linux-headers-$(shell tools/testing/bed/bed-kernel.sh)
 
-.PHONY: all modules clean deps tools unit bed check demo bench
+.PHONY: all modules clean deps tools unit bed check demo bench stress
 
 all: modules
 
@@ -41,6 +42,7 @@ deps:
 
 tools:
 	$(MAKE) -C tools/testing/nkvm O=$(BUILD)
+	$(MAKE) -C tools/testing/fuzz O=$(BUILD)
 	$(MAKE) -C tools/demo O=$(BUILD)
 
 unit:
