@@ -954,6 +954,34 @@ static void handle_exit(struct fz_thread *t, struct kvm_run *run, size_t size)
 	}
 }
 
+/* In trace mode: the state a KVM_RUN starts from (not counted as calls). */
+static void trace_vcpu(struct fz_thread *t, int fd)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(fd, KVM_GET_REGS, &r) || ioctl(fd, KVM_GET_SREGS, &s)) {
+		printf("#     %s\n", t->desc);
+		return;
+	}
+	printf("#     %s: rip %#llx rsp %#llx rflags %#llx rax %#llx cr0 %#llx cr3 %#llx"
+	       " cr4 %#llx efer %#llx cs %#x/%#llx lim %#x type %u s %u dpl %u p %u db %u"
+	       " l %u g %u ss %#x type %u dpl %u p %u db %u tr type %u p %u"
+	       " gdt %#llx/%#x idt %#llx/%#x\n",
+	       t->desc, r.rip, r.rsp, r.rflags, r.rax, s.cr0, s.cr3, s.cr4, s.efer,
+	       s.cs.selector, s.cs.base, s.cs.limit, s.cs.type, s.cs.s, s.cs.dpl,
+	       s.cs.present, s.cs.db, s.cs.l, s.cs.g, s.ss.selector, s.ss.type,
+	       s.ss.dpl, s.ss.present, s.ss.db, s.tr.type, s.tr.present,
+	       s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
+	fflush(stdout);
+}
+
+__attribute__((noinline))
+static void trace_exit(struct fz_thread *t, struct kvm_run *run)
+{
+	FZ_GUARDED(t, printf("#     exit %s\n", fz_exit_name(run->exit_reason)));
+}
+
 __attribute__((noinline))
 static void handle_exit_guarded(struct fz_thread *t, struct kvm_run *run, size_t size)
 {
@@ -983,7 +1011,11 @@ static void op_run(struct fz_thread *t)
 					&imm, 1);
 		snprintf(t->desc, sizeof(t->desc), "KVM_RUN on fd %d (obj %d, vcpu %d) arg %#lx",
 			 o.fd, idx, o.vcpu_id, arg);
+		if (t->trace)
+			trace_vcpu(t, o.fd);
 		r = fz_do_ioctl(t, ri, o.fd, KVM_RUN, arg);
+		if (t->trace && r == 0 && o.run)
+			trace_exit(t, o.run);
 		t->st.runs++;
 		if (r == 0 && o.run)
 			handle_exit_guarded(t, o.run, o.run_size);
@@ -1809,6 +1841,7 @@ void fuzz_usage(FILE *f, const char *prog)
 		"      --dev PATH      the device (default /dev/kvm)\n"
 		"      --nkvm-only     only the ioctls nkvm implements today\n"
 		"      --no-tcg-workarounds  also guest states that crash QEMU's TCG\n"
+		"      --snippets N,M  guest code only of these kinds (guest.c), NOPs else\n"
 		"      --log FILE      one line per call: op, call, result\n"
 		"      --diff FILE     record the log in FILE, or if it exists compare with it\n"
 		"      --trace-from N  print every operation from the Nth on\n"
@@ -1869,6 +1902,9 @@ int fuzz_parse_args(struct fuzz_cfg *c, int argc, char **argv)
 		} else if (!strcmp(o, "--dev")) {
 			NEED_VAL;
 			c->dev = v;
+		} else if (!strcmp(o, "--snippets")) {
+			NEED_VAL;
+			setenv("NKVM_FUZZ_SNIPPETS", v, 1);
 		} else if (!strcmp(o, "--no-tcg-workarounds")) {
 			c->no_tcg_workarounds = true;
 		} else if (!strcmp(o, "--nkvm-only")) {

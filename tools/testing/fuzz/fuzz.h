@@ -228,6 +228,8 @@ void fz_gen_sregs(struct fz_thread *t, void *sregs);
 const char *fz_exit_name(unsigned int reason);
 struct kvm_segment;
 void fz_tcg_safe_tr(struct kvm_segment *tr);
+struct kvm_sregs;
+void fz_tcg_safe_sregs(struct kvm_sregs *s);
 bool fz_tcg_workarounds(void);
 
 /* ---- Running ----------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
@@ -245,6 +246,20 @@ static int pick_mode(struct fz_thread *t)
  * not a kernel one.  Real CPUs take busy types there.  Unless told
  * otherwise, keep TR a present, available TSS.
  */
+/*
+ * QEMU's TCG also hangs (the whole bed, under Linux KVM as under nkvm) when
+ * it enters a guest with EFER.LME set and CR0.PG clear, a state real CPUs
+ * run in (it is how long mode is entered).
+ */
+void fz_tcg_safe_sregs(struct kvm_sregs *s)
+{
+	if (!fz_tcg_workarounds())
+		return;
+	fz_tcg_safe_tr(&s->tr);
+	if (!(s->cr0 & CR0_PG))
+		s->efer &= ~EFER_LME;
+}
+
 void fz_tcg_safe_tr(struct kvm_segment *tr)
 {
 	if (!fz_tcg_workarounds())
@@ -269,7 +284,7 @@ static void build_sregs(struct fz_thread *t, int m, struct kvm_sregs *s)
 		if (fz_chance(t, 5))
 			s->interrupt_bitmap[fz_below(t, 4)] = 1ULL << fz_below(t, 64);
 	}
-	fz_tcg_safe_tr(&s->tr);
+	fz_tcg_safe_sregs(s);
 }
 
 void fz_gen_sregs(struct fz_thread *t, void *p)
@@ -415,11 +430,41 @@ static uint32_t rand_addr(struct fz_thread *t)
 	}
 }
 
+/*
+ * NKVM_FUZZ_SNIPPETS=N,M,... limits the guest code to those snippet kinds
+ * (the case numbers below; 37 and up are random bytes): for narrowing down
+ * what a guest did, with the rest replaced by NOPs.
+ */
+static uint64_t snippet_mask(void)
+{
+	static uint64_t mask;
+	const char *e, *p;
+
+	if (mask)
+		return mask;
+	e = getenv("NKVM_FUZZ_SNIPPETS");
+	if (!e || !*e)
+		return mask = ~0ULL;
+	for (p = e; *p; ) {
+		unsigned long n = strtoul(p, (char **)&p, 10);
+
+		mask |= 1ULL << (n < 63 ? n : 63);
+		while (*p == ',')
+			p++;
+	}
+	return mask;
+}
+
 static void snippet(struct fz_thread *t, struct code *c)
 {
 	static const uint8_t cr_mov[] = { 0xc0, 0xd0, 0xd8, 0xe0 };	/* cr0,2,3,4 */
+	unsigned int kind = (unsigned int)fz_below(t, 40);
 
-	switch (fz_below(t, 40)) {
+	if (!(snippet_mask() & (1ULL << (kind < 37 ? kind : 37)))) {
+		emit1(c, 0x90);
+		return;
+	}
+	switch (kind) {
 	case 0:
 		EMIT(c, 0xf4);					/* hlt */
 		break;
@@ -457,12 +502,18 @@ static void snippet(struct fz_thread *t, struct code *c)
 		mov_r32(c, ECX, fz_msr_index(t));
 		EMIT(c, 0x0f, 0x32);				/* rdmsr */
 		break;
-	case 7:
-		mov_r32(c, ECX, fz_msr_index(t));
-		mov_r32(c, EAX, (uint32_t)fz_val(t));
+	case 7: {
+		uint32_t msr = fz_msr_index(t), val = (uint32_t)fz_val(t);
+
+		/* See fz_tcg_safe_sregs(): no EFER.LME without paging. */
+		if (msr == 0xc0000080 && fz_tcg_workarounds())
+			val &= ~(uint32_t)EFER_LME;
+		mov_r32(c, ECX, msr);
+		mov_r32(c, EAX, val);
 		mov_r32(c, EDX, (uint32_t)fz_val(t));
 		EMIT(c, 0x0f, 0x30);				/* wrmsr */
 		break;
+	}
 	case 8:							/* MMIO store */
 		mov_r32(c, EDI, rand_addr(t));
 		mov_r32(c, EAX, (uint32_t)fz_rand(t));
@@ -485,13 +536,26 @@ static void snippet(struct fz_thread *t, struct code *c)
 	case 11:
 		mov_r32(c, EAX, (uint32_t)fz_val(t));
 		EMIT(c, 0x0f, 0x22);				/* mov crN, eax */
-		emit1(c, cr_mov[fz_below(t, 4)]);
+		/* Paging off in compatibility mode leaves LME without PG. */
+		if ((c->mode == M_LONG || c->mode == M_COMPAT) && fz_tcg_workarounds())
+			emit1(c, cr_mov[1 + fz_below(t, 3)]);
+		else
+			emit1(c, cr_mov[fz_below(t, 4)]);
 		break;
 	case 12:
 		EMIT(c, 0x0f, 0x20);				/* mov eax, crN */
 		emit1(c, cr_mov[fz_below(t, 4)]);
 		break;
 	case 13:
+		/*
+		 * QEMU's TCG crashes (a BQL assertion) or hangs when a nested
+		 * guest arms hardware breakpoints, under Linux KVM as under
+		 * nkvm: with the workarounds, DR7 is only read.
+		 */
+		if (fz_tcg_workarounds()) {
+			EMIT(c, 0x0f, 0x21, 0xf8);		/* mov eax, dr7 */
+			break;
+		}
 		mov_r32(c, EAX, (uint32_t)fz_val(t));
 		EMIT(c, 0x0f, 0x23);				/* mov drN, eax */
 		emit1(c, 0xc0 | (uint8_t)(fz_below(t, 8) << 3));
@@ -660,7 +724,7 @@ static size_t gen_code(struct fz_thread *t, int mode, uint8_t *buf, size_t cap)
 	struct code c = { .p = buf, .cap = cap, .mode = mode };
 	int n = 1 + (int)fz_below(t, 24);
 
-	if (fz_chance(t, 5)) {
+	if (fz_chance(t, 5) && (snippet_mask() & (1ULL << 37))) {
 		fz_fill_random(t, buf, cap);
 		return cap;
 	}

@@ -693,6 +693,8 @@ GEN(gen_sregs2)
 	s2->cr0 = s.cr0; s2->cr2 = s.cr2; s2->cr3 = s.cr3; s2->cr4 = s.cr4;
 	s2->cr8 = s.cr8; s2->efer = s.efer; s2->apic_base = s.apic_base;
 	fz_tcg_safe_tr(&s2->tr);
+	if (fz_tcg_workarounds() && !(s2->cr0 & (1ULL << 31)))
+		s2->efer &= ~(1ULL << 8);
 	s2->flags = fz_chance(t, 80) ? fz_below(t, 2) : fz_val(t);
 	for (i = 0; i < 4; i++)
 		s2->pdptrs[i] = fz_chance(t, 50) ? fz_gpa(t) | 1 : fz_rand(t);
@@ -768,6 +770,10 @@ GEN(gen_guest_debug)
 		d->control = (uint32_t)fz_rand(t);
 	for (i = 0; i < 8; i++)
 		d->arch.debugreg[i] = fz_chance(t, 50) ? fz_gpa(t) : fz_val(t);
+	if (fz_tcg_workarounds()) {
+		d->control &= ~KVM_GUESTDBG_USE_HW_BP;
+		d->arch.debugreg[7] &= ~0xffULL;
+	}
 }
 
 GEN(gen_u64_val)
@@ -826,6 +832,9 @@ GEN(gen_debugregs)
 		d->db[i] = fz_val(t);
 	d->dr6 = fz_chance(t, 50) ? 0xffff0ff0 : fz_val(t);
 	d->dr7 = fz_chance(t, 50) ? 0x400 | fz_below(t, 0x100) : fz_val(t);
+	/* No armed breakpoints under TCG (see guest.c, snippet 13). */
+	if (fz_tcg_workarounds())
+		d->dr7 &= ~0xffULL;
 	d->flags = fz_chance(t, 90) ? 0 : fz_val(t);
 }
 
