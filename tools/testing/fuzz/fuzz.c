@@ -954,26 +954,29 @@ static void handle_exit(struct fz_thread *t, struct kvm_run *run, size_t size)
 	}
 }
 
-/* In trace mode: the state a KVM_RUN starts from (not counted as calls). */
-static void trace_vcpu(struct fz_thread *t, int fd)
+/*
+ * The state a KVM_RUN starts from, appended to the operation's description
+ * (for traces and hang reports; these two calls are not counted).
+ */
+static void describe_vcpu(struct fz_thread *t, int fd, int idx)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
+	size_t n = strlen(t->desc);
 
-	if (ioctl(fd, KVM_GET_REGS, &r) || ioctl(fd, KVM_GET_SREGS, &s)) {
-		printf("#     %s\n", t->desc);
+	if (ioctl(fd, KVM_GET_REGS, &r) || ioctl(fd, KVM_GET_SREGS, &s))
 		return;
-	}
-	printf("#     %s: rip %#llx rsp %#llx rflags %#llx rax %#llx cr0 %#llx cr3 %#llx"
+	snprintf(t->desc + n, sizeof(t->desc) - n, ": rip %#llx rsp %#llx rflags %#llx rax %#llx cr0 %#llx cr3 %#llx"
 	       " cr4 %#llx efer %#llx cs %#x/%#llx lim %#x type %u s %u dpl %u p %u db %u"
 	       " l %u g %u ss %#x type %u dpl %u p %u db %u tr type %u p %u"
-	       " gdt %#llx/%#x idt %#llx/%#x\n",
-	       t->desc, r.rip, r.rsp, r.rflags, r.rax, s.cr0, s.cr3, s.cr4, s.efer,
+	       " gdt %#llx/%#x idt %#llx/%#x",
+	       r.rip, r.rsp, r.rflags, r.rax, s.cr0, s.cr3, s.cr4, s.efer,
 	       s.cs.selector, s.cs.base, s.cs.limit, s.cs.type, s.cs.s, s.cs.dpl,
 	       s.cs.present, s.cs.db, s.cs.l, s.cs.g, s.ss.selector, s.ss.type,
 	       s.ss.dpl, s.ss.present, s.ss.db, s.tr.type, s.tr.present,
 	       s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
-	fflush(stdout);
+	n = strlen(t->desc);
+	snprintf(t->desc + n, sizeof(t->desc) - n, "; code at %s", objs[idx].code);
 }
 
 __attribute__((noinline))
@@ -1011,8 +1014,10 @@ static void op_run(struct fz_thread *t)
 					&imm, 1);
 		snprintf(t->desc, sizeof(t->desc), "KVM_RUN on fd %d (obj %d, vcpu %d) arg %#lx",
 			 o.fd, idx, o.vcpu_id, arg);
+		if (t->trace || cfg.snapshot_runs)
+			describe_vcpu(t, o.fd, idx);
 		if (t->trace)
-			trace_vcpu(t, o.fd);
+			printf("#     %s\n", t->desc);
 		r = fz_do_ioctl(t, ri, o.fd, KVM_RUN, arg);
 		if (t->trace && r == 0 && o.run)
 			trace_exit(t, o.run);
@@ -1649,54 +1654,113 @@ static void merge(struct fz_stats *all, const struct fz_stats *s)
 	}
 }
 
-/* Compare this run's log with a reference log, line by line. */
+/* Compare this run's log with a reference log, operation by operation. */
+struct logline {
+	uint64_t op;
+	char call[80];
+	char res[64];
+};
+
+static int read_logline(FILE *f, struct logline *l)
+{
+	char buf[512];
+
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "%" SCNu64 " %79s %63s", &l->op, l->call, l->res) == 3)
+			return 1;
+	return 0;
+}
+
+/* Read the calls of the next operation (at most max) into g; 0 at the end. */
+static int read_op(FILE *f, struct logline *pend, int *have, struct logline *g, int max)
+{
+	int n = 0;
+
+	if (!*have && !(*have = read_logline(f, pend)))
+		return 0;
+	g[n++] = *pend;
+	while ((*have = read_logline(f, pend)) && pend->op == g[0].op)
+		if (n < max)
+			g[n++] = *pend;
+	return n;
+}
+
+struct diffkind {
+	char key[256];
+	uint64_t n;
+};
+
+static void diff_note(struct diffkind *kinds, int *nkinds,
+		      uint64_t op, const char *key)
+{
+	int i;
+
+	for (i = 0; i < *nkinds; i++)
+		if (!strcmp(kinds[i].key, key))
+			break;
+	if (i == *nkinds) {
+		if (*nkinds == 64)
+			return;
+		snprintf(kinds[i].key, sizeof(kinds[i].key), "%s", key);
+		kinds[i].n = 0;
+		(*nkinds)++;
+		printf("# diff: first at op %" PRIu64 ": %s\n", op, key);
+	}
+	kinds[i].n++;
+}
+
 static int compare_logs(const char *ref_path, const char *new_path)
 {
 	FILE *a = fopen(ref_path, "r"), *b = fopen(new_path, "r");
-	char la[512], lb[512];
-	uint64_t lines = 0, differ = 0, shown = 0;
-	struct { char key[256]; uint64_t n; } kinds[64];
-	int nkinds = 0, i;
+	static struct logline ga[64], gb[64];
+	struct logline pa, pb;
+	int ha = 0, hb = 0, na = 0, nb = 0, i;
+	uint64_t ops = 0, differ = 0, diverged = 0;
+	struct diffkind kinds[64];
+	int nkinds = 0;
+	char key[256];
 
 	if (!a || !b) {
 		printf("# diff: cannot open %s or %s\n", ref_path, new_path);
 		return -1;
 	}
-	while (fgets(la, sizeof(la), a) && fgets(lb, sizeof(lb), b)) {
-		char opa[32], ca[80], ra[64], opb[32], cb[80], rb[64], key[256];
-
-		lines++;
-		if (!strcmp(la, lb))
+	na = read_op(a, &pa, &ha, ga, 64);
+	nb = read_op(b, &pb, &hb, gb, 64);
+	while (na && nb) {
+		if (ga[0].op < gb[0].op) {
+			na = read_op(a, &pa, &ha, ga, 64);
 			continue;
-		if (sscanf(la, "%31s %79s %63s", opa, ca, ra) != 3 ||
-		    sscanf(lb, "%31s %79s %63s", opb, cb, rb) != 3)
-			continue;
-		/* KVM_RUN results depend on timing: not comparable. */
-		if (!strcmp(ca, "KVM_RUN") && !strcmp(cb, "KVM_RUN"))
-			continue;
-		differ++;
-		if (strcmp(ca, cb))
-			snprintf(key, sizeof(key), "sequence diverged: %s vs %s", ca, cb);
-		else
-			snprintf(key, sizeof(key), "%s: reference %s, this run %s", ca, ra, rb);
-		for (i = 0; i < nkinds; i++)
-			if (!strcmp(kinds[i].key, key))
-				break;
-		if (i == nkinds && nkinds < 64) {
-			snprintf(kinds[i].key, sizeof(kinds[i].key), "%s", key);
-			kinds[i].n = 0;
-			nkinds++;
-			if (shown++ < 40)
-				printf("# diff: first at op %s: %s", opa, key[0] ? key : "?"),
-				printf("\n");
 		}
-		if (i < 64)
-			kinds[i].n++;
+		if (gb[0].op < ga[0].op) {
+			nb = read_op(b, &pb, &hb, gb, 64);
+			continue;
+		}
+		ops++;
+		for (i = 0; i < na && i < nb; i++) {
+			if (strcmp(ga[i].call, gb[i].call))
+				break;
+			/* KVM_RUN results depend on timing: not comparable. */
+			if (!strcmp(ga[i].call, "KVM_RUN") || !strcmp(ga[i].res, gb[i].res))
+				continue;
+			differ++;
+			snprintf(key, sizeof(key), "%s: reference %s, this run %s",
+				 ga[i].call, ga[i].res, gb[i].res);
+			diff_note(kinds, &nkinds, ga[0].op, key);
+		}
+		if (i < na && i < nb) {
+			diverged++;
+			snprintf(key, sizeof(key), "calls differ within an operation: %s vs %s",
+				 ga[i].call, gb[i].call);
+			diff_note(kinds, &nkinds, ga[0].op, key);
+		}
+		na = read_op(a, &pa, &ha, ga, 64);
+		nb = read_op(b, &pb, &hb, gb, 64);
 	}
 	fclose(a);
 	fclose(b);
-	printf("# diff: %" PRIu64 " lines compared, %" PRIu64 " differ (KVM_RUN ignored)\n",
-	       lines, differ);
+	printf("# diff: %" PRIu64 " operations compared, %" PRIu64 " results differ"
+	       " (KVM_RUN ignored), %" PRIu64 " operations made other calls\n",
+	       ops, differ, diverged);
 	for (i = 0; i < nkinds; i++)
 		printf("# diff: %8" PRIu64 "  %s\n", kinds[i].n, kinds[i].key);
 	return (int)(differ > 0);
@@ -1842,6 +1906,7 @@ void fuzz_usage(FILE *f, const char *prog)
 		"      --nkvm-only     only the ioctls nkvm implements today\n"
 		"      --no-tcg-workarounds  also guest states that crash QEMU's TCG\n"
 		"      --snippets N,M  guest code only of these kinds (guest.c), NOPs else\n"
+		"      --snapshot-runs read the vCPU state before each KVM_RUN (hang reports)\n"
 		"      --log FILE      one line per call: op, call, result\n"
 		"      --diff FILE     record the log in FILE, or if it exists compare with it\n"
 		"      --trace-from N  print every operation from the Nth on\n"
@@ -1902,6 +1967,8 @@ int fuzz_parse_args(struct fuzz_cfg *c, int argc, char **argv)
 		} else if (!strcmp(o, "--dev")) {
 			NEED_VAL;
 			c->dev = v;
+		} else if (!strcmp(o, "--snapshot-runs")) {
+			c->snapshot_runs = true;
 		} else if (!strcmp(o, "--snippets")) {
 			NEED_VAL;
 			setenv("NKVM_FUZZ_SNIPPETS", v, 1);

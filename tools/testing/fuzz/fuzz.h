@@ -63,6 +63,7 @@ struct fz_obj {
 	void *run;		/* vCPU: its kvm_run mapping */
 	size_t run_size;
 	int vcpu_id;
+	char code[112];		/* vCPU: the last guest code set up, in hex */
 };
 
 /* ---- Per-thread state -------------------------------------------------- */
@@ -107,7 +108,7 @@ struct fz_thread {
 	volatile uint64_t op_start_ns;	/* 0 when between operations */
 	volatile uint64_t call_start_ns;	/* 0 when not in a system call */
 	volatile int kicks;
-	char desc[200];		/* what the current operation does */
+	char desc[1024];	/* what the current operation does */
 	bool trace;
 	bool stop;
 };
@@ -250,6 +251,7 @@ struct fuzz_cfg {
 	double progress_secs;
 	bool quiet_summary;	/* one-line summary only */
 	bool no_tcg_workarounds; /* also states that crash QEMU's TCG */
+	bool snapshot_runs;	/* vCPU state in the description of KVM_RUN */
 };
 
 struct fuzz_result {

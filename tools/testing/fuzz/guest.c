@@ -817,29 +817,30 @@ static void write_tables(struct fz_thread *t, uint8_t *mem, int m)
 }
 
 /* The memory may be mprotected or remapped by other operations. */
-static void trace_code(struct fz_thread *t, const uint8_t *code, size_t len)
+static void trace_code(struct fz_thread *t, const uint8_t *code, size_t len,
+		       uint64_t gpa, int idx)
 {
 	char hex[3 * 64 + 1];
 	size_t i;
 
-	if (!t->trace)
-		return;
 	for (i = 0; i < len && i < 64; i++)
 		snprintf(hex + 3 * i, 4, "%02x ", code[i]);
 	hex[3 * i] = 0;
-	printf("#     code (%zu bytes): %s%s\n", len, hex, len > 64 ? "..." : "");
+	snprintf(fz_obj(idx)->code, sizeof(fz_obj(idx)->code), "%#" PRIx64 ": %.90s", gpa, hex);
+	if (t->trace)
+		printf("#     code (%zu bytes): %s%s\n", len, hex, len > 64 ? "..." : "");
 }
 
 __attribute__((noinline))
 static void write_guest_memory(struct fz_thread *t, uint8_t *mem, int mode,
-			       uint64_t code_gpa)
+			       uint64_t code_gpa, int idx)
 {
 	FZ_GUARDED(t, {
 		size_t len;
 
 		write_tables(t, mem, mode);
 		len = gen_code(t, mode, t->scratch + 8192, 1024);
-		trace_code(t, t->scratch + 8192, len);
+		trace_code(t, t->scratch + 8192, len, code_gpa, idx);
 		memcpy(mem + code_gpa, t->scratch + 8192, len);
 	});
 }
@@ -897,7 +898,7 @@ void fz_guest_setup(struct fz_thread *t, int idx)
 
 	code_mode = m == M_RANDOM ? (int)fz_below(t, M_RANDOM) : m;
 	code_gpa = CODE_MIN + fz_below(t, CODE_MAX - CODE_MIN - 4096);
-	write_guest_memory(t, mem, code_mode, code_gpa);
+	write_guest_memory(t, mem, code_mode, code_gpa, idx);
 
 	build_sregs(t, m, &s);
 	if (t->trace)
