@@ -60,6 +60,24 @@ demo: deps
 	@$(MAKE) --no-print-directory tools
 	tools/testing/bed/run-bed.sh --demo $(BUILD)/demo_guest
 
+# The fuzzer for a million calls in the bed, on nkvm (STRESS_MODE=both or
+# linux for the reference): STRESS_PASSES passes with seeds STRESS_SEED,
+# STRESS_SEED+1, ... (default: from the clock, printed), every other one
+# single-threaded, then the leak check.
+STRESS_CALLS ?= 1000000
+STRESS_PASSES ?= 10
+STRESS_SEED ?= time
+STRESS_MODE ?= nkvm
+STRESS_TIMEOUT ?= 7200
+
+stress: deps
+	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
+	@$(MAKE) --no-print-directory tools
+	tools/testing/bed/run-bed.sh --mode $(STRESS_MODE) --smp 2 --tests nkvm-fuzz \
+		--timeout $(STRESS_TIMEOUT) --silence 180 --args "--seed $(STRESS_SEED) \
+		--seeds $(STRESS_PASSES) --mix --threads 2 --leak-check --progress 60 \
+		--calls $$(( $(STRESS_CALLS) / $(STRESS_PASSES) )) --time $(STRESS_TIMEOUT)"
+
 bench: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools

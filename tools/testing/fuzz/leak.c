@@ -9,7 +9,8 @@
  * reclaimable caches (dentries and inodes of /proc, page cache), then asks
  * SLUB to shrink every cache (/sys/kernel/slab/<cache>/shrink: objects that
  * sit free on per-CPU slabs are otherwise counted as active), and folds the
- * per-CPU counters (/proc/sys/vm/stat_refresh).  Frees that the kernel
+ * per-CPU counters (/proc/sys/vm/stat_refresh); free pages on the per-CPU
+ * lists (/proc/zoneinfo) count as free.  Frees that the kernel
  * defers (RCU callbacks, kfree_rcu batches, workqueues) are waited for by
  * taking snapshots until the counts are back within the tolerances or a few
  * seconds have passed, keeping the smallest value seen of each count.
@@ -112,6 +113,22 @@ static long meminfo_value(const char *buf, const char *key)
 	return p ? strtol(p + strlen(pat), NULL, 10) : 0;
 }
 
+/* Free pages held on the per-CPU lists, which MemFree does not count. */
+static long pcp_free_kib(void)
+{
+	FILE *f = fopen("/proc/zoneinfo", "re");
+	char line[256];
+	long pages = 0, n;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &n) == 1)
+			pages += n;
+	fclose(f);
+	return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static void read_meminfo(struct leak_snap *s)
 {
 	char buf[8192];
@@ -128,7 +145,7 @@ static void read_meminfo(struct leak_snap *s)
 		return;
 	buf[n] = 0;
 	total = meminfo_value(buf, "MemTotal");
-	s->mi[MI_MEMFREE] = meminfo_value(buf, "MemFree");
+	s->mi[MI_MEMFREE] = meminfo_value(buf, "MemFree") + pcp_free_kib();
 	s->mi[MI_SUNRECLAIM] = meminfo_value(buf, "SUnreclaim");
 	s->mi[MI_KSTACK] = meminfo_value(buf, "KernelStack");
 	s->mi[MI_PAGETABLES] = meminfo_value(buf, "PageTables");
@@ -188,6 +205,9 @@ int leak_compare(const struct leak_snap *before, const struct leak_snap *after,
 		const struct cache *b = find_cache(before, a->name);
 		long grew = a->active - (b ? b->active : 0);
 
+		/* Freed vmalloc areas are purged lazily: VmallocUsed counts. */
+		if (!strcmp(a->name, "vmap_area"))
+			continue;
 		if (grew > obj_tol) {
 			if (prefix)
 				printf("%sslab cache %s: %ld -> %ld active objects (+%ld, %ld bytes each)\n",

@@ -34,15 +34,16 @@
 #include "fuzz.h"
 
 /*
- * Tolerances of the leak check.  Objects: a pass creates hundreds of VMs,
- * vCPUs and memslots (the check also requires at least FUZZ_MIN_CREATED of
- * each kind), so a leak of one object per VM, vCPU or memslot exceeds 64 in
- * whichever cache it lands; background activity in the bed (the heartbeat
- * shell, the test's own /proc reads) moves a cache by a few objects.
- * Pages: 1 MiB, well under what leaking one page per vCPU or per guest page
- * touched would add, and above the per-CPU page lists' drift.
+ * Tolerances of the leak check.  Objects: the bed's background moves a
+ * cache by a few objects, but Linux KVM itself (the reference) was seen to
+ * end a short run with up to 170 more lsm_file_cache objects than it began
+ * with (files whose release the kernel defers), so 256.  A leak of one
+ * object per memslot change, per ioctl or per KVM_RUN exceeds it in the
+ * short pass (thousands of each); one per VM or vCPU (about 80 each in the
+ * short pass) needs the longer runs of make stress (thousands).  Pages:
+ * 1 MiB, counting the per-CPU free lists as free.
  */
-#define LEAK_OBJ_TOL	64
+#define LEAK_OBJ_TOL	256
 #define LEAK_KIB_TOL	1024
 #define FUZZ_MIN_CREATED 32
 
