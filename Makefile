@@ -5,6 +5,7 @@
 #   make            build kvm.ko and kvm-amd.ko against KDIR
 #   make check      install what is missing, build, run unit tests and the bed
 #   make demo       boot the bed and run a guest on nkvm
+#   make stress     the ioctl fuzzer for a million calls in the bed, on nkvm
 #   make C=1 W=1    with sparse and extra warnings
 #
 # KDIR defaults to the running kernel's build directory when it exists, else
@@ -23,7 +24,7 @@ BUILD := $(TOP)/tools/testing/build
 # boots (recursive: evaluated after the deps are installed).
 BED_KDIR = /usr/src/linux-headers-$(shell tools/testing/bed/bed-kernel.sh)
 
-.PHONY: all modules clean deps tools unit bed check demo bench
+.PHONY: all modules clean deps tools unit bed check demo bench stress
 
 all: modules
 
@@ -41,6 +42,7 @@ deps:
 
 tools:
 	$(MAKE) -C tools/testing/nkvm O=$(BUILD)
+	$(MAKE) -C tools/testing/fuzz O=$(BUILD)
 	$(MAKE) -C tools/demo O=$(BUILD)
 
 unit:
@@ -57,6 +59,24 @@ demo: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools
 	tools/testing/bed/run-bed.sh --demo $(BUILD)/demo_guest
+
+# The fuzzer for a million calls in the bed, on nkvm (STRESS_MODE=both or
+# linux for the reference): STRESS_PASSES passes with seeds STRESS_SEED,
+# STRESS_SEED+1, ... (default: from the clock, printed), every other one
+# single-threaded, then the leak check.
+STRESS_CALLS ?= 1000000
+STRESS_PASSES ?= 10
+STRESS_SEED ?= time
+STRESS_MODE ?= nkvm
+STRESS_TIMEOUT ?= 7200
+
+stress: deps
+	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
+	@$(MAKE) --no-print-directory tools
+	tools/testing/bed/run-bed.sh --mode $(STRESS_MODE) --smp 2 --tests nkvm-fuzz \
+		--timeout $(STRESS_TIMEOUT) --silence 180 --args "--seed $(STRESS_SEED) \
+		--seeds $(STRESS_PASSES) --mix --threads 2 --leak-check --progress 60 \
+		--calls $$(( $(STRESS_CALLS) / $(STRESS_PASSES) )) --time $(STRESS_TIMEOUT)"
 
 bench: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules

@@ -7,7 +7,9 @@
 #   2. the userspace test programs build
 #   3. pure-logic unit tests run on the host
 #   4. the SVM test bed: the test programs under Debian's KVM and under
-#      nkvm, in one boot (tools/testing/bed/run-bed.sh)
+#      nkvm, in one boot (tools/testing/bed/run-bed.sh), among them the
+#      short fuzz pass and leak check (tools/testing/fuzz, test_fuzz);
+#      "make stress" runs the fuzzer at length
 #
 # The last line is "N passed, N failed, N skipped" over all of them; the
 # exit status is non-zero if anything failed.
