@@ -11,6 +11,7 @@
 
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -1046,6 +1047,14 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	fpregs_assert_state_consistent();
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
+
+	/*
+	 * Running the guest is, for RCU, like a context switch: say so, or a
+	 * vCPU that bounces between the guest and the kernel without ever
+	 * scheduling holds up grace periods.  (rcu_virt_note_context_switch()
+	 * changed its signature in 6.12: call what it wraps.)
+	 */
+	rcu_note_context_switch(false);
 
 	/* Ticks that land while the guest runs count as guest time. */
 	current->flags |= PF_VCPU;
