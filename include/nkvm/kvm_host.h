@@ -42,6 +42,8 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_TLB_FLUSH	0
 #define KVM_REQ_MMU_RELOAD	1	/* the guest-physical root was zapped */
 #define KVM_REQ_CLOCK_UPDATE	2	/* refresh the guest's kvmclock */
+#define KVM_REQ_EVENT		3	/* look at interrupts again (irq.c) */
+#define KVM_REQ_IOAPIC_EOI_EXIT	4	/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
 
 struct kvm_vcpu {
 	struct kvm *kvm;

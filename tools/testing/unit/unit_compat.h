@@ -64,4 +64,9 @@ static inline void kvfree(const void *p)
 	free((void *)p);
 }
 
+/* ---- For the irqchip models (lapic.c, ioapic.c, i8259.c, i8254.c, irq.c) */
+#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
+#define __aligned(n)		__attribute__((aligned(n)))
+
 #endif

@@ -39,6 +39,10 @@ struct kvm_mmu_vcpu {
 enum { KVM_PENDING_PIO, KVM_PENDING_MSR };
 
 struct kvm_msr_filter_state;
+struct kvm_lapic;
+struct kvm_pic;
+struct kvm_ioapic;
+struct kvm_pit;
 
 struct kvm_arch {
 	struct kvm_tdp_mmu *mmu;
@@ -63,6 +67,14 @@ struct kvm_arch {
 	u64 last_tsc_write;
 	u64 last_tsc_host;
 	u64 last_tsc_offset;
+
+	/* In-kernel interrupt controllers (lapic.c, ioapic.c, i8259.c, i8254.c) */
+	u8 irqchip_mode;		/* NKVM_IRQCHIP_* (irq.h) */
+	struct kvm_pic *vpic;
+	struct kvm_ioapic *vioapic;
+	struct kvm_pit *vpit;
+	bool x2apic_format;		/* KVM_X2APIC_API_USE_32BIT_IDS */
+	bool x2apic_broadcast_quirk_disabled;
 };
 
 /*
@@ -149,6 +161,8 @@ struct kvm_vcpu_arch {
 	u64 guest_debug_dr7;
 
 	u64 apic_base;
+	struct kvm_lapic *apic;		/* the in-kernel local APIC, or NULL */
+	int pending_ioapic_eoi;		/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
 
 	/* CPUID (cpuid.c) */
 	struct kvm_cpuid_entry2 *cpuid_entries;

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nkvm: interrupt delivery to the local APICs, MSIs, and the vCPU side of
+ * interrupts (see irq.h).
+ */
+#ifndef NKVM_USERSPACE
+#define pr_fmt(fmt) "nkvm: " fmt
+
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/smp.h>
+#include <linux/wait.h>
+/* 6.12's smp_send_reschedule() traces the IPI. */
+#include <trace/events/ipi.h>
+
+#include "x86.h"
+#include "i8259.h"
+#include "ioapic.h"
+#endif
+#include "irq.h"
+
+/* ---- The model ----------------------------------------------------------- */
+
+static bool is_lowest_priority(const struct kvm_lapic_irq *irq)
+{
+	return irq->delivery_mode == LAPIC_DM_LOWEST || irq->redir_hint;
+}
+
+static bool takes(const struct kvm_apic_set *set, struct kvm_lapic *apic,
+		  struct kvm_lapic *src, const struct kvm_lapic_irq *irq)
+{
+	return vlapic_hw_enabled(apic) &&
+	       vlapic_match_dest(apic, src, irq, set->bcast_quirk);
+}
+
+int vlapic_deliver(const struct kvm_apic_set *set, struct kvm_lapic *src,
+		   const struct kvm_lapic_irq *irq)
+{
+	bool lowest = is_lowest_priority(irq);
+	struct kvm_lapic *apic;
+	unsigned long pos = 0;
+	unsigned int n = 0, k;
+	int r = -1;
+
+	while ((apic = set->next(set->ctx, &pos))) {
+		if (!takes(set, apic, src, irq))
+			continue;
+		if (!lowest) {
+			if (r < 0)
+				r = 0;
+			r += vlapic_accept_irq(apic, irq);
+		} else if (vlapic_sw_enabled(apic)) {
+			n++;
+		}
+	}
+	if (!lowest || !n)
+		return r;
+
+	/* Lowest priority: one of the candidates, chosen by the vector. */
+	k = irq->vector % n;
+	pos = 0;
+	while ((apic = set->next(set->ctx, &pos))) {
+		if (!takes(set, apic, src, irq) || !vlapic_sw_enabled(apic))
+			continue;
+		if (!k--)
+			return vlapic_accept_irq(apic, irq);
+	}
+	return -1;	/* the set changed under us */
+}
+
+#define MSI_ADDR_WINDOW		0xfee00000U
+#define MSI_ADDR_WINDOW_MASK	0xfff00000U
+#define MSI_ADDR_DEST_SHIFT	12
+#define MSI_ADDR_REDIR_HINT	(1U << 3)
+#define MSI_ADDR_LOGICAL	(1U << 2)
+#define MSI_DATA_LEVEL		(1U << 14)
+#define MSI_DATA_TRIGGER	(1U << 15)
+
+bool kvm_msi_decode(u32 address_lo, u32 address_hi, u32 data,
+		    bool x2apic_format, struct kvm_lapic_irq *irq)
+{
+	u32 dest = (address_lo >> MSI_ADDR_DEST_SHIFT) & 0xff;
+
+	if ((address_lo & MSI_ADDR_WINDOW_MASK) != MSI_ADDR_WINDOW)
+		return false;
+	if (x2apic_format)
+		dest |= address_hi & 0xffffff00;
+	*irq = (struct kvm_lapic_irq) {
+		.dest_id = dest,
+		.vector = data & LAPIC_VECTOR_MASK,
+		.delivery_mode = (data & LAPIC_DM_MASK) >> LAPIC_DM_SHIFT,
+		.logical = address_lo & MSI_ADDR_LOGICAL,
+		.redir_hint = address_lo & MSI_ADDR_REDIR_HINT,
+		.trig_level = data & MSI_DATA_TRIGGER,
+		/* An MSI is a message: always asserted. */
+		.level = true,
+		.shorthand = LAPIC_SHORT_NONE,
+	};
+	return true;
+}
+
+#ifndef NKVM_USERSPACE
+/* ---- Kernel glue ----------------------------------------------------------- */
+
+/* Upper bound of the adaptive halt polling, in ns (Linux's parameter). */
+static unsigned int halt_poll_ns = 200000;
+module_param(halt_poll_ns, uint, 0644);
+MODULE_PARM_DESC(halt_poll_ns, "Longest a halted vCPU polls before sleeping (ns)");
+
+void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
+{
+	struct kvm_lapic *apic = READ_ONCE(vcpu->arch.apic);
+	int me, cpu;
+
+	kvm_make_request(vcpu, KVM_REQ_EVENT);
+	/* The request before the mode: pairs with kvm_vcpu_enter_guest_mode(). */
+	smp_mb__after_atomic();
+	if (apic && wq_has_sleeper(&apic->wq))
+		wake_up_interruptible(&apic->wq);
+
+	me = get_cpu();
+	cpu = READ_ONCE(vcpu->cpu);
+	if (cpu >= 0 && cpu != me && READ_ONCE(vcpu->mode) == IN_GUEST_MODE)
+		smp_send_reschedule(cpu);
+	put_cpu();
+}
+
+/*
+ * Halt polling adapts per vCPU: a wake-up that came within the polling
+ * bound doubles the next poll (from 10 us), a longer sleep stops polling.
+ */
+#define HALT_POLL_START_NS	10000U
+
+static void halt_poll_adapt(struct kvm_vcpu *vcpu, u64 waited)
+{
+	unsigned int *poll = &vcpu->arch.apic->halt_poll_ns;
+	unsigned int max = READ_ONCE(halt_poll_ns);
+
+	if (waited > max)
+		*poll = 0;
+	else if (!*poll)
+		*poll = min(HALT_POLL_START_NS, max);
+	else
+		*poll = min(*poll * 2, max);
+}
+
+int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
+	__must_hold(&vcpu->kvm->srcu)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+	u64 start = ktime_get_ns(), poll_end;
+	DEFINE_WAIT(wait);
+	int r = 0;
+
+	if (runnable(vcpu))
+		return 0;
+
+	poll_end = start + min(apic->halt_poll_ns, READ_ONCE(halt_poll_ns));
+	while (ktime_get_ns() < poll_end) {
+		if (runnable(vcpu))
+			goto out;
+		if (signal_pending(current) || need_resched())
+			break;
+		cpu_relax();
+	}
+
+	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
+	for (;;) {
+		prepare_to_wait(&apic->wq, &wait, TASK_INTERRUPTIBLE);
+		if (runnable(vcpu))
+			break;
+		if (signal_pending(current)) {
+			r = -EINTR;
+			break;
+		}
+		schedule();
+	}
+	finish_wait(&apic->wq, &wait);
+	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+out:
+	halt_poll_adapt(vcpu, ktime_get_ns() - start);
+	return r;
+}
+
+static struct kvm_lapic *vm_next_apic(void *ctx, unsigned long *pos)
+{
+	struct kvm *kvm = ctx;
+	struct kvm_vcpu *vcpu;
+	unsigned long idx = *pos;
+
+	while ((vcpu = xa_find(&kvm->vcpus, &idx, ULONG_MAX, XA_PRESENT))) {
+		/* Pairs with the release in kvm_lapic_create(). */
+		struct kvm_lapic *apic = smp_load_acquire(&vcpu->arch.apic);
+
+		idx++;
+		if (apic) {
+			*pos = idx;
+			return apic;
+		}
+	}
+	*pos = idx;
+	return NULL;
+}
+
+int kvm_irq_deliver(struct kvm *kvm, struct kvm_lapic *src,
+		    const struct kvm_lapic_irq *irq)
+{
+	struct kvm_apic_set set = {
+		.next = vm_next_apic,
+		.ctx = kvm,
+		.bcast_quirk = !READ_ONCE(kvm->arch.x2apic_broadcast_quirk_disabled),
+	};
+
+	return vlapic_deliver(&set, src, irq);
+}
+
+int kvm_irq_deliver_msi(struct kvm *kvm, u32 address_lo, u32 address_hi,
+			u32 data)
+{
+	struct kvm_lapic_irq irq;
+
+	if (!kvm_msi_decode(address_lo, address_hi, data,
+			    READ_ONCE(kvm->arch.x2apic_format), &irq))
+		return -EINVAL;
+	return kvm_irq_deliver(kvm, NULL, &irq);
+}
+
+void kvm_irq_eoi(struct kvm_vcpu *vcpu, u8 vector, bool level)
+{
+	struct kvm *kvm = vcpu->kvm;
+
+	if (READ_ONCE(kvm->arch.irqchip_mode) == NKVM_IRQCHIP_SPLIT) {
+		if (level) {
+			vcpu->arch.pending_ioapic_eoi = vector;
+			kvm_make_request(vcpu, KVM_REQ_IOAPIC_EOI_EXIT);
+		}
+		return;
+	}
+	kvm_ioapic_eoi(kvm, vector, level);
+}
+
+void kvm_irq_extint_raised(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		struct kvm_lapic *apic = smp_load_acquire(&vcpu->arch.apic);
+
+		if (apic && vlapic_accepts_extint(apic))
+			kvm_vcpu_kick(vcpu);
+	}
+}
+
+static bool has_extint(struct kvm_vcpu *vcpu)
+{
+	struct kvm_pic *pic = READ_ONCE(vcpu->kvm->arch.vpic);
+
+	return pic && vlapic_accepts_extint(vcpu->arch.apic) &&
+	       kvm_pic_output(pic);
+}
+
+bool kvm_cpu_has_interrupt(struct kvm_vcpu *vcpu)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+
+	if (!apic)
+		return false;
+	kvm_lapic_service_timer(vcpu);
+	return has_extint(vcpu) || vlapic_pending_irq(apic) >= 0;
+}
+
+int kvm_cpu_get_interrupt(struct kvm_vcpu *vcpu)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+
+	if (!apic)
+		return -1;
+	/* The 8259 first: its INTA always yields a vector (maybe spurious). */
+	if (has_extint(vcpu))
+		return kvm_pic_ack(vcpu->kvm->arch.vpic);
+	return vlapic_ack_irq(apic);
+}
+#endif /* !NKVM_USERSPACE */
