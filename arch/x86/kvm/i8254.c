@@ -70,7 +70,7 @@ bool vpit_out(const struct kvm_pit *pit, int ch, u64 now)
 	u64 d = elapsed_ticks(c, now);
 
 	switch (c->mode) {
-	case 1:		/* one-shot: low while counting */
+	case 1:		/* as Linux and QEMU have it: high until the end */
 		return d < c->count;
 	case 2:		/* one low tick at the end of each period */
 		return d % c->count == 0 && d;

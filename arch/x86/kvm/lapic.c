@@ -847,7 +847,7 @@ void vlapic_reset(struct kvm_lapic *apic, bool init, u64 now)
 		       (apic->directed_eoi ? LAPIC_LVR_DIRECTED_EOI : 0));
 	for (i = 0; i < LAPIC_NR_LVT; i++)
 		vlapic_set_reg(apic, lvt_regs[i], LAPIC_LVT_MASKED);
-	if (!init && vlapic_is_bsp(apic))
+	if (vlapic_is_bsp(apic))
 		vlapic_set_reg(apic, LAPIC_LVT0,
 			       LAPIC_DM_EXTINT << LAPIC_DM_SHIFT);
 	vlapic_set_reg(apic, LAPIC_DFR, LAPIC_DFR_FLAT);

@@ -285,7 +285,7 @@ void vlapic_init(struct kvm_lapic *apic, u32 id,
 /*
  * RESET (@init false: everything, the ID too) or INIT (@init true: the ID
  * and the base are kept).  The base MSR itself is the owner's, through
- * vlapic_set_base(); at RESET the BSP's LINT0 is ExtINT, unmasked (Linux's
+ * vlapic_set_base(); the BSP's LINT0 is then ExtINT, unmasked (Linux's
  * KVM_X86_QUIRK_LINT0_REENABLED, which nkvm always applies).
  */
 void vlapic_reset(struct kvm_lapic *apic, bool init, u64 now);
