@@ -9,7 +9,7 @@
 #include <linux/module.h>
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
-#include <linux/wait.h>
+#include <linux/rcuwait.h>
 /* 6.12's smp_send_reschedule() traces the IPI. */
 #include <trace/events/ipi.h>
 
@@ -115,8 +115,9 @@ void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
 	kvm_make_request(vcpu, KVM_REQ_EVENT);
 	/* The request before the mode: pairs with kvm_vcpu_enter_guest_mode(). */
 	smp_mb__after_atomic();
-	if (apic && wq_has_sleeper(&apic->wq))
-		wake_up_interruptible(&apic->wq);
+	/* Lock-free (RCU): safe from the hard interrupt of an hrtimer. */
+	if (apic)
+		rcuwait_wake_up(&apic->wait);
 
 	me = get_cpu();
 	cpu = READ_ONCE(vcpu->cpu);
@@ -149,7 +150,6 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 {
 	struct kvm_lapic *apic = vcpu->arch.apic;
 	u64 start = ktime_get_ns(), poll_end;
-	DEFINE_WAIT(wait);
 	int r = 0;
 
 	if (runnable(vcpu))
@@ -165,8 +165,10 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 	}
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
+	prepare_to_rcuwait(&apic->wait);
 	for (;;) {
-		prepare_to_wait(&apic->wq, &wait, TASK_INTERRUPTIBLE);
+		/* The state before the check: pairs with rcuwait_wake_up(). */
+		set_current_state(TASK_INTERRUPTIBLE);
 		if (runnable(vcpu))
 			break;
 		if (signal_pending(current)) {
@@ -175,7 +177,7 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 		}
 		schedule();
 	}
-	finish_wait(&apic->wq, &wait);
+	finish_rcuwait(&apic->wait);
 	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
 out:
 	halt_poll_adapt(vcpu, ktime_get_ns() - start);

@@ -11,7 +11,7 @@
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/slab.h>
-#include <linux/wait.h>
+#include <linux/rcuwait.h>
 
 #include "x86.h"
 #include "irq.h"
@@ -254,6 +254,25 @@ unsigned int vlapic_accept_init_sipi(struct kvm_lapic *apic, u32 *mp_state,
 		did |= LAPIC_DID_SIPI;
 	}
 	return did;
+}
+
+int vlapic_set_mp_state(struct kvm_lapic *apic, u32 *mp_state, u32 new)
+{
+	switch (new) {
+	case KVM_MP_STATE_SIPI_RECEIVED:
+		*mp_state = KVM_MP_STATE_INIT_RECEIVED;
+		events_set(&apic->events, LAPIC_EV_SIPI);
+		return 0;
+	case KVM_MP_STATE_RUNNABLE:
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_HALTED:
+	case KVM_MP_STATE_AP_RESET_HOLD:
+	case KVM_MP_STATE_INIT_RECEIVED:
+		*mp_state = new;
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }
 
 /* ---- Destinations ------------------------------------------------------ */
@@ -995,7 +1014,7 @@ int kvm_lapic_create(struct kvm_vcpu *vcpu)
 	apic->tsc_khz = vcpu->arch.tsc_khz;
 	hrtimer_init(&apic->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	apic->timer.function = lapic_timer_fn;
-	init_waitqueue_head(&apic->wq);
+	rcuwait_init(&apic->wait);
 	vlapic_set_base(apic, vcpu->arch.apic_base);
 	vlapic_reset(apic, false, lapic_now());
 	/* Published last: deliveries may look at it from now on. */
@@ -1188,5 +1207,23 @@ void kvm_lapic_service_timer(struct kvm_vcpu *vcpu)
 bool kvm_lapic_has_events(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.apic && vlapic_events_pending(vcpu->arch.apic);
+}
+
+int kvm_lapic_max_irr(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic ? vlapic_highest_irr(vcpu->arch.apic) : -1;
+}
+
+int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state)
+{
+	int r;
+
+	if (!vcpu->arch.apic)
+		return mp_state == KVM_MP_STATE_RUNNABLE ? 0 : -EINVAL;
+	r = vlapic_set_mp_state(vcpu->arch.apic, &vcpu->arch.mp_state,
+				mp_state);
+	if (!r)
+		kvm_make_request(vcpu, KVM_REQ_EVENT);
+	return r;
 }
 #endif /* !NKVM_USERSPACE */

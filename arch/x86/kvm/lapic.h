@@ -36,7 +36,7 @@
 #ifndef NKVM_USERSPACE
 #include <linux/types.h>
 #include <linux/hrtimer.h>
-#include <linux/wait.h>
+#include <linux/rcuwait.h>
 #include <uapi/linux/kvm.h>
 #else
 #include "unit_compat.h"
@@ -215,7 +215,7 @@ struct kvm_lapic {
 
 #ifndef NKVM_USERSPACE
 	struct hrtimer timer;
-	wait_queue_head_t wq;	/* a vCPU halted in the kernel waits here */
+	struct rcuwait wait;	/* the vCPU thread, halted in the kernel */
 	unsigned int halt_poll_ns;	/* next halt's polling (irq.c) */
 #endif
 };
@@ -402,6 +402,14 @@ bool vlapic_take_nmi(struct kvm_lapic *apic);
 unsigned int vlapic_accept_init_sipi(struct kvm_lapic *apic, u32 *mp_state,
 				     u8 *sipi_vector, u64 now);
 
+/*
+ * KVM_SET_MP_STATE with an in-kernel APIC: RUNNABLE, UNINITIALIZED,
+ * HALTED, AP_RESET_HOLD and INIT_RECEIVED are taken as they are;
+ * SIPI_RECEIVED becomes INIT_RECEIVED with a SIPI posted (with the last
+ * vector received), as on Linux.  -EINVAL for anything else.
+ */
+int vlapic_set_mp_state(struct kvm_lapic *apic, u32 *mp_state, u32 new);
+
 /* ---- The model: KVM_GET_LAPIC / KVM_SET_LAPIC -------------------------- */
 
 /*
@@ -493,6 +501,15 @@ void kvm_lapic_service_timer(struct kvm_vcpu *vcpu);
 
 /* Has the APIC an NMI, INIT or SIPI posted (a halted vCPU wakes up)? */
 bool kvm_lapic_has_events(struct kvm_vcpu *vcpu);
+
+/*
+ * The highest vector in IRR, or -1: with V_TPR, CR8 writes must exit while
+ * it is blocked by the TPR, so that lowering the TPR lets it in.
+ */
+int kvm_lapic_max_irr(struct kvm_vcpu *vcpu);
+
+/* KVM_SET_MP_STATE (vlapic_set_mp_state()), then KVM_REQ_EVENT. */
+int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state);
 #endif /* !NKVM_USERSPACE */
 
 #endif /* _NKVM_LAPIC_H */

@@ -541,6 +541,31 @@ TEST(nmi_init_sipi)
 	ASSERT_EQ(rd(a, LAPIC_LVT0), 0x700);
 }
 
+TEST(set_mp_state)
+{
+	struct kvm_lapic_irq irq = { .level = true };
+	u32 mp = KVM_MP_STATE_RUNNABLE;
+	struct mock m;
+	u8 vec = 0;
+
+	setup(&m, 1, false);
+	ASSERT_EQ(vlapic_set_mp_state(&m.apic, &mp, KVM_MP_STATE_HALTED), 0);
+	ASSERT_EQ(mp, KVM_MP_STATE_HALTED);
+	ASSERT_EQ(vlapic_set_mp_state(&m.apic, &mp, KVM_MP_STATE_STOPPED), -EINVAL);
+	ASSERT_EQ(vlapic_set_mp_state(&m.apic, &mp, 1000), -EINVAL);
+	ASSERT_EQ(mp, KVM_MP_STATE_HALTED);
+	/* SIPI_RECEIVED: waiting for SIPI, with one posted (last vector). */
+	irq.delivery_mode = LAPIC_DM_STARTUP;
+	irq.vector = 0x77;
+	vlapic_accept_irq(&m.apic, &irq);
+	vlapic_accept_init_sipi(&m.apic, &mp, &vec, 0);	/* dropped */
+	ASSERT_EQ(vlapic_set_mp_state(&m.apic, &mp, KVM_MP_STATE_SIPI_RECEIVED), 0);
+	ASSERT_EQ(mp, KVM_MP_STATE_INIT_RECEIVED);
+	ASSERT_EQ(vlapic_accept_init_sipi(&m.apic, &mp, &vec, 0), LAPIC_DID_SIPI);
+	ASSERT_EQ(vec, 0x77);
+	ASSERT_EQ(mp, KVM_MP_STATE_RUNNABLE);
+}
+
 /* ---- The timer -------------------------------------------------------------- */
 
 static void timer_setup(struct mock *m, u32 lvtt, u32 tdcr)
