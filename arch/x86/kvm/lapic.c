@@ -392,11 +392,17 @@ static void timer_stop(struct kvm_lapic *apic)
 	apic->timer_armed = false;
 }
 
-static void timer_arm(struct kvm_lapic *apic, u64 target)
+/*
+ * Expire at @target.  Already due: no host timer (its interrupt would only
+ * disturb the guest), the owner just has to look before the next entry.
+ */
+static void timer_arm(struct kvm_lapic *apic, u64 target, u64 now)
 {
 	apic->timer_armed = true;
 	apic->timer_target = target;
-	if (apic->ops && apic->ops->timer_arm)
+	if (target <= now)
+		kick(apic);
+	else if (apic->ops && apic->ops->timer_arm)
 		apic->ops->timer_arm(apic, target);
 }
 
@@ -427,7 +433,7 @@ static void timer_start(struct kvm_lapic *apic, u64 first_ns, u64 now)
 		return;
 	if (!first_ns || first_ns > apic->timer_period)
 		first_ns = apic->timer_period;
-	timer_arm(apic, now + first_ns);
+	timer_arm(apic, now + first_ns, now);
 }
 
 /* Nanoseconds until the counter reaches zero (0 if stopped or expired). */
@@ -483,7 +489,7 @@ static void divide_changed(struct kvm_lapic *apic, u32 old_divide, u64 now)
 	left = timer_remaining(apic, now);
 	apic->timer_period = period_of(apic, vlapic_reg(apic, LAPIC_TMICT));
 	if (apic->timer_armed)
-		timer_arm(apic, now + left * apic->divide / old_divide);
+		timer_arm(apic, now + left * apic->divide / old_divide, now);
 }
 
 bool vlapic_timer_service(struct kvm_lapic *apic, u64 now)
@@ -500,7 +506,7 @@ bool vlapic_timer_service(struct kvm_lapic *apic, u64 now)
 			/* Ticks missed while the vCPU did not run are dropped. */
 			if (next <= now)
 				next = now + apic->timer_period;
-			timer_arm(apic, next);
+			timer_arm(apic, next, now);
 			break;
 		}
 		fallthrough;
@@ -543,10 +549,10 @@ void vlapic_set_tscdeadline(struct kvm_lapic *apic, u64 deadline, u64 now,
 	if (!deadline || !apic->tsc_khz)
 		return;
 	if (deadline <= guest_tsc)
-		timer_arm(apic, now);	/* due: fires at the next service */
+		timer_arm(apic, now, now);	/* due: the next service fires it */
 	else
 		timer_arm(apic, now + tsc_to_ns(deadline - guest_tsc,
-						apic->tsc_khz));
+						apic->tsc_khz), now);
 }
 
 /* ---- Registers --------------------------------------------------------- */

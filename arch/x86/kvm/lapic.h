@@ -166,7 +166,10 @@ struct kvm_lapic;
 struct kvm_lapic_ops {
 	/* Something new for the vCPU: an IRR bit, an NMI, INIT or SIPI. */
 	void (*kick)(struct kvm_lapic *apic);
-	/* Call kick at @expiry_ns (absolute) or later; replaces any earlier. */
+	/*
+	 * Call kick at @expiry_ns (absolute) or later; replaces any earlier.
+	 * An expiry already due is not armed: the model kicks at once.
+	 */
 	void (*timer_arm)(struct kvm_lapic *apic, u64 expiry_ns);
 	void (*timer_cancel)(struct kvm_lapic *apic);
 	/* An ICR or SELF IPI write: deliver @irq with @apic as the source. */

@@ -202,11 +202,13 @@ GUEST_CODE(periodic_guest,
 	"mov $0x838, %ecx\n"		/* TMICT */
 	"mov $1000000, %eax\n"
 	"wrmsr\n"
-	"sti\n"
-	"1: hlt\n"
+	"1: cli\n"			/* sti; hlt: no wake-up lost */
 	"cmpw $10, 0x500\n"
-	"jb 1b\n"
-	"cli\n"
+	"jae 2f\n"
+	"sti\n"
+	"hlt\n"
+	"jmp 1b\n"
+	"2:\n"
 	"mov 0x500, %ax\n"
 	"out %ax, $0x10\n"
 	"hlt\n"
@@ -276,11 +278,13 @@ TEST(x2apic_tsc_deadline_timer)
 GUEST_CODE(ipi_receiver,
 	X2APIC_ON
 	"movw $1, 0x504\n"
-	"sti\n"
-	"1: hlt\n"
+	"1: cli\n"			/* sti; hlt: no wake-up lost */
 	"cmpw $5, 0x502\n"
-	"jb 1b\n"
-	"cli\n"
+	"jae 2f\n"
+	"sti\n"
+	"hlt\n"
+	"jmp 1b\n"
+	"2:\n"
 	"out %al, $0x11\n"
 	"hlt\n"
 );
@@ -416,11 +420,13 @@ GUEST_CODE(pit_guest,
 	"out %al, $0x40\n"
 	"mov %ah, %al\n"
 	"out %al, $0x40\n"
-	"sti\n"
-	"1: hlt\n"
+	"1: cli\n"			/* sti; hlt: no wake-up lost */
 	"cmpw $10, 0x500\n"
-	"jb 1b\n"
-	"cli\n"
+	"jae 2f\n"
+	"sti\n"
+	"hlt\n"
+	"jmp 1b\n"
+	"2:\n"
 	"mov 0x500, %ax\n"
 	"out %ax, $0x10\n"
 	"hlt\n"
@@ -476,11 +482,13 @@ GUEST_CODE(level_guest,
 	"out %al, $0xa1\n"
 	X2APIC_ON
 	"out %al, $0x14\n"		/* ready */
-	"sti\n"
-	"1: hlt\n"
+	"1: cli\n"			/* sti; hlt: no wake-up lost */
 	"cmpw $2, 0x500\n"
-	"jb 1b\n"
-	"cli\n"
+	"jae 2f\n"
+	"sti\n"
+	"hlt\n"
+	"jmp 1b\n"
+	"2:\n"
 	"out %al, $0x10\n"
 	"hlt\n"
 );

@@ -725,9 +725,16 @@ TEST(timer_tsc_deadline)
 	ASSERT_TRUE(irr(a, 0x33));
 	ASSERT_EQ(vlapic_get_tscdeadline(a), 0);
 
-	/* A deadline already passed fires at once; 0 disarms. */
+	/* A deadline already passed: no host timer, a kick, then it fires. */
+	m.kicks = 0;
+	m.armed = false;
 	vlapic_set_tscdeadline(a, 1000, 5000, 9000);
-	ASSERT_EQ(m.expiry, 5000);
+	ASSERT_FALSE(m.armed);
+	ASSERT_EQ(m.kicks, 1);
+	ASSERT_TRUE(a->timer_armed);
+	ASSERT_TRUE(vlapic_timer_service(a, 5000));
+	ASSERT_EQ(vlapic_get_tscdeadline(a), 0);
+	vlapic_set_tscdeadline(a, 1000, 5000, 9000);
 	vlapic_set_tscdeadline(a, 0, 5000, 9000);
 	ASSERT_FALSE(a->timer_armed);
 	/* Far deadlines saturate instead of wrapping. */
