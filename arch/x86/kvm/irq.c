@@ -68,12 +68,9 @@ int vlapic_deliver(const struct kvm_apic_set *set, struct kvm_lapic *src,
 	return -1;	/* the set changed under us */
 }
 
-#define MSI_ADDR_WINDOW		0xfee00000U
-#define MSI_ADDR_WINDOW_MASK	0xfff00000U
 #define MSI_ADDR_DEST_SHIFT	12
 #define MSI_ADDR_REDIR_HINT	(1U << 3)
 #define MSI_ADDR_LOGICAL	(1U << 2)
-#define MSI_DATA_LEVEL		(1U << 14)
 #define MSI_DATA_TRIGGER	(1U << 15)
 
 bool kvm_msi_decode(u32 address_lo, u32 address_hi, u32 data,
@@ -81,10 +78,12 @@ bool kvm_msi_decode(u32 address_lo, u32 address_hi, u32 data,
 {
 	u32 dest = (address_lo >> MSI_ADDR_DEST_SHIFT) & 0xff;
 
-	if ((address_lo & MSI_ADDR_WINDOW_MASK) != MSI_ADDR_WINDOW)
-		return false;
-	if (x2apic_format)
+	/* Like Linux, the address window itself is not checked. */
+	if (x2apic_format) {
+		if (address_hi & 0xff)	/* reserved in this format */
+			return false;
 		dest |= address_hi & 0xffffff00;
+	}
 	*irq = (struct kvm_lapic_irq) {
 		.dest_id = dest,
 		.vector = data & LAPIC_VECTOR_MASK,

@@ -35,8 +35,9 @@ int vlapic_deliver(const struct kvm_apic_set *set, struct kvm_lapic *src,
 
 /*
  * An MSI (address, data) as a message for the APICs.  @x2apic_format:
- * KVM_X2APIC_API_USE_32BIT_IDS, destination bits 31:8 in address_hi.
- * Returns false if the address is not in the 0xfeexxxxx window.
+ * KVM_X2APIC_API_USE_32BIT_IDS, destination bits 31:8 in address_hi[31:8].
+ * Returns false if the message is invalid: in that format, address_hi[7:0]
+ * must be zero (Linux's rule; the 0xfeexxxxx window is not checked).
  */
 bool kvm_msi_decode(u32 address_lo, u32 address_hi, u32 data,
 		    bool x2apic_format, struct kvm_lapic_irq *irq);
@@ -90,8 +91,8 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *));
 int kvm_irq_deliver(struct kvm *kvm, struct kvm_lapic *src,
 		    const struct kvm_lapic_irq *irq);
 
-/* KVM_SIGNAL_MSI and MSI routes: decode and deliver.  -EINVAL if the
- * address is not an MSI's. */
+/* KVM_SIGNAL_MSI and MSI routes: decode and deliver.  -EINVAL for an
+ * invalid message (kvm_msi_decode()). */
 int kvm_irq_deliver_msi(struct kvm *kvm, u32 address_lo, u32 address_hi,
 			u32 data);
 
