@@ -389,10 +389,10 @@ static void pit_inject(struct work_struct *work)
 {
 	struct kvm_pit *pit = container_of(work, struct kvm_pit, inject);
 
-	if ((READ_ONCE(pit->flags) & KVM_PIT_FLAGS_HPET_LEGACY) || !pit->set_irq)
+	if (READ_ONCE(pit->flags) & KVM_PIT_FLAGS_HPET_LEGACY)
 		return;
-	pit->set_irq(pit->kvm, KVM_PIT_IRQ_SOURCE_ID, 0, 1, false);
-	pit->set_irq(pit->kvm, KVM_PIT_IRQ_SOURCE_ID, 0, 0, false);
+	kvm_set_irq(pit->kvm, KVM_PIT_IRQ_SOURCE_ID, 0, 1, false);
+	kvm_set_irq(pit->kvm, KVM_PIT_IRQ_SOURCE_ID, 0, 0, false);
 }
 
 /* Under pit->lock; the timer callback never takes it. */
@@ -413,10 +413,35 @@ static const struct kvm_pit_ops pit_glue_ops = {
 	.timer_cancel = glue_timer_cancel,
 };
 
-int kvm_pit_create(struct kvm *kvm, const struct kvm_pit_config *cfg,
-		   kvm_set_irq_fn set_irq)
+static int pit_dev_read(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			gpa_t addr, int len, void *val)
+{
+	return kvm_pit_pio_read(vcpu->kvm, addr, len, val);
+}
+
+static int pit_dev_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			 gpa_t addr, int len, const void *val)
+{
+	return kvm_pit_pio_write(vcpu->kvm, addr, len, val);
+}
+
+static const struct kvm_io_device_ops pit_dev_ops = {
+	.read = pit_dev_read,
+	.write = pit_dev_write,
+};
+
+static void pit_unregister(struct kvm *kvm, struct kvm_pit *pit)
+{
+	mutex_lock(&kvm->slots_lock);
+	kvm_io_bus_unregister_dev(kvm, KVM_PIO_BUS, &pit->dev);
+	kvm_io_bus_unregister_dev(kvm, KVM_PIO_BUS, &pit->speaker_dev);
+	mutex_unlock(&kvm->slots_lock);
+}
+
+int kvm_pit_create(struct kvm *kvm, const struct kvm_pit_config *cfg)
 {
 	struct kvm_pit *pit;
+	int r;
 
 	if (kvm->arch.vpit)
 		return -EEXIST;
@@ -425,7 +450,6 @@ int kvm_pit_create(struct kvm *kvm, const struct kvm_pit_config *cfg,
 		return -ENOMEM;
 	mutex_init(&pit->lock);
 	pit->kvm = kvm;
-	pit->set_irq = set_irq;
 	pit->speaker = cfg->flags & KVM_PIT_SPEAKER_DUMMY;
 	hrtimer_init(&pit->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	pit->timer.function = pit_timer_fn;
@@ -434,8 +458,20 @@ int kvm_pit_create(struct kvm *kvm, const struct kvm_pit_config *cfg,
 	mutex_lock(&pit->lock);
 	vpit_reset(pit, ktime_get_ns());
 	mutex_unlock(&pit->lock);
-	kvm->arch.vpit = pit;
-	return 0;
+	kvm_iodevice_init(&pit->dev, &pit_dev_ops);
+	kvm_iodevice_init(&pit->speaker_dev, &pit_dev_ops);
+	smp_store_release(&kvm->arch.vpit, pit);
+
+	mutex_lock(&kvm->slots_lock);
+	r = kvm_io_bus_register_dev(kvm, KVM_PIO_BUS, VPIT_PORT_BASE, 4,
+				    &pit->dev);
+	if (!r && pit->speaker)
+		r = kvm_io_bus_register_dev(kvm, KVM_PIO_BUS, VPIT_PORT_SPEAKER,
+					    1, &pit->speaker_dev);
+	mutex_unlock(&kvm->slots_lock);
+	if (r)
+		kvm_pit_destroy(kvm);
+	return r;
 }
 
 void kvm_pit_destroy(struct kvm *kvm)
@@ -444,6 +480,7 @@ void kvm_pit_destroy(struct kvm *kvm)
 
 	if (!pit)
 		return;
+	pit_unregister(kvm, pit);
 	hrtimer_cancel(&pit->timer);
 	cancel_work_sync(&pit->inject);
 	kvm->arch.vpit = NULL;

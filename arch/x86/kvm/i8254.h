@@ -76,8 +76,8 @@ struct kvm_pit {
 #ifndef NKVM_USERSPACE
 	struct mutex lock;
 	struct kvm *kvm;
-	kvm_set_irq_fn set_irq;
 	bool speaker;		/* KVM_PIT_SPEAKER_DUMMY: port 0x61 is ours */
+	struct kvm_io_device dev, speaker_dev;	/* PIO bus */
 	struct hrtimer timer;
 	u64 period_ns;		/* of the armed timer, 0 for one-shot */
 	struct work_struct inject;
@@ -105,13 +105,15 @@ void vpit_set_state(struct kvm_pit *pit, const struct kvm_pit_state2 *s,
 #ifndef NKVM_USERSPACE
 /*
  * The kernel glue.  The PIT needs the in-kernel PIC and IOAPIC (the caller
- * checks): its ticks pulse GSI 0 through @set_irq (the GSI router) from a
- * work item, as source KVM_PIT_IRQ_SOURCE_ID.  Port 0x61 is the PIT's only
- * with KVM_PIT_SPEAKER_DUMMY in @cfg (the caller checks the flags).  Every
- * function takes the PIT's mutex: process context only.
+ * checks): its ticks pulse GSI 0 with kvm_set_irq(), as source
+ * KVM_PIT_IRQ_SOURCE_ID, from a work item.  kvm_pit_create() registers
+ * ports 0x40-0x43, and 0x61 with KVM_PIT_SPEAKER_DUMMY in @cfg (the caller
+ * checks the flags), on the PIO bus (taking kvm->slots_lock);
+ * kvm_pit_destroy() stops the timer, waits for the last tick, unregisters
+ * the ports and frees the PIT.  Every function takes the PIT's mutex:
+ * process context only.
  */
-int kvm_pit_create(struct kvm *kvm, const struct kvm_pit_config *cfg,
-		   kvm_set_irq_fn set_irq);
+int kvm_pit_create(struct kvm *kvm, const struct kvm_pit_config *cfg);
 void kvm_pit_destroy(struct kvm *kvm);
 
 /* Port I/O: 0, or -EOPNOTSUPP for a port that is not the PIT's. */

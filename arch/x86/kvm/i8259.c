@@ -404,18 +404,46 @@ static void pic_unlock(struct kvm_pic *pic, unsigned long flags)
 
 	if (raised)
 		kvm_irq_extint_raised(pic->kvm);
-	while (acked && pic->acked_fn) {
+	while (acked) {
 		unsigned int irq = __ffs(acked);
 
 		acked &= acked - 1;
-		pic->acked_fn(pic->kvm, irq < 8 ? KVM_IRQCHIP_PIC_MASTER :
-						  KVM_IRQCHIP_PIC_SLAVE, irq);
+		kvm_notify_acked_irq(pic->kvm, irq < 8 ? KVM_IRQCHIP_PIC_MASTER :
+							 KVM_IRQCHIP_PIC_SLAVE,
+				     irq & 7);
 	}
 }
 
-int kvm_pic_create(struct kvm *kvm, kvm_irq_ack_fn acked)
+static int pic_dev_read(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			gpa_t addr, int len, void *val)
+{
+	return kvm_pic_pio_read(vcpu->kvm, addr, len, val);
+}
+
+static int pic_dev_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			 gpa_t addr, int len, const void *val)
+{
+	return kvm_pic_pio_write(vcpu->kvm, addr, len, val);
+}
+
+static const struct kvm_io_device_ops pic_dev_ops = {
+	.read = pic_dev_read,
+	.write = pic_dev_write,
+};
+
+static void pic_unregister(struct kvm *kvm, struct kvm_pic *pic)
+{
+	mutex_lock(&kvm->slots_lock);
+	kvm_io_bus_unregister_dev(kvm, KVM_PIO_BUS, &pic->dev_master);
+	kvm_io_bus_unregister_dev(kvm, KVM_PIO_BUS, &pic->dev_slave);
+	kvm_io_bus_unregister_dev(kvm, KVM_PIO_BUS, &pic->dev_elcr);
+	mutex_unlock(&kvm->slots_lock);
+}
+
+int kvm_pic_create(struct kvm *kvm)
 {
 	struct kvm_pic *pic;
+	int r;
 
 	if (kvm->arch.vpic)
 		return -EEXIST;
@@ -424,16 +452,40 @@ int kvm_pic_create(struct kvm *kvm, kvm_irq_ack_fn acked)
 		return -ENOMEM;
 	spin_lock_init(&pic->lock);
 	pic->kvm = kvm;
-	pic->acked_fn = acked;
 	vpic_init(pic, &pic_glue_ops, kvm);
+	kvm_iodevice_init(&pic->dev_master, &pic_dev_ops);
+	kvm_iodevice_init(&pic->dev_slave, &pic_dev_ops);
+	kvm_iodevice_init(&pic->dev_elcr, &pic_dev_ops);
+	/* Published before the ports: their callbacks look it up. */
 	smp_store_release(&kvm->arch.vpic, pic);
-	return 0;
+
+	mutex_lock(&kvm->slots_lock);
+	r = kvm_io_bus_register_dev(kvm, KVM_PIO_BUS, VPIC_MASTER_CMD, 2,
+				    &pic->dev_master);
+	if (!r)
+		r = kvm_io_bus_register_dev(kvm, KVM_PIO_BUS, VPIC_SLAVE_CMD, 2,
+					    &pic->dev_slave);
+	if (!r)
+		r = kvm_io_bus_register_dev(kvm, KVM_PIO_BUS, VPIC_ELCR_MASTER,
+					    2, &pic->dev_elcr);
+	mutex_unlock(&kvm->slots_lock);
+	if (r) {
+		pic_unregister(kvm, pic);
+		kvm->arch.vpic = NULL;
+		kfree(pic);
+	}
+	return r;
 }
 
 void kvm_pic_destroy(struct kvm *kvm)
 {
-	kfree(kvm->arch.vpic);
+	struct kvm_pic *pic = kvm->arch.vpic;
+
+	if (!pic)
+		return;
+	pic_unregister(kvm, pic);
 	kvm->arch.vpic = NULL;
+	kfree(pic);
 }
 
 int kvm_pic_set_irq(struct kvm *kvm, unsigned int irq, int irq_source_id,

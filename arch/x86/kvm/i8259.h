@@ -54,8 +54,8 @@ struct kvm_pic {
 #ifndef NKVM_USERSPACE
 	spinlock_t lock;
 	struct kvm *kvm;
-	kvm_irq_ack_fn acked_fn;
 	bool raised;			/* INTR rose under the lock */
+	struct kvm_io_device dev_master, dev_slave, dev_elcr;	/* PIO bus */
 #endif
 };
 
@@ -95,10 +95,15 @@ void vpic_set_state(struct kvm_pic *pic, bool slave,
 /*
  * The kernel glue: every function takes the PIC's spinlock (interrupts
  * off), so any context may call them; INTR rising kicks the vCPUs that
- * take ExtINT, and the ack notifiers (@acked) run, after the lock is
- * dropped.
+ * take ExtINT, and the ack notifiers (kvm_notify_acked_irq()) run, after
+ * the lock is dropped (so the ack of a pin must not come from atomic
+ * context: it comes from guest port I/O or INTA, in vCPU context).
+ *
+ * kvm_pic_create() registers ports 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1
+ * on the PIO bus (taking kvm->slots_lock); kvm_pic_destroy() unregisters
+ * them and frees the PICs.  kvm_irqchip_create() (irq.c) calls both.
  */
-int kvm_pic_create(struct kvm *kvm, kvm_irq_ack_fn acked);
+int kvm_pic_create(struct kvm *kvm);
 void kvm_pic_destroy(struct kvm *kvm);
 
 int kvm_pic_set_irq(struct kvm *kvm, unsigned int irq, int irq_source_id,

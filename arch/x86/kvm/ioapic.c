@@ -288,9 +288,27 @@ static const struct kvm_ioapic_ops ioapic_glue_ops = {
 	.deliver = glue_deliver,
 };
 
-int kvm_ioapic_create(struct kvm *kvm, kvm_irq_ack_fn acked)
+static int ioapic_dev_read(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			   gpa_t addr, int len, void *val)
+{
+	return kvm_ioapic_mmio_read(vcpu->kvm, addr, len, val);
+}
+
+static int ioapic_dev_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			    gpa_t addr, int len, const void *val)
+{
+	return kvm_ioapic_mmio_write(vcpu->kvm, addr, len, val);
+}
+
+static const struct kvm_io_device_ops ioapic_dev_ops = {
+	.read = ioapic_dev_read,
+	.write = ioapic_dev_write,
+};
+
+int kvm_ioapic_create(struct kvm *kvm)
 {
 	struct kvm_ioapic *ioapic;
+	int r;
 
 	if (kvm->arch.vioapic)
 		return -EEXIST;
@@ -299,17 +317,33 @@ int kvm_ioapic_create(struct kvm *kvm, kvm_irq_ack_fn acked)
 		return -ENOMEM;
 	spin_lock_init(&ioapic->lock);
 	ioapic->kvm = kvm;
-	ioapic->acked = acked;
 	vioapic_init(ioapic, &ioapic_glue_ops, kvm);
 	vioapic_reset(ioapic);
+	kvm_iodevice_init(&ioapic->dev, &ioapic_dev_ops);
 	smp_store_release(&kvm->arch.vioapic, ioapic);
-	return 0;
+
+	mutex_lock(&kvm->slots_lock);
+	r = kvm_io_bus_register_dev(kvm, KVM_MMIO_BUS, VIOAPIC_DEFAULT_BASE,
+				    VIOAPIC_MMIO_SIZE, &ioapic->dev);
+	mutex_unlock(&kvm->slots_lock);
+	if (r) {
+		kvm->arch.vioapic = NULL;
+		kfree(ioapic);
+	}
+	return r;
 }
 
 void kvm_ioapic_destroy(struct kvm *kvm)
 {
-	kfree(kvm->arch.vioapic);
+	struct kvm_ioapic *ioapic = kvm->arch.vioapic;
+
+	if (!ioapic)
+		return;
+	mutex_lock(&kvm->slots_lock);
+	kvm_io_bus_unregister_dev(kvm, KVM_MMIO_BUS, &ioapic->dev);
+	mutex_unlock(&kvm->slots_lock);
 	kvm->arch.vioapic = NULL;
+	kfree(ioapic);
 }
 
 int kvm_ioapic_set_irq(struct kvm *kvm, unsigned int pin, int irq_source_id,
@@ -387,16 +421,14 @@ void kvm_ioapic_eoi(struct kvm *kvm, u8 vector, bool level)
 	 * Ack notifiers first, without the lock (they may drive a GSI):
 	 * a resampler that lowers its line then prevents a new delivery.
 	 */
-	if (ioapic->acked) {
-		spin_lock_irqsave(&ioapic->lock, flags);
-		pins = vioapic_vector_pins(ioapic, vector);
-		spin_unlock_irqrestore(&ioapic->lock, flags);
-		while (pins) {
-			unsigned int pin = __ffs(pins);
+	spin_lock_irqsave(&ioapic->lock, flags);
+	pins = vioapic_vector_pins(ioapic, vector);
+	spin_unlock_irqrestore(&ioapic->lock, flags);
+	while (pins) {
+		unsigned int pin = __ffs(pins);
 
-			pins &= pins - 1;
-			ioapic->acked(kvm, KVM_IRQCHIP_IOAPIC, pin);
-		}
+		pins &= pins - 1;
+		kvm_notify_acked_irq(kvm, KVM_IRQCHIP_IOAPIC, pin);
 	}
 	if (!level)
 		return;

@@ -67,7 +67,7 @@ struct kvm_ioapic {
 #ifndef NKVM_USERSPACE
 	spinlock_t lock;
 	struct kvm *kvm;
-	kvm_irq_ack_fn acked;
+	struct kvm_io_device dev;	/* MMIO bus, at VIOAPIC_DEFAULT_BASE */
 #endif
 };
 
@@ -112,10 +112,15 @@ void vioapic_set_state(struct kvm_ioapic *ioapic,
 #ifndef NKVM_USERSPACE
 /*
  * The kernel glue.  Every function takes the IOAPIC's spinlock (interrupts
- * off): any context may call them.  Deliveries to the APICs happen under
- * it; ack notifiers (@acked) run without it.
+ * off): any context may call them, except kvm_ioapic_eoi() (process
+ * context: the ack notifiers, kvm_notify_acked_irq(), run from it, without
+ * the lock).  Deliveries to the APICs happen under the lock.
+ *
+ * kvm_ioapic_create() registers the 256-byte window at 0xfec00000 on the
+ * MMIO bus (taking kvm->slots_lock), kvm_ioapic_destroy() unregisters it
+ * and frees the IOAPIC.  kvm_irqchip_create() (irq.c) calls both.
  */
-int kvm_ioapic_create(struct kvm *kvm, kvm_irq_ack_fn acked);
+int kvm_ioapic_create(struct kvm *kvm);
 void kvm_ioapic_destroy(struct kvm *kvm);
 
 /* GSI -> IOAPIC pin, from the router.  -EINVAL for a bad pin or source. */

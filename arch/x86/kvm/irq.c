@@ -14,6 +14,7 @@
 #include <trace/events/ipi.h>
 
 #include "x86.h"
+#include "i8254.h"
 #include "i8259.h"
 #include "ioapic.h"
 #endif
@@ -183,13 +184,18 @@ out:
 	return r;
 }
 
+/*
+ * The APICs of the vCPUs published so far (a vCPU is counted in nr_vcpus
+ * only once its creation can no longer fail).
+ */
 static struct kvm_lapic *vm_next_apic(void *ctx, unsigned long *pos)
 {
 	struct kvm *kvm = ctx;
+	unsigned long idx = *pos, nr = atomic_read(&kvm->nr_vcpus);
 	struct kvm_vcpu *vcpu;
-	unsigned long idx = *pos;
 
-	while ((vcpu = xa_find(&kvm->vcpus, &idx, ULONG_MAX, XA_PRESENT))) {
+	smp_rmb();	/* pairs with the publication in the core */
+	while (nr && (vcpu = xa_find(&kvm->vcpus, &idx, nr - 1, XA_PRESENT))) {
 		/* Pairs with the release in kvm_lapic_create(). */
 		struct kvm_lapic *apic = smp_load_acquire(&vcpu->arch.apic);
 
@@ -242,15 +248,12 @@ void kvm_irq_eoi(struct kvm_vcpu *vcpu, u8 vector, bool level)
 
 void kvm_irq_extint_raised(struct kvm *kvm)
 {
-	struct kvm_vcpu *vcpu;
-	unsigned long i;
+	struct kvm_lapic *apic;
+	unsigned long pos = 0;
 
-	kvm_for_each_vcpu(i, vcpu, kvm) {
-		struct kvm_lapic *apic = smp_load_acquire(&vcpu->arch.apic);
-
-		if (apic && vlapic_accepts_extint(apic))
-			kvm_vcpu_kick(vcpu);
-	}
+	while ((apic = vm_next_apic(kvm, &pos)))
+		if (vlapic_accepts_extint(apic))
+			kvm_vcpu_kick(apic->owner);
 }
 
 static bool has_extint(struct kvm_vcpu *vcpu)
@@ -281,5 +284,117 @@ int kvm_cpu_get_interrupt(struct kvm_vcpu *vcpu)
 	if (has_extint(vcpu))
 		return kvm_pic_ack(vcpu->kvm->arch.vpic);
 	return vlapic_ack_irq(apic);
+}
+/* ---- The router's side (include/nkvm/eventfd.h) ------------------------- */
+
+static int irqchip_set(struct kvm *kvm, const struct kvm_irq_route *route,
+		       int irq_source_id, int level, bool line_status)
+{
+	u32 pin = route->irqchip.pin;
+
+	switch (route->irqchip.irqchip) {
+	case KVM_IRQCHIP_PIC_MASTER:
+		return kvm_pic_set_irq(kvm, pin, irq_source_id, level);
+	case KVM_IRQCHIP_PIC_SLAVE:
+		return kvm_pic_set_irq(kvm, pin + 8, irq_source_id, level);
+	case KVM_IRQCHIP_IOAPIC:
+		return kvm_ioapic_set_irq(kvm, pin, irq_source_id, level,
+					  line_status);
+	default:
+		return -1;
+	}
+}
+
+static int irqchip_set_msi(struct kvm *kvm, const struct kvm_msi *msi)
+{
+	return kvm_irq_deliver_msi(kvm, msi->address_lo, msi->address_hi,
+				   msi->data);
+}
+
+/*
+ * An irqfd's wake-up: an MSI goes at once (delivery takes no lock that
+ * sleeps); a pin is pulsed by the router's worker instead.
+ */
+static int irqchip_set_inatomic(struct kvm *kvm,
+				const struct kvm_irq_route *route,
+				int irq_source_id, int level)
+{
+	if (route->type != KVM_IRQ_ROUTING_MSI || !level)
+		return -EWOULDBLOCK;
+	return irqchip_set_msi(kvm, &route->msi);
+}
+
+static bool irqchip_msi_x2apic_format(struct kvm *kvm)
+{
+	return READ_ONCE(kvm->arch.x2apic_format);
+}
+
+static const struct kvm_irqchip_ops irqchip_ops = {
+	.set_irqchip = irqchip_set,
+	.set_msi = irqchip_set_msi,
+	.set_irq_inatomic = irqchip_set_inatomic,
+	.msi_x2apic_format = irqchip_msi_x2apic_format,
+};
+
+static int irqchip_may_create(struct kvm *kvm)
+{
+	if (kvm->arch.irqchip_mode != NKVM_IRQCHIP_NONE)
+		return -EEXIST;
+	if (atomic_read(&kvm->nr_vcpus))
+		return -EINVAL;
+	return 0;
+}
+
+int kvm_irqchip_create(struct kvm *kvm)
+	__must_hold(&kvm->lock)
+{
+	int r = irqchip_may_create(kvm);
+
+	if (r)
+		return r;
+	r = kvm_pic_create(kvm);
+	if (r)
+		return r;
+	r = kvm_ioapic_create(kvm);
+	if (r)
+		goto err_pic;
+	r = kvm_setup_default_irq_routing(kvm);
+	if (r)
+		goto err_ioapic;
+	WRITE_ONCE(kvm->arch.irqchip_mode, NKVM_IRQCHIP_KERNEL);
+	kvm_irqchip_attach(kvm, &irqchip_ops, false);
+	return 0;
+err_ioapic:
+	kvm_ioapic_destroy(kvm);
+err_pic:
+	kvm_pic_destroy(kvm);
+	return r;
+}
+
+int kvm_irqchip_enable_split(struct kvm *kvm)
+	__must_hold(&kvm->lock)
+{
+	int r = irqchip_may_create(kvm);
+
+	if (r)
+		return r;
+	r = kvm_setup_empty_irq_routing(kvm);
+	if (r)
+		return r;
+	WRITE_ONCE(kvm->arch.irqchip_mode, NKVM_IRQCHIP_SPLIT);
+	kvm_irqchip_attach(kvm, &irqchip_ops, true);
+	return 0;
+}
+
+void kvm_irqchip_release(struct kvm *kvm)
+{
+	kvm_pit_destroy(kvm);
+}
+
+void kvm_irqchip_destroy(struct kvm *kvm)
+{
+	kvm_pit_destroy(kvm);
+	kvm_ioapic_destroy(kvm);
+	kvm_pic_destroy(kvm);
 }
 #endif /* !NKVM_USERSPACE */

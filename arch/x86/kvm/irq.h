@@ -60,16 +60,23 @@ bool kvm_msi_decode(u32 address_lo, u32 address_hi, u32 data,
 #define KVM_NR_IRQ_SOURCE_IDS			32
 
 /*
- * Services the rest of nkvm gives the interrupt controllers, set when a
- * controller is created (the GSI router lives with the I/O bus).
+ * Creating and destroying the controllers of a VM (VM ioctl context).
+ *
+ * kvm_irqchip_create(): KVM_CREATE_IRQCHIP, called with kvm->lock held:
+ * -EEXIST if an irqchip exists, -EINVAL once vCPUs exist; creates the
+ * PICs and the IOAPIC with their ports and window on the I/O buses,
+ * installs the default GSI routes and attaches to the router
+ * (kvm_irqchip_attach()); vCPUs created afterwards get a local APIC.
+ * kvm_irqchip_enable_split(): KVM_CAP_SPLIT_IRQCHIP, same rules: local
+ * APICs only, empty routes.
+ * kvm_irqchip_release(): before the vCPUs are freed (a pre-destroy hook):
+ * stops the PIT, the one source that delivers on its own.
+ * kvm_irqchip_destroy(): in kvm_arch_vm_destroy(): frees the rest.
  */
-/* Drive GSI @gsi (the PIT drives GSI 0): KVM_IRQ_LINE semantics. */
-typedef int (*kvm_set_irq_fn)(struct kvm *kvm, int irq_source_id, u32 gsi,
-			      int level, bool line_status);
-/* The guest acknowledged (EOI) pin @pin of irqchip @irqchip
- * (KVM_IRQCHIP_*): irqfd resamplers. */
-typedef void (*kvm_irq_ack_fn)(struct kvm *kvm, unsigned int irqchip,
-			       unsigned int pin);
+int kvm_irqchip_create(struct kvm *kvm);
+int kvm_irqchip_enable_split(struct kvm *kvm);
+void kvm_irqchip_release(struct kvm *kvm);
+void kvm_irqchip_destroy(struct kvm *kvm);
 
 /*
  * Make @vcpu look at its interrupts: sets KVM_REQ_EVENT, wakes it if it
@@ -91,8 +98,8 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *));
 int kvm_irq_deliver(struct kvm *kvm, struct kvm_lapic *src,
 		    const struct kvm_lapic_irq *irq);
 
-/* KVM_SIGNAL_MSI and MSI routes: decode and deliver.  -EINVAL for an
- * invalid message (kvm_msi_decode()). */
+/* MSI routes and KVM_SIGNAL_MSI (through the router): decode and deliver.
+ * -EINVAL for an invalid message (kvm_msi_decode()). */
 int kvm_irq_deliver_msi(struct kvm *kvm, u32 address_lo, u32 address_hi,
 			u32 data);
 
