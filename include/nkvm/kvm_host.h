@@ -68,7 +68,8 @@ struct kvm {
 
 	struct mutex lock;		/* vCPU creation */
 	struct xarray vcpus;		/* index: creation order */
-	atomic_t nr_vcpus;
+	atomic_t nr_vcpus;		/* published in vcpus */
+	int created_vcpus;		/* counting those being created */
 
 	struct mutex slots_lock;	/* memslot updates */
 	struct kvm_memslots __rcu *memslots;
@@ -152,6 +153,7 @@ size_t kvm_arch_vcpu_size(void);
 int kvm_arch_vm_init(struct kvm *kvm, unsigned long type);
 /* Before the vCPUs are freed: stop what may still reach them. */
 void kvm_arch_pre_destroy_vm(struct kvm *kvm);
+void kvm_arch_vm_release(struct kvm *kvm);
 void kvm_arch_vm_destroy(struct kvm *kvm);
 long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg);
 /*

@@ -261,8 +261,9 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	unsigned long i;
 	int s;
 
-	/* irqfds deliver into the vCPUs and the irqchip: stop them first. */
+	/* irqfds and timers deliver into the vCPUs: stop them first. */
 	kvm_eventfd_release(kvm);
+	kvm_arch_vm_release(kvm);
 	/* Nor may the MMU notifier and the shrinker reach them any more. */
 	kvm_arch_pre_destroy_vm(kvm);
 
@@ -616,9 +617,22 @@ static int kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 	if (id >= KVM_MAX_VCPU_IDS)
 		return -EINVAL;
 
+	/*
+	 * Counted from now on, so that what depends on "no vCPU yet"
+	 * (KVM_CREATE_IRQCHIP) cannot race with a creation under way.
+	 */
+	mutex_lock(&kvm->lock);
+	if (kvm->created_vcpus >= KVM_MAX_VCPUS) {
+		mutex_unlock(&kvm->lock);
+		return -EINVAL;
+	}
+	kvm->created_vcpus++;
+	mutex_unlock(&kvm->lock);
+
+	r = -ENOMEM;
 	vcpu = kvzalloc(kvm_arch_vcpu_size(), GFP_KERNEL_ACCOUNT);
 	if (!vcpu)
-		return -ENOMEM;
+		goto out_uncount;
 	vcpu->kvm = kvm;
 	vcpu->vcpu_id = id;
 	vcpu->cpu = -1;
@@ -671,6 +685,10 @@ out_free:
 		__free_page(vcpu->pio_page);
 	free_page((unsigned long)vcpu->run);
 	kvfree(vcpu);
+out_uncount:
+	mutex_lock(&kvm->lock);
+	kvm->created_vcpus--;
+	mutex_unlock(&kvm->lock);
 	return r;
 }
 

@@ -15,6 +15,7 @@
 
 #include "x86.h"
 #include "pmu.h"
+#include "lapic.h"
 #endif
 #include "cpuid.h"
 
@@ -369,6 +370,8 @@ static void build_supported_cpuid(void)
 	e->ebx &= 0x00ffffff;		/* the APIC ID is the VMM's to set */
 	/* (The hypervisor bit is userspace's to set, as on Linux.) */
 	e->ecx &= cpuid_1_ecx_mask & caps(CPUID_1_ECX);
+	/* The in-kernel APIC does x2APIC whatever the host has. */
+	e->ecx |= FEAT(X2APIC);
 	e->edx &= cpuid_1_edx_mask & caps(CPUID_1_EDX);
 
 	if (max_basic >= 2)
@@ -551,6 +554,10 @@ static void kvm_vcpu_after_set_cpuid(struct kvm_vcpu *vcpu)
 				kvm_host_cr4_reserved_bits(),
 				&vcpu->arch.model);
 	kvm_pmu_refresh(vcpu);
+	if (kvm_lapic_in_kernel(vcpu))
+		kvm_lapic_update_cpuid(vcpu,
+			kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(24)),
+			kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(21)));
 	if (kvm_x86_ops->vcpu_after_set_cpuid)
 		kvm_x86_ops->vcpu_after_set_cpuid(vcpu);
 }

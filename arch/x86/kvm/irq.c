@@ -10,6 +10,8 @@
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
 #include <linux/rcuwait.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 /* 6.12's smp_send_reschedule() traces the IPI. */
 #include <trace/events/ipi.h>
 
@@ -340,7 +342,8 @@ static int irqchip_may_create(struct kvm *kvm)
 {
 	if (kvm->arch.irqchip_mode != NKVM_IRQCHIP_NONE)
 		return -EEXIST;
-	if (atomic_read(&kvm->nr_vcpus))
+	/* Counted from when a creation starts: none may slip in without APIC. */
+	if (kvm->created_vcpus)
 		return -EINVAL;
 	return 0;
 }
@@ -396,5 +399,136 @@ void kvm_irqchip_destroy(struct kvm *kvm)
 	kvm_pit_destroy(kvm);
 	kvm_ioapic_destroy(kvm);
 	kvm_pic_destroy(kvm);
+}
+/*
+ * The VM ioctls of the in-kernel irqchip: copy in, check the mode, call the
+ * device, copy out.  Returns -ENOIOCTLCMD for an ioctl that is not one.
+ */
+long kvm_irqchip_vm_ioctl(struct kvm *kvm, unsigned int ioctl,
+			  void __user *argp)
+{
+	bool kernel = kvm->arch.irqchip_mode == NKVM_IRQCHIP_KERNEL;
+	long r;
+
+	switch (ioctl) {
+	case KVM_CREATE_IRQCHIP:
+		mutex_lock(&kvm->lock);
+		r = kvm_irqchip_create(kvm);
+		mutex_unlock(&kvm->lock);
+		return r;
+	case KVM_IRQ_LINE:
+	case KVM_IRQ_LINE_STATUS: {
+		struct kvm_irq_level level;
+
+		if (copy_from_user(&level, argp, sizeof(level)))
+			return -EFAULT;
+		if (!kernel)
+			return -ENXIO;
+		level.status = kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID,
+					   level.irq, level.level,
+					   ioctl == KVM_IRQ_LINE_STATUS);
+		if (ioctl == KVM_IRQ_LINE_STATUS &&
+		    copy_to_user(argp, &level, sizeof(level)))
+			return -EFAULT;
+		return 0;
+	}
+	case KVM_GET_IRQCHIP:
+	case KVM_SET_IRQCHIP: {
+		struct kvm_irqchip *chip;
+
+		chip = memdup_user(argp, sizeof(*chip));
+		if (IS_ERR(chip))
+			return PTR_ERR(chip);
+		r = -ENXIO;
+		if (!kernel)
+			goto out_chip;
+		r = -EINVAL;
+		switch (chip->chip_id) {
+		case KVM_IRQCHIP_PIC_MASTER:
+		case KVM_IRQCHIP_PIC_SLAVE:
+			if (ioctl == KVM_GET_IRQCHIP)
+				kvm_pic_get_state(kvm, chip->chip_id, &chip->chip.pic);
+			else
+				kvm_pic_set_state(kvm, chip->chip_id, &chip->chip.pic);
+			r = 0;
+			break;
+		case KVM_IRQCHIP_IOAPIC:
+			if (ioctl == KVM_GET_IRQCHIP)
+				kvm_ioapic_get_state(kvm, &chip->chip.ioapic);
+			else
+				kvm_ioapic_set_state(kvm, &chip->chip.ioapic);
+			r = 0;
+			break;
+		}
+		if (!r && ioctl == KVM_GET_IRQCHIP &&
+		    copy_to_user(argp, chip, sizeof(*chip)))
+			r = -EFAULT;
+out_chip:
+		kfree(chip);
+		return r;
+	}
+	case KVM_CREATE_PIT2: {
+		struct kvm_pit_config cfg;
+
+		if (copy_from_user(&cfg, argp, sizeof(cfg)))
+			return -EFAULT;
+		if (!kernel)
+			return -ENOENT;
+		if (cfg.flags & ~KVM_PIT_SPEAKER_DUMMY)
+			return -EINVAL;
+		mutex_lock(&kvm->lock);
+		r = kvm_pit_create(kvm, &cfg);
+		mutex_unlock(&kvm->lock);
+		return r;
+	}
+	case KVM_GET_PIT2: {
+		struct kvm_pit_state2 st = {};
+
+		if (!kvm->arch.vpit)
+			return -ENXIO;
+		kvm_pit_get_state2(kvm, &st);
+		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	}
+	case KVM_SET_PIT2: {
+		struct kvm_pit_state2 st;
+
+		if (copy_from_user(&st, argp, sizeof(st)))
+			return -EFAULT;
+		if (!kvm->arch.vpit)
+			return -ENXIO;
+		kvm_pit_set_state2(kvm, &st);
+		return 0;
+	}
+	case KVM_GET_PIT: {
+		struct kvm_pit_state st = {};
+
+		if (!kvm->arch.vpit)
+			return -ENXIO;
+		kvm_pit_get_state(kvm, &st);
+		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	}
+	case KVM_SET_PIT: {
+		struct kvm_pit_state st;
+
+		if (copy_from_user(&st, argp, sizeof(st)))
+			return -EFAULT;
+		if (!kvm->arch.vpit)
+			return -ENXIO;
+		kvm_pit_set_state(kvm, &st);
+		return 0;
+	}
+	case KVM_REINJECT_CONTROL: {
+		struct kvm_reinject_control rc;
+
+		if (copy_from_user(&rc, argp, sizeof(rc)))
+			return -EFAULT;
+		if (!kvm->arch.vpit)
+			return -ENXIO;
+		kvm_pit_set_reinject(kvm, rc.pit_reinject);
+		return 0;
+	}
+	default:
+		return -ENOIOCTLCMD;
+	}
 }
 #endif /* !NKVM_USERSPACE */

@@ -74,6 +74,8 @@ bool kvm_msi_decode(u32 address_lo, u32 address_hi, u32 data,
  * kvm_irqchip_destroy(): in kvm_arch_vm_destroy(): frees the rest.
  */
 int kvm_irqchip_create(struct kvm *kvm);
+long kvm_irqchip_vm_ioctl(struct kvm *kvm, unsigned int ioctl,
+			  void __user *argp);
 int kvm_irqchip_enable_split(struct kvm *kvm);
 void kvm_irqchip_release(struct kvm *kvm);
 void kvm_irqchip_destroy(struct kvm *kvm);

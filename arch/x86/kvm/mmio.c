@@ -21,6 +21,7 @@
 #include "x86.h"
 #include "cpuid.h"
 #include "emulate.h"
+#include "lapic.h"
 
 /* The one access an exit to userspace carries. */
 struct kvm_emul_access {
@@ -191,6 +192,10 @@ static int emul_read(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
 	if (gpa_is_ram(vcpu, gpa, false))
 		return nkvm_read_guest(vcpu->kvm, gpa, val, len) ?
 		       X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
+	/* The vCPU's own APIC page moves with its base MSR: not a bus device. */
+	if (kvm_lapic_in_kernel(vcpu) &&
+	    !kvm_lapic_mmio_read(vcpu, gpa, len, val))
+		return X86EMUL_CONTINUE;
 	if (!kvm_io_bus_read(vcpu, KVM_MMIO_BUS, gpa, len, val))
 		return X86EMUL_CONTINUE;
 	emul_hold(vcpu, false, false, gpa, len, NULL);
@@ -210,6 +215,9 @@ static int emul_write(struct x86_emulate_ctxt *ctxt, u64 la, const void *val,
 	if (gpa_is_ram(vcpu, gpa, true))
 		return nkvm_write_guest(vcpu->kvm, gpa, val, len) ?
 		       X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
+	if (kvm_lapic_in_kernel(vcpu) &&
+	    !kvm_lapic_mmio_write(vcpu, gpa, len, val))
+		return X86EMUL_CONTINUE;
 	if (!kvm_io_bus_write(vcpu, KVM_MMIO_BUS, gpa, len, (void *)val))
 		return X86EMUL_CONTINUE;
 	return emul_hold(vcpu, true, false, gpa, len, val) ?

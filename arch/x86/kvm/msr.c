@@ -24,6 +24,7 @@
 #include "x86.h"
 #include "cpuid.h"
 #include "pmu.h"
+#include "lapic.h"
 
 #define MAX_IO_MSRS		256
 
@@ -141,11 +142,21 @@ static int kvm_set_apic_base(struct kvm_vcpu *vcpu, u64 data, bool host)
 {
 	u64 reserved = ~kvm_phys_mask(vcpu) | 0x2ff;	/* bits 0-7, 9 */
 
-	/* x2APIC (bit 10) needs an in-kernel APIC: not offered yet. */
-	reserved |= X2APIC_ENABLE;
-	if (data & reserved)
-		return 1;
-	vcpu->arch.apic_base = data;
+	if (kvm_lapic_in_kernel(vcpu)) {
+		/* x2APIC (EXTD) only if the guest's CPUID has it. */
+		if (!kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(21)))
+			reserved |= X2APIC_ENABLE;
+		if ((data & reserved) ||
+		    !vlapic_base_valid(vcpu->arch.apic_base, data, host))
+			return 1;
+		vcpu->arch.apic_base = data;
+		kvm_lapic_set_base(vcpu, data);
+	} else {
+		/* x2APIC needs an in-kernel APIC. */
+		if (data & (reserved | X2APIC_ENABLE))
+			return 1;
+		vcpu->arch.apic_base = data;
+	}
 	kvm_vcpu_cpuid_runtime(vcpu);
 	return 0;
 }
@@ -192,7 +203,15 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
 	int i, r;
 
+	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_is_x2apic_msr(index))
+		return kvm_lapic_msr_read(vcpu, index, data);
+
 	switch (index) {
+	case MSR_IA32_TSC_DEADLINE:
+		if (!kvm_lapic_in_kernel(vcpu))
+			return 1;
+		*data = kvm_lapic_get_tscdeadline(vcpu);
+		return 0;
 	case MSR_EFER:
 		*data = vcpu->arch.efer;
 		return 0;
@@ -267,7 +286,15 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	s64 adj;
 	int i, r;
 
+	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_is_x2apic_msr(index))
+		return kvm_lapic_msr_write(vcpu, index, data);
+
 	switch (index) {
+	case MSR_IA32_TSC_DEADLINE:
+		if (!kvm_lapic_in_kernel(vcpu))
+			return 1;
+		kvm_lapic_set_tscdeadline(vcpu, data);
+		return 0;
 	case MSR_EFER:
 		return kvm_set_efer(vcpu, data, host);
 	case MSR_K7_HWCR:

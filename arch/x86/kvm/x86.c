@@ -28,6 +28,8 @@
 #include "x86.h"
 #include "cpuid.h"
 #include "pmu.h"
+#include "irq.h"
+#include "lapic.h"
 
 const struct kvm_x86_ops *kvm_x86_ops;
 
@@ -200,8 +202,18 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		return KVM_SYNC_VALID_FIELDS;
 	case KVM_CAP_ADJUST_CLOCK:
 		return KVM_CLOCK_VALID_FLAGS;
+	case KVM_CAP_X2APIC_API:
+		return KVM_X2APIC_API_USE_32BIT_IDS |
+		       KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
+	case KVM_CAP_IRQCHIP:
+	case KVM_CAP_IRQ_INJECT_STATUS:
+	case KVM_CAP_PIT2:
+	case KVM_CAP_PIT_STATE2:
+	case KVM_CAP_REINJECT_CONTROL:
+	case KVM_CAP_SPLIT_IRQCHIP:
+	case KVM_CAP_TSC_DEADLINE_TIMER:
 	case KVM_CAP_X86_USER_SPACE_MSR:
 	case KVM_CAP_SYNC_MMU:
 	case KVM_CAP_READONLY_MEM:
@@ -258,8 +270,15 @@ void kvm_arch_pre_destroy_vm(struct kvm *kvm)
 	kvm_mmu_pre_destroy_vm(kvm);
 }
 
+/* Before the vCPUs go: the PIT's ticks and the chips deliver to them. */
+void kvm_arch_vm_release(struct kvm *kvm)
+{
+	kvm_irqchip_release(kvm);
+}
+
 void kvm_arch_vm_destroy(struct kvm *kvm)
 {
+	kvm_irqchip_destroy(kvm);
 	kvm_msr_filter_free(kvm);
 	kvm_mmu_destroy_vm(kvm);
 }
@@ -279,6 +298,19 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 		return 0;
 	case KVM_CAP_MSR_PLATFORM_INFO:
 		kvm->arch.guest_can_read_platform_info = cap->args[0];
+		return 0;
+	case KVM_CAP_SPLIT_IRQCHIP:
+		if (cap->args[0] > 24)	/* the IOAPIC pins userspace routes */
+			return -EINVAL;
+		return kvm_irqchip_enable_split(kvm);
+	case KVM_CAP_X2APIC_API:
+		if (cap->args[0] & ~(KVM_X2APIC_API_USE_32BIT_IDS |
+				     KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK))
+			return -EINVAL;
+		kvm->arch.x2apic_format =
+			cap->args[0] & KVM_X2APIC_API_USE_32BIT_IDS;
+		kvm->arch.x2apic_broadcast_quirk_disabled =
+			cap->args[0] & KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
 		return 0;
 	case KVM_CAP_X86_USER_SPACE_MSR:
 		if (cap->args[0] & ~(KVM_MSR_EXIT_REASON_INVAL |
@@ -337,8 +369,11 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	case KVM_GET_DIRTY_LOG:
 	case KVM_CLEAR_DIRTY_LOG:
 		return kvm_mmu_vm_ioctl(kvm, ioctl, arg);
-	default:
-		return -ENOTTY;
+	default: {
+		long r = kvm_irqchip_vm_ioctl(kvm, ioctl, argp);
+
+		return r == -ENOIOCTLCMD ? -ENOTTY : r;
+	}
 	}
 }
 
@@ -360,7 +395,11 @@ void kvm_arch_commit_memory_region(struct kvm *kvm,
 
 /* ---- vCPU lifetime ----------------------------------------------------- */
 
-static void kvm_vcpu_reset(struct kvm_vcpu *vcpu)
+/*
+ * RESET (power-on, or after a triple fault) or, with @init, the INIT an
+ * IPI delivers: INIT keeps the MSRs, the CPUID and the APIC base.
+ */
+static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 {
 	struct kvm_vcpu_arch *arch = &vcpu->arch;
 
@@ -390,15 +429,24 @@ static void kvm_vcpu_reset(struct kvm_vcpu *vcpu)
 	arch->pio.pending = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
-	arch->apic_base = APIC_DEFAULT_BASE | MSR_IA32_APICBASE_ENABLE;
-	if (vcpu->vcpu_id == 0)
-		arch->apic_base |= MSR_IA32_APICBASE_BSP;
-	arch->mp_state = KVM_MP_STATE_RUNNABLE;
-	arch->pv_time = 0;
-	arch->pv_wall_clock = 0;
-	kvm_msr_reset(vcpu);
+	if (!init) {
+		arch->apic_base = APIC_DEFAULT_BASE | MSR_IA32_APICBASE_ENABLE;
+		if (vcpu->vcpu_id == 0)
+			arch->apic_base |= MSR_IA32_APICBASE_BSP;
+		arch->mp_state = KVM_MP_STATE_RUNNABLE;
+		arch->pv_time = 0;
+		arch->pv_wall_clock = 0;
+		kvm_msr_reset(vcpu);
+	}
 	kvm_x86_ops->vcpu_reset(vcpu);
+	if (kvm_lapic_in_kernel(vcpu) && !init)
+		kvm_lapic_reset(vcpu, false);
 	kvm_vcpu_cpuid_runtime(vcpu);
+}
+
+static void kvm_vcpu_reset(struct kvm_vcpu *vcpu)
+{
+	__kvm_vcpu_reset(vcpu, false);
 }
 
 int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
@@ -411,9 +459,14 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	r = kvm_emul_vcpu_init(vcpu);
 	if (r)
 		goto err_fpu;
+	if (vcpu->kvm->arch.irqchip_mode != NKVM_IRQCHIP_NONE) {
+		r = kvm_lapic_create(vcpu);
+		if (r)
+			goto err_emul;
+	}
 	r = kvm_x86_ops->vcpu_create(vcpu);
 	if (r)
-		goto err_emul;
+		goto err_lapic;
 	vcpu->arch.tsc_khz = tsc_khz;
 	kvm_host_set_tsc(vcpu, 0);
 	/*
@@ -425,8 +478,13 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	vcpu->arch.model.cr4_reserved = kvm_cr4_reserved_bits;
 	kvm_pmu_refresh(vcpu);
 	kvm_vcpu_reset(vcpu);
+	/* With an in-kernel APIC, an AP waits for INIT/SIPI, as on Linux. */
+	if (kvm_lapic_in_kernel(vcpu) && vcpu->vcpu_id != 0)
+		vcpu->arch.mp_state = KVM_MP_STATE_UNINITIALIZED;
 	return 0;
 
+err_lapic:
+	kvm_lapic_destroy(vcpu);
 err_emul:
 	kvm_emul_vcpu_free(vcpu);
 err_fpu:
@@ -439,6 +497,7 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 	kvm_mmu_destroy_vcpu(vcpu);
 	kvm_vcpu_cpuid_free(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
+	kvm_lapic_destroy(vcpu);
 	kvm_emul_vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
 }
@@ -567,6 +626,21 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 		arch->nmi_injected = true;
 		arch->nmi_masked = true;
 		kvm_x86_ops->inject_nmi(vcpu);
+	} else if (!block_irq && kvm_lapic_in_kernel(vcpu) &&
+		   kvm_cpu_has_interrupt(vcpu)) {
+		/* From the in-kernel APIC (or the PIC's ExtINT). */
+		if (kvm_x86_ops->interrupt_allowed(vcpu)) {
+			int vector = kvm_cpu_get_interrupt(vcpu);
+
+			if (vector >= 0) {
+				arch->interrupt.injected = true;
+				arch->interrupt.soft = false;
+				arch->interrupt.nr = vector;
+				kvm_x86_ops->inject_irq(vcpu);
+			}
+		} else {
+			kvm_x86_ops->enable_irq_window(vcpu);
+		}
 	}
 
 	if (block_irq)
@@ -622,6 +696,95 @@ static void kvm_load_host_xcr0(bool switched)
 	if (switched || (host_xcr0 &&
 			 xgetbv(XCR_XFEATURE_ENABLED_MASK) != host_xcr0))
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+}
+
+/* ---- The in-kernel APIC in the run loop -------------------------------- */
+
+/* INIT: the registers as after RESET, less what INIT keeps. */
+static void kvm_vcpu_init_event(struct kvm_vcpu *vcpu)
+{
+	__kvm_vcpu_reset(vcpu, true);
+}
+
+/* SIPI: start at vector:0000 in real mode. */
+static void kvm_vcpu_sipi(struct kvm_vcpu *vcpu, u8 vector)
+{
+	struct kvm_sregs sregs;
+
+	kvm_x86_ops->get_sregs(vcpu, &sregs);
+	sregs.cs.selector = vector << 8;
+	sregs.cs.base = (u64)vector << 12;
+	kvm_x86_ops->set_sregs(vcpu, &sregs);
+	kvm_reg_write(vcpu, VCPU_REGS_RIP, 0);
+}
+
+/* Is a halted vCPU to wake up? */
+static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
+{
+	if (vcpu->arch.nmi_pending || kvm_lapic_has_events(vcpu))
+		return true;
+	return kvm_cpu_has_interrupt(vcpu) &&
+	       (vcpu->arch.rflags & X86_EFLAGS_IF);
+}
+
+/*
+ * Before each entry with an in-kernel APIC: a split irqchip's EOI exit,
+ * INIT/SIPI, posted NMIs, the TPR.  An AP still waiting for INIT/SIPI
+ * sleeps here.  Returns > 0 to go on, 0 to exit, < 0 for an error.
+ */
+static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_arch *arch = &vcpu->arch;
+	unsigned int did;
+	u8 vector;
+	int r;
+
+	kvm_check_request(vcpu, KVM_REQ_EVENT);
+	if (kvm_check_request(vcpu, KVM_REQ_IOAPIC_EOI_EXIT)) {
+		vcpu->run->exit_reason = KVM_EXIT_IOAPIC_EOI;
+		vcpu->run->eoi.vector = arch->pending_ioapic_eoi;
+		return 0;
+	}
+
+	for (;;) {
+		did = kvm_lapic_accept_init_sipi(vcpu, &vector);
+		if (did & LAPIC_DID_INIT)
+			kvm_vcpu_init_event(vcpu);
+		if (did & LAPIC_DID_SIPI)
+			kvm_vcpu_sipi(vcpu, vector);
+		if (arch->mp_state != KVM_MP_STATE_UNINITIALIZED &&
+		    arch->mp_state != KVM_MP_STATE_INIT_RECEIVED)
+			break;
+		r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
+		if (r) {
+			vcpu->run->exit_reason = KVM_EXIT_INTR;
+			return r;
+		}
+	}
+
+	kvm_lapic_take_nmi(vcpu);
+	arch->cr8 = kvm_lapic_get_cr8(vcpu);
+	return 1;
+}
+
+/*
+ * HLT with an in-kernel APIC: sleep in the kernel until an interrupt the
+ * guest can take, an NMI or INIT/SIPI.  A signal ends KVM_RUN with the
+ * vCPU still halted (the next KVM_RUN halts again).
+ */
+static int kvm_emulate_halt(struct kvm_vcpu *vcpu)
+	__must_hold(&vcpu->kvm->srcu)
+{
+	int r;
+
+	vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
+	r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
+	if (r) {
+		vcpu->run->exit_reason = KVM_EXIT_INTR;
+		return r;
+	}
+	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
+	return 1;
 }
 
 /* ---- Exits ------------------------------------------------------------- */
@@ -960,7 +1123,10 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_IO:
 		return kvm_handle_io(vcpu, exit);
 	case X86_EXIT_HLT:
+		/* (This also ends the shadow of an "sti; hlt".) */
 		nkvm_skip_insn(vcpu, exit->next_rip);
+		if (kvm_lapic_in_kernel(vcpu))
+			return kvm_emulate_halt(vcpu);
 		run->exit_reason = KVM_EXIT_HLT;
 		return 0;
 	case X86_EXIT_CPUID:
@@ -1021,6 +1187,12 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops->flush_tlb(vcpu);
 	if (kvm_check_request(vcpu, KVM_REQ_CLOCK_UPDATE))
 		kvm_kvmclock_update(vcpu);
+	if (kvm_lapic_in_kernel(vcpu)) {
+		int r = kvm_lapic_pre_entry(vcpu);
+
+		if (r <= 0)
+			return r;
+	}
 	kvm_inject_events(vcpu);
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
@@ -1074,6 +1246,9 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	preempt_enable();
 
 	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+	/* The guest's CR8 writes do not exit: the TPR follows V_TPR. */
+	if (kvm_lapic_in_kernel(vcpu))
+		kvm_lapic_set_cr8(vcpu, vcpu->arch.cr8);
 	kvm_x86_ops->handle_exit(vcpu, &exit);
 	return kvm_handle_exit(vcpu, &exit);
 }
@@ -1175,6 +1350,13 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 	if (kvm_run_immediate_exit(run)) {
 		r = -EINTR;
 		goto out;
+	}
+
+	if (kvm_lapic_in_kernel(vcpu) &&
+	    vcpu->arch.mp_state == KVM_MP_STATE_HALTED) {
+		r = kvm_emulate_halt(vcpu);
+		if (r <= 0)
+			goto out;
 	}
 
 	for (;;) {
@@ -1282,10 +1464,12 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 {
 	memset(sregs, 0, sizeof(*sregs));
 	kvm_x86_ops->get_sregs(vcpu, sregs);
-	sregs->cr8 = vcpu->arch.cr8;
+	sregs->cr8 = kvm_lapic_in_kernel(vcpu) ? kvm_lapic_get_cr8(vcpu) :
+						 vcpu->arch.cr8;
 	sregs->apic_base = vcpu->arch.apic_base;
 	/* A queued external interrupt shows in the bitmap (userspace irqchip). */
-	if (vcpu->arch.interrupt.injected && !vcpu->arch.interrupt.soft)
+	if (!kvm_lapic_in_kernel(vcpu) &&
+	    vcpu->arch.interrupt.injected && !vcpu->arch.interrupt.soft)
 		set_bit(vcpu->arch.interrupt.nr,
 			(unsigned long *)sregs->interrupt_bitmap);
 }
@@ -1324,8 +1508,12 @@ static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 	if (r)
 		return r;
 	vcpu->arch.cr8 = sregs->cr8 & 0xf;
+	if (kvm_lapic_in_kernel(vcpu))
+		kvm_lapic_set_cr8(vcpu, vcpu->arch.cr8);
 	kvm_vcpu_cpuid_runtime(vcpu);
 	kvm_x86_ops->flush_tlb(vcpu);
+	if (kvm_lapic_in_kernel(vcpu))
+		return 0;	/* the bitmap is ignored with an in-kernel APIC */
 
 	/* An interrupt in the bitmap is queued for injection. */
 	pending_vec = find_first_bit((const unsigned long *)sregs->interrupt_bitmap,
@@ -1576,6 +1764,8 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 static int kvm_set_mp_state(struct kvm_vcpu *vcpu,
 			    const struct kvm_mp_state *mp)
 {
+	if (kvm_lapic_in_kernel(vcpu))
+		return kvm_lapic_set_mp_state(vcpu, mp->mp_state);
 	/* Without an in-kernel APIC a vCPU is always runnable. */
 	if (mp->mp_state != KVM_MP_STATE_RUNNABLE)
 		return -EINVAL;
@@ -1608,6 +1798,8 @@ static int kvm_vcpu_interrupt(struct kvm_vcpu *vcpu, u32 irq)
 {
 	if (irq >= KVM_NR_INTERRUPTS)
 		return -EINVAL;
+	if (vcpu->kvm->arch.irqchip_mode == NKVM_IRQCHIP_KERNEL)
+		return -ENXIO;
 	vcpu->arch.interrupt.injected = true;
 	vcpu->arch.interrupt.soft = false;
 	vcpu->arch.interrupt.nr = irq;
@@ -1696,9 +1888,48 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_SET_VCPU_EVENTS:
 		return IOCTL_IN(struct kvm_vcpu_events, kvm_set_vcpu_events);
 	case KVM_GET_MP_STATE: {
-		struct kvm_mp_state mp = { .mp_state = vcpu->arch.mp_state };
+		struct kvm_mp_state mp;
 
+		/* A pending INIT/SIPI counts, as in the run loop. */
+		if (kvm_lapic_in_kernel(vcpu)) {
+			u8 vector;
+			unsigned int did = kvm_lapic_accept_init_sipi(vcpu, &vector);
+
+			if (did & LAPIC_DID_INIT)
+				kvm_vcpu_init_event(vcpu);
+			if (did & LAPIC_DID_SIPI)
+				kvm_vcpu_sipi(vcpu, vector);
+		}
+		mp.mp_state = vcpu->arch.mp_state;
 		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
+	}
+	case KVM_GET_LAPIC: {
+		struct kvm_lapic_state *st;
+		int r;
+
+		if (!kvm_lapic_in_kernel(vcpu))
+			return -ENXIO;
+		st = kzalloc(sizeof(*st), GFP_KERNEL);
+		if (!st)
+			return -ENOMEM;
+		r = kvm_lapic_get_state(vcpu, st);
+		if (!r && copy_to_user(argp, st, sizeof(*st)))
+			r = -EFAULT;
+		kfree(st);
+		return r;
+	}
+	case KVM_SET_LAPIC: {
+		struct kvm_lapic_state *st;
+		int r;
+
+		if (!kvm_lapic_in_kernel(vcpu))
+			return -ENXIO;
+		st = memdup_user(argp, sizeof(*st));
+		if (IS_ERR(st))
+			return PTR_ERR(st);
+		r = kvm_lapic_set_state(vcpu, st);
+		kfree(st);
+		return r;
 	}
 	case KVM_SET_MP_STATE:
 		return IOCTL_IN(struct kvm_mp_state, kvm_set_mp_state);
