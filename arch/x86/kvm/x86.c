@@ -685,6 +685,7 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	struct kvm_run *run = vcpu->run;
 	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 
+	vcpu->stat.io_exits++;
 	if (exit->io.string)	/* INS/OUTS, REP or not */
 		return kvm_emulate_instruction(vcpu);
 	if (kvm_pio_in_kernel(vcpu, exit))
@@ -960,6 +961,7 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_IO:
 		return kvm_handle_io(vcpu, exit);
 	case X86_EXIT_HLT:
+		vcpu->stat.halt_exits++;
 		nkvm_skip_insn(vcpu, exit->next_rip);
 		run->exit_reason = KVM_EXIT_HLT;
 		return 0;
@@ -1074,6 +1076,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	preempt_enable();
 
 	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+	vcpu->stat.exits++;
 	kvm_x86_ops->handle_exit(vcpu, &exit);
 	return kvm_handle_exit(vcpu, &exit);
 }
@@ -1184,11 +1187,13 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 		if (run->request_interrupt_window &&
 		    kvm_ready_for_interrupt(vcpu)) {
 			run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+			vcpu->stat.request_irq_exits++;
 			r = 0;
 			break;
 		}
 		if (signal_pending(current)) {
 			run->exit_reason = KVM_EXIT_INTR;
+			vcpu->stat.signal_exits++;
 			r = -EINTR;
 			break;
 		}
