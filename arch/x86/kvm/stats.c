@@ -36,6 +36,7 @@ static const struct nkvm_stats_desc kvm_x86_vcpu_desc[] = {
 	NKVM_STATS_COUNTER(struct kvm_vcpu_stat, request_irq_exits),
 	NKVM_STATS_COUNTER(struct kvm_vcpu_stat, irq_exits),
 	NKVM_STATS_COUNTER(struct kvm_vcpu_stat, insn_emulation),
+	NKVM_STATS_COUNTER(struct kvm_vcpu_stat, hypercalls),
 };
 
 const struct nkvm_stats_table kvm_arch_vcpu_stats = {

@@ -854,6 +854,7 @@ static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
 	else
 		ret = -KVM_ENOSYS;
 	kvm_reg_write(vcpu, VCPU_REGS_RAX, ret);
+	vcpu->stat.hypercalls++;
 	nkvm_skip_insn(vcpu, exit->next_rip);
 	return 1;
 }

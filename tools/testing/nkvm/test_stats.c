@@ -386,6 +386,7 @@ static const struct want_desc vcpu_want[] = {
 	{ "request_irq_exits", CUMUL, 0, 1 },
 	{ "irq_exits", CUMUL, 0, 1 },
 	{ "insn_emulation", CUMUL, 0, 1 },
+	{ "hypercalls", CUMUL, 0, 1 },
 };
 
 static void check_names(struct stats *s, const struct want_desc *want, size_t n)
@@ -856,6 +857,47 @@ TEST(irq_window_exits)
 	/* An interrupt exit may come first, now and then. */
 	ASSERT_GE(b.irq_window - a.irq_window, 1);
 	ASSERT_LE(b.irq_window - a.irq_window, 5);
+	stats_close(&s);
+}
+
+/* Two hypercalls: a known one and an unknown one; both count. */
+GUEST_CODE(vmmcall_guest,
+	"mov $1, %eax\n"		/* KVM_HC_VAPIC_POLL_IRQ */
+	"vmmcall\n"
+	"out %al, $0x10\n"
+	"mov $0xfff0, %eax\n"
+	"vmmcall\n"
+	"hlt\n"
+);
+
+GUEST_CODE(vmcall_guest,
+	"mov $1, %eax\n"
+	"vmcall\n"
+	"out %al, $0x10\n"
+	"mov $0xfff0, %eax\n"
+	"vmcall\n"
+	"hlt\n"
+);
+
+static bool host_is_amd(void)
+{
+	uint32_t a, b, c, d;
+
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	return b == 0x68747541;	/* "Auth"enticAMD */
+}
+
+TEST(hypercalls)
+{
+	struct vcpu *vcpu = host_is_amd() ? VM_WITH_GUEST(vmmcall_guest) :
+					    VM_WITH_GUEST(vmcall_guest);
+	struct stats s;
+
+	stats_open(&s, vcpu_stats_fd(vcpu));
+	RUN_OUT(vcpu, 1, 0x10);
+	ASSERT_EQ(stat_get(&s, "hypercalls"), 1);
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
+	ASSERT_EQ(stat_get(&s, "hypercalls"), 2);
 	stats_close(&s);
 }
 

@@ -75,6 +75,7 @@ struct kvm_vcpu_stat {
 	u64 request_irq_exits;
 	u64 irq_exits;
 	u64 insn_emulation;
+	u64 hypercalls;
 };
 
 struct kvm_arch {
