@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 
@@ -677,6 +678,71 @@ TEST(read_from_child_process)
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(WEXITSTATUS(status), 0);
 	stats_close(&s);
+}
+
+/*
+ * The last reference in another process: the VMM closes everything, a
+ * child still reads, and the VM goes away when the child exits.
+ */
+TEST(last_reference_in_child)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(out_hlt_guest);
+	struct vm *vm = vcpu->vm;
+	int p[2], status;
+	struct stats s;
+	pid_t pid;
+	char c;
+
+	RUN_OUT(vcpu, 1, 0x10);
+	stats_open(&s, vcpu_stats_fd(vcpu));
+	ASSERT_OK(pipe(p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		uint64_t v = 0;
+		struct kvm_stats_desc *d = stats_find(&s, "io_exits");
+
+		/* Only the stats fd: the VM's own fds and mappings go. */
+		munmap(vcpu->run, vcpu->run_size);
+		close(vcpu->fd);
+		close(vm->fd);
+		close(vm->kvm_fd);
+		if (read(p[0], &c, 1) != 1)
+			_exit(2);
+		_exit(!d || pread(s.fd, &v, 8, s.h.data_offset + d->offset) != 8 ||
+		      v != 1);
+	}
+	munmap(vcpu->run, vcpu->run_size);
+	munmap(vm->mem, vm->mem_size);
+	ASSERT_OK(close(vcpu->fd));
+	ASSERT_OK(close(vm->fd));
+	ASSERT_OK(close(vm->kvm_fd));
+	stats_close(&s);
+	ASSERT_EQ(write(p[1], "x", 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* Out of fds: EMFILE, and nothing is leaked. */
+TEST(no_free_fd)
+{
+	struct vm *vm = vm_create(0);
+	struct vcpu *vcpu = vcpu_create(vm, 0);
+	struct rlimit old, lim;
+	int next = dup(0);
+
+	ASSERT_GE(next, 0);
+	ASSERT_OK(close(next));
+	ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
+	lim = old;
+	lim.rlim_cur = next;
+	ASSERT_OK(setrlimit(RLIMIT_NOFILE, &lim));
+	ASSERT_ERRNO(ioctl(vm->fd, KVM_GET_STATS_FD, NULL), EMFILE);
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_GET_STATS_FD, NULL), EMFILE);
+	ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+	ASSERT_OK(close(vm_stats_fd(vm)));
+	ASSERT_OK(close(vcpu_stats_fd(vcpu)));
 }
 
 /* Only the process that created the VM may ask for the fds. */
