@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -770,6 +771,60 @@ TEST(other_process_gets_eio)
 
 /* ------------------------------------------------------------------ */
 /* Counters                                                            */
+
+GUEST_CODE(out_loop_guest,
+	"1: out %al, $0x10\n"
+	"jmp 1b\n"
+);
+
+struct reader {
+	struct stats *vm, *vcpu;
+	atomic_int stop;
+	int reads, backwards;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+	uint64_t last = 0, v;
+
+	while (!atomic_load(&r->stop)) {
+		unsigned char buf[4096];
+
+		v = stat_get(r->vcpu, "io_exits");
+		if (v < last)
+			r->backwards++;
+		last = v;
+		stat_get(r->vm, "pages_4k");
+		if (pread(r->vcpu->fd, buf, sizeof(buf), 0) <= 0 ||
+		    pread(r->vm->fd, buf, sizeof(buf), 0) <= 0)
+			r->backwards++;
+		r->reads++;
+	}
+	return NULL;
+}
+
+/* Reads race with a running vCPU: counters only go up. */
+TEST(read_while_running)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(out_loop_guest);
+	struct stats vs, cs;
+	struct reader r = { .vm = &vs, .vcpu = &cs };
+	pthread_t t;
+
+	stats_open(&vs, vm_stats_fd(vcpu->vm));
+	stats_open(&cs, vcpu_stats_fd(vcpu));
+	ASSERT_EQ(pthread_create(&t, NULL, reader_fn, &r), 0);
+	for (int i = 0; i < 2000; i++)
+		RUN_OUT(vcpu, 1, 0x10);
+	atomic_store(&r.stop, 1);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	TH_LOG("%d reads", r.reads);
+	ASSERT_EQ(r.backwards, 0);
+	ASSERT_EQ(stat_get(&cs, "io_exits"), 2000);
+	stats_close(&vs);
+	stats_close(&cs);
+}
 
 /* The vCPU's values we follow, read in one snapshot. */
 struct vcpu_counts {
