@@ -1022,6 +1022,87 @@ TEST(hypercalls)
 	stats_close(&s);
 }
 
+/* A halt nothing but a signal ends (IF is clear). */
+GUEST_CODE(cli_hlt_guest,
+	"cli\n"
+	"hlt\n"
+	"out %al, $0x10\n"
+);
+
+struct poker {
+	pthread_t target;
+	atomic_int stop;
+};
+
+static void *poker_fn(void *arg)
+{
+	struct poker *p = arg;
+
+	while (!atomic_load(&p->stop)) {
+		usleep(50 * 1000);
+		pthread_kill(p->target, SIGUSR1);
+	}
+	return NULL;
+}
+
+/* With an in-kernel irqchip, HLT sleeps in the kernel: the halt statistics. */
+TEST(halt_in_kernel)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct poker p = { .target = pthread_self() };
+	int kvm = kvm_open(), eintr = 0;
+	uint64_t hist[32], sum = 0;
+	struct kvm_stats_desc *d;
+	struct vcpu *vcpu;
+	struct stats s;
+	struct vm *vm;
+	pthread_t t;
+
+	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+		SKIP("no KVM_CAP_IRQCHIP: HLT exits to userspace");
+	vm = vm_create(VM_MEM_SIZE);
+	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	vcpu = vcpu_create(vm, 0);
+	vm_load_guest(vm, cli_hlt_guest);
+	vcpu_set_real_mode(vcpu, CODE_ADDR);
+	stats_open(&s, vcpu_stats_fd(vcpu));
+
+	ASSERT_OK(sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(pthread_create(&t, NULL, poker_fn, &p), 0);
+	/* Until the guest has halted and a signal took it out of the halt. */
+	while (eintr < 20) {
+		ASSERT_ERRNO(vcpu_run_raw(vcpu), EINTR);
+		ASSERT_EQ(vcpu->run->exit_reason, KVM_EXIT_INTR);
+		eintr++;
+		if (stat_get(&s, "halt_exits") && stat_get(&s, "halt_wait_ns"))
+			break;
+	}
+	atomic_store(&p.stop, 1);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+
+	TH_LOG("%d runs: halt_exits %llu halt_wait_ns %llu attempted_poll %llu",
+	       eintr, (unsigned long long)stat_get(&s, "halt_exits"),
+	       (unsigned long long)stat_get(&s, "halt_wait_ns"),
+	       (unsigned long long)stat_get(&s, "halt_attempted_poll"));
+	ASSERT_EQ(stat_get(&s, "halt_exits"), 1);
+	ASSERT_EQ(stat_get(&s, "signal_exits"), eintr);
+	ASSERT_GT(stat_get(&s, "halt_wait_ns"), 0);
+	ASSERT_EQ(stat_get(&s, "blocking"), 0);
+	/* Nothing polled successfully: no wake-up came while polling. */
+	ASSERT_EQ(stat_get(&s, "halt_successful_poll"), 0);
+	d = stats_find(&s, "halt_wait_hist");
+	ASSERT_TRUE(d && d->size == 32);
+	ASSERT_EQ(pread(s.fd, hist, sizeof(hist), s.h.data_offset + d->offset),
+		  sizeof(hist));
+	for (int i = 0; i < 32; i++)
+		sum += hist[i];
+	ASSERT_GE(sum, 1);
+	/* The halts lasted milliseconds: nothing in the buckets below 1 us. */
+	for (int i = 0; i < 10; i++)
+		ASSERT_EQ(hist[i], 0);
+	stats_close(&s);
+}
+
 #define HANDLER_ADDR	0x3000
 
 /* The NMI handler reports itself twice, then returns. */
