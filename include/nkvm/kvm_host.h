@@ -58,6 +58,10 @@ struct kvm_vcpu {
 	struct preempt_notifier preempt_notifier;
 	int srcu_idx;
 
+	/* Binary statistics (virt/kvm/stats.c) */
+	struct kvm_vcpu_stat stat;
+	char stats_id[KVM_STATS_NAME_SIZE];
+
 	struct kvm_vcpu_arch arch;
 	/* the backend's own state follows (ops->vcpu_size) */
 };
@@ -78,6 +82,10 @@ struct kvm {
 	struct kvm_io_buses buses;	/* in-kernel PIO/MMIO devices */
 	struct kvm_eventfds eventfds;	/* ioeventfd, irqfd, GSI routing */
 	u64 manual_dirty_log_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
+
+	/* Binary statistics (virt/kvm/stats.c) */
+	struct kvm_vm_stat stat;
+	char stats_id[KVM_STATS_NAME_SIZE];
 
 	struct kvm_arch arch;
 	/* the backend's own state follows (ops->vm_size) */
@@ -186,5 +194,8 @@ int nkvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *buf,
 		     unsigned long len);
 void kvm_vcpu_load(struct kvm_vcpu *vcpu);
 void kvm_vcpu_put(struct kvm_vcpu *vcpu);
+/* A reference on the VM (and so on its vCPUs), for fds other than its own. */
+void kvm_get_kvm(struct kvm *kvm);
+void kvm_put_kvm(struct kvm *kvm);
 
 #endif /* _NKVM_KVM_HOST_H */

@@ -286,12 +286,12 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	kvfree(kvm);
 }
 
-static void kvm_get_kvm(struct kvm *kvm)
+void kvm_get_kvm(struct kvm *kvm)
 {
 	refcount_inc(&kvm->users);
 }
 
-static void kvm_put_kvm(struct kvm *kvm)
+void kvm_put_kvm(struct kvm *kvm)
 {
 	if (refcount_dec_and_test(&kvm->users))
 		kvm_destroy_vm(kvm);
@@ -308,6 +308,7 @@ static struct kvm *kvm_create_vm(unsigned long type)
 		return ERR_PTR(-ENOMEM);
 
 	refcount_set(&kvm->users, 1);
+	kvm_stats_vm_init(kvm);
 	mutex_init(&kvm->lock);
 	mutex_init(&kvm->slots_lock);
 	xa_init(&kvm->vcpus);
@@ -508,6 +509,7 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_INTERNAL_ERROR_DATA:
 	case KVM_CAP_CHECK_EXTENSION_VM:
 	case KVM_CAP_IMMEDIATE_EXIT:
+	case KVM_CAP_BINARY_STATS_FD:
 		return 1;
 	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
 		return KVM_DIRTY_LOG_MANUAL_CAPS;
@@ -597,6 +599,9 @@ static long kvm_vcpu_ioctl(struct file *file, unsigned int ioctl,
 		srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
 		kvm_vcpu_put(vcpu);
 		break;
+	case KVM_GET_STATS_FD:
+		r = kvm_vcpu_ioctl_get_stats_fd(vcpu);
+		break;
 	default:
 		r = kvm_arch_vcpu_ioctl(vcpu, ioctl, arg);
 		break;
@@ -635,6 +640,7 @@ static int kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 		goto out_uncount;
 	vcpu->kvm = kvm;
 	vcpu->vcpu_id = id;
+	kvm_stats_vcpu_init(vcpu);
 	vcpu->cpu = -1;
 	mutex_init(&vcpu->mutex);
 	preempt_notifier_init(&vcpu->preempt_notifier, &kvm_preempt_ops);
@@ -742,6 +748,8 @@ static long kvm_vm_ioctl(struct file *file, unsigned int ioctl,
 	}
 	case KVM_CHECK_EXTENSION:
 		return kvm_check_extension(kvm, arg);
+	case KVM_GET_STATS_FD:
+		return kvm_vm_ioctl_get_stats_fd(kvm);
 	case KVM_IOEVENTFD:
 	case KVM_IRQFD:
 	case KVM_SIGNAL_MSI:
@@ -834,6 +842,9 @@ int nkvm_core_init(struct module *owner)
 {
 	int r;
 
+	r = kvm_stats_init(owner);
+	if (r)
+		return r;
 	kvm_chardev_fops.owner = owner;
 	kvm_vm_fops.owner = owner;
 	kvm_vcpu_fops.owner = owner;

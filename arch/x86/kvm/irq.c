@@ -118,8 +118,8 @@ void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
 	/* The request before the mode: pairs with kvm_vcpu_enter_guest_mode(). */
 	smp_mb__after_atomic();
 	/* Lock-free (RCU): safe from the hard interrupt of an hrtimer. */
-	if (apic)
-		rcuwait_wake_up(&apic->wait);
+	if (apic && rcuwait_wake_up(&apic->wait))
+		kvm_stats_halt_wakeup(vcpu);
 
 	me = get_cpu();
 	cpu = READ_ONCE(vcpu->cpu);
@@ -151,14 +151,15 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 	__must_hold(&vcpu->kvm->srcu)
 {
 	struct kvm_lapic *apic = vcpu->arch.apic;
-	u64 start = ktime_get_ns(), poll_end;
+	u64 poll_ns = min(apic->halt_poll_ns, READ_ONCE(halt_poll_ns));
+	u64 start = ktime_get_ns(), now = start, poll_end = start + poll_ns;
+	bool waited = false;
 	int r = 0;
 
 	if (runnable(vcpu))
 		return 0;
 
-	poll_end = start + min(apic->halt_poll_ns, READ_ONCE(halt_poll_ns));
-	while (ktime_get_ns() < poll_end) {
+	while ((now = ktime_get_ns()) < poll_end) {
 		if (runnable(vcpu))
 			goto out;
 		if (signal_pending(current) || need_resched())
@@ -167,6 +168,7 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 	}
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
+	kvm_stats_set_blocking(vcpu, true);
 	prepare_to_rcuwait(&apic->wait);
 	for (;;) {
 		/* The state before the check: pairs with rcuwait_wake_up(). */
@@ -177,11 +179,18 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 			r = -EINTR;
 			break;
 		}
+		waited = true;
 		schedule();
 	}
 	finish_rcuwait(&apic->wait);
+	kvm_stats_set_blocking(vcpu, false);
 	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+	/* The statistics: asleep since polling ended; polled if allowed to. */
+	if (waited)
+		kvm_stats_halt_wait(vcpu, ktime_get_ns() - now);
 out:
+	if (poll_ns)
+		kvm_stats_halt_poll(vcpu, now - start, !waited);
 	halt_poll_adapt(vcpu, ktime_get_ns() - start);
 	return r;
 }

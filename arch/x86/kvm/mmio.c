@@ -272,6 +272,7 @@ static int emul_exit_to_user(struct kvm_vcpu *vcpu)
 		if (a->write)
 			memcpy(page_address(vcpu->pio_page), a->data, a->len);
 	} else {
+		vcpu->stat.mmio_exits++;
 		run->exit_reason = KVM_EXIT_MMIO;
 		run->mmio.phys_addr = a->addr;
 		run->mmio.len = a->len;
@@ -344,6 +345,7 @@ int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
 	struct kvm_emul_state *es = emul(vcpu);
 	struct kvm_sregs sregs;
 
+	vcpu->stat.insn_emulation++;
 	kvm_x86_ops->get_sregs(vcpu, &sregs);
 	kvm_walk_env_init(vcpu, &es->walk, &sregs);
 	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,

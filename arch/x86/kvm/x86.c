@@ -757,6 +757,7 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 			break;
 		r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
 		if (r) {
+			vcpu->stat.signal_exits++;
 			vcpu->run->exit_reason = KVM_EXIT_INTR;
 			return r;
 		}
@@ -780,6 +781,7 @@ static int kvm_emulate_halt(struct kvm_vcpu *vcpu)
 	vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
 	r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
 	if (r) {
+		vcpu->stat.signal_exits++;
 		vcpu->run->exit_reason = KVM_EXIT_INTR;
 		return r;
 	}
@@ -848,6 +850,7 @@ static int kvm_handle_io(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	struct kvm_run *run = vcpu->run;
 	u64 rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 
+	vcpu->stat.io_exits++;
 	if (exit->io.string)	/* INS/OUTS, REP or not */
 		return kvm_emulate_instruction(vcpu);
 	if (kvm_pio_in_kernel(vcpu, exit))
@@ -1016,6 +1019,7 @@ static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
 	else
 		ret = -KVM_ENOSYS;
 	kvm_reg_write(vcpu, VCPU_REGS_RAX, ret);
+	vcpu->stat.hypercalls++;
 	nkvm_skip_insn(vcpu, exit->next_rip);
 	return 1;
 }
@@ -1123,6 +1127,7 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_IO:
 		return kvm_handle_io(vcpu, exit);
 	case X86_EXIT_HLT:
+		vcpu->stat.halt_exits++;
 		/* (This also ends the shadow of an "sti; hlt".) */
 		nkvm_skip_insn(vcpu, exit->next_rip);
 		if (kvm_lapic_in_kernel(vcpu))
@@ -1246,6 +1251,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	preempt_enable();
 
 	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+	vcpu->stat.exits++;
 	/* The guest's CR8 writes do not exit: the TPR follows V_TPR. */
 	if (kvm_lapic_in_kernel(vcpu))
 		kvm_lapic_set_cr8(vcpu, vcpu->arch.cr8);
@@ -1366,11 +1372,13 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 		if (run->request_interrupt_window &&
 		    kvm_ready_for_interrupt(vcpu)) {
 			run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+			vcpu->stat.request_irq_exits++;
 			r = 0;
 			break;
 		}
 		if (signal_pending(current)) {
 			run->exit_reason = KVM_EXIT_INTR;
+			vcpu->stat.signal_exits++;
 			r = -EINTR;
 			break;
 		}

@@ -1001,7 +1001,7 @@ const struct fz_row fz_rows[] = {
 	R(KVM_XEN_HVM_GET_ATTR,		V, O, 1, gen_xen_hvm_attr, NULL),
 	R(KVM_XEN_HVM_SET_ATTR,		V, 0, 1, gen_xen_hvm_attr, NULL),
 	R(KVM_XEN_HVM_EVTCHN_SEND,	V, 0, 1, NULL, NULL),
-	R(KVM_GET_STATS_FD,		V | C, Z, 2, gen_zero, post_stats_fd),
+	R(KVM_GET_STATS_FD,		V | C, NK | Z, 2, gen_zero, post_stats_fd),
 	R(KVM_SET_MEMORY_ATTRIBUTES,	V, 0, 1, gen_memory_attributes, NULL),
 	R(KVM_CREATE_GUEST_MEMFD,	V, 0, 1, gen_guest_memfd, post_gmem),
 	R(FZ_REGISTER_COALESCED_MMIO,	V, 0, 1, gen_coalesced, NULL),

@@ -9,6 +9,7 @@
 #include <linux/spinlock.h>
 #include <asm/fpu/types.h>
 #include <uapi/linux/kvm.h>
+#include <nkvm/stats.h>
 
 enum kvm_reg {
 	VCPU_REGS_RAX, VCPU_REGS_RCX, VCPU_REGS_RDX, VCPU_REGS_RBX,
@@ -43,6 +44,39 @@ struct kvm_lapic;
 struct kvm_pic;
 struct kvm_ioapic;
 struct kvm_pit;
+
+/*
+ * Binary statistics (arch/x86/kvm/stats.c describes them).  The MMU's are
+ * read from the MMU when the stats are read: kvm->stat keeps them at 0.
+ */
+struct kvm_vm_stat {
+	struct nkvm_vm_stat_generic generic;
+	u64 mmu_shadow_zapped;
+	u64 mmu_recycled;
+	u64 mmu_cache_miss;
+	u64 pages_4k;
+	u64 pages_2m;
+	u64 pages_1g;
+	u64 nkvm_mmu_pages;
+	u64 nkvm_mmu_shrunk;
+};
+
+/* pf_taken is vcpu->arch.mmu.faults, copied when the stats are read. */
+struct kvm_vcpu_stat {
+	struct nkvm_vcpu_stat_generic generic;
+	u64 pf_taken;
+	u64 exits;
+	u64 io_exits;
+	u64 mmio_exits;
+	u64 signal_exits;
+	u64 irq_window_exits;
+	u64 nmi_window_exits;
+	u64 halt_exits;
+	u64 request_irq_exits;
+	u64 irq_exits;
+	u64 insn_emulation;
+	u64 hypercalls;
+};
 
 struct kvm_arch {
 	struct kvm_tdp_mmu *mmu;

@@ -131,6 +131,7 @@ static void kvm_mmu_kick_all(struct kvm *kvm, bool reload)
 	unsigned long i;
 
 	spin_lock(&mmu->flush_lock);
+	kvm->stat.generic.remote_tlb_flush_requests++;
 	cpumask_clear(mmu->flush_cpus);
 	kvm_for_each_vcpu(i, vcpu, kvm) {
 		if (reload)
@@ -140,6 +141,9 @@ static void kvm_mmu_kick_all(struct kvm *kvm, bool reload)
 		if (READ_ONCE(vcpu->mode) == IN_GUEST_MODE)
 			cpumask_set_cpu(READ_ONCE(vcpu->cpu), mmu->flush_cpus);
 	}
+	/* As on Linux, a flush counts when it had to interrupt a vCPU. */
+	if (cpumask_any_but(mmu->flush_cpus, smp_processor_id()) < nr_cpu_ids)
+		kvm->stat.generic.remote_tlb_flush++;
 	smp_call_function_many(mmu->flush_cpus, kvm_mmu_ack, NULL, true);
 	spin_unlock(&mmu->flush_lock);
 }

@@ -791,6 +791,8 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 
 	switch (code) {
 	case SVM_EXIT_INTR:
+		vcpu->stat.irq_exits++;
+		fallthrough;
 	case SVM_EXIT_NMI:
 	case SVM_EXIT_SMI:
 		/* Taken by the host once interrupts are on again. */
@@ -860,11 +862,13 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_VINTR:
 		/* The interrupt window is open: common code injects now. */
+		vcpu->stat.irq_window_exits++;
 		c->int_ctl &= ~V_IRQ;
 		c->intercept_misc1 &= ~INTERCEPT_VINTR;
 		return;
 	case SVM_EXIT_IRET:
 		/* The NMI handler returns: NMIs unblock once IRET has run. */
+		vcpu->stat.nmi_window_exits++;
 		c->intercept_misc1 &= ~INTERCEPT_IRET;
 		vcpu->arch.nmi_masked = false;
 		svm->awaiting_iret = true;
