@@ -588,7 +588,7 @@ report() {
 	# kvm selftests that nkvm passes although the list expects a failure.
 	awk '$8 == "XPASS" && $3 == "nkvm" {
 		printf "XPASS %s: mark it pass in kvm-x86.list%s\n", $4,
-		       $7 > 0 ? " (it skips as on Linux KVM)" : "" }' \
+		       ($7 > 0 ? " (it skips as on Linux KVM)" : "") }' \
 		"$TMP/results"
 	bench_table
 	[ $KEEP = 1 ] && echo "run-bed: logs and initramfs kept in $TMP"
