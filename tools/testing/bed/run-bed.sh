@@ -78,7 +78,7 @@ usage: $0 [options]
   --kvm-selftests-list F  what nkvm is expected to do (default
                           tools/testing/selftests/kvm-x86.list)
   --kvm-selftests-only "NAMES"  only these selftests
-  --kvm-selftests-slow    include those marked slow
+  --kvm-selftests-slow    include those marked slow or flaky
   --kvm-selftests-run-bed also run those marked bed (still counted skipped)
   --kvm-selftests-trace   print the KVM ioctls each selftest issued
 EOF
@@ -253,7 +253,8 @@ ksft_select() {
 		listed[$name]=1
 		[ "$tmo" = - ] && tmo=$TIMEOUT
 		is_uint "$tmo" || fatal "$at: timeout must be seconds or -"
-		[[ $flags == - || $flags == slow ]] || fatal "$at: flags must be - or slow"
+		[[ $flags == - || $flags == slow || $flags == flaky ]] ||
+			fatal "$at: flags must be -, slow or flaky"
 		issue=-
 		reason=$rest
 		case $kind in
@@ -271,7 +272,7 @@ ksft_select() {
 		grep -qxF "$name" "$built" || fatal "$at: $name is not a test of $KSFT_DIR"
 		if [ -n "$KSFT_ONLY" ]; then
 			[ -n "${want[$name]:-}" ] || continue
-		elif [ "$flags" = slow ] && [ $KSFT_SLOW = 0 ]; then
+		elif [ "$flags" != - ] && [ $KSFT_SLOW = 0 ]; then
 			slowout=$((slowout + 1))
 			continue
 		fi
@@ -289,7 +290,7 @@ ksft_select() {
 		[ -n "${listed[$n]:-}" ] || fatal "--kvm-selftests-only: $n is not in $KSFT_LIST"
 	done
 	[ $slowout -gt 0 ] &&
-		echo "run-bed: note: $slowout kvm selftest(s) marked slow left out (--kvm-selftests-slow)" >&2
+		echo "run-bed: note: $slowout kvm selftest(s) marked slow or flaky left out (--kvm-selftests-slow)" >&2
 	return 0
 }
 
