@@ -6,6 +6,7 @@
 #   make check      install what is missing, build, run unit tests and the bed
 #   make demo       boot the bed and run a guest on nkvm
 #   make stress     the ioctl fuzzer for a million calls in the bed, on nkvm
+#   make selftests  the kernel's KVM selftests in the bed, Linux KVM and nkvm
 #   make C=1 W=1    with sparse and extra warnings
 #
 # KDIR defaults to the running kernel's build directory when it exists, else
@@ -24,7 +25,8 @@ BUILD := $(TOP)/tools/testing/build
 # boots (recursive: evaluated after the deps are installed).
 BED_KDIR = /usr/src/linux-headers-$(shell tools/testing/bed/bed-kernel.sh)
 
-.PHONY: all modules clean deps tools unit bed check demo bench stress
+.PHONY: all modules clean deps tools unit bed check demo bench stress \
+	selftests selftests-build
 
 all: modules
 
@@ -77,6 +79,22 @@ stress: deps
 		--timeout $(STRESS_TIMEOUT) --silence 180 --args "--seed $(STRESS_SEED) \
 		--seeds $(STRESS_PASSES) --mix --threads 2 --leak-check --progress 60 \
 		--calls $$(( $(STRESS_CALLS) / $(STRESS_PASSES) )) --time $(STRESS_TIMEOUT)"
+
+# The kernel's own KVM selftests (tools/testing/selftests/): built once
+# from Debian's linux-source-6.1 into a cache outside the tree, then all of
+# kvm-x86.list run under Debian's KVM and nkvm in one boot.  More bed
+# options (e.g. --kvm-selftests-only "cpuid_test", --kvm-selftests-trace):
+#   make selftests KSFT_ARGS="..."
+KSFT_ARGS ?=
+
+selftests-build:
+	@tools/testing/selftests/build-kvm-selftests.sh
+
+selftests: deps
+	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
+	@dir=$$(tools/testing/selftests/build-kvm-selftests.sh --print-dir) || exit 1; \
+	tools/testing/bed/run-bed.sh --mode both --smp 2 --tests "" \
+		--kvm-selftests "$$dir" --kvm-selftests-slow $(KSFT_ARGS)
 
 bench: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules

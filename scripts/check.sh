@@ -6,10 +6,13 @@
 #   1. the modules build with W=1 and sparse (C=1) without a warning
 #   2. the userspace test programs build
 #   3. pure-logic unit tests run on the host
-#   4. the SVM test bed: the test programs under Debian's KVM and under
+#   4. the kernel's KVM selftests build (once; cached outside the tree)
+#   5. the SVM test bed: the test programs under Debian's KVM and under
 #      nkvm, in one boot (tools/testing/bed/run-bed.sh), among them the
-#      short fuzz pass and leak check (tools/testing/fuzz, test_fuzz);
-#      "make stress" runs the fuzzer at length
+#      short fuzz pass and leak check (tools/testing/fuzz, test_fuzz), and
+#      the selftests not marked slow or flaky in
+#      tools/testing/selftests/kvm-x86.list; "make stress" runs the fuzzer
+#      at length, "make selftests" all the selftests
 #
 # The last line is "N passed, N failed, N skipped" over all of them; the
 # exit status is non-zero if anything failed.
@@ -68,8 +71,22 @@ echo "# check: unit tests"
 make -s unit 2>&1 | tee "$log/unit"
 tally_tap "$log/unit"
 
+# The kernel's KVM selftests join the bed run (NKVM_CHECK_SELFTESTS=0 leaves
+# them out).
+ksft=()
+if [ "${NKVM_CHECK_SELFTESTS:-1}" = 1 ]; then
+	echo "# check: the kernel's KVM selftests (built once, then cached)"
+	if dir=$(tools/testing/selftests/build-kvm-selftests.sh --print-dir 2>"$log/ksft"); then
+		result ok "kernel KVM selftests build"
+		ksft=(--kvm-selftests "$dir")
+	else
+		cat "$log/ksft"
+		result fail "kernel KVM selftests build"
+	fi
+fi
+
 echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"
-tools/testing/bed/run-bed.sh --mode both --smp 2 2>&1 | tee "$log/bed"
+tools/testing/bed/run-bed.sh --mode both --smp 2 "${ksft[@]}" 2>&1 | tee "$log/bed"
 bed_rc=${PIPESTATUS[0]}
 summary=$(tail -n 1 "$log/bed")
 if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then

@@ -43,6 +43,9 @@ BED_HB=2
 BED_NKVM_DEPS=
 BED_VERBOSE=0
 . /bed.conf
+# The kernel's KVM selftests, when run-bed.sh was given --kvm-selftests.
+KSFT=0
+[ -f /ksft/bed-ksft.sh ] && . /ksft/bed-ksft.sh && KSFT=1
 
 # Lines of the kernel log that make a phase fail.
 BAD_RE='Oops|BUG:|WARNING:|lockdep|INFO: possible|general protection|Call Trace'
@@ -196,7 +199,9 @@ unload_phase() {
 # The output filter of one test program: prefixes and streams its lines to
 # the console, caps the bytes shown, counts its TAP test-case lines (only
 # unindented ones: indented lines belong to nested subtests) and saves its
-# BENCH lines.  Writes "ok fail skip plan ntap" to /tmp/counts at EOF.
+# BENCH lines, the last line that mentions a skip (/tmp/skipline) and the
+# first failed assertion of a kernel selftest (/tmp/assert: where, errno,
+# message).  Writes "ok fail skip plan ntap" to /tmp/counts at EOF.
 filter() {	# filter TAG RAW CAP
 	awk -v tag="$1" -v raw="$2" -v cap="$3" '
 	BEGIN { pfx = raw ? "" : "[" tag "] "; shown = 0; cut = 0 }
@@ -204,6 +209,9 @@ filter() {	# filter TAG RAW CAP
 		sub(/\r$/, "")
 		line = $0
 		if (shown < cap) {
+			# A long line (progress without newlines) is cut too.
+			if (length(line) > cap - shown)
+				line = substr(line, 1, cap - shown)
 			print pfx line
 			shown += length(line) + 1
 			fflush()
@@ -212,6 +220,7 @@ filter() {	# filter TAG RAW CAP
 			fflush()
 			cut = 1
 		}
+		line = $0
 	}
 	/^1\.\.[0-9]+/ { plan = substr($1, 4) + 0 }
 	/^(not )?ok([ \t]|$)/ {
@@ -221,19 +230,37 @@ filter() {	# filter TAG RAW CAP
 		else ok++
 	}
 	/^BENCH [^ ]+ [^ ]+/ { print line > "/tmp/bench" }
+	/[Ss][Kk][Ii][Pp]/ { skipline = substr(line, 1, 200) }
+	# TEST_ASSERT: banner, location, errno, backtrace, message.
+	asrt == 3 && line !~ /^[ \t]*$/ && line !~ /^[ \t]*[0-9]+[ \t]+0x/ {
+		amsg = line
+		asrt = 4
+	}
+	asrt == 2 { aerr = line; asrt = 3 }
+	asrt == 1 { aloc = line; asrt = 2 }
+	/==== Test Assertion Failure ====/ && asrt == 0 { asrt = 1 }
 	END {
 		printf "%d %d %d %d %d\n", ok, fail, skip, plan, ntap > "/tmp/counts"
+		if (skipline != "") print skipline > "/tmp/skipline"
+		if (aloc != "") {
+			a = aloc " |" aerr " |" amsg
+			gsub(/[ \t]+/, " ", a)
+			sub(/^ /, "", a)
+			print substr(a, 1, 300) > "/tmp/assert"
+		}
 	}'
 }
 
-# run_test PHASE NAME: run /tests/NAME, its own session and process group,
-# killed (with every process of the group) after BED_TIMEOUT seconds.
-run_test() {
-	phase=$1 name=$2 tag="$1/$2"
-	echo "# running $tag"
-	set_state "$tag"
-	ctl "start $phase $name"
-	rm -f /tmp/out.fifo /tmp/counts /tmp/bench /tmp/timedout
+# exec_test TAG TIMEOUT PROGRAM [ARGS...]: run PROGRAM in its own session
+# and process group, its output through the filter, killed (with every
+# process of the group) after TIMEOUT seconds.  Sets rc, timedout (0 or 1),
+# ok fail skip plan ntap (its TAP counts) and secs (time taken); shows the
+# suspicious kernel log lines it caused.
+exec_test() {
+	tag=$1 tmo=$2
+	shift 2
+	rm -f /tmp/out.fifo /tmp/counts /tmp/bench /tmp/timedout /tmp/skipline \
+	      /tmp/assert
 	mkfifo /tmp/out.fifo
 	bad_before=$(count_bad)
 	t0=$(uptime_s)
@@ -243,16 +270,17 @@ run_test() {
 	# Started in the background by a shell without job control, the
 	# child is no group leader, so setsid does not fork: $! is the
 	# program itself and the leader of a new session and group.
-	# shellcheck disable=SC2086 # BED_ARGS are words on purpose
-	(cd /tmp && exec setsid "/tests/$name" $BED_ARGS) \
-		</dev/null >/tmp/out.fifo 2>&1 &
+	(cd /tmp && exec setsid "$@") </dev/null >/tmp/out.fifo 2>&1 &
 	pid=$!
 	(
-		i=0
-		while [ $i -lt "$BED_TIMEOUT" ]; do
+		# By the clock: a loaded guest stretches "sleep 1" loops.
+		read -r up _ </proc/uptime
+		deadline=$((${up%.*} + tmo))
+		while :; do
 			sleep 1
 			kill -0 $pid 2>/dev/null || exit 0
-			i=$((i + 1))
+			read -r up _ </proc/uptime
+			[ "${up%.*}" -lt "$deadline" ] || break
 		done
 		: >/tmp/timedout
 		kill -TERM -$pid 2>/dev/null
@@ -279,15 +307,34 @@ run_test() {
 		kill $fpid 2>/dev/null
 	fi
 	wait $fpid 2>/dev/null
-	t1=$(uptime_s)
+	secs=$(elapsed "$t0" "$(uptime_s)")
 
+	timedout=0
+	[ -e /tmp/timedout ] && timedout=1
 	ok=0 fail=0 skip=0 plan=0 ntap=0
 	[ -f /tmp/counts ] && read -r ok fail skip plan ntap </tmp/counts
+
+	bad_after=$(count_bad)
+	if [ "$bad_after" -gt "$bad_before" ]; then
+		echo "# bed: kernel log gained suspicious lines during $tag:"
+		dmesg | grep -E "$BAD_RE" | tail -n $((bad_after - bad_before)) |
+			sed 's/^/[dmesg] /'
+	fi
+}
+
+# run_test PHASE NAME: run /tests/NAME with the bed's timeout and report it.
+run_test() {
+	phase=$1 name=$2 tag="$1/$2"
+	echo "# running $tag"
+	set_state "$tag"
+	ctl "start $phase $name"
+	# shellcheck disable=SC2086 # BED_ARGS are words on purpose
+	exec_test "$tag" "$BED_TIMEOUT" "/tests/$name" $BED_ARGS
 
 	# Program-level outcome.  A crash, a timeout or an exit status that
 	# contradicts the printed lines counts as one more failure.
 	why=ok
-	if [ -e /tmp/timedout ]; then
+	if [ $timedout = 1 ]; then
 		why="timeout after ${BED_TIMEOUT}s"
 		fail=$((fail + 1))
 	elif [ $rc -gt 128 ]; then
@@ -309,7 +356,7 @@ run_test() {
 		ok=1		# no TAP at all, exit 0: one pass
 	fi
 
-	desc="$tag ($ok passed, $fail failed, $skip skipped; $(elapsed "$t0" "$t1") s)"
+	desc="$tag ($ok passed, $fail failed, $skip skipped; $secs s)"
 	if [ "$fail" -gt 0 ]; then
 		tap notok "$desc # $why"
 	elif [ "$why" = skipped ]; then
@@ -323,13 +370,6 @@ run_test() {
 		while read -r line; do
 			ctl "bench $phase $name $line"
 		done </tmp/bench
-	fi
-
-	bad_after=$(count_bad)
-	if [ "$bad_after" -gt "$bad_before" ]; then
-		echo "# bed: kernel log gained suspicious lines during $tag:"
-		dmesg | grep -E "$BAD_RE" | tail -n $((bad_after - bad_before)) |
-			sed 's/^/[dmesg] /'
 	fi
 }
 
@@ -345,12 +385,14 @@ run_phase() {
 		for t in $BED_TESTS; do
 			run_test "$phase" "$t"
 		done
+		[ $KSFT = 1 ] && ksft_phase "$phase"
 	else
 		check "$phase" "load modules" notok "insmod failed"
 		for t in $BED_TESTS; do
 			TAPN=$((TAPN + 1))
 			echo "ok $TAPN - $phase/$t # SKIP modules did not load"
 		done
+		[ $KSFT = 1 ] && ksft_skip_phase "$phase" "modules did not load"
 	fi
 
 	set_state "$phase/unload"
@@ -391,6 +433,7 @@ fi
 
 ntests=0
 for t in $BED_TESTS; do ntests=$((ntests + 1)); done
+[ $KSFT = 1 ] && ntests=$((ntests + $(ksft_count)))
 nphases=0
 for p in $BED_PHASES; do nphases=$((nphases + 1)); done
 echo "TAP version 13"

@@ -27,7 +27,7 @@ BENCH=0
 DEMO=
 DEMO_ARGS=
 TIMEOUT=120
-MEM=1G
+MEM=
 SMP=1
 KVER=
 APPEND=
@@ -38,6 +38,12 @@ BUDGET=
 FILES=
 KEEP=0
 VERBOSE=0
+KSFT_DIR=
+KSFT_LIST=$REPO/tools/testing/selftests/kvm-x86.list
+KSFT_ONLY=
+KSFT_SLOW=0
+KSFT_RUN_BED=0
+KSFT_TRACE=0
 QEMU=${QEMU:-qemu-system-x86_64}
 
 usage() {
@@ -56,7 +62,7 @@ usage: $0 [options]
   --args "ARGS"           arguments for every test program (e.g. the demo)
   --files "SRC[:DST] ..." extra files for the initramfs (default DST /data/)
   --timeout SECONDS       per test program (default $TIMEOUT)
-  --mem SIZE              guest memory (default $MEM)
+  --mem SIZE              guest memory (default 1G, 4G with --kvm-selftests)
   --smp N                 guest CPUs (default $SMP)
   --kernel-version VER    kernel to boot (default newest /boot/vmlinuz-6.1*-amd64)
   --append "ARGS"         extra kernel command line
@@ -66,6 +72,15 @@ usage: $0 [options]
   --budget SECONDS        total time allowed (default: from tests and timeout)
   --keep                  keep the temporary directory (initramfs, logs)
   --verbose               show each phase's kernel log even when clean
+ The kernel's KVM selftests (tools/testing/selftests/, after the programs):
+  --kvm-selftests DIR     run the selftests built in DIR
+                          (tools/testing/selftests/build-kvm-selftests.sh)
+  --kvm-selftests-list F  what nkvm is expected to do (default
+                          tools/testing/selftests/kvm-x86.list)
+  --kvm-selftests-only "NAMES"  only these selftests
+  --kvm-selftests-slow    include those marked slow or flaky
+  --kvm-selftests-run-bed also run those marked bed (still counted skipped)
+  --kvm-selftests-trace   print the KVM ioctls each selftest issued
 EOF
 }
 
@@ -104,12 +119,16 @@ while [ $# -gt 0 ]; do
 	--bench) BENCH=1; shift; continue ;;
 	--keep) KEEP=1; shift; continue ;;
 	--verbose) VERBOSE=1; shift; continue ;;
+	--kvm-selftests-slow) KSFT_SLOW=1; shift; continue ;;
+	--kvm-selftests-run-bed) KSFT_RUN_BED=1; shift; continue ;;
+	--kvm-selftests-trace) KSFT_TRACE=1; shift; continue ;;
 	-h | --help) usage; exit 0 ;;
 	esac
 	case $opt in
 	--mode | --modules | --tests | --build | --demo | --args | --files | \
 	--timeout | --mem | --smp | --kernel-version | --append | --output-cap | \
-	--silence | --budget) ;;
+	--silence | --budget | --kvm-selftests | --kvm-selftests-list | \
+	--kvm-selftests-only) ;;
 	*) usage >&2; fatal "unknown option $opt" ;;
 	esac
 	[ $# -ge 2 ] || fatal "option $opt needs a value"
@@ -130,6 +149,9 @@ while [ $# -gt 0 ]; do
 	--output-cap) CAP=$val ;;
 	--silence) SILENCE=$val ;;
 	--budget) BUDGET=$val ;;
+	--kvm-selftests) KSFT_DIR=$val ;;
+	--kvm-selftests-list) KSFT_LIST=$val ;;
+	--kvm-selftests-only) KSFT_ONLY=$val ;;
 	esac
 	shift 2
 done
@@ -204,7 +226,118 @@ for t in $TESTS; do
 	fi
 done
 NTESTS=$(wc -w <<<"$TEST_NAMES")
-[ "$NTESTS" -gt 0 ] || echo "run-bed: note: no test programs; checking module load/unload only" >&2
+
+# ---------------------------------------------------------------- kvm selftests
+
+# The kernel's own KVM selftests: KSFT_ENTRIES holds the selected lines of
+# the expectations list, "NAME TIMEOUT KIND ISSUE REASON" (the format of
+# the guest's /ksft/list, see tools/testing/selftests/bed-ksft.sh).
+KSFT_ENTRIES=
+KSFT_N=0
+KSFT_SECS=0
+ksft_select() {
+	local name tmo flags kind rest issue reason lineno=0 n slowout=0
+	local -A listed=() want=()
+	local built=$KSFT_DIR/TESTS
+	[ -d "$KSFT_DIR" ] && [ -s "$built" ] ||
+		fatal "--kvm-selftests: $KSFT_DIR has no TESTS file (run build-kvm-selftests.sh)"
+	[ -r "$KSFT_LIST" ] || fatal "--kvm-selftests-list: $KSFT_LIST not readable"
+	for n in $KSFT_ONLY; do want[$n]=1; done
+	# List format: NAME TIMEOUT FLAGS EXPECTATION (see the list's header).
+	while read -r name tmo flags kind rest; do
+		lineno=$((lineno + 1))
+		[[ -z $name || $name == \#* ]] && continue
+		local at="$KSFT_LIST:$lineno"
+		[[ $name =~ ^[A-Za-z0-9._+-]+$ ]] || fatal "$at: bad test name $name"
+		[ -z "${listed[$name]:-}" ] || fatal "$at: $name listed twice"
+		listed[$name]=1
+		[ "$tmo" = - ] && tmo=$TIMEOUT
+		is_uint "$tmo" || fatal "$at: timeout must be seconds or -"
+		[[ $flags == - || $flags == slow || $flags == flaky ]] ||
+			fatal "$at: flags must be -, slow or flaky"
+		issue=-
+		reason=$rest
+		case $kind in
+		pass) [ -z "$rest" ] || fatal "$at: pass takes no reason" ;;
+		xfail)
+			issue=${rest%% *}
+			reason=${rest#"$issue"}
+			reason=${reason# }
+			is_uint "$issue" && [ -n "$reason" ] ||
+				fatal "$at: xfail needs an issue number and a reason"
+			;;
+		bed) [ -n "$rest" ] || fatal "$at: bed needs a reason" ;;
+		*) fatal "$at: expectation must be pass, xfail or bed" ;;
+		esac
+		grep -qxF "$name" "$built" || fatal "$at: $name is not a test of $KSFT_DIR"
+		if [ -n "$KSFT_ONLY" ]; then
+			[ -n "${want[$name]:-}" ] || continue
+		elif [ "$flags" != - ] && [ $KSFT_SLOW = 0 ]; then
+			slowout=$((slowout + 1))
+			continue
+		fi
+		KSFT_ENTRIES+="$name $tmo $kind $issue $reason"$'\n'
+		KSFT_N=$((KSFT_N + 1))
+		if [ "$kind" != bed ] || [ $KSFT_RUN_BED = 1 ]; then
+			KSFT_SECS=$((KSFT_SECS + tmo + 15))
+		fi
+	done <"$KSFT_LIST"
+	# The list must cover exactly what the tree builds.
+	while read -r n; do
+		[ -n "${listed[$n]:-}" ] || fatal "$KSFT_LIST does not list $n (every test of the tree must be there)"
+	done <"$built"
+	for n in $KSFT_ONLY; do
+		[ -n "${listed[$n]:-}" ] || fatal "--kvm-selftests-only: $n is not in $KSFT_LIST"
+	done
+	[ $slowout -gt 0 ] &&
+		echo "run-bed: note: $slowout kvm selftest(s) marked slow or flaky left out (--kvm-selftests-slow)" >&2
+	return 0
+}
+
+# ksft_initramfs: the selected selftests under /ksft/, the helpers they run,
+# and what their scripts need: bash with its libraries, a sudo that just
+# runs its arguments (everything runs as root), a passwd for whoami.
+ksft_initramfs() {
+	local name f lib
+	mkdir -p "$ROOT/ksft"
+	cp "$REPO/tools/testing/selftests/bed-ksft.sh" "$ROOT/ksft/"
+	printf '%s' "$KSFT_ENTRIES" >"$ROOT/ksft/list"
+	while read -r name _; do
+		[ -n "$name" ] && cp "$KSFT_DIR/$name" "$ROOT/ksft/"
+	done <<<"$KSFT_ENTRIES"
+	# Helpers: programs of the build that are not tests themselves.
+	for f in "$KSFT_DIR"/*; do
+		name=$(basename "$f")
+		[ "$name" = TESTS ] && continue
+		grep -qxF "$name" "$KSFT_DIR/TESTS" || cp "$f" "$ROOT/ksft/"
+	done
+	if grep -q '^#!/bin/bash' "$ROOT"/ksft/*.sh 2>/dev/null; then
+		cp /bin/bash "$ROOT/bin/bash" || fatal "no /bin/bash to copy"
+		for lib in $(ldd /bin/bash | grep -o '/[^ ]*'); do
+			mkdir -p "$ROOT$(dirname "$lib")"
+			cp -L "$lib" "$ROOT$lib"
+		done
+	fi
+	printf '#!/bin/sh\n# The bed runs everything as root.\nexec "$@"\n' >"$ROOT/bin/sudo"
+	chmod 755 "$ROOT/bin/sudo"
+	# A failed TEST_ASSERT runs addr2line for its backtrace; the bed has no
+	# binutils (and the programs no debug info): stay quiet instead of
+	# printing "addr2line: not found".
+	printf '#!/bin/sh\nexit 0\n' >"$ROOT/bin/addr2line"
+	chmod 755 "$ROOT/bin/addr2line"
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$ROOT/etc/passwd"
+	echo 'root:x:0:' >"$ROOT/etc/group"
+	echo "BED_KSFT_RUN_BED=$KSFT_RUN_BED" >>"$ROOT/bed.conf"
+	echo "BED_KSFT_TRACE=$KSFT_TRACE" >>"$ROOT/bed.conf"
+}
+
+[ -n "$KSFT_DIR" ] && ksft_select
+# Several selftests give the guest 1 GiB or more of memory per vCPU.
+if [ -z "$MEM" ]; then
+	MEM=1G
+	[ "$KSFT_N" -gt 0 ] && MEM=4G
+fi
+[ $((NTESTS + KSFT_N)) -gt 0 ] || echo "run-bed: note: no test programs; checking module load/unload only" >&2
 
 # Our modules, and the Debian modules they need (kvm-amd.ko may need ccp,
 # kvm.ko irqbypass, if they were built to use them).
@@ -288,6 +421,7 @@ build_initramfs() {
 		echo "BED_NKVM_DEPS='$NKVM_DEPS'"
 		echo "BED_VERBOSE=$VERBOSE"
 	} >"$ROOT/bed.conf"
+	[ -n "$KSFT_DIR" ] && ksft_initramfs
 
 	# Uncompressed: unpacking gzip under TCG costs more than it saves.
 	(cd "$ROOT" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) \
@@ -452,6 +586,11 @@ report() {
 		echo "-------------------------------"
 		fail=$((fail + 1))
 	fi
+	# kvm selftests that nkvm passes although the list expects a failure.
+	awk '$8 == "XPASS" && $3 == "nkvm" {
+		printf "XPASS %s: mark it pass in kvm-x86.list%s\n", $4,
+		       ($7 > 0 ? " (it skips as on Linux KVM)" : "") }' \
+		"$TMP/results"
 	bench_table
 	[ $KEEP = 1 ] && echo "run-bed: logs and initramfs kept in $TMP"
 	FINAL="$pass $fail $skip"
@@ -463,8 +602,9 @@ T_START=$SECONDS
 build_initramfs
 if [ -z "$BUDGET" ]; then
 	nph=$(wc -w <<<"$PHASES")
-	BUDGET=$((BOOT_TIMEOUT + nph * (60 + NTESTS * (TIMEOUT + 15))))
+	BUDGET=$((BOOT_TIMEOUT + nph * (60 + NTESTS * (TIMEOUT + 15) + KSFT_SECS)))
 fi
+[ -n "$KSFT_DIR" ] && echo "run-bed: $KSFT_N kvm selftest(s) from $KSFT_DIR"
 echo "run-bed: mode $MODE, kernel $KVER, $NTESTS program(s), timeout ${TIMEOUT}s," \
      "initramfs $(( $(stat -c %s "$TMP/initrd.cpio") >> 10 )) KiB, budget ${BUDGET}s"
 start_qemu
