@@ -74,6 +74,7 @@ struct kvm {
 	struct xarray vcpus;		/* index: creation order */
 	atomic_t nr_vcpus;		/* published in vcpus */
 	int created_vcpus;		/* counting those being created */
+	u32 max_vcpu_ids;		/* KVM_CAP_MAX_VCPU_ID, 0: the default */
 
 	struct mutex slots_lock;	/* memslot updates */
 	struct kvm_memslots __rcu *memslots;

@@ -619,7 +619,7 @@ static int kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 	u32 idx;
 	int r;
 
-	if (id >= KVM_MAX_VCPU_IDS)
+	if (id >= (READ_ONCE(kvm->max_vcpu_ids) ?: KVM_MAX_VCPU_IDS))
 		return -EINVAL;
 
 	/*

@@ -42,6 +42,7 @@ static const u32 msrs_to_save[] = {
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
 static const u32 feature_msrs[] = {
 	MSR_IA32_UCODE_REV, MSR_IA32_ARCH_CAPABILITIES,
+	MSR_IA32_PERF_CAPABILITIES,
 };
 
 #define MTRR_CAP_VALUE		(0x500 | 8)	/* fixed + WC, 8 variable */
@@ -583,6 +584,10 @@ static int kvm_get_feature_msr(u32 index, u64 *data)
 		return 0;
 	case MSR_IA32_ARCH_CAPABILITIES:
 		/* Tell the guest nothing about the host's mitigations yet. */
+		*data = 0;
+		return 0;
+	case MSR_IA32_PERF_CAPABILITIES:
+		/* No LBR, PEBS or full-width writes without a vPMU. */
 		*data = 0;
 		return 0;
 	default:

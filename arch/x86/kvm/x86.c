@@ -207,6 +207,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		       KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
+	case KVM_CAP_SET_BOOT_CPU_ID:
 	case KVM_CAP_IRQCHIP:
 	case KVM_CAP_IRQ_INJECT_STATUS:
 	case KVM_CAP_PIT2:
@@ -299,6 +300,16 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 	case KVM_CAP_MSR_PLATFORM_INFO:
 		kvm->arch.guest_can_read_platform_info = cap->args[0];
 		return 0;
+	case KVM_CAP_MAX_VCPU_ID:
+		/* Set once, before any vCPU (the same value again is fine). */
+		if (cap->args[0] > KVM_MAX_VCPU_IDS)
+			return -EINVAL;
+		if (kvm->max_vcpu_ids == cap->args[0])
+			return 0;
+		if (kvm->max_vcpu_ids || kvm->created_vcpus)
+			return -EINVAL;
+		WRITE_ONCE(kvm->max_vcpu_ids, cap->args[0]);
+		return 0;
 	case KVM_CAP_SPLIT_IRQCHIP:
 		if (cap->args[0] > 24)	/* the IOAPIC pins userspace routes */
 			return -EINVAL;
@@ -329,6 +340,17 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	void __user *argp = (void __user *)arg;
 
 	switch (ioctl) {
+	case KVM_SET_BOOT_CPU_ID: {
+		int r = 0;
+
+		mutex_lock(&kvm->lock);
+		if (kvm->created_vcpus)
+			r = -EBUSY;
+		else
+			kvm->arch.bsp_vcpu_id = arg;
+		mutex_unlock(&kvm->lock);
+		return r;
+	}
 	case KVM_SET_TSS_ADDR:
 		/* Only VMX without unrestricted guest needs it: accepted. */
 		kvm->arch.tss_addr = arg;
@@ -431,7 +453,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	arch->dr_guest_owned = false;
 	if (!init) {
 		arch->apic_base = APIC_DEFAULT_BASE | MSR_IA32_APICBASE_ENABLE;
-		if (vcpu->vcpu_id == 0)
+		if (vcpu->vcpu_id == vcpu->kvm->arch.bsp_vcpu_id)
 			arch->apic_base |= MSR_IA32_APICBASE_BSP;
 		arch->mp_state = KVM_MP_STATE_RUNNABLE;
 		arch->pv_time = 0;
@@ -479,7 +501,8 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	kvm_pmu_refresh(vcpu);
 	kvm_vcpu_reset(vcpu);
 	/* With an in-kernel APIC, an AP waits for INIT/SIPI, as on Linux. */
-	if (kvm_lapic_in_kernel(vcpu) && vcpu->vcpu_id != 0)
+	if (kvm_lapic_in_kernel(vcpu) &&
+	    vcpu->vcpu_id != vcpu->kvm->arch.bsp_vcpu_id)
 		vcpu->arch.mp_state = KVM_MP_STATE_UNINITIALIZED;
 	return 0;
 

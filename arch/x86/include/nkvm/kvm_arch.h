@@ -86,6 +86,7 @@ struct kvm_arch {
 	bool guest_can_read_platform_info;	/* KVM_CAP_MSR_PLATFORM_INFO */
 	u32 user_space_msr_mask;	/* KVM_CAP_X86_USER_SPACE_MSR */
 	u64 tss_addr;			/* KVM_SET_TSS_ADDR (unused by SVM) */
+	u32 bsp_vcpu_id;		/* KVM_SET_BOOT_CPU_ID */
 	u64 identity_map_addr;
 
 	/* kvmclock (kvmclock.c) */
