@@ -26,7 +26,7 @@ BUILD := $(TOP)/tools/testing/build
 BED_KDIR = /usr/src/linux-headers-$(shell tools/testing/bed/bed-kernel.sh)
 
 .PHONY: all modules clean deps tools unit bed check demo bench stress \
-	selftests selftests-build
+	selftests selftests-build fuzz
 
 all: modules
 
@@ -71,6 +71,13 @@ STRESS_PASSES ?= 10
 STRESS_SEED ?= time
 STRESS_MODE ?= nkvm
 STRESS_TIMEOUT ?= 7200
+
+# The short fuzz pass with its leak check, under both KVMs (not in make
+# check while the vCPU hang it can find is open).
+fuzz: deps
+	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
+	@$(MAKE) --no-print-directory tools
+	tools/testing/bed/run-bed.sh --mode both --smp 2 --tests test_fuzz
 
 stress: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
