@@ -103,22 +103,7 @@ struct kvm_cpuid_runtime {
 	bool update_mwait;	/* the MISC_ENABLE_NO_MWAIT quirk is off */
 };
 
-/*
- * What a table means for the vCPU (step 3): MAXPHYADDR, the XCR0 bits the
- * guest may set, the CR4 bits it may not, whether it is GenuineIntel, and
- * whether leaves beyond their range repeat the highest basic leaf (every
- * vendor but AMD and Hygon, as the hardware of the others does).
- */
-#ifdef NKVM_USERSPACE
-struct kvm_cpuid_model_state {
-	u8 maxphyaddr;
-	u64 supported_xcr0;
-	u64 cr4_reserved;
-	bool intel;
-	bool out_of_range_to_basic;
-	u32 max_basic_leaf;
-};
-#endif
+#include <nkvm/cpuid_model.h>
 #define kvm_cpuid_model kvm_cpuid_model_state
 
 struct kvm_cpuid_entry2 *kvm_cpuid_find(struct kvm_cpuid_entry2 *entries,

@@ -179,49 +179,53 @@ static int emul_fetch(struct x86_emulate_ctxt *ctxt, u64 la, void *buf,
 	return X86EMUL_CONTINUE;
 }
 
-static int emul_read(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
-		     unsigned int len, u32 access, struct x86_exception *fault)
+/*
+ * A data access: guest RAM through the memslots, the vCPU's own APIC page
+ * (it moves with the base MSR, so it is not a bus device), a device on the
+ * MMIO bus, or else userspace (held for the exit).
+ */
+static int emul_mem(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
+		    unsigned int len, u32 access, struct x86_exception *fault,
+		    bool write)
 {
 	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	bool lapic = kvm_lapic_in_kernel(vcpu);
 	u64 gpa;
 	int r;
 
 	r = emul_translate(ctxt, la, access, &gpa, fault);
 	if (r != X86EMUL_CONTINUE)
 		return r;
-	if (gpa_is_ram(vcpu, gpa, false))
-		return nkvm_read_guest(vcpu->kvm, gpa, val, len) ?
-		       X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
-	/* The vCPU's own APIC page moves with its base MSR: not a bus device. */
-	if (kvm_lapic_in_kernel(vcpu) &&
-	    !kvm_lapic_mmio_read(vcpu, gpa, len, val))
-		return X86EMUL_CONTINUE;
-	if (!kvm_io_bus_read(vcpu, KVM_MMIO_BUS, gpa, len, val))
+
+	if (gpa_is_ram(vcpu, gpa, write)) {
+		r = write ? nkvm_write_guest(vcpu->kvm, gpa, val, len) :
+			    nkvm_read_guest(vcpu->kvm, gpa, val, len);
+		return r ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
+	}
+	if (write) {
+		if ((lapic && !kvm_lapic_mmio_write(vcpu, gpa, len, val)) ||
+		    !kvm_io_bus_write(vcpu, KVM_MMIO_BUS, gpa, len, val))
+			return X86EMUL_CONTINUE;
+		return emul_hold(vcpu, true, false, gpa, len, val) ?
+		       X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
+	}
+	if ((lapic && !kvm_lapic_mmio_read(vcpu, gpa, len, val)) ||
+	    !kvm_io_bus_read(vcpu, KVM_MMIO_BUS, gpa, len, val))
 		return X86EMUL_CONTINUE;
 	emul_hold(vcpu, false, false, gpa, len, NULL);
 	return X86EMUL_IO_NEEDED;
 }
 
+static int emul_read(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
+		     unsigned int len, u32 access, struct x86_exception *fault)
+{
+	return emul_mem(ctxt, la, val, len, access, fault, false);
+}
+
 static int emul_write(struct x86_emulate_ctxt *ctxt, u64 la, const void *val,
 		      unsigned int len, u32 access, struct x86_exception *fault)
 {
-	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
-	u64 gpa;
-	int r;
-
-	r = emul_translate(ctxt, la, access, &gpa, fault);
-	if (r != X86EMUL_CONTINUE)
-		return r;
-	if (gpa_is_ram(vcpu, gpa, true))
-		return nkvm_write_guest(vcpu->kvm, gpa, val, len) ?
-		       X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
-	if (kvm_lapic_in_kernel(vcpu) &&
-	    !kvm_lapic_mmio_write(vcpu, gpa, len, val))
-		return X86EMUL_CONTINUE;
-	if (!kvm_io_bus_write(vcpu, KVM_MMIO_BUS, gpa, len, (void *)val))
-		return X86EMUL_CONTINUE;
-	return emul_hold(vcpu, true, false, gpa, len, val) ?
-	       X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
+	return emul_mem(ctxt, la, (void *)val, len, access, fault, true);
 }
 
 static int emul_pio_in(struct x86_emulate_ctxt *ctxt, u16 port,

@@ -9,6 +9,7 @@
 #include <linux/spinlock.h>
 #include <asm/fpu/types.h>
 #include <uapi/linux/kvm.h>
+#include <nkvm/cpuid_model.h>
 #include <nkvm/stats.h>
 
 enum kvm_reg {
@@ -128,15 +129,6 @@ struct kvm_queued_exception {
 
 struct kvm_emul_state;
 
-/* The guest's view of CPUID (arch/x86/kvm/cpuid.h has the details). */
-struct kvm_cpuid_model_state {
-	u8 maxphyaddr;
-	u64 supported_xcr0;
-	u64 cr4_reserved;
-	bool intel;
-	bool out_of_range_to_basic;
-	u32 max_basic_leaf;
-};
 
 struct kvm_vcpu_arch {
 	/*
