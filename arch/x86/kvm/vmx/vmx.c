@@ -267,6 +267,7 @@ static int vmx_probe(void)
 {
 	u32 pin_msr, cpu_msr, exit_msr, entry_msr;
 	u64 basic, fc, ept_cap, fixed0;
+	u32 vpid_cap;
 	int r;
 
 	if (!(cpuid_ecx(1) & BIT(5))) {
@@ -378,14 +379,16 @@ static int vmx_probe(void)
 		pr_err("EPT lacks INVEPT\n");
 		return -EOPNOTSUPP;
 	}
-	if (!(ept_cap & VMX_VPID_INVVPID_BIT) ||
-	    !(ept_cap & (VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT |
-			 VMX_VPID_EXTENT_GLOBAL_CONTEXT_BIT))) {
+	/* The VPID capabilities are the MSR's upper half. */
+	vpid_cap = ept_cap >> 32;
+	if (!(vpid_cap & VMX_VPID_INVVPID_BIT) ||
+	    !(vpid_cap & (VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT |
+			  VMX_VPID_EXTENT_GLOBAL_CONTEXT_BIT))) {
 		pr_err("VPID lacks INVVPID\n");
 		return -EOPNOTSUPP;
 	}
 	vcfg.has_invept_single = ept_cap & VMX_EPT_EXTENT_CONTEXT_BIT;
-	vcfg.has_invvpid_single = ept_cap & VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT;
+	vcfg.has_invvpid_single = vpid_cap & VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT;
 	vcfg.huge_2m = ept_cap & VMX_EPT_2MB_PAGE_BIT;
 	vcfg.huge_1g = ept_cap & VMX_EPT_1GB_PAGE_BIT;
 	if (!vcfg.huge_2m || !vcfg.huge_1g) {
