@@ -38,7 +38,7 @@
 #include <asm/trapnr.h>
 #include <asm/vmx.h>
 #include <uapi/asm/vmx.h>
-#if __has_include(<asm/gsseg.h>)
+#ifdef NKVM_HAVE_GSSEG_H
 #include <asm/gsseg.h>
 #endif
 #if IS_ENABLED(CONFIG_HYPERV)
