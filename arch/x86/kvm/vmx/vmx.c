@@ -23,6 +23,7 @@
 #include <linux/smp.h>
 #include <linux/spinlock.h>
 #include <linux/list.h>
+#include <asm/apicdef.h>
 #include <asm/asm.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
@@ -95,7 +96,6 @@ MODULE_PARM_DESC(hv_tlb_flush, "Hyper-V guest-mapping flush available (read only
 #define CR_QUAL_TYPE(q)		(((q) >> 4) & 3)
 #define CR_QUAL_GPR(q)		(((q) >> 8) & 0xf)
 #define CR_TYPE_MOV_TO		0
-#define CR_TYPE_MOV_FROM	1
 
 /* Exit qualification of I/O instructions. */
 #define IO_QUAL_SIZE(q)		(((q) & 7) + 1)
@@ -174,6 +174,7 @@ struct vcpu_vmx {
 	struct kvm_vcpu vcpu;		/* must be first: the core allocates us */
 	void *vmcs;
 	u64 vmcs_pa;
+	u32 *vapic;			/* virtual-APIC page: the TPR shadow */
 	int cpu;			/* where the VMCS is active, -1: clear */
 	struct list_head loaded_node;	/* in vmx_cpu.loaded of that CPU */
 	bool launched;
@@ -309,12 +310,12 @@ static int vmx_probe(void)
 		return r;
 	/*
 	 * Every port access, HLT, MOV DR (until the guest's first use),
-	 * MOV CR8, MONITOR and MWAIT exit; no I/O or MSR bitmaps, so every
-	 * port and MSR access exits.  CR3 accesses do not (EPT).
+	 * MONITOR and MWAIT exit; no I/O or MSR bitmaps, so every port and
+	 * MSR access exits.  CR3 accesses do not (EPT), nor do CR8's: the
+	 * TPR shadow holds the guest's CR8, as SVM's V_TPR does.
 	 */
 	r = vmx_adjust_ctls(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
-			    CPU_BASED_MOV_DR_EXITING | CPU_BASED_CR8_LOAD_EXITING |
-			    CPU_BASED_CR8_STORE_EXITING |
+			    CPU_BASED_MOV_DR_EXITING | CPU_BASED_TPR_SHADOW |
 			    CPU_BASED_MONITOR_EXITING | CPU_BASED_MWAIT_EXITING |
 			    CPU_BASED_USE_TSC_OFFSETTING |
 			    CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, 0, cpu_msr,
@@ -322,8 +323,9 @@ static int vmx_probe(void)
 	if (r)
 		return r;
 	if (vcfg.cpu & (CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING |
+			CPU_BASED_CR8_LOAD_EXITING | CPU_BASED_CR8_STORE_EXITING |
 			CPU_BASED_INVLPG_EXITING | CPU_BASED_RDTSC_EXITING)) {
-		pr_err("the CPU cannot run without CR3/INVLPG/RDTSC exiting\n");
+		pr_err("the CPU cannot run without CR3/CR8/INVLPG/RDTSC exiting\n");
 		return -EOPNOTSUPP;
 	}
 	if (!vmx_ctl_allowed1(cpu_msr, CPU_BASED_INTR_WINDOW_EXITING |
@@ -684,6 +686,8 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
+	vmcs_write(VIRTUAL_APIC_PAGE_ADDR, virt_to_phys(vmx->vapic));
+	vmcs_write(TPR_THRESHOLD, 0);
 	/* The guest owns CR0 but the bits VMX forces; CR4 writes all exit. */
 	vmcs_write(CR0_GUEST_HOST_MASK, vcfg.cr0_always_on);
 	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
@@ -808,6 +812,12 @@ static int vmx_vcpu_create(struct kvm_vcpu *vcpu)
 	}
 	vmx->vmcs = page_address(page);
 	vmx->vmcs_pa = page_to_phys(page);
+	vmx->vapic = (u32 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->vapic) {
+		free_page((unsigned long)vmx->vmcs);
+		vmx_free_vpid(vmx->vpid);
+		return -ENOMEM;
+	}
 	*(u32 *)vmx->vmcs = vcfg.revision;
 	vmx->cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded_node);
@@ -817,6 +827,7 @@ static int vmx_vcpu_create(struct kvm_vcpu *vcpu)
 	r = vmx_vmclear(vmx->vmcs_pa);
 	preempt_enable();
 	if (r) {
+		free_page((unsigned long)vmx->vapic);
 		free_page((unsigned long)vmx->vmcs);
 		vmx_free_vpid(vmx->vpid);
 		return r;
@@ -829,6 +840,7 @@ static void vmx_vcpu_free(struct kvm_vcpu *vcpu)
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
 
 	vmx_clear_vcpu(vmx);
+	free_page((unsigned long)vmx->vapic);
 	free_page((unsigned long)vmx->vmcs);
 	vmx_free_vpid(vmx->vpid);
 }
@@ -1517,6 +1529,8 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 	vmx->entry_err = 0;
 	vmx->entry_insn_len = 0;
 
+	/* The guest's CR8 is bits 7:4 of the virtual TPR. */
+	WRITE_ONCE(vmx->vapic[APIC_TASKPRI / 4], (vcpu->arch.cr8 & 0xf) << 4);
 	vmcs_write(GUEST_RIP, regs[VCPU_REGS_RIP]);
 	vmcs_write(GUEST_RSP, regs[VCPU_REGS_RSP]);
 	vmcs_write(GUEST_RFLAGS, vcpu->arch.rflags);
@@ -1573,6 +1587,7 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 		goto out;
 	}
 	vmx->launched = true;
+	vcpu->arch.cr8 = (READ_ONCE(vmx->vapic[APIC_TASKPRI / 4]) >> 4) & 0xf;
 	vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
 	if (vmx->exit_reason & VMX_EXIT_REASONS_FAILED_VMENTRY)
 		goto out;
@@ -1670,7 +1685,7 @@ static void vmx_handle_exception(struct vcpu_vmx *vmx,
 	}
 }
 
-/* MOV to or from CR0, CR4 or CR8. */
+/* MOV to CR0 (changing NE) or CR4. */
 static void vmx_handle_cr(struct vcpu_vmx *vmx, struct kvm_x86_exit *exit)
 {
 	struct kvm_vcpu *vcpu = &vmx->vcpu;
@@ -1680,10 +1695,7 @@ static void vmx_handle_cr(struct vcpu_vmx *vmx, struct kvm_x86_exit *exit)
 	bool lma = vcpu->arch.efer & EFER_LMA;
 	u64 val;
 
-	if (gpr == VCPU_REGS_RSP)
-		val = vcpu->arch.regs[VCPU_REGS_RSP];
-	else
-		val = vcpu->arch.regs[gpr];
+	val = vcpu->arch.regs[gpr];
 	if (!lma)
 		val = (u32)val;
 
@@ -1700,19 +1712,6 @@ static void vmx_handle_cr(struct vcpu_vmx *vmx, struct kvm_x86_exit *exit)
 			exit->cr.cr = 4;
 			exit->cr.gpr = gpr;
 			exit->next_rip = next_rip;
-			return;
-		case 8:
-			if (val & ~0xfULL)
-				goto gp;
-			vcpu->arch.cr8 = val;
-			nkvm_skip_insn(vcpu, next_rip);
-			return;
-		}
-		break;
-	case CR_TYPE_MOV_FROM:
-		if (cr == 8) {
-			vcpu->arch.regs[gpr] = vcpu->arch.cr8;
-			nkvm_skip_insn(vcpu, next_rip);
 			return;
 		}
 		break;
@@ -1750,6 +1749,7 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	switch ((u16)reason) {
 	case EXIT_REASON_EXTERNAL_INTERRUPT:
 		/* Taken by the host once interrupts are on again. */
+		vcpu->stat.irq_exits++;
 		return;
 	case EXIT_REASON_EXCEPTION_NMI:
 		vmx_handle_exception(vmx, exit);
@@ -1761,8 +1761,11 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case EXIT_REASON_SIPI_SIGNAL:
 		return;
 	case EXIT_REASON_INTERRUPT_WINDOW:
-	case EXIT_REASON_NMI_WINDOW:
 		/* The window is open: common code injects now. */
+		vcpu->stat.irq_window_exits++;
+		return;
+	case EXIT_REASON_NMI_WINDOW:
+		vcpu->stat.nmi_window_exits++;
 		return;
 	case EXIT_REASON_IO_INSTRUCTION:
 		qual = vmcs_read(EXIT_QUALIFICATION);
@@ -1827,6 +1830,9 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		nkvm_skip_insn(vcpu, vmx_next_rip(vcpu));
 		return;
 	case EXIT_REASON_VMCALL:
+		exit->reason = X86_EXIT_HYPERCALL;
+		exit->next_rip = vmx_next_rip(vcpu);
+		return;
 	case EXIT_REASON_VMCLEAR:
 	case EXIT_REASON_VMLAUNCH:
 	case EXIT_REASON_VMPTRLD:
