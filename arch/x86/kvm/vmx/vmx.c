@@ -275,6 +275,13 @@ static int vmx_probe(void)
 		pr_err("this CPU has no Intel VMX\n");
 		return -ENODEV;
 	}
+#ifdef X86_FEATURE_FRED
+	/* NMIs taken on exit are handed to the host through its IDT. */
+	if (cpu_feature_enabled(X86_FEATURE_FRED)) {
+		pr_err("hosts with FRED enabled are not supported\n");
+		return -EOPNOTSUPP;
+	}
+#endif
 	rdmsrl(MSR_IA32_FEAT_CTL, fc);
 	if ((fc & FEAT_CTL_LOCKED) && !(fc & FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX)) {
 		pr_err("VMX is disabled by the firmware (IA32_FEATURE_CONTROL is locked with VMX off)\n");
