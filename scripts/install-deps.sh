@@ -22,6 +22,12 @@ PKGS=(
 	libc6-dev		# static test programs
 	bc			# kbuild
 	kmod			# modinfo/depmod
+	bochs			# the VMX test bed (bochs-bin: VMX, EPT, VPID)
+	bochsbios		# its BIOS
+	grub-pc-bin		# the VMX bed boots from a grub i386-pc ISO
+	grub-common		# grub-mkrescue
+	xorriso			# grub-mkrescue writes the ISO with it
+	mtools			# grub-mkrescue wants it
 )
 # shellcheck disable=SC2206
 PKGS+=(${NKVM_EXTRA_PKGS:-})

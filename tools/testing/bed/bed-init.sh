@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # /init of the nkvm test bed (runs as PID 1 under busybox ash, inside the
-# QEMU guest started by run-bed.sh).  run-bed.sh copies this file into the
-# initramfs together with /bed.conf, which sets the BED_* variables below.
+# guest started by run-bed.sh: QEMU for the SVM bed, Bochs for the VMX bed).
+# run-bed.sh copies this file into the initramfs together with /bed.conf,
+# which sets the BED_* variables below.
 #
 # Channels:
 #   console (ttyS0)  human-readable output: an outer TAP stream, each test
@@ -42,10 +43,20 @@ BED_ARGS=
 BED_HB=2
 BED_NKVM_DEPS=
 BED_VERBOSE=0
+# The CPU vendor of the bed: amd (SVM, kvm-amd) or intel (VMX, kvm-intel).
+BED_VENDOR=amd
 . /bed.conf
 # The kernel's KVM selftests, when run-bed.sh was given --kvm-selftests.
 KSFT=0
 [ -f /ksft/bed-ksft.sh ] && . /ksft/bed-ksft.sh && KSFT=1
+
+# The vendor module (as /sys/module names it), Debian's helpers it needs
+# (in load order), and the CPU flag the bed must show.
+case $BED_VENDOR in
+intel) VMOD=kvm_intel LINUX_HELPERS=irqbypass CPUFLAG=vmx ;;
+*) VMOD=kvm_amd LINUX_HELPERS="irqbypass ccp" CPUFLAG=svm ;;
+esac
+VMOD_KO=$(echo "$VMOD" | tr _ -).ko
 
 # Lines of the kernel log that make a phase fail.
 BAD_RE='Oops|BUG:|WARNING:|lockdep|INFO: possible|general protection|Call Trace'
@@ -56,6 +67,8 @@ DEBIAN_MODS=/lib/modules/$BED_KVER/kernel
 # Control channel to the host.  If ttyS1 is missing the host sees no
 # heartbeat and reports the bed as dead, which is the right outcome.
 exec 9>/dev/ttyS1 || { echo "# bed: cannot open /dev/ttyS1"; exec 9>/dev/null; }
+# Bochs emulates the UART's baud rate: not the default 9600.
+stty -F /dev/ttyS1 115200 2>/dev/null
 ctl() { echo "##bed $*" >&9; }
 
 # What the bed is doing now; the heartbeat reports it to the host.
@@ -129,11 +142,12 @@ debian_mod() {	# path of one of Debian's modules in the initramfs
 	ccp) echo "$DEBIAN_MODS/drivers/crypto/ccp/ccp.ko" ;;
 	kvm) echo "$DEBIAN_MODS/arch/x86/kvm/kvm.ko" ;;
 	kvm_amd | kvm-amd) echo "$DEBIAN_MODS/arch/x86/kvm/kvm-amd.ko" ;;
+	kvm_intel | kvm-intel) echo "$DEBIAN_MODS/arch/x86/kvm/kvm-intel.ko" ;;
 	esac
 }
 
 load_linux() {
-	for m in irqbypass ccp kvm kvm_amd; do
+	for m in $LINUX_HELPERS kvm $VMOD; do
 		insmod_one "$(debian_mod "$m")" || return 1
 	done
 }
@@ -142,11 +156,11 @@ load_nkvm() {
 	for m in $BED_NKVM_DEPS; do
 		insmod_one "$(debian_mod "$m")" || return 1
 	done
-	insmod_one /nkvm/kvm.ko && insmod_one /nkvm/kvm-amd.ko
+	insmod_one /nkvm/kvm.ko && insmod_one "/nkvm/$VMOD_KO"
 }
 
 load_phase() {	# load_phase PHASE: modules loaded and /dev/kvm present
-	if mod_loaded kvm || mod_loaded kvm_amd; then
+	if mod_loaded kvm || mod_loaded "$VMOD"; then
 		echo "# bed: a kvm module is still loaded from an earlier phase"
 		return 1
 	fi
@@ -170,13 +184,14 @@ kill_kvm_users() {
 	done
 }
 
-# unload_phase PHASE: remove kvm_amd, kvm and (for linux) their helpers.
+# unload_phase PHASE: remove the vendor module, kvm and (for linux) their
+# helpers.
 # A module still in use is retried for a few seconds: the last VM of a
 # killed test may still be going away.
 unload_phase() {
-	mods="kvm_amd kvm"
-	[ "$1" = linux ] && mods="kvm_amd kvm ccp irqbypass"
-	[ "$1" = nkvm ] && mods="kvm_amd kvm $BED_NKVM_DEPS"
+	mods="$VMOD kvm"
+	[ "$1" = linux ] && mods="$VMOD kvm $(echo "$LINUX_HELPERS" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')"
+	[ "$1" = nkvm ] && mods="$VMOD kvm $BED_NKVM_DEPS"
 	rc=0
 	for m in $mods; do
 		mod_loaded "$m" || continue
@@ -425,7 +440,7 @@ hbpid=$!
 
 echo "# nkvm bed: kernel $(uname -r), phases: $BED_PHASES"
 echo "# $(grep -m1 'model name' /proc/cpuinfo)"
-grep -qw svm /proc/cpuinfo || echo "# bed: WARNING no svm flag in /proc/cpuinfo"
+grep -qw "$CPUFLAG" /proc/cpuinfo || echo "# bed: WARNING no $CPUFLAG flag in /proc/cpuinfo"
 if dmesg | grep -qE "$BAD_RE"; then
 	echo "# bed: note: the boot log already has suspicious lines:"
 	dmesg | grep -E "$BAD_RE" | sed 's/^/# >> /'
@@ -446,6 +461,8 @@ done
 
 set_state "done"
 ctl "done"
+# A UART that takes its time (Bochs) must get the last lines out first.
+[ "$BED_VENDOR" = intel ] && sleep 2
 echo "# bed: finished after $(uptime_s) s of guest uptime"
 kill $hbpid 2>/dev/null
 sync
