@@ -139,7 +139,7 @@ const char *vmm_kvm_missing(int kvm_fd)
 	size_t i;
 
 	if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION_WANTED)
-		return "KVM_GET_API_VERSION 12";
+		return "KVM_GET_API_VERSION 12 (is it a KVM device?)";
 	for (i = 0; i < sizeof(needed_caps) / sizeof(needed_caps[0]); i++) {
 		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, needed_caps[i].cap) <= 0)
 			return needed_caps[i].name;
