@@ -48,6 +48,7 @@ tools:
 	$(MAKE) -C tools/testing/nkvm O=$(BUILD)
 	$(MAKE) -C tools/testing/fuzz O=$(BUILD)
 	$(MAKE) -C tools/demo O=$(BUILD)
+	$(MAKE) -C tools/vmm O=$(BUILD)
 
 unit:
 	$(MAKE) -C tools/testing/unit run

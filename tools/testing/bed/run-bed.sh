@@ -454,6 +454,10 @@ build_initramfs() {
 	for b in $TEST_NAMES; do
 		cp "${SEEN[$b]}" "$ROOT/tests/$b"
 	done
+	# The kernel the bed boots, where a Debian system has it: programs
+	# that boot a Linux guest (test_vmm_boot) use it.
+	mkdir -p "$ROOT/boot"
+	cp "$VMLINUZ" "$ROOT/boot/"
 	for f in $FILES; do
 		src=${f%%:*}
 		dst=/data/$(basename "$src")
