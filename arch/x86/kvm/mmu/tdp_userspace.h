@@ -11,8 +11,13 @@
 #include <stdio.h>
 #include "unit_compat.h"
 
+/* unit_compat.h may have them already (it grew them for the irqchip). */
+#ifndef READ_ONCE
 #define READ_ONCE(x)		(*(const volatile typeof(x) *)&(x))
+#endif
+#ifndef WRITE_ONCE
 #define WRITE_ONCE(x, v)	(*(volatile typeof(x) *)&(x) = (v))
+#endif
 
 #define WARN_ON_ONCE(cond) ({						\
 	static bool __warned;						\
