@@ -135,6 +135,25 @@ static void write_gdt(struct vmm_mem *mem)
 	gdt[5] = 0;
 }
 
+/*
+ * The reset vector (0xffff0, where a BIOS would start): a guest that jumps
+ * there to restart, as Linux does when its other reboot methods are gone
+ * (with hardware-reduced ACPI it tries EFI, then the BIOS), finds
+ * "mov al, 0xfe; out 0x64, al", the keyboard controller's reset command,
+ * which ends the VMM; then "hlt" in a loop.
+ */
+static void write_reset_vector(struct vmm_mem *mem)
+{
+	static const uint8_t code[] = {
+		0xb0, 0xfe,		/* mov al, 0xfe */
+		0xe6, 0x64,		/* out 0x64, al */
+		0xf4,			/* hlt */
+		0xeb, 0xfd,		/* jmp to the hlt */
+	};
+
+	memcpy(vmm_gpa(mem, VMM_RESET_VECTOR, sizeof(code)), code, sizeof(code));
+}
+
 /* Identity map of the first 4 GiB with 2 MiB pages. */
 static void write_page_tables(struct vmm_mem *mem)
 {
@@ -343,6 +362,7 @@ int vmm_load_linux(struct vmm_mem *mem, int kernel_fd, int initrd_fd,
 
 	write_gdt(mem);
 	write_page_tables(mem);
+	write_reset_vector(mem);
 	info->entry = VMM_KERNEL_ADDR + 0x200;
 	ret = 0;
 out:

@@ -29,11 +29,14 @@ static void usage(FILE *f)
 "  -c, --cpus N          vCPUs (default 1, at most %d)\n"
 "  -v, --verbose         say what is loaded where, and when the guest ends;\n"
 "                        -vv: the vCPUs' registers every 2 s; -vvv: every exit\n"
+"      --no-acpi         no ACPI tables (MP table only; no power-off)\n"
+"      --pin             vCPU i's thread on the i-th CPU it may use\n"
 "      --kvm PATH        the KVM device (default /dev/kvm)\n"
 "The console is COM1 (ttyS0) on standard output; standard input feeds it\n"
 "unless the kernel or initramfs come from there (on a terminal: Ctrl-A x\n"
-"quits).  The exit status is the guest's: 0 after a reset (reboot -f),\n"
-"the byte written to I/O port 0x%x, or 1 if the VMM failed.\n",
+"quits).  The exit status is the guest's: 0 after a reset (reboot -f) or\n"
+"an ACPI power-off (poweroff -f), the byte written to I/O port 0x%x, or 1\n"
+"if the VMM failed.\n",
 		VMM_MAX_CPUS, VMM_EXIT_PORT);
 }
 
@@ -70,6 +73,8 @@ int main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "kvm", required_argument, NULL, 'K' },
+		{ "no-acpi", no_argument, NULL, 'A' },
+		{ "pin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -114,6 +119,12 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			cfg.kvm_path = optarg;
+			break;
+		case 'A':
+			cfg.no_acpi = 1;
+			break;
+		case 'P':
+			cfg.pin = 1;
 			break;
 		case 'h':
 			usage(stdout);

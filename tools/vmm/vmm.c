@@ -10,15 +10,21 @@
  * wait in the kernel for the INIT/SIPI sequence of the guest.
  *
  * The guest ends the VMM by:
- *   - resetting the machine: the i8042 reset command (0xfe to port 0x64),
- *     a reset through port 0xcf9, or a triple fault (KVM_EXIT_SHUTDOWN),
- *     which is what Linux's "reboot -f" does: exit status 0;
+ *   - resetting the machine: the ACPI reset register (port 0xcf9), the
+ *     i8042 reset command (0xfe to port 0x64) or a triple fault
+ *     (KVM_EXIT_SHUTDOWN), which is what Linux's "reboot -f" does: exit
+ *     status 0;
+ *   - powering off through ACPI (S5 in PM1a control, what "poweroff -f"
+ *     does): exit status 0;
  *   - writing a byte to VMM_EXIT_PORT: that byte is the exit status.
- * A guest that halts for good ("poweroff -f" without ACPI only halts the
- * CPUs) keeps the VMM waiting: there is no ACPI power-off yet.
+ * Without ACPI (--no-acpi, or acpi=off in the guest) "poweroff -f" only
+ * halts the vCPUs with interrupts off, which the in-kernel irqchip never
+ * reports: the VMM then waits until it is killed.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <asm/bootparam.h>
 #include <asm/kvm_para.h>
 
 #include "vmm.h"
@@ -44,7 +51,6 @@
 #define I8042_DATA		0x60
 #define I8042_CMD		0x64
 #define I8042_CMD_RESET		0xfe
-#define RESET_CONTROL		0xcf9
 
 struct vmm;
 
@@ -66,6 +72,7 @@ struct vmm {
 	int ncpus;
 	size_t run_size;
 	uint8_t cmos_index;
+	uint8_t pm1_en[2];		/* ACPI PM1a enable register */
 	struct timespec start;
 
 	pthread_mutex_t end_lock;
@@ -195,6 +202,17 @@ static void port_in(struct vcpu *v, uint16_t port, uint8_t *data, int size)
 		data[0] = vmm_uart_read(&vm->uart, port - VMM_COM1_PORT);
 	} else if (port == CMOS_DATA) {
 		data[0] = cmos_read(vm);
+	} else if (port >= VMM_ACPI_PM1A_EVT && port < VMM_ACPI_PM1A_EVT + 4) {
+		/* Status: no event ever; enable: what was written. */
+		int i;
+
+		for (i = 0; i < size && port + i < VMM_ACPI_PM1A_EVT + 4; i++)
+			data[i] = port + i >= VMM_ACPI_PM1A_EVT + 2 ?
+				  vm->pm1_en[port + i - VMM_ACPI_PM1A_EVT - 2] : 0;
+	} else if (port == VMM_ACPI_PM1A_CNT) {
+		data[0] = 0x01;		/* SCI_EN: in ACPI mode */
+		if (size > 1)
+			data[1] = 0;
 	} else if (port == I8042_CMD) {
 		/*
 		 * No keyboard: an output buffer that never empties tells
@@ -205,9 +223,23 @@ static void port_in(struct vcpu *v, uint16_t port, uint8_t *data, int size)
 	}
 }
 
-static void port_out(struct vcpu *v, uint16_t port, const uint8_t *data)
+static void port_out(struct vcpu *v, uint16_t port, const uint8_t *data,
+		     int size)
 {
 	struct vmm *vm = v->vm;
+
+	/* A word written to PM1a control is its two bytes. */
+	if (port == VMM_ACPI_PM1A_CNT && size == 2) {
+		port_out(v, port + 1, data + 1, 1);
+		return;
+	}
+	if (port >= VMM_ACPI_PM1A_EVT + 2 && port < VMM_ACPI_PM1A_EVT + 4) {
+		int i;
+
+		for (i = 0; i < size && port + i < VMM_ACPI_PM1A_EVT + 4; i++)
+			vm->pm1_en[port + i - VMM_ACPI_PM1A_EVT - 2] = data[i];
+		return;
+	}
 
 	if (port >= VMM_COM1_PORT && port < VMM_COM1_PORT + 8) {
 		vmm_uart_write(&vm->uart, port - VMM_COM1_PORT, data[0]);
@@ -215,8 +247,12 @@ static void port_out(struct vcpu *v, uint16_t port, const uint8_t *data)
 		vm->cmos_index = data[0];
 	} else if (port == I8042_CMD && data[0] == I8042_CMD_RESET) {
 		vmm_end(vm, 0, "guest reset (keyboard controller)");
-	} else if (port == RESET_CONTROL && (data[0] & 0x04)) {
+	} else if (port == VMM_RESET_PORT && (data[0] & 0x04)) {
 		vmm_end(vm, 0, "guest reset (port 0xcf9)");
+	} else if (port == VMM_ACPI_PM1A_CNT + 1 && (data[0] & 0x20) &&
+		   ((data[0] >> 2) & 7) == VMM_ACPI_S5_TYPE) {
+		/* The high byte of PM1a control: SLP_EN and SLP_TYP 5. */
+		vmm_end(vm, 0, "guest powered off (ACPI S5)");
 	} else if (port == VMM_EXIT_PORT) {
 		vmm_end(vm, data[0], "guest wrote the exit port");
 	}
@@ -230,7 +266,7 @@ static void handle_io(struct vcpu *v)
 
 	for (i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (run->io.direction == KVM_EXIT_IO_OUT)
-			port_out(v, run->io.port, data);
+			port_out(v, run->io.port, data, run->io.size);
 		else
 			port_in(v, run->io.port, data, run->io.size);
 	}
@@ -274,12 +310,37 @@ static void trace_exit(struct vcpu *v)
 			run->exit_reason);
 }
 
+/* Pin the calling thread to the n-th CPU it may run on (modulo). */
+static void pin_to_cpu(int n)
+{
+	cpu_set_t allowed, one;
+	int cpu, count, seen = 0;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return;
+	count = CPU_COUNT(&allowed);
+	if (count <= 0)
+		return;
+	n %= count;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed) || seen++ != n)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		return;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct vmm *vm = v->vm;
 	struct kvm_run *run = v->run;
 	char why[160];
+
+	if (vm->cfg->pin)
+		pin_to_cpu(v->id);
 
 	for (;;) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -711,6 +772,17 @@ int vmm_run(const struct vmm_config *cfg)
 	if (vmm_write_mptable(&vm->mem, vm->ncpus)) {
 		vmm_err("the MP table does not fit");
 		return VMM_EXIT_ERROR;
+	}
+	if (!cfg->no_acpi) {
+		uint64_t rsdp = vmm_write_acpi(&vm->mem, vm->ncpus);
+		struct boot_params *bp = vmm_gpa(&vm->mem, VMM_BOOT_PARAMS_ADDR,
+						 sizeof(*bp));
+
+		if (!rsdp) {
+			vmm_err("the ACPI tables do not fit");
+			return VMM_EXIT_ERROR;
+		}
+		bp->acpi_rsdp_addr = rsdp;
 	}
 
 	if (create_vm(vm) || create_vcpus(vm, info.entry))

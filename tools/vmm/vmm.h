@@ -22,7 +22,9 @@
 #define VMM_PML4_ADDR		0x09000ULL	/* then the PDPT and 4 PDs */
 #define VMM_CMDLINE_ADDR	0x20000ULL
 #define VMM_EBDA_ADDR		0x9fc00ULL	/* reserved up to 1 MiB */
+#define VMM_ACPI_ADDR		0xe0000ULL	/* RSDP and tables (acpi.c) */
 #define VMM_MPTABLE_ADDR	0xf0000ULL	/* in the BIOS area Linux scans */
+#define VMM_RESET_VECTOR	0xffff0ULL	/* F000:FFF0 (loader.c) */
 #define VMM_KERNEL_ADDR		0x100000ULL	/* protected-mode kernel */
 #define VMM_HOLE_START		0xc0000000ULL	/* 3 GiB: LAPIC, IOAPIC, ... */
 #define VMM_HIGH_START		0x100000000ULL	/* RAM above the hole */
@@ -34,6 +36,11 @@
 #define VMM_COM1_IRQ		4
 /* A write of one byte here ends the VMM with that byte as its exit status. */
 #define VMM_EXIT_PORT		0x501
+#define VMM_RESET_PORT		0xcf9	/* bit 2: reset */
+/* ACPI PM1a event (4 bytes) and control (2) blocks; S5 in control: power off. */
+#define VMM_ACPI_PM1A_EVT	0x600
+#define VMM_ACPI_PM1A_CNT	0x604
+#define VMM_ACPI_S5_TYPE	5
 
 /* The MP table gives APIC IDs in a byte and the IOAPIC takes one more. */
 #define VMM_MAX_CPUS		254
@@ -52,6 +59,8 @@ struct vmm_config {
 	int console_in;		/* fd the UART receives from, -1: none */
 	int console_out;	/* fd the UART transmits to */
 	int verbose;
+	int no_acpi;		/* no ACPI tables: the MP table only */
+	int pin;		/* vCPU i's thread on the i-th online CPU */
 	const char *kvm_path;	/* default /dev/kvm */
 };
 
@@ -80,6 +89,9 @@ int vmm_load_linux(struct vmm_mem *mem, int kernel_fd, int initrd_fd,
 
 /* mptable.c */
 int vmm_write_mptable(struct vmm_mem *mem, int ncpus);
+
+/* acpi.c: the tables; returns the RSDP's address, 0 if they do not fit. */
+uint64_t vmm_write_acpi(struct vmm_mem *mem, int ncpus);
 
 /* uart.c */
 struct vmm_uart {
