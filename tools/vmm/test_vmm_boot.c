@@ -30,7 +30,7 @@
 #include "vmm.h"
 
 #define MARKER		"VMM-GUEST: init reached, "
-#define BOOT_TIMEOUT	60		/* seconds, per boot */
+#define BOOT_TIMEOUT	40		/* seconds, per boot (they take ~6) */
 #define OUT_MAX		(1 << 20)
 #define GUEST_CMDLINE	"console=ttyS0 panic=-1 quiet"
 
@@ -159,6 +159,7 @@ struct run_result {
 	size_t len;
 	double marker_at;	/* seconds from start to the marker, or -1 */
 	double total;
+	int timed_out;
 };
 
 /*
@@ -206,6 +207,7 @@ static void run_vmm(const struct vmm_config *cfg_in, int timeout,
 		if (left <= 0) {
 			TH_LOG("the VMM did not end within %d s: killing it", timeout);
 			kill(pid, SIGKILL);
+			r->timed_out = 1;
 			break;
 		}
 		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
@@ -251,16 +253,39 @@ static void show_output(const struct run_result *r)
 static int kvm_is_nkvm(void);
 
 /*
- * Boot the kernel with the test initramfs, both through pipes.  Under
- * Linux KVM the vCPU threads are pinned, one per CPU (see boot_smp).
+ * Under Debian's KVM in the SVM test bed with two CPUs (nested KVM under
+ * single-threaded QEMU TCG), guests hang at random places: a two-vCPU
+ * guest in about half of the boots (a vCPU waits for a spinlock that
+ * nobody holds while the other idles), a one-vCPU guest in about one boot
+ * in ten or twenty, with or without the PV features, transparent huge
+ * pages, XSAVE, or the vCPU threads pinned.  In a bed with one CPU every
+ * boot passes, and nkvm passes every boot in the bed with two.  So on
+ * Linux KVM with more than one host CPU the test boots once (and retries
+ * once after a hang) and skips the other boots, unless VMM_TEST_ALL=1:
+ *	tools/testing/bed/run-bed.sh --mode both --smp 1 --tests test_vmm_boot
  */
+static int reference_is_flaky(void)
+{
+	const char *all = getenv("VMM_TEST_ALL");
+
+	return !(all && !strcmp(all, "1")) && !kvm_is_nkvm() &&
+	       sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+static void skip_if_flaky(void)
+{
+	if (reference_is_flaky())
+		SKIP("Linux KVM hangs guests at random in a nested bed with 2 CPUs; VMM_TEST_ALL=1 or one host CPU runs this");
+}
+
+/* Boot the kernel with the test initramfs, both through pipes. */
 static void boot(int ncpus, const char *end, int acpi, int want_status,
 		 const char *bench)
 {
 	struct vmm_config cfg = {
 		.ncpus = ncpus, .mem_size = 256ULL << 20, .no_acpi = !acpi,
-		.pin = !kvm_is_nkvm(),
 	};
+	int tries = reference_is_flaky() ? 2 : 1;
 	char cmdline[256], want[64];
 	const char *kernel;
 	struct run_result r;
@@ -272,14 +297,20 @@ static void boot(int ncpus, const char *end, int acpi, int want_status,
 	initrd = make_initramfs(&isize);
 	snprintf(cmdline, sizeof(cmdline), "%s vmm_end=%s", GUEST_CMDLINE, end);
 	cfg.cmdline = cmdline;
-	cfg.kernel_fd = feed(kernel, NULL, 0, SIZE_MAX);
-	cfg.initrd_fd = feed(NULL, initrd, isize, 0);
-	ASSERT_GE(cfg.kernel_fd, 0);
-	ASSERT_GE(cfg.initrd_fd, 0);
 	TH_LOG("%s, %d vCPU(s), 256 MiB, %s, \"%s\"", kernel, ncpus,
 	       acpi ? "ACPI" : "MP table only", cmdline);
-
-	run_vmm(&cfg, BOOT_TIMEOUT, &r);
+	for (;;) {
+		cfg.kernel_fd = feed(kernel, NULL, 0, SIZE_MAX);
+		cfg.initrd_fd = feed(NULL, initrd, isize, 0);
+		ASSERT_GE(cfg.kernel_fd, 0);
+		ASSERT_GE(cfg.initrd_fd, 0);
+		run_vmm(&cfg, BOOT_TIMEOUT, &r);
+		if (!r.timed_out || --tries == 0)
+			break;
+		TH_LOG("the guest hung (Linux KVM in the nested bed): once more");
+		show_output(&r);
+		free(r.out);
+	}
 	snprintf(want, sizeof(want), MARKER "%d cpus", ncpus);
 	if (r.status != want_status || !strstr(r.out, want)) {
 		TH_LOG("console and VMM messages:");
@@ -395,13 +426,22 @@ TEST(boot_reboot)
 /* What "poweroff -f" does: ACPI S5, the VMM exits 0. */
 TEST(boot_poweroff)
 {
+	skip_if_flaky();
 	boot(1, "poweroff", 1, 0, NULL);
 }
 
 /* No ACPI tables: the guest finds its CPU in the MP table; exit port. */
 TEST(boot_mptable_exit_port)
 {
+	skip_if_flaky();
 	boot(1, "exit:7", 0, 7, NULL);
+}
+
+/* Two vCPUs (the second started by the guest with INIT/SIPI), exit port. */
+TEST(boot_smp_exit_port)
+{
+	skip_if_flaky();
+	boot(2, "exit:42", 1, 42, "vmm_boot_to_init_2cpu");
 }
 
 /* Does /dev/kvm belong to nkvm? */
@@ -414,30 +454,6 @@ static int kvm_is_nkvm(void)
 		close(fd);
 	}
 	return ret;
-}
-
-/*
- * Two vCPUs (the second started by the guest with INIT/SIPI), exit port.
- *
- * Under Debian's KVM in the SVM test bed with two CPUs (nested KVM under
- * single-threaded QEMU TCG), a guest whose vCPU threads run on both of the
- * bed's CPUs hangs in about half of the boots, at random places (a vCPU
- * waits for a spinlock that nobody holds while the other idles), pinned
- * or not; the same boots pass every time in a bed with one CPU, and on
- * nkvm in the bed with two.  A one-vCPU guest hung there once too, never
- * when its thread was pinned: so the boots pin their vCPU threads under
- * Linux KVM, and this one runs there only when the host has one CPU
- * online, or when VMM_TEST_SMP=1 asks for it:
- *	tools/testing/bed/run-bed.sh --mode both --smp 1 --tests test_vmm_boot
- */
-TEST(boot_smp_exit_port)
-{
-	const char *force = getenv("VMM_TEST_SMP");
-
-	if (!(force && !strcmp(force, "1")) && !kvm_is_nkvm() &&
-	    sysconf(_SC_NPROCESSORS_ONLN) > 1)
-		SKIP("Linux KVM's 2-vCPU guests hang at random in the 2-CPU nested bed; run with VMM_TEST_SMP=1 or on one host CPU");
-	boot(2, "exit:42", 1, 42, "vmm_boot_to_init_2cpu");
 }
 
 TEST_HARNESS_MAIN
