@@ -8,9 +8,12 @@
  *   vmm_end=reboot      reboot(RESTART), what "reboot -f" does (default)
  *   vmm_end=exit:N      write N to the VMM's exit port (0x501)
  *   vmm_end=poweroff    reboot(POWER_OFF), what "poweroff -f" does
+ *   vmm_end=echo        read a line from the console, print it back, then
+ *                       write 5 to the exit port
  */
 #include <stdint.h>
 
+#define SYS_read		0
 #define SYS_write		1
 #define SYS_ioperm		173
 #define SYS_reboot		169
@@ -106,6 +109,17 @@ int init_main(char **envp)
 	say(utoa(ncpus(), num + sizeof(num)));
 	say(" cpus\n");
 
+	if (starts(end, "echo")) {
+		char line[128];
+		long n;
+
+		say("VMM-GUEST: type a line\n");
+		n = sys3(SYS_read, 0, (long)line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = 0;
+		say("VMM-GUEST: got ");
+		say(line);
+		end = "exit:5";
+	}
 	if (starts(end, "exit:")) {
 		for (end += 5; *end >= '0' && *end <= '9'; end++)
 			code = code * 10 + *end - '0';

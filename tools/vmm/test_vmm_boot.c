@@ -167,12 +167,13 @@ struct run_result {
  * and initramfs from the fds given.  Returns once it has exited or after
  * timeout seconds (then it is killed).
  */
-static void run_vmm(const struct vmm_config *cfg_in, int timeout,
-		    struct run_result *r)
+static void run_vmm_talk(const struct vmm_config *cfg_in, int timeout,
+			 struct run_result *r, const char *prompt,
+			 const char *reply)
 {
 	struct vmm_config cfg = *cfg_in;
 	double t0 = now();
-	int p[2], status;
+	int p[2], in[2] = { -1, -1 }, status;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
@@ -181,6 +182,8 @@ static void run_vmm(const struct vmm_config *cfg_in, int timeout,
 	r->out = calloc(1, OUT_MAX + 1);
 	ASSERT_TRUE(r->out != NULL);
 	ASSERT_OK(pipe(p));
+	if (prompt)
+		ASSERT_OK(pipe(in));
 	fflush(stdout);
 	pid = fork();
 	ASSERT_OK(pid);
@@ -189,11 +192,15 @@ static void run_vmm(const struct vmm_config *cfg_in, int timeout,
 		dup2(p[1], STDOUT_FILENO);
 		dup2(p[1], STDERR_FILENO);
 		close(p[1]);
-		cfg.console_in = -1;
+		if (prompt)
+			close(in[1]);
+		cfg.console_in = prompt ? in[0] : -1;
 		cfg.console_out = STDOUT_FILENO;
 		_exit(vmm_run(&cfg));
 	}
 	close(p[1]);
+	if (prompt)
+		close(in[0]);
 	if (cfg.kernel_fd >= 0)
 		close(cfg.kernel_fd);
 	if (cfg.initrd_fd >= 0)
@@ -228,14 +235,29 @@ static void run_vmm(const struct vmm_config *cfg_in, int timeout,
 			if (r->marker_at < 0 && strstr(r->out, MARKER))
 				r->marker_at = now() - t0;
 		}
+		/* The console's input, once the guest asks for it. */
+		if (prompt && in[1] >= 0 && strstr(r->out, prompt)) {
+			if (write(in[1], reply, strlen(reply)) < 0)
+				TH_LOG("writing to the console: %s", strerror(errno));
+			close(in[1]);
+			in[1] = -1;
+		}
 	}
 	close(p[0]);
+	if (in[1] >= 0)
+		close(in[1]);
 	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
 		r->status = WEXITSTATUS(status);
 	r->total = now() - t0;
 	/* Reap the feeders. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+}
+
+static void run_vmm(const struct vmm_config *cfg, int timeout,
+		    struct run_result *r)
+{
+	run_vmm_talk(cfg, timeout, r, NULL, NULL);
 }
 
 static void show_output(const struct run_result *r)
@@ -442,6 +464,36 @@ TEST(boot_smp_exit_port)
 {
 	skip_if_flaky();
 	boot(2, "exit:42", 1, 42, "vmm_boot_to_init_2cpu");
+}
+
+/* The console's input: the guest reads a line from ttyS0 and says it back. */
+TEST(boot_console_input)
+{
+	struct vmm_config cfg = {
+		.ncpus = 1, .mem_size = 256ULL << 20,
+		.cmdline = GUEST_CMDLINE " vmm_end=echo",
+	};
+	const char *kernel;
+	struct run_result r;
+	size_t isize;
+	uint8_t *initrd;
+
+	skip_if_flaky();
+	need_kvm();
+	need_kernel(&kernel);
+	initrd = make_initramfs(&isize);
+	cfg.kernel_fd = feed(kernel, NULL, 0, SIZE_MAX);
+	cfg.initrd_fd = feed(NULL, initrd, isize, 0);
+	run_vmm_talk(&cfg, BOOT_TIMEOUT, &r, "VMM-GUEST: type a line",
+		     "hello from the host\n");
+	if (r.status != 5 || !strstr(r.out, "VMM-GUEST: got hello from the host")) {
+		TH_LOG("console and VMM messages:");
+		show_output(&r);
+	}
+	ASSERT_TRUE(strstr(r.out, "VMM-GUEST: got hello from the host") != NULL);
+	ASSERT_EQ(r.status, 5);
+	free(initrd);
+	free(r.out);
 }
 
 /* Does /dev/kvm belong to nkvm? */
