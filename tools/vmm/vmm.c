@@ -4,9 +4,10 @@
  *
  * The machine: RAM from 0 (split at 3 GiB, the rest from 4 GiB), the
  * in-kernel irqchip (a PIC pair, an IOAPIC and a local APIC per vCPU) and
- * PIT, an MP table, and in this process: COM1 (uart.c), a CMOS clock with
- * the host's time, and just enough of an i8042 keyboard controller for the
- * reset command.  vCPU 0 starts at the kernel's 64-bit entry; the others
+ * PIT, an MP table (mptable.c) and ACPI tables (acpi.c), and in this
+ * process: COM1 (uart.c), a CMOS clock with the host's time, the ACPI PM1a
+ * registers, and just enough of an i8042 keyboard controller for the reset
+ * command.  vCPU 0 starts at the kernel's 64-bit entry; the others
  * wait in the kernel for the INIT/SIPI sequence of the guest.
  *
  * The guest ends the VMM by:
@@ -48,7 +49,6 @@
 
 #define CMOS_INDEX		0x70
 #define CMOS_DATA		0x71
-#define I8042_DATA		0x60
 #define I8042_CMD		0x64
 #define I8042_CMD_RESET		0xfe
 
@@ -120,7 +120,7 @@ static void vmm_end(struct vmm *vm, int status, const char *why)
 {
 	pthread_mutex_lock(&vm->end_lock);
 	if (!vm->ended) {
-		vm->ended = 1;
+		__atomic_store_n(&vm->ended, 1, __ATOMIC_RELEASE);
 		vm->status = status;
 		vmm_info(vm, "%s after %.2f s: exit status %d", why,
 			 elapsed(vm), status);
@@ -395,7 +395,7 @@ static void *vcpu_thread(void *arg)
 			vmm_end(vm, VMM_EXIT_ERROR, why);
 			return NULL;
 		}
-		if (vm->ended)
+		if (__atomic_load_n(&vm->ended, __ATOMIC_ACQUIRE))
 			return NULL;
 	}
 }
