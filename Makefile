@@ -5,6 +5,7 @@
 #   make            build kvm.ko and kvm-amd.ko against KDIR
 #   make check      install what is missing, build, run unit tests and the bed
 #   make check-vmx  the VMX bed (Bochs, slow): Debian's kvm-intel, then nkvm's
+#                   (test programs and a set of the kernel's KVM selftests)
 #   make bench-vmx  the benchmarks in the VMX bed
 #   make demo       boot the bed and run a guest on nkvm
 #   make stress     the ioctl fuzzer for a million calls in the bed, on nkvm
@@ -124,10 +125,20 @@ VMX_TESTS ?= test_io test_hlt test_shutdown test_memory test_modes test_mmio \
 	     test_cpuid test_events test_badstate test_lifecycle test_system \
 	     test_kvmclock
 
+# And the kernel's KVM selftests that run there (the others hang the bed or
+# need nested VMX, which Debian's kvm-intel offers and nkvm does not).
+VMX_KSFT ?= cpuid_test cr4_cpuid_sync_test get_msr_index_features \
+	    emulator_error_test platform_info_test set_sregs_test sync_regs_test \
+	    xapic_state_test xss_msr_test tsc_msrs_test kvm_create_max_vcpus \
+	    kvm_binary_stats_test mmio_warning_test set_boot_cpu_id \
+	    max_vcpuid_cap_test
+
 check-vmx: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools
-	tools/testing/bed/run-bochs-bed.sh --mode both --tests "$(VMX_TESTS)"
+	@dir=$$(tools/testing/selftests/build-kvm-selftests.sh --print-dir) || exit 1; \
+	tools/testing/bed/run-bochs-bed.sh --mode both --mem 2G --tests "$(VMX_TESTS)" \
+		--kvm-selftests "$$dir" --kvm-selftests-only "$(VMX_KSFT)"
 
 bench-vmx: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
