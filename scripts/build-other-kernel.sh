@@ -114,7 +114,7 @@ if ! make -C "$WORK" KDIR="$KDIR"; then
 	log "FAILED: modules do not build against $KVER"
 	exit 1
 fi
-for m in kvm.ko kvm-amd.ko; do
+for m in kvm.ko kvm-amd.ko kvm-intel.ko; do
 	if [ ! -f "$WORK/$m" ]; then
 		log "FAILED: $m was not produced for $KVER"
 		exit 1
