@@ -793,6 +793,7 @@ static void vmx_vcpu_reset(struct kvm_vcpu *vcpu)
 	vmx->guest_cstar = 0;
 	vmx->guest_sfmask = 0;
 	vmx->guest_kernel_gs_base = 0;
+	preempt_disable();
 	if (vmx->guest_msrs_loaded) {
 		wrmsrl(MSR_STAR, 0);
 		wrmsrl(MSR_LSTAR, 0);
@@ -800,6 +801,7 @@ static void vmx_vcpu_reset(struct kvm_vcpu *vcpu)
 		wrmsrl(MSR_SYSCALL_MASK, 0);
 		wrmsrl(MSR_KERNEL_GS_BASE, 0);
 	}
+	preempt_enable();
 	vmx->flush_pending = true;
 }
 
