@@ -120,10 +120,11 @@ bench: deps
 # test_msr and test_debug fail under it (VMX MSRs listed but not readable;
 # a single step reported at the wrong RIP), and test_state fails on nkvm
 # only because the bed's kernel runs without XSAVE (KVM_CAP_XSAVE and
-# KVM_CAP_XCRS are the other way round from Linux's then).
+# KVM_CAP_XCRS are the other way round from Linux's then), test_kvmclock on
+# nkvm only because Bochs's TSC is constant and nonstop: with the master
+# clock, kvmclock_vm_init() leaves a pvclock system_time a few ns below 0.
 VMX_TESTS ?= test_io test_hlt test_shutdown test_memory test_modes test_mmio \
-	     test_cpuid test_events test_badstate test_lifecycle test_system \
-	     test_kvmclock
+	     test_cpuid test_events test_badstate test_lifecycle test_system
 
 # And the kernel's KVM selftests that run there (the others hang the bed or
 # need nested VMX, which Debian's kvm-intel offers and nkvm does not).
