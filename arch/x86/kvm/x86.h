@@ -129,6 +129,12 @@ struct kvm_x86_ops {
 	void (*handle_exit)(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit);
 	/* Make the next entry use a clean TLB for this vCPU. */
 	void (*flush_tlb)(struct kvm_vcpu *vcpu);
+	/*
+	 * The backend's roots may be flushed with Hyper-V's guest-mapping
+	 * flush hypercall when nkvm runs under Hyper-V (EPT roots; NPT roots
+	 * would need the VMCB's Hyper-V enlightenments, which SVM lacks).
+	 */
+	bool hv_guest_mapping_flush;
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;
@@ -216,6 +222,8 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 int kvm_mmu_module_init(void);
 void kvm_mmu_module_exit(void);
 int kvm_mmu_init_vm(struct kvm *kvm);
+/* Remote flushes go through Hyper-V's guest-mapping flush hypercall. */
+bool nkvm_mmu_hv_flush_usable(void);
 void kvm_mmu_pre_destroy_vm(struct kvm *kvm);
 void kvm_mmu_destroy_vm(struct kvm *kvm);
 void kvm_mmu_destroy_vcpu(struct kvm_vcpu *vcpu);

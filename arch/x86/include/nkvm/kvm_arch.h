@@ -30,6 +30,8 @@ struct tdp_cache;
 struct kvm_mmu_vcpu {
 	struct kvm_mmu_page *root;	/* the root it holds a reference on */
 	u64 root_pa;			/* its table, for the backend */
+	u64 hv_root;			/* root_pa as the Hyper-V flush tracker
+					 * saw it (mmu.c, under flush_lock) */
 	struct tdp_cache *cache;	/* pages for the next fault */
 	u64 faults;			/* guest-physical faults taken */
 };

@@ -17,7 +17,9 @@
  *    before entering the guest when it was zapped;
  *  - flushes: pages taken off the map are freed, or recycled into the
  *    faulting vCPU's cache, only once every vCPU has left the guest and
- *    will flush its TLB before entering it again;
+ *    will flush its TLB before entering it again; under Hyper-V, a flush
+ *    without a root reload is instead one guest-mapping flush hypercall
+ *    per distinct vCPU root (hyperv_flush.h keeps the common root);
  *  - the page budget (KVM_SET_NR_MMU_PAGES, by default 2% of the memslots'
  *    pages, at least 64) and a shrinker for the host's memory pressure.
  *
@@ -35,6 +37,10 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#if IS_ENABLED(CONFIG_HYPERV)
+#include <asm/hypervisor.h>
+#include <asm/mshyperv.h>
+#endif
 
 #include "mmu_internal.h"
 
@@ -118,6 +124,47 @@ static void kvm_mmu_ack(void *unused)
 {
 }
 
+bool nkvm_mmu_hv_flush_usable(void)
+{
+#if IS_ENABLED(CONFIG_HYPERV)
+	return kvm_x86_ops->hv_guest_mapping_flush &&
+	       x86_hyper_type == X86_HYPER_MS_HYPERV &&
+	       (ms_hyperv.nested_features & HV_X64_NESTED_GUEST_MAPPING_FLUSH);
+#else
+	return false;
+#endif
+}
+EXPORT_SYMBOL_GPL(nkvm_mmu_hv_flush_usable);
+
+static int kvm_mmu_hv_flush_root(void *ctx, u64 root)
+{
+#if IS_ENABLED(CONFIG_HYPERV)
+	return hyperv_flush_guest_mapping(root);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+static u64 kvm_mmu_hv_vcpu_root(void *vm, unsigned int i)
+{
+	struct kvm *kvm = vm;
+	struct kvm_vcpu *vcpu = xa_load(&kvm->vcpus, i);
+
+	return vcpu ? vcpu->arch.mmu.hv_root : HV_FLUSH_ROOT_NONE;
+}
+
+/* A vCPU now runs on @root_pa (0: none): tell the Hyper-V tracker. */
+static void kvm_mmu_hv_root_loaded(struct kvm_vcpu *vcpu, u64 root_pa)
+{
+	struct kvm_tdp_mmu *mmu = vcpu->kvm->arch.mmu;
+
+	if (!mmu->hv_flush)
+		return;
+	spin_lock(&mmu->flush_lock);
+	nkvm_hv_flush_root_loaded(&mmu->hv, &vcpu->arch.mmu.hv_root, root_pa);
+	spin_unlock(&mmu->flush_lock);
+}
+
 /*
  * Post a TLB flush (and a root reload) to every vCPU, and wait until none
  * is still in the guest without having seen it: a vCPU checks its requests
@@ -132,6 +179,17 @@ static void kvm_mmu_kick_all(struct kvm *kvm, bool reload)
 
 	spin_lock(&mmu->flush_lock);
 	kvm->stat.generic.remote_tlb_flush_requests++;
+	/*
+	 * Under Hyper-V the hypercall flushes each root for every CPU: no
+	 * vCPU needs to leave the guest (a reload still needs the kicks).
+	 */
+	if (!reload && mmu->hv_flush &&
+	    !nkvm_hv_flush_remote(&mmu->hv, kvm, kvm_mmu_hv_vcpu_root,
+				  atomic_read(&kvm->nr_vcpus))) {
+		kvm->stat.generic.remote_tlb_flush++;
+		spin_unlock(&mmu->flush_lock);
+		return;
+	}
 	cpumask_clear(mmu->flush_cpus);
 	kvm_for_each_vcpu(i, vcpu, kvm) {
 		if (reload)
@@ -228,6 +286,7 @@ int kvm_mmu_load(struct kvm_vcpu *vcpu)
 
 	v->root = root;
 	v->root_pa = root ? __pa(root->spt) : 0;
+	kvm_mmu_hv_root_loaded(vcpu, v->root_pa);
 	/* Nothing of the old root may stay in this vCPU's TLB. */
 	kvm_make_request(vcpu, KVM_REQ_TLB_FLUSH);
 	kvm_mmu_commit_zap(vcpu->kvm, &zap, v->cache);
@@ -247,6 +306,7 @@ void kvm_mmu_destroy_vcpu(struct kvm_vcpu *vcpu)
 		spin_unlock(&mmu->lock);
 		kvm_mmu_commit_zap(vcpu->kvm, &zap, NULL);
 		v->root = NULL;
+		kvm_mmu_hv_root_loaded(vcpu, 0);
 	}
 	if (v->cache) {
 		while (v->cache->nr)
@@ -761,6 +821,8 @@ int kvm_mmu_init_vm(struct kvm *kvm)
 	spin_lock_init(&mmu->flush_lock);
 	tdp_mmu_init(&mmu->core, &bits, mmu->hash);
 	mmu->kvm = kvm;
+	mmu->hv_flush = nkvm_mmu_hv_flush_usable();
+	nkvm_hv_flush_init(&mmu->hv, kvm_mmu_hv_flush_root, NULL);
 	kvm->arch.mmu = mmu;
 
 	/* The VM's memory is the creator's. */

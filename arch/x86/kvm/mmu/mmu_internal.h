@@ -9,6 +9,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/spinlock.h>
 
+#include "../hyperv_flush.h"
 #include "../x86.h"
 #include "tdp.h"
 
@@ -48,6 +49,9 @@ struct kvm_tdp_mmu {
 	/* Remote flushes: the CPUs to kick, under flush_lock. */
 	spinlock_t flush_lock;
 	cpumask_var_t flush_cpus;
+	/* Under Hyper-V: flushes by hypercall, the vCPUs' common root. */
+	bool hv_flush;
+	struct hv_flush_tracker hv;	/* under flush_lock */
 
 	struct list_head vm_link;	/* on kvm_mmu_vms, for the shrinker */
 	struct hlist_head hash[TDP_HASH_SIZE];

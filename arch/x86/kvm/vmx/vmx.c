@@ -415,11 +415,6 @@ static int vmx_probe(void)
 	rdmsrl(MSR_IA32_CR_PAT, vcfg.host_pat);
 	rdmsrl(MSR_EFER, vcfg.host_efer);
 
-#if IS_ENABLED(CONFIG_HYPERV)
-	hv_tlb_flush = x86_hyper_type == X86_HYPER_MS_HYPERV &&
-		       (ms_hyperv.nested_features &
-			HV_X64_NESTED_GUEST_MAPPING_FLUSH);
-#endif
 	return 0;
 }
 
@@ -1904,6 +1899,7 @@ static const struct kvm_x86_ops vmx_ops = {
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
 	.pmu_from_cpuid_0xa = true,
+	.hv_guest_mapping_flush = true,
 
 	.inject_exception = vmx_inject_exception,
 	.inject_nmi = vmx_inject_nmi,
@@ -1964,6 +1960,7 @@ static int __init vmx_init(void)
 	r = nkvm_x86_register(&vmx_ops);
 	if (r)
 		goto err;
+	hv_tlb_flush = nkvm_mmu_hv_flush_usable();
 	pr_info("VMX with EPT, VPID and unrestricted guest%s\n",
 		hv_tlb_flush ? "; Hyper-V guest-mapping flush available" : "");
 	return 0;
