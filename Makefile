@@ -29,7 +29,8 @@ BUILD := $(TOP)/tools/testing/build
 BED_KDIR = /usr/src/linux-headers-$(shell tools/testing/bed/bed-kernel.sh)
 
 .PHONY: all modules clean deps tools unit bed check demo bench stress \
-	selftests selftests-build fuzz check-vmx bench-vmx
+	selftests selftests-build fuzz check-vmx bench-vmx \
+	print-vmx-tests print-vmx-ksft
 
 all: modules
 
@@ -133,6 +134,13 @@ VMX_KSFT ?= cpuid_test cr4_cpuid_sync_test get_msr_index_features \
 	    xapic_state_test xss_msr_test tsc_msrs_test kvm_create_max_vcpus \
 	    kvm_binary_stats_test mmio_warning_test set_boot_cpu_id \
 	    max_vcpuid_cap_test
+
+# scripts/check.sh runs the same set.
+print-vmx-tests:
+	@echo $(VMX_TESTS)
+
+print-vmx-ksft:
+	@echo $(VMX_KSFT)
 
 check-vmx: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules

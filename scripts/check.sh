@@ -13,6 +13,9 @@
 #      the selftests not marked slow or flaky in
 #      tools/testing/selftests/kvm-x86.list; "make stress" runs the fuzzer
 #      at length, "make selftests" all the selftests
+#   6. the VMX test bed (Bochs): the VMX smoke set of `make check-vmx`
+#      (VMX_TESTS and VMX_KSFT in the Makefile) under Debian's kvm-intel and
+#      under nkvm's, in one boot; NKVM_CHECK_VMX=0 leaves it out
 #
 # The last line is "N passed, N failed, N skipped" over all of them; the
 # exit status is non-zero if anything failed.
@@ -90,19 +93,36 @@ fi
 # Documentation/virt/testing.rst); `make fuzz` runs it on its own.
 tests=$(cd tools/testing/build && ls test_* | grep -vx test_fuzz | tr '\n' ' ')
 
+# Add a bed run's last line ("N passed, N failed, N skipped") to the totals.
+# bed_total NAME LOG RC
+bed_total() {
+	local summary
+	summary=$(tail -n 1 "$2")
+	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+		pass=$((pass + BASH_REMATCH[1]))
+		fail=$((fail + BASH_REMATCH[2]))
+		skip=$((skip + BASH_REMATCH[3]))
+		[ "$3" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] ||
+			result fail "$1 ran to completion"
+	else
+		result fail "$1 ran to completion"
+	fi
+}
+
 echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"
 tools/testing/bed/run-bed.sh --mode both --smp 2 --tests "$tests" "${ksft[@]}" \
 	2>&1 | tee "$log/bed"
-bed_rc=${PIPESTATUS[0]}
-summary=$(tail -n 1 "$log/bed")
-if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
-	pass=$((pass + BASH_REMATCH[1]))
-	fail=$((fail + BASH_REMATCH[2]))
-	skip=$((skip + BASH_REMATCH[3]))
-	[ "$bed_rc" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] ||
-		result fail "test bed ran to completion"
-else
-	result fail "test bed ran to completion"
+bed_total "SVM test bed" "$log/bed" "${PIPESTATUS[0]}"
+
+if [ "${NKVM_CHECK_VMX:-1}" = 1 ]; then
+	echo "# check: VMX test bed (Bochs: Debian's kvm-intel, then nkvm's, in one boot)"
+	vmx_ksft=()
+	[ ${#ksft[@]} -eq 0 ] ||
+		vmx_ksft=("${ksft[@]}" --kvm-selftests-only "$(make -s print-vmx-ksft)")
+	tools/testing/bed/run-bochs-bed.sh --mode both --mem 2G \
+		--tests "$(make -s print-vmx-tests)" "${vmx_ksft[@]}" \
+		2>&1 | tee "$log/vmx"
+	bed_total "VMX test bed" "$log/vmx" "${PIPESTATUS[0]}"
 fi
 
 echo "$pass passed, $fail failed, $skip skipped"
