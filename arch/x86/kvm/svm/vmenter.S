@@ -18,21 +18,7 @@
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 
-/* Offsets in regs[], in the order of enum kvm_reg. */
-#define REG_RCX		(1 * 8)
-#define REG_RDX		(2 * 8)
-#define REG_RBX		(3 * 8)
-#define REG_RBP		(5 * 8)
-#define REG_RSI		(6 * 8)
-#define REG_RDI		(7 * 8)
-#define REG_R8		(8 * 8)
-#define REG_R9		(9 * 8)
-#define REG_R10		(10 * 8)
-#define REG_R11		(11 * 8)
-#define REG_R12		(12 * 8)
-#define REG_R13		(13 * 8)
-#define REG_R14		(14 * 8)
-#define REG_R15		(15 * 8)
+#include "../vmenter.h"
 
 /* Stack slots of the saved arguments, once pushed. */
 #define ARG_VMCB	0
@@ -55,20 +41,7 @@ SYM_FUNC_START(__svm_vcpu_run)
 
 	/* Load the guest's registers; %rax last, it holds regs[] meanwhile. */
 	mov	%rsi, %rax
-	mov	REG_RCX(%rax), %rcx
-	mov	REG_RDX(%rax), %rdx
-	mov	REG_RBX(%rax), %rbx
-	mov	REG_RBP(%rax), %rbp
-	mov	REG_RSI(%rax), %rsi
-	mov	REG_RDI(%rax), %rdi
-	mov	REG_R8(%rax), %r8
-	mov	REG_R9(%rax), %r9
-	mov	REG_R10(%rax), %r10
-	mov	REG_R11(%rax), %r11
-	mov	REG_R12(%rax), %r12
-	mov	REG_R13(%rax), %r13
-	mov	REG_R14(%rax), %r14
-	mov	REG_R15(%rax), %r15
+	LOAD_GUEST_GPRS %rax
 	mov	ARG_VMCB(%rsp), %rax
 
 1:	vmload	%rax
@@ -78,20 +51,7 @@ SYM_FUNC_START(__svm_vcpu_run)
 5:	vmsave	%rax
 6:
 	mov	ARG_REGS(%rsp), %rax
-	mov	%rcx, REG_RCX(%rax)
-	mov	%rdx, REG_RDX(%rax)
-	mov	%rbx, REG_RBX(%rax)
-	mov	%rbp, REG_RBP(%rax)
-	mov	%rsi, REG_RSI(%rax)
-	mov	%rdi, REG_RDI(%rax)
-	mov	%r8, REG_R8(%rax)
-	mov	%r9, REG_R9(%rax)
-	mov	%r10, REG_R10(%rax)
-	mov	%r11, REG_R11(%rax)
-	mov	%r12, REG_R12(%rax)
-	mov	%r13, REG_R13(%rax)
-	mov	%r14, REG_R14(%rax)
-	mov	%r15, REG_R15(%rax)
+	STORE_GUEST_GPRS %rax
 
 	mov	ARG_HOST(%rsp), %rax
 7:	vmload	%rax
@@ -100,14 +60,7 @@ SYM_FUNC_START(__svm_vcpu_run)
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
 
 	/* Leave no guest value in a register the host does not restore. */
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
+	CLEAR_GUEST_SCRATCH_GPRS
 
 	add	$24, %rsp
 	pop	%rbx

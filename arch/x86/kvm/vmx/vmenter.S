@@ -20,22 +20,7 @@
 #include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
 
-/* Offsets in regs[], in the order of enum kvm_reg. */
-#define REG_RAX		(0 * 8)
-#define REG_RCX		(1 * 8)
-#define REG_RDX		(2 * 8)
-#define REG_RBX		(3 * 8)
-#define REG_RBP		(5 * 8)
-#define REG_RSI		(6 * 8)
-#define REG_RDI		(7 * 8)
-#define REG_R8		(8 * 8)
-#define REG_R9		(9 * 8)
-#define REG_R10		(10 * 8)
-#define REG_R11		(11 * 8)
-#define REG_R12		(12 * 8)
-#define REG_R13		(13 * 8)
-#define REG_R14		(14 * 8)
-#define REG_R15		(15 * 8)
+#include "../vmenter.h"
 
 /* The VMCS field encoding of the host's RSP. */
 #define VMCS_HOST_RSP	0x00006c14
@@ -60,20 +45,7 @@ SYM_FUNC_START(__vmx_vcpu_run)
 	test	%rsi, %rsi
 
 	mov	%rdi, %rax
-	mov	REG_RCX(%rax), %rcx
-	mov	REG_RDX(%rax), %rdx
-	mov	REG_RBX(%rax), %rbx
-	mov	REG_RBP(%rax), %rbp
-	mov	REG_RSI(%rax), %rsi
-	mov	REG_RDI(%rax), %rdi
-	mov	REG_R8(%rax), %r8
-	mov	REG_R9(%rax), %r9
-	mov	REG_R10(%rax), %r10
-	mov	REG_R11(%rax), %r11
-	mov	REG_R12(%rax), %r12
-	mov	REG_R13(%rax), %r13
-	mov	REG_R14(%rax), %r14
-	mov	REG_R15(%rax), %r15
+	LOAD_GUEST_GPRS %rax
 	mov	REG_RAX(%rax), %rax
 
 	jz	3f
@@ -90,20 +62,7 @@ SYM_INNER_LABEL(__vmx_vmexit, SYM_L_GLOBAL)
 	ENDBR
 	push	%rax
 	mov	8(%rsp), %rax
-	mov	%rcx, REG_RCX(%rax)
-	mov	%rdx, REG_RDX(%rax)
-	mov	%rbx, REG_RBX(%rax)
-	mov	%rbp, REG_RBP(%rax)
-	mov	%rsi, REG_RSI(%rax)
-	mov	%rdi, REG_RDI(%rax)
-	mov	%r8, REG_R8(%rax)
-	mov	%r9, REG_R9(%rax)
-	mov	%r10, REG_R10(%rax)
-	mov	%r11, REG_R11(%rax)
-	mov	%r12, REG_R12(%rax)
-	mov	%r13, REG_R13(%rax)
-	mov	%r14, REG_R14(%rax)
-	mov	%r15, REG_R15(%rax)
+	STORE_GUEST_GPRS %rax
 	pop	REG_RAX(%rax)
 	xor	%ebx, %ebx
 	jmp	.Lout
@@ -117,14 +76,7 @@ SYM_INNER_LABEL(__vmx_vmexit, SYM_L_GLOBAL)
 
 	/* Leave no guest value in a register the host does not restore. */
 	mov	%ebx, %eax
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
+	CLEAR_GUEST_SCRATCH_GPRS
 
 	add	$8, %rsp
 	pop	%rbx
