@@ -751,9 +751,21 @@ static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 }
 
 /*
+ * What wakes an AP that waits for INIT or SIPI: those alone.  An NMI or an
+ * interrupt stays pending until the AP runs; counting them here made the
+ * wait below a busy loop that never looked at signals (a soft lockup).
+ */
+static bool kvm_vcpu_init_sipi_posted(struct kvm_vcpu *vcpu)
+{
+	return READ_ONCE(vcpu->arch.apic->events) &
+	       (BIT(LAPIC_EV_INIT) | BIT(LAPIC_EV_SIPI));
+}
+
+/*
  * Before each entry with an in-kernel APIC: a split irqchip's EOI exit,
  * INIT/SIPI, posted NMIs, the TPR.  An AP still waiting for INIT/SIPI
- * sleeps here.  Returns > 0 to go on, 0 to exit, < 0 for an error.
+ * sleeps here, and leaves for a signal as KVM_RUN does.  Returns > 0 to go
+ * on, 0 to exit, < 0 for an error.
  */
 static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 {
@@ -778,12 +790,16 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 		if (arch->mp_state != KVM_MP_STATE_UNINITIALIZED &&
 		    arch->mp_state != KVM_MP_STATE_INIT_RECEIVED)
 			break;
-		r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
+		r = kvm_vcpu_halt(vcpu, kvm_vcpu_init_sipi_posted);
+		/* Nor may a stream of INITs from other vCPUs keep a signal out. */
+		if (!r && signal_pending(current))
+			r = -EINTR;
 		if (r) {
 			vcpu->stat.signal_exits++;
 			vcpu->run->exit_reason = KVM_EXIT_INTR;
 			return r;
 		}
+		cond_resched();
 	}
 
 	kvm_lapic_take_nmi(vcpu);
