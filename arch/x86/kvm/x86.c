@@ -1522,13 +1522,18 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 }
 
 /*
- * What Linux refuses in KVM_SET_SREGS: reserved CR4 bits, paging without
- * protection, and long-mode bits that do not agree.  Other inconsistencies
- * are left to the hardware's entry checks (KVM_EXIT_FAIL_ENTRY).
+ * What Linux refuses in KVM_SET_SREGS: reserved CR4 bits, CR0 bits above
+ * 31, NW without CD, paging without protection, and long-mode bits that do
+ * not agree.  Other inconsistencies are left to the hardware's entry
+ * checks (KVM_EXIT_FAIL_ENTRY).
  */
 static bool kvm_sregs_valid(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
 {
 	if (s->cr4 & (kvm_cr4_reserved_bits | vcpu->arch.model.cr4_reserved))
+		return false;
+	if (s->cr0 >> 32)
+		return false;
+	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
 		return false;
 	if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
 		return false;

@@ -701,8 +701,16 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vmcb->save.rsp = regs[VCPU_REGS_RSP];
 	vmcb->save.rip = regs[VCPU_REGS_RIP];
 	vmcb->save.rflags = vcpu->arch.rflags;
-	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~0xffU) |
-				(vcpu->arch.cr8 & 0xf);
+	/*
+	 * int_ctl is written whole on every entry, V_INTR_MASKING included:
+	 * without it the guest's IF masks the host's interrupts, and a guest
+	 * spinning with IF clear no longer exits for signals, IPIs or the
+	 * tick.  The copy in the VMCB cannot be trusted to keep it: QEMU's
+	 * TCG (7.2, helper_vmrun()) fails some VMRUNs before it has read
+	 * int_ctl (reserved CR0/CR4 bits, CR3 above MAXPHYADDR, a bad
+	 * MSRPM/IOPM) and its #VMEXIT then writes back a stale int_ctl of 0.
+	 */
+	vmcb->control.int_ctl = V_INTR_MASKING | (vcpu->arch.cr8 & 0xf);
 	svm_update_irq_window(svm);
 	svm_load_debug_state(vcpu);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
@@ -779,7 +787,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
 	struct vmcb_control *c = &svm->vmcb->control;
-	u64 code = c->exit_code;
+	/*
+	 * The low half names the exit, as Linux reads it: QEMU's TCG writes
+	 * VMEXIT_INVALID (a failed VMRUN) as 0xffffffff, zero-extended.
+	 */
+	u32 code = c->exit_code;
 	u64 info1 = c->exit_info_1;
 
 	exit->reason = X86_EXIT_NONE;
