@@ -1111,6 +1111,31 @@ static int kvm_set_cr4(struct kvm_vcpu *vcpu, u64 cr4)
 	return 0;
 }
 
+/*
+ * MOV to CR8, when the vendor code made it exit (see its CR8 intercept):
+ * bits above the priority are reserved.  With the APIC in userspace a
+ * lowered TPR is reported with KVM_EXIT_SET_TPR, as on Linux.
+ */
+static int kvm_handle_cr8_write(struct kvm_vcpu *vcpu, u64 val, u64 next_rip)
+{
+	u64 old = vcpu->arch.cr8;
+
+	if (val & ~0xfULL) {
+		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	vcpu->arch.cr8 = val;
+	nkvm_skip_insn(vcpu, next_rip);
+	if (kvm_lapic_in_kernel(vcpu)) {
+		kvm_lapic_set_cr8(vcpu, val);
+		return 1;
+	}
+	if (val >= old)
+		return 1;
+	vcpu->run->exit_reason = KVM_EXIT_SET_TPR;
+	return 0;
+}
+
 static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 			       struct kvm_x86_exit *exit)
 {
@@ -1134,6 +1159,8 @@ static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 	val = kvm_reg_read(vcpu, gpr);
 	if (!(vcpu->arch.efer & EFER_LMA))
 		val = (u32)val;
+	if (cr == 8)
+		return kvm_handle_cr8_write(vcpu, val, next_rip);
 	if (cr != 4 || kvm_set_cr4(vcpu, val)) {
 		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
