@@ -77,8 +77,8 @@ STRESS_SEED ?= time
 STRESS_MODE ?= nkvm
 STRESS_TIMEOUT ?= 7200
 
-# The short fuzz pass with its leak check, under both KVMs (not in make
-# check while the vCPU hang it can find is open).
+# The short fuzz pass with its leak check, under both KVMs, on its own (make
+# check runs it with the other tests).
 fuzz: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools

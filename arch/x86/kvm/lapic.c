@@ -1219,6 +1219,7 @@ int kvm_lapic_max_irr(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.apic ? vlapic_highest_irr(vcpu->arch.apic) : -1;
 }
+EXPORT_SYMBOL_GPL(kvm_lapic_max_irr);
 
 int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state)
 {

@@ -430,6 +430,7 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	u8 insn[X86EMUL_MAX_INSN];
 	bool long_mode;
 	unsigned int i;
+	bool lock = false;
 	u8 rex = 0;
 	u64 la;
 
@@ -451,6 +452,7 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	for (i = 0; i < sizeof(insn) - 2; i++) {
 		u8 b = insn[i];
 
+		lock |= b == 0xf0;
 		if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0x26 ||
 		    b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
 		    b == 0x65)
@@ -465,6 +467,9 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 		return -EINVAL;
 	/* MOV CR uses the register form whatever ModRM.mod says. */
 	*cr = ((insn[i + 2] >> 3) & 7) | ((rex & 4) ? 8 : 0);
+	/* AMD's LOCK MOV CR0 is a MOV to CR8 (CR8 outside long mode). */
+	if (lock && *cr == 0)
+		*cr = 8;
 	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
 	*len = i + 3;
 	return 0;

@@ -751,9 +751,21 @@ static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 }
 
 /*
+ * What wakes an AP that waits for INIT or SIPI: those alone.  An NMI or an
+ * interrupt stays pending until the AP runs; counting them here made the
+ * wait below a busy loop that never looked at signals (a soft lockup).
+ */
+static bool kvm_vcpu_init_sipi_posted(struct kvm_vcpu *vcpu)
+{
+	return READ_ONCE(vcpu->arch.apic->events) &
+	       (BIT(LAPIC_EV_INIT) | BIT(LAPIC_EV_SIPI));
+}
+
+/*
  * Before each entry with an in-kernel APIC: a split irqchip's EOI exit,
  * INIT/SIPI, posted NMIs, the TPR.  An AP still waiting for INIT/SIPI
- * sleeps here.  Returns > 0 to go on, 0 to exit, < 0 for an error.
+ * sleeps here, and leaves for a signal as KVM_RUN does.  Returns > 0 to go
+ * on, 0 to exit, < 0 for an error.
  */
 static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 {
@@ -778,12 +790,16 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 		if (arch->mp_state != KVM_MP_STATE_UNINITIALIZED &&
 		    arch->mp_state != KVM_MP_STATE_INIT_RECEIVED)
 			break;
-		r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
+		r = kvm_vcpu_halt(vcpu, kvm_vcpu_init_sipi_posted);
+		/* Nor may a stream of INITs from other vCPUs keep a signal out. */
+		if (!r && signal_pending(current))
+			r = -EINTR;
 		if (r) {
 			vcpu->stat.signal_exits++;
 			vcpu->run->exit_reason = KVM_EXIT_INTR;
 			return r;
 		}
+		cond_resched();
 	}
 
 	kvm_lapic_take_nmi(vcpu);
@@ -1095,6 +1111,31 @@ static int kvm_set_cr4(struct kvm_vcpu *vcpu, u64 cr4)
 	return 0;
 }
 
+/*
+ * MOV to CR8, when the vendor code made it exit (see its CR8 intercept):
+ * bits above the priority are reserved.  With the APIC in userspace a
+ * lowered TPR is reported with KVM_EXIT_SET_TPR, as on Linux.
+ */
+static int kvm_handle_cr8_write(struct kvm_vcpu *vcpu, u64 val, u64 next_rip)
+{
+	u64 old = vcpu->arch.cr8;
+
+	if (val & ~0xfULL) {
+		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	vcpu->arch.cr8 = val;
+	nkvm_skip_insn(vcpu, next_rip);
+	if (kvm_lapic_in_kernel(vcpu)) {
+		kvm_lapic_set_cr8(vcpu, val);
+		return 1;
+	}
+	if (val >= old)
+		return 1;
+	vcpu->run->exit_reason = KVM_EXIT_SET_TPR;
+	return 0;
+}
+
 static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 			       struct kvm_x86_exit *exit)
 {
@@ -1118,6 +1159,8 @@ static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 	val = kvm_reg_read(vcpu, gpr);
 	if (!(vcpu->arch.efer & EFER_LMA))
 		val = (u32)val;
+	if (cr == 8)
+		return kvm_handle_cr8_write(vcpu, val, next_rip);
 	if (cr != 4 || kvm_set_cr4(vcpu, val)) {
 		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
@@ -1506,13 +1549,18 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 }
 
 /*
- * What Linux refuses in KVM_SET_SREGS: reserved CR4 bits, paging without
- * protection, and long-mode bits that do not agree.  Other inconsistencies
- * are left to the hardware's entry checks (KVM_EXIT_FAIL_ENTRY).
+ * What Linux refuses in KVM_SET_SREGS: reserved CR4 bits, CR0 bits above
+ * 31, NW without CD, paging without protection, and long-mode bits that do
+ * not agree.  Other inconsistencies are left to the hardware's entry
+ * checks (KVM_EXIT_FAIL_ENTRY).
  */
 static bool kvm_sregs_valid(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
 {
 	if (s->cr4 & (kvm_cr4_reserved_bits | vcpu->arch.model.cr4_reserved))
+		return false;
+	if (s->cr0 >> 32)
+		return false;
+	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
 		return false;
 	if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
 		return false;

@@ -15,6 +15,7 @@
  *	0x7000	stack top		0x10000-0x9ffff	code
  *	0x180000 page tables (PAE PDs, PDPT, PML4, 32-bit PD)
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -251,6 +252,31 @@ static int pick_mode(struct fz_thread *t)
  * it enters a guest with EFER.LME set and CR0.PG clear, a state real CPUs
  * run in (it is how long mode is entered).
  */
+/*
+ * And its VMRUN fails a CR3 above MAXPHYADDR (checked against the host's
+ * EFER.LMA, so in every guest mode) before it has read int_ctl; its
+ * #VMEXIT then writes back an int_ctl without V_INTR_MASKING.  nkvm writes
+ * int_ctl on every entry, but Linux KVM keeps V_INTR_MASKING in the VMCB
+ * alone, and its vCPU no longer takes host interrupts while the guest's IF
+ * is clear (see Documentation/virt/testing.rst): keep CR3 below
+ * MAXPHYADDR (the bed's CPU's, from CPUID 0x80000008).
+ */
+static uint64_t cr3_mask(void)
+{
+	static uint64_t mask;
+	unsigned int a, b, c, d;
+
+	if (!mask) {
+		unsigned int bits = 36;
+
+		if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000008 &&
+		    __get_cpuid(0x80000008, &a, &b, &c, &d))
+			bits = a & 0xff;
+		mask = (1ULL << bits) - 1;
+	}
+	return mask;
+}
+
 void fz_tcg_safe_sregs(struct kvm_sregs *s)
 {
 	if (!fz_tcg_workarounds())
@@ -258,6 +284,7 @@ void fz_tcg_safe_sregs(struct kvm_sregs *s)
 	fz_tcg_safe_tr(&s->tr);
 	if (!(s->cr0 & CR0_PG))
 		s->efer &= ~EFER_LME;
+	s->cr3 &= cr3_mask();
 }
 
 void fz_tcg_safe_tr(struct kvm_segment *tr)

@@ -206,11 +206,17 @@ int fuzz_main(int argc, char **argv)
 		after = leak_settled_snapshot(before, LEAK_OBJ_TOL, LEAK_KIB_TOL);
 		problems = after ? leak_compare(before, after, LEAK_OBJ_TOL,
 						LEAK_KIB_TOL, "# leak: ") : 1;
-		tap(!problems && enough,
+		/*
+		 * A heavily loaded bed can make the time-bounded passes too
+		 * short for the check to mean anything: that is a skip, not
+		 * a finding (a leak it did see still fails).
+		 */
+		tap(!problems,
 		    "no kernel memory leaked (%d finding(s); tolerance %d objects per cache, %d KiB)%s",
 		    problems, LEAK_OBJ_TOL, LEAK_KIB_TOL,
-		    enough ? "" : " # the passes created too few VMs/vCPUs to tell");
-		all_ok &= !problems && enough;
+		    problems || enough ? "" :
+		    " # SKIP the passes created too few VMs/vCPUs to tell");
+		all_ok &= !problems;
 		leak_free(after);
 		leak_free(before);
 	}

@@ -25,6 +25,7 @@
 #include <uapi/asm/svm.h>
 
 #include "../x86.h"
+#include "../lapic.h"
 #include "vmcb.h"
 
 MODULE_AUTHOR("nkvm developers");
@@ -591,6 +592,31 @@ static void svm_enable_nmi_window(struct kvm_vcpu *vcpu)
 }
 
 /*
+ * CR8 writes exit when something must see them, as on Linux: always without
+ * an in-kernel APIC (userspace learns of a lowered TPR, KVM_EXIT_SET_TPR),
+ * and with one while the TPR holds back the highest pending interrupt (so
+ * that lowering it lets the interrupt in at once).  Otherwise the guest
+ * writes V_TPR, which is read back after the exit.
+ *
+ * Besides, QEMU's TCG (7.2, target/i386/tcg/sysemu/misc_helper.c,
+ * helper_write_crN() case 8) calls cpu_interrupt() without the BQL when a
+ * guest writes CR8 while V_IRQ is pending, and aborts (an assertion in
+ * tcg_handle_interrupt()): with CR8 writes always passed through, any
+ * guest with IF clear that wrote CR8 while an interrupt window was open
+ * brought the whole test bed down.  See Documentation/virt/testing.rst.
+ */
+static void svm_update_cr8_intercept(struct kvm_vcpu *vcpu)
+{
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+	int irr = kvm_lapic_in_kernel(vcpu) ? kvm_lapic_max_irr(vcpu) : 0;
+
+	if (irr >= 0 && (vcpu->arch.cr8 & 0xf) >= (irr >> 4))
+		c->cr_write |= BIT(8);
+	else
+		c->cr_write &= ~BIT(8);
+}
+
+/*
  * A virtual interrupt that the guest can take only when it could take a
  * real one: its VINTR intercept marks the interrupt window.
  */
@@ -701,8 +727,17 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vmcb->save.rsp = regs[VCPU_REGS_RSP];
 	vmcb->save.rip = regs[VCPU_REGS_RIP];
 	vmcb->save.rflags = vcpu->arch.rflags;
-	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~0xffU) |
-				(vcpu->arch.cr8 & 0xf);
+	/*
+	 * int_ctl is written whole on every entry, V_INTR_MASKING included:
+	 * without it the guest's IF masks the host's interrupts, and a guest
+	 * spinning with IF clear no longer exits for signals, IPIs or the
+	 * tick.  The copy in the VMCB cannot be trusted to keep it: QEMU's
+	 * TCG (7.2, helper_vmrun()) fails some VMRUNs before it has read
+	 * int_ctl (reserved CR0/CR4 bits, CR3 above MAXPHYADDR, a bad
+	 * MSRPM/IOPM) and its #VMEXIT then writes back a stale int_ctl of 0.
+	 */
+	vmcb->control.int_ctl = V_INTR_MASKING | (vcpu->arch.cr8 & 0xf);
+	svm_update_cr8_intercept(vcpu);
 	svm_update_irq_window(svm);
 	svm_load_debug_state(vcpu);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
@@ -779,7 +814,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
 	struct vmcb_control *c = &svm->vmcb->control;
-	u64 code = c->exit_code;
+	/*
+	 * The low half names the exit, as Linux reads it: QEMU's TCG writes
+	 * VMEXIT_INVALID (a failed VMRUN) as 0xffffffff, zero-extended.
+	 */
+	u32 code = c->exit_code;
 	u64 info1 = c->exit_info_1;
 
 	exit->reason = X86_EXIT_NONE;
@@ -847,8 +886,9 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->next_rip = svm_next_rip(svm, 2);
 		return;
 	case SVM_EXIT_WRITE_CR4:
+	case SVM_EXIT_WRITE_CR8:
 		exit->reason = X86_EXIT_CR_WRITE;
-		exit->cr.cr = 4;
+		exit->cr.cr = code - SVM_EXIT_WRITE_CR0;
 		/* With decode assists, EXITINFO1 names the source register. */
 		if (decode_assists && (info1 & BIT_ULL(63)))
 			exit->cr.gpr = info1 & 0xf;
