@@ -34,7 +34,7 @@ static const u32 msrs_to_save[] = {
 	MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR,
 	MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_IA32_TSC_ADJUST,
 	MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
-	MSR_IA32_UCODE_REV, MSR_TSC_AUX,
+	MSR_IA32_UCODE_REV, MSR_TSC_AUX, MSR_IA32_POWER_CTL,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
 };
@@ -255,6 +255,9 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 	case MSR_MISC_FEATURES_ENABLES:
 		*data = vcpu->arch.misc_features_enables;
 		return 0;
+	case MSR_IA32_POWER_CTL:
+		*data = vcpu->arch.power_ctl;
+		return 0;
 	case MSR_MTRRcap:
 		*data = MTRR_CAP_VALUE;
 		return 0;
@@ -337,6 +340,15 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		/* Userspace restoring the value writes nothing to the guest. */
 		return host ? 0 : kvm_write_wall_clock(vcpu, data);
 	case MSR_IA32_MISC_ENABLE:
+		/*
+		 * Without the MISC_ENABLE_NO_MWAIT quirk, the MWAIT bit shows
+		 * in CPUID, and only a guest with SSE3 may change it (Linux's
+		 * rule, for userspace's writes too).
+		 */
+		if (!kvm_has_quirk(vcpu->kvm, KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT) &&
+		    ((vcpu->arch.misc_enable ^ data) & MSR_IA32_MISC_ENABLE_MWAIT) &&
+		    !kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(0)))
+			return 1;
 		if (!kvm_misc_enable_write(vcpu->arch.misc_enable, data, host,
 					   &vcpu->arch.misc_enable))
 			return 1;
@@ -365,6 +377,10 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		if (!host)
 			return 1;
 		vcpu->arch.platform_info = data;
+		return 0;
+	case MSR_IA32_POWER_CTL:
+		/* Power management is the host's: kept, with no effect. */
+		vcpu->arch.power_ctl = data;
 		return 0;
 	case MSR_MISC_FEATURES_ENABLES:
 		/* CPUID faulting is not offered. */
@@ -446,6 +462,7 @@ void kvm_msr_reset(struct kvm_vcpu *vcpu)
 	memset(arch->mtrr_fixed, 0, sizeof(arch->mtrr_fixed));
 	memset(arch->mtrr_var, 0, sizeof(arch->mtrr_var));
 	arch->misc_features_enables = 0;
+	arch->power_ctl = 0;
 	arch->hwcr = 0;
 }
 

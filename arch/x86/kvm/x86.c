@@ -40,7 +40,8 @@ static u64 kvm_cr4_reserved_bits;
 static u64 host_xcr0;
 
 /* Quirks nkvm implements (and so lets userspace disable). */
-#define KVM_SUPPORTED_QUIRKS	KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT
+#define KVM_SUPPORTED_QUIRKS	(KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT | \
+				 KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)
 
 #define KVM_GUESTDBG_VALID_MASK (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | \
 				 KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | \
@@ -1047,6 +1048,23 @@ static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
 	return 1;
 }
 
+/*
+ * MONITOR and MWAIT are NOPs, as on Linux: a guest never waits in them,
+ * it polls.  Without MWAIT in the guest's CPUID they raise #UD, unless the
+ * MWAIT_NEVER_UD_FAULTS quirk (on by default) says otherwise.
+ */
+static int kvm_handle_monitor_mwait(struct kvm_vcpu *vcpu,
+				    struct kvm_x86_exit *exit)
+{
+	if (!kvm_has_quirk(vcpu->kvm, KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS) &&
+	    !kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(3))) {
+		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+		return 1;
+	}
+	nkvm_skip_insn(vcpu, exit->next_rip);
+	return 1;
+}
+
 static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	u32 index = kvm_reg_read(vcpu, VCPU_REGS_RCX);
@@ -1166,6 +1184,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_handle_xsetbv(vcpu, exit);
 	case X86_EXIT_HYPERCALL:
 		return kvm_handle_hypercall(vcpu, exit);
+	case X86_EXIT_MONITOR_MWAIT:
+		return kvm_handle_monitor_mwait(vcpu, exit);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:

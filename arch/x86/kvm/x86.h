@@ -29,6 +29,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_DEBUG,		/* a #DB or #BP for the debugger */
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
+	X86_EXIT_MONITOR_MWAIT,	/* MONITOR or MWAIT (next_rip) */
 };
 
 struct kvm_x86_exit {

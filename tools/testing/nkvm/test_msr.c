@@ -20,6 +20,11 @@
  *    unless the guest's CPUID says GenuineIntel.
  *  - KVM_CHECK_EXTENSION(KVM_CAP_X86_USER_SPACE_MSR) is 1 on Linux 6.1,
  *    not a mask of exit reasons: only "non-zero" is relied on.
+ *  - IA32_POWER_CTL is kept by the kernel (any value, no effect), so it
+ *    never exits as "unknown" (userspace_msr_exit_test relies on it); it
+ *    is in KVM_GET_MSR_INDEX_LIST.
+ *  - KVM_SET_PMU_EVENT_FILTER: action ALLOW or DENY, flags 0, at most 300
+ *    events (E2BIG); accepted even where the guest has no PMU.
  */
 #include <sys/ioctl.h>
 
@@ -31,6 +36,7 @@
 #define MSR_IA32_UCODE_REV	0x8b
 #define MSR_PLATFORM_INFO	0xce
 #define MSR_MTRRcap		0xfe
+#define MSR_POWER_CTL		0x1fc
 #define MSR_SYSENTER_CS		0x174
 #define MSR_SYSENTER_ESP	0x175
 #define MSR_SYSENTER_EIP	0x176
@@ -827,6 +833,96 @@ TEST(platform_info_cap)
 	ASSERT_EQ(v, 0x8000);
 	/* Never writable by the guest. */
 	ASSERT_EQ(svc_wrmsr(vcpu, MSR_PLATFORM_INFO, 0x8000), GP_VECTOR);
+}
+
+TEST(power_ctl_kept)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	struct kvm_msr_list *l = msr_list(vcpu->vm->kvm_fd,
+					  KVM_GET_MSR_INDEX_LIST);
+	struct svc_result r;
+	uint64_t v;
+
+	ASSERT_TRUE(list_has(l, MSR_POWER_CTL));
+	free(l);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_POWER_CTL), 0);
+	vcpu_set_msr(vcpu, MSR_POWER_CTL, 0x1234);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_POWER_CTL, &v), 0);
+	ASSERT_EQ(v, 0x1234);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_POWER_CTL, 0xffffffff00000001ULL), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_POWER_CTL), 0xffffffff00000001ULL);
+
+	/* Known: with every userspace exit asked for, still no exit. */
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_USER_SPACE_MSR))
+		return;
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_USER_SPACE_MSR,
+		      KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+		      KVM_MSR_EXIT_REASON_FILTER);
+	svc_call(vcpu, SVC_WRMSR, 0x1234, MSR_POWER_CTL, 0, &r);
+	ASSERT_FALSE(r.faulted);
+	svc_call(vcpu, SVC_RDMSR, 0, MSR_POWER_CTL, 0, &r);
+	ASSERT_FALSE(r.faulted);
+	ASSERT_EQ(r.eax, 0x1234);
+}
+
+/* A filter that denies writes of POWER_CTL: FILTER wins over "known". */
+TEST(msr_filter_before_known_msr)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t bits = 0;
+	uint64_t v;
+
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_MSR_FILTER))
+		SKIP("no KVM_CAP_X86_MSR_FILTER");
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_USER_SPACE_MSR,
+		      KVM_MSR_EXIT_REASON_FILTER);
+	ASSERT_OK(set_filter(vcpu->vm, KVM_MSR_FILTER_DEFAULT_ALLOW,
+			     KVM_MSR_FILTER_WRITE, MSR_POWER_CTL, 1, &bits));
+	svc_start(vcpu, SVC_WRMSR, 0x1234, MSR_POWER_CTL, 0);
+	assert_msr_exit(vcpu, KVM_EXIT_X86_WRMSR_, MSR_POWER_CTL,
+			KVM_MSR_EXIT_REASON_FILTER);
+	ASSERT_EQ(vcpu->run->msr.data, 0x1234);
+	vcpu_run(vcpu);
+	svc_finish(vcpu, &(struct svc_result){ 0 });
+	/* Userspace took the write; reads still go to the kernel. */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_POWER_CTL), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_POWER_CTL, &v), 0);
+	ASSERT_EQ(v, 0);
+}
+
+static int set_pmu_filter(struct vm *vm, uint32_t action, uint32_t flags,
+			  uint32_t nevents)
+{
+	struct kvm_pmu_event_filter *f;
+	int r;
+
+	f = calloc(1, sizeof(*f) + nevents * sizeof(f->events[0]));
+	ASSERT_TRUE(f != NULL);
+	f->action = action;
+	f->flags = flags;
+	f->nevents = nevents;
+	for (uint32_t i = 0; i < nevents; i++)
+		f->events[i] = 0xc0 + i;
+	r = ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, f);
+	free(f);
+	return r;
+}
+
+TEST(pmu_event_filter_checked)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	struct vm *vm = vcpu->vm;
+
+	if (!kvm_check_cap(vm->fd, KVM_CAP_PMU_EVENT_FILTER))
+		SKIP("no KVM_CAP_PMU_EVENT_FILTER");
+	ASSERT_ERRNO(set_pmu_filter(vm, 2, 0, 1), EINVAL);
+	ASSERT_ERRNO(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0x80, 1), EINVAL);
+	ASSERT_ERRNO(set_pmu_filter(vm, KVM_PMU_EVENT_DENY, 0, 301), E2BIG);
+	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_DENY, 0, 300));
+	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0, 2));
+	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0, 0));
+	/* The guest runs on with its filter. */
+	svc_call(vcpu, SVC_NOP, 0, 0, 0, &(struct svc_result){ 0 });
 }
 
 /* ------------------------------------------------------------------ */

@@ -215,6 +215,7 @@ struct kvm_vcpu_arch {
 	u64 pdptrs[4];
 	bool pdptrs_from_user;
 	u64 misc_features_enables;
+	u64 power_ctl;			/* MSR_IA32_POWER_CTL, only stored */
 	u64 arch_capabilities;
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];

@@ -897,6 +897,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->reason = X86_EXIT_HYPERCALL;
 		exit->next_rip = svm_next_rip(svm, 3);
 		return;
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+		exit->reason = X86_EXIT_MONITOR_MWAIT;
+		exit->next_rip = svm_next_rip(svm, 3);
+		return;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE:
@@ -904,8 +909,6 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_CLGI:
 	case SVM_EXIT_SKINIT:
 	case SVM_EXIT_RDTSCP:
-	case SVM_EXIT_MONITOR:
-	case SVM_EXIT_MWAIT:
 	case SVM_EXIT_RDPRU:
 		/* Not offered to the guest. */
 		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);

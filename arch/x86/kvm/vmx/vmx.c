@@ -1842,6 +1842,11 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->reason = X86_EXIT_HYPERCALL;
 		exit->next_rip = vmx_next_rip(vcpu);
 		return;
+	case EXIT_REASON_MONITOR_INSTRUCTION:
+	case EXIT_REASON_MWAIT_INSTRUCTION:
+		exit->reason = X86_EXIT_MONITOR_MWAIT;
+		exit->next_rip = vmx_next_rip(vcpu);
+		return;
 	case EXIT_REASON_VMCLEAR:
 	case EXIT_REASON_VMLAUNCH:
 	case EXIT_REASON_VMPTRLD:
@@ -1854,8 +1859,6 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case EXIT_REASON_INVEPT:
 	case EXIT_REASON_INVVPID:
 	case EXIT_REASON_VMFUNC:
-	case EXIT_REASON_MONITOR_INSTRUCTION:
-	case EXIT_REASON_MWAIT_INSTRUCTION:
 		/* Not offered to the guest. */
 		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
 		return;
