@@ -192,6 +192,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_X86_MSR_FILTER:
 	case KVM_CAP_SET_GUEST_DEBUG:
 	case KVM_CAP_SREGS2:
+	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+	case KVM_CAP_PMU_EVENT_FILTER:
 		return 1;
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
@@ -282,6 +284,7 @@ void kvm_arch_vm_destroy(struct kvm *kvm)
 {
 	kvm_irqchip_destroy(kvm);
 	kvm_msr_filter_free(kvm);
+	kvm_pmu_vm_destroy(kvm);
 	kvm_mmu_destroy_vm(kvm);
 }
 
@@ -300,6 +303,9 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 		return 0;
 	case KVM_CAP_MSR_PLATFORM_INFO:
 		kvm->arch.guest_can_read_platform_info = cap->args[0];
+		return 0;
+	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+		kvm->arch.triple_fault_event = cap->args[0];
 		return 0;
 	case KVM_CAP_MAX_VCPU_ID:
 		/* Set once, before any vCPU (the same value again is fine). */
@@ -383,6 +389,8 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	}
 	case KVM_X86_SET_MSR_FILTER:
 		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
+	case KVM_SET_PMU_EVENT_FILTER:
+		return kvm_vm_ioctl_set_pmu_event_filter(kvm, argp);
 	case KVM_GET_CLOCK:
 		return kvm_vm_ioctl_get_clock(kvm, argp);
 	case KVM_SET_CLOCK:
@@ -449,6 +457,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	arch->nmi_pending = 0;
 	arch->nmi_injected = false;
 	arch->nmi_masked = false;
+	arch->triple_fault_pending = false;
 	arch->pio.pending = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
@@ -745,7 +754,8 @@ static void kvm_vcpu_sipi(struct kvm_vcpu *vcpu, u8 vector)
 /* Is a halted vCPU to wake up? */
 static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 {
-	if (vcpu->arch.nmi_pending || kvm_lapic_has_events(vcpu))
+	if (vcpu->arch.nmi_pending || vcpu->arch.triple_fault_pending ||
+	    kvm_lapic_has_events(vcpu))
 		return true;
 	return kvm_cpu_has_interrupt(vcpu) &&
 	       (vcpu->arch.rflags & X86_EFLAGS_IF);
@@ -1235,6 +1245,15 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops->flush_tlb(vcpu);
 	if (kvm_check_request(vcpu, KVM_REQ_CLOCK_UPDATE))
 		kvm_kvmclock_update(vcpu);
+	if (vcpu->arch.triple_fault_pending) {
+		/*
+		 * A triple fault userspace queued (KVM_SET_VCPU_EVENTS): the
+		 * vCPU shuts down as if the guest had faulted, its state kept.
+		 */
+		vcpu->arch.triple_fault_pending = false;
+		vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+		return 0;
+	}
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
 
@@ -1771,6 +1790,11 @@ static void kvm_get_vcpu_events(struct kvm_vcpu *vcpu,
 
 	ev->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
 		    KVM_VCPUEVENT_VALID_SMM;
+	/* Only once userspace asked for it (KVM_CAP_X86_TRIPLE_FAULT_EVENT). */
+	if (vcpu->kvm->arch.triple_fault_event) {
+		ev->flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+		ev->triple_fault.pending = arch->triple_fault_pending;
+	}
 }
 
 static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
@@ -1781,7 +1805,11 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	if (ev->flags & ~(KVM_VCPUEVENT_VALID_NMI_PENDING |
 			  KVM_VCPUEVENT_VALID_SIPI_VECTOR |
 			  KVM_VCPUEVENT_VALID_SHADOW |
-			  KVM_VCPUEVENT_VALID_SMM))
+			  KVM_VCPUEVENT_VALID_SMM |
+			  KVM_VCPUEVENT_VALID_TRIPLE_FAULT))
+		return -EINVAL;
+	if ((ev->flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) &&
+	    !vcpu->kvm->arch.triple_fault_event)
 		return -EINVAL;
 	if (ev->exception.injected &&
 	    (ev->exception.nr > 31 || ev->exception.nr == X86_TRAP_NMI))
@@ -1809,6 +1837,8 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	if (ev->flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
 		arch->nmi_pending = ev->nmi.pending;
 	arch->nmi_masked = ev->nmi.masked;
+	if (ev->flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
+		arch->triple_fault_pending = ev->triple_fault.pending;
 	return 0;
 }
 

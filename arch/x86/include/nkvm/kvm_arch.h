@@ -86,6 +86,9 @@ struct kvm_arch {
 	u64 disabled_quirks;		/* KVM_CAP_DISABLE_QUIRKS2 */
 	bool guest_can_read_platform_info;	/* KVM_CAP_MSR_PLATFORM_INFO */
 	u32 user_space_msr_mask;	/* KVM_CAP_X86_USER_SPACE_MSR */
+	bool triple_fault_event;	/* KVM_CAP_X86_TRIPLE_FAULT_EVENT */
+	/* KVM_SET_PMU_EVENT_FILTER (pmu.c), under kvm->lock */
+	struct kvm_pmu_event_filter *pmu_event_filter;
 	u64 tss_addr;			/* KVM_SET_TSS_ADDR (unused by SVM) */
 	u32 bsp_vcpu_id;		/* KVM_SET_BOOT_CPU_ID */
 	u64 identity_map_addr;
@@ -162,6 +165,7 @@ struct kvm_vcpu_arch {
 	u8 nmi_pending;
 	bool nmi_injected;
 	bool nmi_masked;		/* between an NMI and its IRET */
+	bool triple_fault_pending;	/* KVM_EXIT_SHUTDOWN before the next entry */
 	bool has_run;			/* entered the guest at least once */
 	u32 mp_state;
 
