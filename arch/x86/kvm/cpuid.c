@@ -710,6 +710,21 @@ int kvm_vcpu_ioctl_get_cpuid2(struct kvm_vcpu *vcpu,
 	return copy_to_user(ucpuid, &cpuid, sizeof(cpuid)) ? -EFAULT : 0;
 }
 
+/* Does the guest's CPUID say AuthenticAMD or HygonGenuine? */
+bool kvm_guest_cpuid_is_amd(struct kvm_vcpu *vcpu)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	e = kvm_cpuid_find(vcpu->arch.cpuid_entries, vcpu->arch.cpuid_nent,
+			   0, 0);
+	if (!e)
+		return false;
+	return (e->ebx == 0x68747541 && e->edx == 0x69746e65 &&
+		e->ecx == 0x444d4163) ||
+	       (e->ebx == 0x6f677948 && e->edx == 0x6e65476e &&
+		e->ecx == 0x656e6975);
+}
+
 bool kvm_guest_cpuid_has(struct kvm_vcpu *vcpu, u32 function, u32 index,
 			 int reg, u32 bit)
 {

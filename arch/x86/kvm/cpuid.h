@@ -139,6 +139,7 @@ void kvm_cpuid_query(struct kvm_vcpu *vcpu, u32 *eax, u32 *ebx, u32 *ecx,
 		     u32 *edx);
 bool kvm_guest_cpuid_has(struct kvm_vcpu *vcpu, u32 function, u32 index,
 			 int reg, u32 bit);
+bool kvm_guest_cpuid_is_amd(struct kvm_vcpu *vcpu);
 u64 kvm_host_supported_xcr0(void);
 const struct kvm_xstate_layout *kvm_host_xstate_layout(void);
 #endif

@@ -195,6 +195,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
 	case KVM_CAP_PMU_EVENT_FILTER:
 		return 1;
+	case KVM_CAP_MCE:
+		return NKVM_MAX_MCE_BANKS;
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
 	case KVM_CAP_XSAVE:
@@ -241,6 +243,8 @@ long kvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg)
 		return kvm_dev_ioctl_get_msr_index_list(argp, true);
 	case KVM_GET_MSRS:
 		return kvm_dev_ioctl_get_feature_msrs(argp);
+	case KVM_X86_GET_MCE_CAP_SUPPORTED:
+		return kvm_dev_ioctl_get_mce_cap(argp);
 	default:
 		return -EINVAL;
 	}
@@ -509,6 +513,7 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 				kvm_cr4_reserved_bits, &vcpu->arch.model);
 	vcpu->arch.model.cr4_reserved = kvm_cr4_reserved_bits;
 	kvm_pmu_refresh(vcpu);
+	kvm_mce_init(vcpu);
 	kvm_vcpu_reset(vcpu);
 	/* With an in-kernel APIC, an AP waits for INIT/SIPI, as on Linux. */
 	if (kvm_lapic_in_kernel(vcpu) &&
@@ -2049,6 +2054,15 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, false);
 	case KVM_SET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, true);
+	case KVM_X86_SETUP_MCE: {
+		u64 cap;
+
+		if (copy_from_user(&cap, argp, sizeof(cap)))
+			return -EFAULT;
+		return kvm_vcpu_setup_mce(vcpu, cap);
+	}
+	case KVM_X86_SET_MCE:
+		return IOCTL_IN(struct kvm_x86_mce, kvm_vcpu_set_mce);
 	default:
 		return -EINVAL;
 	}

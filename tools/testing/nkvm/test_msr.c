@@ -25,6 +25,11 @@
  *    is in KVM_GET_MSR_INDEX_LIST.
  *  - KVM_SET_PMU_EVENT_FILTER: action ALLOW or DENY, flags 0, at most 300
  *    events (E2BIG); accepted even where the guest has no PMU.
+ *  - Machine checks (KVM_CAP_MCE = 32 banks): before KVM_X86_SETUP_MCE a
+ *    vCPU has MCG_CAP = 32 (banks, no MCG_CTL).  KVM_X86_SET_MCE fills a
+ *    bank; an uncorrected error raises #MC, or shuts the vCPU down when
+ *    CR4.MCE is clear.  On AMD no CMCI is offered, and KVM_X86_SETUP_MCE
+ *    drops MCG_CAP bits 63:9 (MCG_SER_P included).
  */
 #include <sys/ioctl.h>
 
@@ -923,6 +928,219 @@ TEST(pmu_event_filter_checked)
 	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0, 0));
 	/* The guest runs on with its filter. */
 	svc_call(vcpu, SVC_NOP, 0, 0, 0, &(struct svc_result){ 0 });
+}
+
+/* ------------------------------------------------------------------ */
+/* Machine checks                                                       */
+
+#define MSR_MCG_CAP		0x179
+#define MSR_MCG_STATUS		0x17a
+#define MSR_MCG_CTL		0x17b
+#define MSR_MC_CTL(i)		(0x400 + 4 * (i))
+#define MSR_MC_STATUS(i)	(0x401 + 4 * (i))
+#define MSR_MC_ADDR(i)		(0x402 + 4 * (i))
+#define MSR_MC_MISC(i)		(0x403 + 4 * (i))
+#define MCG_CTL_P		(1ULL << 8)
+#define MCG_CMCI_P		(1ULL << 10)
+#define MCG_SER_P		(1ULL << 24)
+#define MCI_STATUS_VAL		(1ULL << 63)
+#define MCI_STATUS_OVER		(1ULL << 62)
+#define MCI_STATUS_UC		(1ULL << 61)
+#define MCI_STATUS_EN		(1ULL << 60)
+#define MCI_STATUS_PCC		(1ULL << 57)
+#define MCG_STATUS_MCIP		(1ULL << 2)
+#define MC_VECTOR		18
+#define X86_CR4_MCE_		(1ULL << 6)
+
+static uint64_t mce_cap_supported(int kvm_fd)
+{
+	uint64_t cap = 0;
+
+	ASSERT_OK(ioctl(kvm_fd, KVM_X86_GET_MCE_CAP_SUPPORTED, &cap));
+	return cap;
+}
+
+static int set_mce(struct vcpu *vcpu, uint8_t bank, uint64_t status,
+		   uint64_t mcg_status, uint64_t addr)
+{
+	struct kvm_x86_mce m = {
+		.status = status, .addr = addr, .misc = 0x86,
+		.mcg_status = mcg_status, .bank = bank,
+	};
+
+	return ioctl(vcpu->fd, KVM_X86_SET_MCE, &m);
+}
+
+TEST(mce_banks_before_setup)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t v;
+
+	if (kvm_check_cap(vcpu->vm->fd, KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CAP), 32);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MCG_CAP, &v), 0);
+	ASSERT_EQ(v, 32);
+	/* No MCG_CTL for the guest; the host reads it as 0. */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MCG_CTL, &v), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CTL), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_MCG_CTL, ~0ULL), 0);
+	/* The 32 banks, zeroed. */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_MISC(31)), 0);
+	ASSERT_EQ(vcpu_get_msr_raw(vcpu, MSR_MC_CTL(32), &v), 0);
+	/* The guest writes a bank's control: 0 or all ones (bit 10 aside). */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_CTL(4), ~0ULL & ~(1ULL << 10)), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_CTL(4)), ~0ULL & ~(1ULL << 10));
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_CTL(4), 0x1234), GP_VECTOR);
+	/* It may clear a status, not set one (no AMD CPUID here). */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_STATUS(0), 0), 0);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_STATUS(0), 1), GP_VECTOR);
+	/* MCG_CAP is read-only. */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MCG_CAP, 32), GP_VECTOR);
+}
+
+TEST(mce_setup_checked)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t sup, cap, v;
+
+	if (kvm_check_cap(vcpu->vm->fd, KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	sup = mce_cap_supported(vcpu->vm->kvm_fd);
+	ASSERT_EQ(sup & (MCG_CTL_P | MCG_SER_P), MCG_CTL_P | MCG_SER_P);
+	if (host_is_amd(vcpu->vm->kvm_fd))
+		ASSERT_EQ(sup & MCG_CMCI_P, 0);
+
+	cap = 0;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap), EINVAL);
+	cap = 33;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap), EINVAL);
+	cap = 4 | (1ULL << 40);
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap), EINVAL);
+
+	cap = MCG_CTL_P | MCG_SER_P | 4;
+	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
+	/* AMD has no MCG_SER_P: bits 63:9 are dropped there. */
+	if (host_is_amd(vcpu->vm->kvm_fd))
+		cap &= 0x1ff;
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CAP), cap);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MCG_CTL, &v), 0);
+	ASSERT_EQ(v, ~0ULL);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_CTL(3)), ~0ULL);
+	/* Only the four banks now. */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MC_CTL(4), &v), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr_raw(vcpu, MSR_MC_STATUS(4), &v), 0);
+	/* MCG_CTL: 0 or all ones. */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MCG_CTL, 1), GP_VECTOR);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MCG_CTL, 0), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CTL), 0);
+}
+
+TEST(mce_corrected_errors_fill_the_bank)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t cap = MCG_CTL_P | 2, st = MCI_STATUS_VAL | MCI_STATUS_EN | 0x17;
+	uint64_t v;
+
+	if (kvm_check_cap(vcpu->vm->fd, KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
+	ASSERT_ERRNO(set_mce(vcpu, 2, st, 0, 0), EINVAL);	/* no bank 2 */
+	ASSERT_ERRNO(set_mce(vcpu, 1, 0x17, 0, 0), EINVAL);	/* no VAL */
+
+	ASSERT_OK(set_mce(vcpu, 1, st, 0, 0x1000));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(1)), st);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(1)), 0x1000);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_MISC(1)), 0x86);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MC_STATUS(1), &v), 0);
+	ASSERT_EQ(v, st);
+	/* A second one overflows. */
+	ASSERT_OK(set_mce(vcpu, 1, st, 0, 0x2000));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(1)), st | MCI_STATUS_OVER);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(1)), 0x2000);
+	/* The guest goes on (no exception for a corrected error). */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MC_ADDR(1), &v), 0);
+	ASSERT_EQ(v, 0x2000);
+}
+
+/* Ready on port 0x10 forever; the #MC handler reports on port 0x18. */
+GUEST_CODE(mce_guest,
+	"1: out %al, $0x10\n"
+	"jmp 1b\n"
+);
+GUEST_CODE(mce_handler,
+	"out %al, $0x18\n"
+	"hlt\n"
+);
+
+static struct vcpu *mce_vcpu(bool cr4_mce)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(mce_guest);
+	uint64_t cap = MCG_CTL_P | MCG_SER_P | 1;
+	struct kvm_sregs sregs;
+
+	vm_write(vcpu->vm, 0x3000, mce_handler, GUEST_SIZE(mce_handler));
+	vm_set_ivt(vcpu->vm, MC_VECTOR, 0, 0x3000);
+	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
+	vcpu_get_sregs(vcpu, &sregs);
+	if (cr4_mce)
+		sregs.cr4 |= X86_CR4_MCE_;
+	vcpu_set_sregs(vcpu, &sregs);
+	RUN_OUT(vcpu, 1, 0x10);
+	return vcpu;
+}
+
+TEST(mce_uncorrected_raises_mc)
+{
+	uint64_t st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN |
+		      MCI_STATUS_PCC | 0x42;
+	struct vcpu *vcpu;
+
+	if (kvm_check_cap(kvm_open(), KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	vcpu = mce_vcpu(true);
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0x5000));
+	RUN_OUT(vcpu, 1, 0x18);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), st);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_STATUS), MCG_STATUS_MCIP);
+	/* A second one while MCIP is set: shutdown. */
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0x6000));
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_SHUTDOWN);
+}
+
+TEST(mce_uncorrected_without_cr4_mce_shuts_down)
+{
+	uint64_t st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN |
+		      MCI_STATUS_PCC;
+	struct vcpu *vcpu;
+
+	if (kvm_check_cap(kvm_open(), KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	vcpu = mce_vcpu(false);
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0));
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_SHUTDOWN);
+}
+
+TEST(mce_uncorrected_dropped_when_reporting_is_off)
+{
+	uint64_t st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN |
+		      MCI_STATUS_PCC;
+	struct vcpu *vcpu;
+
+	if (kvm_check_cap(kvm_open(), KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	vcpu = mce_vcpu(true);
+	vcpu_set_msr(vcpu, MSR_MC_CTL(0), 0);
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), 0);
+	RUN_OUT(vcpu, 1, 0x10);
+
+	/* UCNA (no MCG_STATUS, no PCC): logged, no #MC. */
+	st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | 0x9;
+	ASSERT_OK(set_mce(vcpu, 0, st, 0, 0x7000));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), st);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(0)), 0x7000);
+	RUN_OUT(vcpu, 1, 0x10);
 }
 
 /* ------------------------------------------------------------------ */

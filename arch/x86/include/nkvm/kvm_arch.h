@@ -40,6 +40,9 @@ struct kvm_mmu_vcpu {
 
 enum { KVM_PENDING_PIO, KVM_PENDING_MSR };
 
+/* Machine-check banks a vCPU may have (KVM_CAP_MCE), Linux's number. */
+#define NKVM_MAX_MCE_BANKS	32
+
 struct kvm_msr_filter_state;
 struct kvm_lapic;
 struct kvm_pic;
@@ -224,6 +227,12 @@ struct kvm_vcpu_arch {
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];
+
+	/* Machine-check banks (msr.c): MCi_CTL, _STATUS, _ADDR, _MISC. */
+	u64 mcg_cap;			/* KVM_X86_SETUP_MCE */
+	u64 mcg_status;
+	u64 mcg_ctl;
+	u64 mce_banks[NKVM_MAX_MCE_BANKS * 4];
 
 	/* The instruction emulator's state (mmio.c). */
 	struct kvm_emul_state *emul;
