@@ -174,6 +174,19 @@ static int kvm_xsave2_size(void)
 	return max_t(u32, size, sizeof(struct kvm_xsave));
 }
 
+/*
+ * The largest KVM_GET_NESTED_STATE answer, in the vendor's format: the
+ * header and a VMCB (SVM), or a VMCS and its shadow (VMX), as on Linux.
+ */
+static u32 kvm_nested_state_max_size(void)
+{
+	if (kvm_x86_ops->nested_state_format == KVM_STATE_NESTED_FORMAT_SVM)
+		return sizeof(struct kvm_nested_state) +
+		       KVM_STATE_NESTED_SVM_VMCB_SIZE;
+	return sizeof(struct kvm_nested_state) +
+	       2 * KVM_STATE_NESTED_VMX_VMCS_SIZE;
+}
+
 long kvm_arch_check_extension(struct kvm *kvm, long ext)
 {
 	switch (ext) {
@@ -197,6 +210,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		return 1;
 	case KVM_CAP_MCE:
 		return NKVM_MAX_MCE_BANKS;
+	case KVM_CAP_NESTED_STATE:
+		return kvm_nested_state_max_size();
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
 	case KVM_CAP_XSAVE:
@@ -1847,6 +1862,61 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	return 0;
 }
 
+/*
+ * KVM_GET_NESTED_STATE.  nkvm never runs a nested guest, so the state is
+ * always the one outside guest mode, in the vendor's format: SVM with GIF
+ * set, VMX with no VMXON region.  Returns 0, or -E2BIG with the size
+ * needed written back.
+ */
+static int kvm_get_nested_state(struct kvm_vcpu *vcpu,
+				struct kvm_nested_state __user *ustate)
+{
+	struct kvm_nested_state st = {
+		.format = kvm_x86_ops->nested_state_format,
+		.size = sizeof(st),
+	};
+	u32 room;
+
+	if (get_user(room, &ustate->size))
+		return -EFAULT;
+	if (room < st.size)
+		return put_user(st.size, &ustate->size) ? -EFAULT : -E2BIG;
+	if (st.format == KVM_STATE_NESTED_FORMAT_SVM) {
+		st.flags = KVM_STATE_NESTED_GIF_SET;
+	} else {
+		st.hdr.vmx.vmxon_pa = -1ULL;
+		st.hdr.vmx.vmcs12_pa = -1ULL;
+	}
+	return copy_to_user(ustate, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/* KVM_SET_NESTED_STATE: only the state outside guest mode, as above. */
+static int kvm_set_nested_state(struct kvm_vcpu *vcpu,
+				const struct kvm_nested_state *st)
+{
+	if (st->size < sizeof(*st))
+		return -EINVAL;
+	if (st->flags & ~(KVM_STATE_NESTED_RUN_PENDING |
+			  KVM_STATE_NESTED_GUEST_MODE |
+			  KVM_STATE_NESTED_EVMCS |
+			  KVM_STATE_NESTED_MTF_PENDING |
+			  KVM_STATE_NESTED_GIF_SET))
+		return -EINVAL;
+	if ((st->flags & KVM_STATE_NESTED_RUN_PENDING) &&
+	    !(st->flags & KVM_STATE_NESTED_GUEST_MODE))
+		return -EINVAL;
+	if (st->format != kvm_x86_ops->nested_state_format)
+		return -EINVAL;
+	if (st->format == KVM_STATE_NESTED_FORMAT_SVM)
+		/* EFER.SVME is never set: GIF set, not in guest mode. */
+		return st->flags == KVM_STATE_NESTED_GIF_SET ? 0 : -EINVAL;
+	/* VMX is not offered to the guest: no VMXON, no VMCS12. */
+	if (st->hdr.vmx.vmxon_pa != -1ULL || st->hdr.vmx.vmcs12_pa != -1ULL ||
+	    st->hdr.vmx.smm.flags || st->flags)
+		return -EINVAL;
+	return 0;
+}
+
 static int kvm_set_mp_state(struct kvm_vcpu *vcpu,
 			    const struct kvm_mp_state *mp)
 {
@@ -2063,6 +2133,10 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	}
 	case KVM_X86_SET_MCE:
 		return IOCTL_IN(struct kvm_x86_mce, kvm_vcpu_set_mce);
+	case KVM_GET_NESTED_STATE:
+		return kvm_get_nested_state(vcpu, argp);
+	case KVM_SET_NESTED_STATE:
+		return IOCTL_IN(struct kvm_nested_state, kvm_set_nested_state);
 	default:
 		return -EINVAL;
 	}

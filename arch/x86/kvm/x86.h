@@ -108,6 +108,8 @@ struct kvm_x86_ops {
 	void (*vcpu_after_set_cpuid)(struct kvm_vcpu *vcpu);
 	/* The PMU comes from CPUID leaf 0xA (Intel) rather than always. */
 	bool pmu_from_cpuid_0xa;
+	/* KVM_STATE_NESTED_FORMAT_SVM or _VMX: the vendor's nested state. */
+	u16 nested_state_format;
 
 	/*
 	 * Events.  Common code decides what to inject (x86.c,

@@ -934,6 +934,7 @@ static const struct kvm_tdp_format svm_npt_format = {
 
 static const struct kvm_x86_ops svm_ops = {
 	.name = "svm",
+	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
 	.owner = THIS_MODULE,
 	.vm_size = sizeof(struct kvm),
 	.vcpu_size = sizeof(struct vcpu_svm),

@@ -1907,6 +1907,7 @@ static const struct kvm_x86_ops vmx_ops = {
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
 	.pmu_from_cpuid_0xa = true,
+	.nested_state_format = KVM_STATE_NESTED_FORMAT_VMX,
 
 	.inject_exception = vmx_inject_exception,
 	.inject_nmi = vmx_inject_nmi,
