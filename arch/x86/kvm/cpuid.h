@@ -56,6 +56,8 @@
 #define CPUID_7_ECX_PKU			(1U << 3)
 #define CPUID_7_ECX_OSPKE		(1U << 4)
 #define CPUID_7_ECX_LA57		(1U << 16)
+#define CPUID_7_ECX_RDPID		(1U << 22)
+#define CPUID_80000001_EDX_RDTSCP	(1U << 27)
 #define CPUID_80000001_ECX_PERFCTR_CORE	(1U << 23)
 
 /* CR4 bits (architectural positions). */

@@ -573,9 +573,15 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 			vcpu->arch.ucode_rev = data;
 		return 0;	/* a guest's write is ignored */
 	case MSR_TSC_AUX:
-		if ((!host && !kvm_guest_has_tsc_aux(vcpu)) || (data >> 32))
+		if (!host && !kvm_guest_has_tsc_aux(vcpu))
 			return 1;
-		vcpu->arch.tsc_aux = data;
+		/*
+		 * Bits 63:32 are reserved on Intel; AMD ignores them.  As on
+		 * Linux, the guest's vendor decides, and they read as 0.
+		 */
+		if (vcpu->arch.model.intel && (data >> 32))
+			return 1;
+		vcpu->arch.tsc_aux = (u32)data;
 		return 0;
 	case MSR_IA32_PRED_CMD:
 		/* IBPB, when the guest was offered it. */

@@ -751,6 +751,27 @@ static void kvm_load_host_xcr0(bool switched)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
 }
 
+/* ---- TSC_AUX ------------------------------------------------------------ */
+
+/*
+ * A guest with RDTSCP or RDPID reads TSC_AUX natively: load its value
+ * around the run, with interrupts off (the kernel itself never reads
+ * TSC_AUX; the vDSO's getcpu does, in userspace).  Only when the host has
+ * the MSR, and only if the values differ.
+ */
+static bool kvm_load_guest_tsc_aux(struct kvm_vcpu *vcpu, u64 *host)
+{
+	if (!vcpu->arch.model.tsc_aux || !kvm_x86_ops->tsc_aux_native ||
+	    !(boot_cpu_has(X86_FEATURE_RDTSCP) ||
+	      boot_cpu_has(X86_FEATURE_RDPID)))
+		return false;
+	rdmsrl(MSR_TSC_AUX, *host);
+	if (*host == vcpu->arch.tsc_aux)
+		return false;
+	wrmsrl(MSR_TSC_AUX, vcpu->arch.tsc_aux);
+	return true;
+}
+
 /* ---- The in-kernel APIC in the run loop -------------------------------- */
 
 /* INIT: the registers as after RESET, less what INIT keeps. */
@@ -1255,7 +1276,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	__must_hold(&vcpu->kvm->srcu)
 {
 	struct kvm_x86_exit exit = {};
-	bool xcr0_switched;
+	bool xcr0_switched, tsc_aux_switched;
+	u64 host_tsc_aux = 0;
 	int r;
 
 	r = kvm_mmu_reload(vcpu);
@@ -1318,7 +1340,10 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	/* Ticks that land while the guest runs count as guest time. */
 	current->flags |= PF_VCPU;
 	xcr0_switched = kvm_load_guest_xcr0(vcpu);
+	tsc_aux_switched = kvm_load_guest_tsc_aux(vcpu, &host_tsc_aux);
 	kvm_x86_ops->run(vcpu);
+	if (tsc_aux_switched)
+		wrmsrl(MSR_TSC_AUX, host_tsc_aux);
 	kvm_load_host_xcr0(xcr0_switched);
 	vcpu->arch.has_run = true;
 	vcpu->arch.pdptrs_from_user = false;

@@ -110,6 +110,11 @@ struct kvm_x86_ops {
 	bool pmu_from_cpuid_0xa;
 	/* KVM_STATE_NESTED_FORMAT_SVM or _VMX: the vendor's nested state. */
 	u16 nested_state_format;
+	/*
+	 * The guest runs RDTSCP (when its CPUID offers it) and RDPID without
+	 * exits, reading the TSC_AUX that common code loads for it.
+	 */
+	bool tsc_aux_native;
 
 	/*
 	 * Events.  Common code decides what to inject (x86.c,

@@ -30,6 +30,11 @@
  *    bank; an uncorrected error raises #MC, or shuts the vCPU down when
  *    CR4.MCE is clear.  On AMD no CMCI is offered, and KVM_X86_SETUP_MCE
  *    drops MCG_CAP bits 63:9 (MCG_SER_P included).
+ *  - RDTSCP (when the guest's CPUID offers it) returns TSC_AUX in ECX.
+ *    TSC_AUX bits 63:32 are dropped unless the guest is GenuineIntel
+ *    (then they are reserved).  (Without RDTSCP in its CPUID the guest
+ *    should get #UD, but QEMU's TCG runs it all the same, under Linux KVM
+ *    too, so that is not checked.)
  */
 #include <sys/ioctl.h>
 
@@ -1063,24 +1068,36 @@ TEST(mce_corrected_errors_fill_the_bank)
 	ASSERT_EQ(v, 0x2000);
 }
 
-/* Ready on port 0x10 forever; the #MC handler reports on port 0x18. */
+/* An exception handler that reports on port 0x16 and halts. */
+GUEST_CODE(report_handler,
+	"out %al, $0x16\n"
+	"hlt\n"
+);
+
+/* A real-mode guest with report_handler for @vector. */
+static struct vcpu *vcpu_with_handler(const void *code, size_t len,
+				      int vector)
+{
+	struct vcpu *vcpu = vm_with_guest(code, len);
+
+	vm_write(vcpu->vm, 0x3000, report_handler, GUEST_SIZE(report_handler));
+	vm_set_ivt(vcpu->vm, vector, 0, 0x3000);
+	return vcpu;
+}
+
+/* Ready on port 0x10 forever. */
 GUEST_CODE(mce_guest,
 	"1: out %al, $0x10\n"
 	"jmp 1b\n"
 );
-GUEST_CODE(mce_handler,
-	"out %al, $0x18\n"
-	"hlt\n"
-);
 
 static struct vcpu *mce_vcpu(bool cr4_mce)
 {
-	struct vcpu *vcpu = VM_WITH_GUEST(mce_guest);
+	struct vcpu *vcpu = vcpu_with_handler(mce_guest, GUEST_SIZE(mce_guest),
+					      MC_VECTOR);
 	uint64_t cap = MCG_CTL_P | MCG_SER_P | 1;
 	struct kvm_sregs sregs;
 
-	vm_write(vcpu->vm, 0x3000, mce_handler, GUEST_SIZE(mce_handler));
-	vm_set_ivt(vcpu->vm, MC_VECTOR, 0, 0x3000);
 	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
 	vcpu_get_sregs(vcpu, &sregs);
 	if (cr4_mce)
@@ -1100,7 +1117,7 @@ TEST(mce_uncorrected_raises_mc)
 		SKIP("no KVM_CAP_MCE");
 	vcpu = mce_vcpu(true);
 	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0x5000));
-	RUN_OUT(vcpu, 1, 0x18);
+	RUN_OUT(vcpu, 1, 0x16);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), st);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_STATUS), MCG_STATUS_MCIP);
 	/* A second one while MCIP is set: shutdown. */
@@ -1141,6 +1158,52 @@ TEST(mce_uncorrected_dropped_when_reporting_is_off)
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), st);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(0)), 0x7000);
 	RUN_OUT(vcpu, 1, 0x10);
+}
+
+/* ------------------------------------------------------------------ */
+/* RDTSCP and TSC_AUX                                                   */
+
+#define MSR_TSC_AUX_		0xc0000103
+#define CPUID_RDTSCP		(1U << 27)	/* 0x80000001 EDX */
+
+/* RDTSCP, then ECX out on port 0x10, forever. */
+GUEST_CODE(rdtscp_guest,
+	"1: rdtscp\n"
+	"mov %ecx, %eax\n"
+	"out %eax, $0x10\n"
+	"jmp 1b\n"
+);
+
+static struct vcpu *rdtscp_vcpu(void)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(rdtscp_guest);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vcpu->vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0x80000001, 0);
+
+	if (!e || !(e->edx & CPUID_RDTSCP)) {
+		free(c);
+		return NULL;
+	}
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+	return vcpu;
+}
+
+TEST(rdtscp_reads_tsc_aux)
+{
+	struct vcpu *vcpu = rdtscp_vcpu();
+
+	if (!vcpu)
+		SKIP("no RDTSCP in KVM_GET_SUPPORTED_CPUID");
+	vcpu_set_msr(vcpu, MSR_TSC_AUX_, 0x1234);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0x1234);
+	vcpu_set_msr(vcpu, MSR_TSC_AUX_, 0xabcdef);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0xabcdef);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0xabcdef);
+	/* Bits 63:32 are dropped (a non-Intel guest). */
+	vcpu_set_msr(vcpu, MSR_TSC_AUX_, (1ULL << 32) | 7);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_TSC_AUX_), 7);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 7);
 }
 
 /* ------------------------------------------------------------------ */
