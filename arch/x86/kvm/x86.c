@@ -1242,8 +1242,11 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_NPF:
 		return kvm_handle_npf(vcpu, exit);
 	case X86_EXIT_SHUTDOWN:
-		/* The hardware state is undefined now: back to power-on. */
-		kvm_vcpu_reset(vcpu);
+		/*
+		 * The hardware state is undefined now: INIT the vCPU, as
+		 * Linux's SVM code does (the MSRs, CPUID and APIC base stay).
+		 */
+		kvm_vcpu_init_event(vcpu);
 		run->exit_reason = KVM_EXIT_SHUTDOWN;
 		return 0;
 	case X86_EXIT_DEBUG:
