@@ -273,9 +273,9 @@ const struct kvm_xstate_layout *kvm_host_xstate_layout(void)
 static const u32 cpuid_1_edx_mask =
 	FEAT(FPU) | FEAT(VME) | FEAT(DE) | FEAT(PSE) | FEAT(TSC) | FEAT(MSR) |
 	FEAT(PAE) | FEAT(MCE) | FEAT(CX8) | FEAT(APIC) | FEAT(SEP) |
-	FEAT(MTRR) | FEAT(PGE) | FEAT(CMOV) | FEAT(PAT) | FEAT(PSE36) |
-	FEAT(CLFLUSH) | FEAT(MMX) | FEAT(FXSR) | FEAT(XMM) | FEAT(XMM2) |
-	FEAT(SELFSNOOP);
+	FEAT(MTRR) | FEAT(PGE) | FEAT(MCA) | FEAT(CMOV) | FEAT(PAT) |
+	FEAT(PSE36) | FEAT(CLFLUSH) | FEAT(MMX) | FEAT(FXSR) | FEAT(XMM) |
+	FEAT(XMM2) | FEAT(SELFSNOOP);
 static const u32 cpuid_1_ecx_mask =
 	FEAT(XMM3) | FEAT(PCLMULQDQ) | FEAT(SSSE3) | FEAT(FMA) | FEAT(CX16) |
 	FEAT(PCID) | FEAT(XMM4_1) | FEAT(XMM4_2) | FEAT(MOVBE) |
