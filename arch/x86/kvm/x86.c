@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) "nkvm: " fmt
 
+#include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
@@ -207,6 +208,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_SREGS2:
 	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
 	case KVM_CAP_PMU_EVENT_FILTER:
+	case KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM:
+	case KVM_CAP_VM_COPY_ENC_CONTEXT_FROM:
 		return 1;
 	case KVM_CAP_MCE:
 		return NKVM_MAX_MCE_BANKS;
@@ -307,6 +310,27 @@ void kvm_arch_vm_destroy(struct kvm *kvm)
 	kvm_mmu_destroy_vm(kvm);
 }
 
+/*
+ * KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM and KVM_CAP_VM_COPY_ENC_CONTEXT_FROM
+ * move or mirror an SEV VM's encryption context.  nkvm has no SEV, so, as
+ * Linux answers for a VM without it: on SVM -EBADF if @fd is not a VM's,
+ * else -EINVAL; on VMX always -EINVAL.
+ */
+static int kvm_vm_enc_context_from(struct kvm *kvm, unsigned int fd)
+{
+	struct file *f;
+	int r;
+
+	if (!kvm_x86_ops->sev_enc_context)
+		return -EINVAL;
+	f = fget(fd);
+	r = kvm_file_is_vm(f) ? -EINVAL : -EBADF;
+
+	if (f)
+		fput(f);
+	return r;
+}
+
 static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 {
 	if (cap->flags)
@@ -326,6 +350,9 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
 		kvm->arch.triple_fault_event = cap->args[0];
 		return 0;
+	case KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM:
+	case KVM_CAP_VM_COPY_ENC_CONTEXT_FROM:
+		return kvm_vm_enc_context_from(kvm, cap->args[0]);
 	case KVM_CAP_MAX_VCPU_ID:
 		/* Set once, before any vCPU (the same value again is fine). */
 		if (cap->args[0] > KVM_MAX_VCPU_IDS)

@@ -115,6 +115,8 @@ struct kvm_x86_ops {
 	 * exits, reading the TSC_AUX that common code loads for it.
 	 */
 	bool tsc_aux_native;
+	/* KVM_CAP_VM_{MOVE,COPY}_ENC_CONTEXT_FROM answer as SEV's do (SVM). */
+	bool sev_enc_context;
 
 	/*
 	 * Events.  Common code decides what to inject (x86.c,

@@ -951,6 +951,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.name = "svm",
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
 	.tsc_aux_native = true,
+	.sev_enc_context = true,
 	.vcpu_after_set_cpuid = svm_update_rdtscp_intercept,
 	.owner = THIS_MODULE,
 	.vm_size = sizeof(struct kvm),
