@@ -195,6 +195,7 @@ int nkvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *buf,
 		     unsigned long len);
 void kvm_vcpu_load(struct kvm_vcpu *vcpu);
 void kvm_vcpu_put(struct kvm_vcpu *vcpu);
+bool kvm_file_is_vm(struct file *file);
 /* A reference on the VM (and so on its vCPUs), for fds other than its own. */
 void kvm_get_kvm(struct kvm *kvm);
 void kvm_put_kvm(struct kvm *kvm);

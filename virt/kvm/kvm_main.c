@@ -819,6 +819,12 @@ static struct file_operations kvm_vm_fops = {
 	.llseek = noop_llseek,
 };
 
+/* Is @file a VM's fd?  Then its private_data is the VM. */
+bool kvm_file_is_vm(struct file *file)
+{
+	return file && file->f_op == &kvm_vm_fops;
+}
+
 static struct file_operations kvm_vcpu_fops = {
 	.release = kvm_vcpu_release,
 	.unlocked_ioctl = kvm_vcpu_ioctl,

@@ -207,6 +207,9 @@ void kvm_cpuid_compute_model(struct kvm_cpuid_entry2 *entries, int nent,
 	if (e)
 		m->supported_xcr0 = (e->eax | ((u64)e->edx << 32)) & host_xcr0;
 
+	e = kvm_cpuid_find(entries, nent, 0x80000001, 0);
+	m->rdtscp = e && (e->edx & CPUID_80000001_EDX_RDTSCP);
+
 	e1 = kvm_cpuid_find(entries, nent, 1, 0);
 	if (e1) {
 		ecx1 = e1->ecx;
@@ -235,6 +238,7 @@ void kvm_cpuid_compute_model(struct kvm_cpuid_entry2 *entries, int nent,
 		rsvd |= NKVM_CR4_LA57;
 	if (!(ecx7 & CPUID_7_ECX_UMIP))
 		rsvd |= NKVM_CR4_UMIP;
+	m->tsc_aux = m->rdtscp || (ecx7 & CPUID_7_ECX_RDPID);
 	(void)edx1;
 	m->cr4_reserved = rsvd;
 }
@@ -269,9 +273,9 @@ const struct kvm_xstate_layout *kvm_host_xstate_layout(void)
 static const u32 cpuid_1_edx_mask =
 	FEAT(FPU) | FEAT(VME) | FEAT(DE) | FEAT(PSE) | FEAT(TSC) | FEAT(MSR) |
 	FEAT(PAE) | FEAT(MCE) | FEAT(CX8) | FEAT(APIC) | FEAT(SEP) |
-	FEAT(MTRR) | FEAT(PGE) | FEAT(CMOV) | FEAT(PAT) | FEAT(PSE36) |
-	FEAT(CLFLUSH) | FEAT(MMX) | FEAT(FXSR) | FEAT(XMM) | FEAT(XMM2) |
-	FEAT(SELFSNOOP);
+	FEAT(MTRR) | FEAT(PGE) | FEAT(MCA) | FEAT(CMOV) | FEAT(PAT) |
+	FEAT(PSE36) | FEAT(CLFLUSH) | FEAT(MMX) | FEAT(FXSR) | FEAT(XMM) |
+	FEAT(XMM2) | FEAT(SELFSNOOP);
 static const u32 cpuid_1_ecx_mask =
 	FEAT(XMM3) | FEAT(PCLMULQDQ) | FEAT(SSSE3) | FEAT(FMA) | FEAT(CX16) |
 	FEAT(PCID) | FEAT(XMM4_1) | FEAT(XMM4_2) | FEAT(MOVBE) |
@@ -313,6 +317,15 @@ static const u32 cpuid_8000_0008_ebx_mask =
 static u32 caps(enum cpuid_leafs word)
 {
 	return boot_cpu_data.x86_capability[word];
+}
+
+/*
+ * RDTSCP and RDPID, where the backend runs them natively (common code
+ * switches TSC_AUX around the guest's runs).
+ */
+static u32 tsc_aux_mask(u32 bit)
+{
+	return kvm_x86_ops->tsc_aux_native ? bit : 0;
 }
 
 static struct kvm_cpuid_entry2 *add_entry(u32 function, u32 index, u32 flags)
@@ -400,7 +413,8 @@ static void build_supported_cpuid(void)
 		sub = min_t(u32, e->eax, 1);
 		e->eax = sub;
 		e->ebx &= cpuid_7_0_ebx_mask & caps(CPUID_7_0_EBX);
-		e->ecx &= cpuid_7_ecx_mask & caps(CPUID_7_ECX);
+		e->ecx &= (cpuid_7_ecx_mask | tsc_aux_mask(CPUID_7_ECX_RDPID)) &
+			  caps(CPUID_7_ECX);
 		e->edx &= cpuid_7_edx_mask & caps(CPUID_7_EDX);
 		if (sub >= 1) {
 			e = add_entry(7, 1, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
@@ -439,7 +453,8 @@ static void build_supported_cpuid(void)
 		case 0x80000001:
 			e->ecx &= cpuid_8000_0001_ecx_mask &
 				  caps(CPUID_8000_0001_ECX);
-			e->edx &= cpuid_8000_0001_edx_mask &
+			e->edx &= (cpuid_8000_0001_edx_mask |
+				   tsc_aux_mask(CPUID_80000001_EDX_RDTSCP)) &
 				  caps(CPUID_8000_0001_EDX);
 			break;
 		case 0x80000007:
@@ -708,6 +723,21 @@ int kvm_vcpu_ioctl_get_cpuid2(struct kvm_vcpu *vcpu,
 		return -EFAULT;
 	cpuid.nent = vcpu->arch.cpuid_nent;
 	return copy_to_user(ucpuid, &cpuid, sizeof(cpuid)) ? -EFAULT : 0;
+}
+
+/* Does the guest's CPUID say AuthenticAMD or HygonGenuine? */
+bool kvm_guest_cpuid_is_amd(struct kvm_vcpu *vcpu)
+{
+	struct kvm_cpuid_entry2 *e;
+
+	e = kvm_cpuid_find(vcpu->arch.cpuid_entries, vcpu->arch.cpuid_nent,
+			   0, 0);
+	if (!e)
+		return false;
+	return (e->ebx == 0x68747541 && e->edx == 0x69746e65 &&
+		e->ecx == 0x444d4163) ||
+	       (e->ebx == 0x6f677948 && e->edx == 0x6e65476e &&
+		e->ecx == 0x656e6975);
 }
 
 bool kvm_guest_cpuid_has(struct kvm_vcpu *vcpu, u32 function, u32 index,

@@ -56,6 +56,8 @@
 #define CPUID_7_ECX_PKU			(1U << 3)
 #define CPUID_7_ECX_OSPKE		(1U << 4)
 #define CPUID_7_ECX_LA57		(1U << 16)
+#define CPUID_7_ECX_RDPID		(1U << 22)
+#define CPUID_80000001_EDX_RDTSCP	(1U << 27)
 #define CPUID_80000001_ECX_PERFCTR_CORE	(1U << 23)
 
 /* CR4 bits (architectural positions). */
@@ -139,6 +141,7 @@ void kvm_cpuid_query(struct kvm_vcpu *vcpu, u32 *eax, u32 *ebx, u32 *ecx,
 		     u32 *edx);
 bool kvm_guest_cpuid_has(struct kvm_vcpu *vcpu, u32 function, u32 index,
 			 int reg, u32 bit);
+bool kvm_guest_cpuid_is_amd(struct kvm_vcpu *vcpu);
 u64 kvm_host_supported_xcr0(void);
 const struct kvm_xstate_layout *kvm_host_xstate_layout(void);
 #endif

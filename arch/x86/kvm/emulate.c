@@ -32,7 +32,7 @@
 #define PAGE_BYTES	4096ULL
 
 /* What a logged access was. */
-enum { LOG_NONE, LOG_READ, LOG_WRITE, LOG_PIO_IN, LOG_PIO_OUT };
+enum { LOG_NONE, LOG_READ, LOG_WRITE, LOG_PIO_OUT };
 
 /* The arithmetic operations, group 1 order first. */
 enum {
@@ -91,6 +91,7 @@ struct emu {
 	u8 mod, reg;		/* ModRM fields; reg includes REX.R */
 	u8 insn, alu, bt_op;
 	u8 str_size;		/* string element size */
+	u16 pio_taken;		/* INS: read-ahead bytes this step used */
 	struct opnd dst, src;
 };
 
@@ -246,7 +247,7 @@ static int next_imm(struct emu *e, unsigned int size, u64 *v)
 
 static bool is_input(int kind)
 {
-	return kind == LOG_READ || kind == LOG_PIO_IN;
+	return kind == LOG_READ;
 }
 
 /*
@@ -282,9 +283,6 @@ static int guest_access(struct emu *e, int kind, u64 la, u16 port,
 	case LOG_WRITE:
 		r = c->ops->write(c, la, buf, n, acc, &c->exception);
 		break;
-	case LOG_PIO_IN:
-		r = c->ops->pio_in(c, port, n, buf);
-		break;
 	default:
 		r = c->ops->pio_out(c, port, n, buf);
 		break;
@@ -308,7 +306,7 @@ static int guest_access(struct emu *e, int kind, u64 la, u16 port,
 		}
 		return r;
 	case X86EMUL_PROPAGATE_FAULT:
-		if (kind == LOG_PIO_IN || kind == LOG_PIO_OUT)
+		if (kind == LOG_PIO_OUT)
 			return X86EMUL_UNHANDLEABLE;
 		return r;
 	case X86EMUL_RETRY:
@@ -1149,6 +1147,73 @@ static int io_permitted(struct emu *e, u16 port, unsigned int size)
 	return X86EMUL_CONTINUE;
 }
 
+/*
+ * How many elements of an INS at linear address @la one port input may
+ * fetch ahead: those left (REP) or one, no more than the read-ahead holds,
+ * and no further than the end of the page in the direction of DF.
+ */
+static unsigned int ins_batch(struct emu *e, unsigned int size, u64 count,
+			      u64 la)
+{
+	unsigned int off = la & (PAGE_BYTES - 1);
+	u64 n = X86EMUL_PIO_BATCH / size, in_page;
+
+	if (e->flags & X86_EFLAGS_DF)
+		in_page = off / size + 1;
+	else
+		in_page = (PAGE_BYTES - off) / size;
+	if (in_page < n)
+		n = in_page;
+	if (!e->rep)
+		count = 1;
+	if (count < n)
+		n = count;
+	return n ? n : 1;
+}
+
+/*
+ * The next INS element, from the read-ahead, which is refilled by one
+ * port input of several elements when empty.  The element counts as used
+ * only when the step completes, so that a restart takes it again.
+ */
+static int ins_input(struct emu *e, u16 port, unsigned int size, u64 count,
+		     u64 la, u64 *v)
+{
+	struct x86_emulate_ctxt *c = e->c;
+	unsigned int n;
+	int r;
+
+	if (c->pio_pos >= c->pio_end) {
+		n = ins_batch(e, size, count, la);
+		if (c->pio_ready) {
+			/*
+			 * Userspace answered the exit.  It may have changed
+			 * RCX meanwhile: the batch follows the count as it is
+			 * now, within the data it gave.
+			 */
+			if (n > c->pio_have / size)
+				n = c->pio_have / size;
+			c->pio_ready = false;
+			if (!n)
+				return X86EMUL_UNHANDLEABLE;
+		} else {
+			r = c->ops->pio_in(c, port, size, n, c->pio_data);
+			if (r == X86EMUL_IO_NEEDED) {
+				c->pio_want = n * size;
+				return r;
+			}
+			if (r != X86EMUL_CONTINUE)
+				return X86EMUL_UNHANDLEABLE;
+		}
+		c->pio_pos = 0;
+		c->pio_end = n * size;
+	}
+	*v = 0;
+	memcpy(v, c->pio_data + c->pio_pos, size);
+	e->pio_taken = size;
+	return X86EMUL_CONTINUE;
+}
+
 /* Write an index or count register with the address size. */
 static void set_areg(struct emu *e, u8 reg, u64 v)
 {
@@ -1189,7 +1254,7 @@ static int exec_string(struct emu *e)
 		if (!r)
 			r = linearize(e, X86EMUL_SEG_ES, di, size, true, &la);
 		if (!r)
-			r = guest_access(e, LOG_PIO_IN, 0, port, &v, size, 0);
+			r = ins_input(e, port, size, count, la, &v);
 		if (!r)
 			r = mem_write(e, X86EMUL_SEG_ES, di, size, v);
 		break;
@@ -1259,6 +1324,15 @@ static void reset_step(struct x86_emulate_ctxt *ctxt)
 	memset(&ctxt->log, 0, sizeof(ctxt->log));
 }
 
+/* Drop the INS read-ahead and any port input awaited. */
+static void reset_pio(struct x86_emulate_ctxt *ctxt)
+{
+	ctxt->pio_pos = 0;
+	ctxt->pio_end = 0;
+	ctxt->pio_want = 0;
+	ctxt->pio_ready = false;
+}
+
 void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 		      const struct x86_emulate_ops *ops, void *opaque,
 		      unsigned long *regs, unsigned long rflags,
@@ -1312,6 +1386,7 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 		ctxt->insn_len = 0;
 		ctxt->insn_valid = true;
 		reset_step(ctxt);
+		reset_pio(ctxt);
 	}
 	ctxt->log.pending = 0;
 	ctxt->rep_more = false;
@@ -1326,6 +1401,7 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 		r = execute(&e);
 
 	if (r == X86EMUL_CONTINUE) {
+		ctxt->pio_pos += e.pio_taken;
 		for (i = 0; i < 16; i++)
 			ctxt->regs[i] = e.r[i];
 		if (!ctxt->rep_more) {
@@ -1335,12 +1411,20 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 		}
 		ctxt->rflags = e.flags;
 		reset_step(ctxt);
+		if (!ctxt->rep_more)
+			reset_pio(ctxt);
 	} else if (r != X86EMUL_IO_NEEDED) {
 		ctxt->rep_more = false;
 		ctxt->insn_valid = false;
 		reset_step(ctxt);
+		reset_pio(ctxt);
 	}
 	return r;
+}
+
+bool x86_emulate_read_ahead(const struct x86_emulate_ctxt *ctxt)
+{
+	return ctxt->pio_pos < ctxt->pio_end;
 }
 
 int x86_emulate_complete_read(struct x86_emulate_ctxt *ctxt, const void *data,
@@ -1348,6 +1432,15 @@ int x86_emulate_complete_read(struct x86_emulate_ctxt *ctxt, const void *data,
 {
 	struct x86_emulate_log *l = &ctxt->log;
 
+	if (ctxt->insn_valid && ctxt->pio_want) {
+		if (len < ctxt->pio_want)
+			return -EINVAL;
+		ctxt->pio_have = len < X86EMUL_PIO_BATCH ? len : X86EMUL_PIO_BATCH;
+		memcpy(ctxt->pio_data, data, ctxt->pio_have);
+		ctxt->pio_want = 0;
+		ctxt->pio_ready = true;
+		return 0;
+	}
 	if (!ctxt->insn_valid || !l->pending || len != l->pending ||
 	    l->nr >= X86EMUL_LOG_OPS || l->bytes + len > X86EMUL_LOG_BYTES)
 		return -EINVAL;

@@ -101,6 +101,20 @@
  * again, which reuses the fetched bytes.  After a completed step without
  * rep_more, x86_emulate_insn() would emulate the next instruction.
  *
+ * String input
+ *
+ * INS takes its elements from a read-ahead in the context.  When it is
+ * empty, one pio_in() call fetches several elements at once (count): the
+ * elements left (REP; one without REP), at most X86EMUL_PIO_BATCH bytes,
+ * and no more than reach the end of the destination's page; the exit that
+ * carries an unanswered one is a KVM_EXIT_IO of that count, as on Linux.
+ * Each step still moves one element.  Userspace may change RCX before the
+ * next KVM_RUN: the batch is then cut to the count as it is on the rerun
+ * (as Linux does: the current element completes and the instruction goes
+ * on with the new count), and if the count grew the elements beyond what
+ * the exit asked for take whatever else userspace's data holds.  OUTS
+ * sends one element per call, as Linux 6.1 does.
+ *
  * A fault ends a step with no effect on registers; earlier REP elements
  * stay done, as on hardware.  Writes accepted earlier in the faulting step
  * are not undone: this shows only for a write crossing into a page that
@@ -186,7 +200,7 @@ struct x86_emulate_ops {
 	int (*write)(struct x86_emulate_ctxt *ctxt, u64 la, const void *val,
 		     unsigned int len, u32 access, struct x86_exception *fault);
 	int (*pio_in)(struct x86_emulate_ctxt *ctxt, u16 port,
-		      unsigned int size, void *val);
+		      unsigned int size, unsigned int count, void *val);
 	int (*pio_out)(struct x86_emulate_ctxt *ctxt, u16 port,
 		       unsigned int size, const void *val);
 };
@@ -198,6 +212,7 @@ struct x86_emulate_ops {
 #define X86EMUL_MAX_INSN	15
 #define X86EMUL_LOG_OPS		8	/* accesses in one step */
 #define X86EMUL_LOG_BYTES	32	/* bytes read in one step */
+#define X86EMUL_PIO_BATCH	1024	/* bytes of port input fetched ahead */
 
 /* The accesses a step has completed, replayed when it runs again. */
 struct x86_emulate_log {
@@ -231,6 +246,13 @@ struct x86_emulate_ctxt {
 	/* Private: kept across restarts of one step. */
 	bool insn_valid;		/* insn_bytes belong to this step */
 	struct x86_emulate_log log;
+
+	/* Private: the REP INS read-ahead, kept across its elements. */
+	u16 pio_pos, pio_end;		/* bytes used, bytes held */
+	u16 pio_want;			/* bytes of an awaited port input */
+	u16 pio_have;			/* bytes userspace gave for it */
+	bool pio_ready;			/* ... now in pio_data */
+	u8 pio_data[X86EMUL_PIO_BATCH];
 };
 
 /*
@@ -247,11 +269,19 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt);
 
 /*
  * Supply the data of the read or port input that made the last step return
- * X86EMUL_IO_NEEDED.  len must be the length that was asked for; returns
- * -EINVAL (and does nothing) if no such read is pending.
+ * X86EMUL_IO_NEEDED.  len must be the length that was asked for (for a port
+ * input, count * size, or more: see "String input" above); returns -EINVAL
+ * (and does nothing) if no such read is pending.
  */
 int x86_emulate_complete_read(struct x86_emulate_ctxt *ctxt, const void *data,
 			      unsigned int len);
+
+/*
+ * After a completed step with rep_more: does the INS read-ahead still hold
+ * input for the next elements?  Then the caller must run the next step
+ * (x86_emulate_insn() again) before the guest runs, or the input is lost.
+ */
+bool x86_emulate_read_ahead(const struct x86_emulate_ctxt *ctxt);
 
 /* The x86_walk() access bits of a data access by the current code. */
 u32 x86_emulate_access(const struct x86_emulate_ctxt *ctxt, bool write);

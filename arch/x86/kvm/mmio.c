@@ -30,6 +30,7 @@ struct kvm_emul_access {
 	bool pio;
 	u64 addr;		/* guest-physical address or port */
 	u8 len;
+	u16 count;		/* port input: elements of len bytes */
 	u8 data[8];
 };
 
@@ -155,7 +156,7 @@ static bool emul_hold(struct kvm_vcpu *vcpu, bool write, bool pio, u64 addr,
 		return false;
 	*a = (struct kvm_emul_access) {
 		.held = true, .write = write, .pio = pio,
-		.addr = addr, .len = len,
+		.addr = addr, .len = len, .count = 1,
 	};
 	if (write)
 		memcpy(a->data, data, len);
@@ -228,14 +229,28 @@ static int emul_write(struct x86_emulate_ctxt *ctxt, u64 la, const void *val,
 	return emul_mem(ctxt, la, (void *)val, len, access, fault, true);
 }
 
+/*
+ * @count inputs of @size bytes from @port: an in-kernel device answers
+ * them all (if it goes away in between, the rest read as 0, as on Linux),
+ * or else userspace does, in one exit.
+ */
 static int emul_pio_in(struct x86_emulate_ctxt *ctxt, u16 port,
-		       unsigned int size, void *val)
+		       unsigned int size, unsigned int count, void *val)
 {
 	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	u8 *p = val;
+	unsigned int i;
 
-	if (!kvm_io_bus_read(vcpu, KVM_PIO_BUS, port, size, val))
+	for (i = 0; i < count; i++, p += size) {
+		if (kvm_io_bus_read(vcpu, KVM_PIO_BUS, port, size, p))
+			break;
+	}
+	if (i) {
+		memset(p, 0, (count - i) * size);
 		return X86EMUL_CONTINUE;
-	emul_hold(vcpu, false, true, port, size, NULL);
+	}
+	if (emul_hold(vcpu, false, true, port, size, NULL))
+		emul(vcpu)->access.count = count;
 	return X86EMUL_IO_NEEDED;
 }
 
@@ -271,10 +286,13 @@ static int emul_exit_to_user(struct kvm_vcpu *vcpu)
 		run->io.direction = a->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
 		run->io.size = a->len;
 		run->io.port = a->addr;
-		run->io.count = 1;
+		run->io.count = a->count;
 		run->io.data_offset = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
 		if (a->write)
 			memcpy(page_address(vcpu->pio_page), a->data, a->len);
+		else
+			memset(page_address(vcpu->pio_page), 0,
+			       a->len * a->count);
 	} else {
 		vcpu->stat.mmio_exits++;
 		run->exit_reason = KVM_EXIT_MMIO;
@@ -307,21 +325,33 @@ static int emul_failure(struct kvm_vcpu *vcpu)
 	return 0;
 }
 
-/* Run (or run again) the step and act on its result. */
+/*
+ * Run (or run again) the step and act on its result.  REP INS elements
+ * whose input was fetched ahead are run here, one step each, before the
+ * guest runs again; after a write that must go to userspace first, they
+ * go on with the next KVM_RUN (the emulation stays pending).
+ */
 static int kvm_emulate_step(struct kvm_vcpu *vcpu)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct x86_emulate_ctxt *ctxt = &es->ctxt;
 	struct x86_exception *ex = &ctxt->exception;
+	bool more;
 
+again:
 	es->pending = false;
 	switch (x86_emulate_insn(ctxt)) {
 	case X86EMUL_CONTINUE:
 		vcpu->arch.rflags = ctxt->rflags;
 		if (!ctxt->rep_more)	/* the instruction is complete */
 			kvm_x86_ops->set_interrupt_shadow(vcpu, 0);
-		if (es->access.held)	/* a write: nothing to complete */
+		more = ctxt->rep_more && x86_emulate_read_ahead(ctxt);
+		if (es->access.held) {	/* a write: nothing to complete */
+			es->pending = more;
 			return emul_exit_to_user(vcpu);
+		}
+		if (more)
+			goto again;
 		/* An unfinished REP goes on when the guest runs it again. */
 		return 1;
 	case X86EMUL_IO_NEEDED:
@@ -373,16 +403,23 @@ int kvm_complete_emulation(struct kvm_vcpu *vcpu)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct kvm_emul_access *a = &es->access;
-	const void *data;
 
 	es->pending = false;
 	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != es->rip)
 		return 1;
 
-	if (!a->write) {
-		data = a->pio ? page_address(vcpu->pio_page) :
-				(void *)vcpu->run->mmio.data;
-		x86_emulate_complete_read(&es->ctxt, data, a->len);
+	if (a->held && !a->write) {
+		/*
+		 * A port input may go on past what the exit asked for, if
+		 * userspace raised RCX (emulate.h): offer the whole batch.
+		 */
+		if (a->pio)
+			x86_emulate_complete_read(&es->ctxt,
+						  page_address(vcpu->pio_page),
+						  X86EMUL_PIO_BATCH);
+		else
+			x86_emulate_complete_read(&es->ctxt, vcpu->run->mmio.data,
+						  a->len);
 	}
 	a->held = false;
 	return kvm_emulate_step(vcpu);

@@ -15,6 +15,9 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/nospec.h>
+#include <asm/mce.h>
+#include <asm/trapnr.h>
 #include <asm/msr.h>
 #include <asm/msr-index.h>
 #include <asm/cpufeature.h>
@@ -34,7 +37,8 @@ static const u32 msrs_to_save[] = {
 	MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR,
 	MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_IA32_TSC_ADJUST,
 	MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
-	MSR_IA32_UCODE_REV, MSR_TSC_AUX,
+	MSR_IA32_UCODE_REV, MSR_TSC_AUX, MSR_IA32_POWER_CTL,
+	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
 };
@@ -200,12 +204,220 @@ static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 	return kvm_x86_ops->set_efer(vcpu, efer, host);
 }
 
+/* ---- Machine check ------------------------------------------------------ */
+
+/* The MCE capabilities nkvm offers (KVM_X86_GET_MCE_CAP_SUPPORTED). */
+#define NKVM_MCE_CAP_SUPPORTED	(MCG_CTL_P | MCG_SER_P)
+
+#define MSR_MC_FIRST	MSR_IA32_MC0_CTL
+#define MSR_MC_LAST	(MSR_IA32_MC0_CTL + 4 * NKVM_MAX_MCE_BANKS - 1)
+#define MSR_MC_CTL2_LAST (MSR_IA32_MC0_CTL2 + NKVM_MAX_MCE_BANKS - 1)
+
+static bool is_mce_msr(u32 index)
+{
+	return (index >= MSR_IA32_MCG_CAP && index <= MSR_IA32_MCG_CTL) ||
+	       (index >= MSR_MC_FIRST && index <= MSR_MC_LAST) ||
+	       (index >= MSR_IA32_MC0_CTL2 && index <= MSR_MC_CTL2_LAST) ||
+	       index == MSR_IA32_P5_MC_ADDR || index == MSR_IA32_P5_MC_TYPE;
+}
+
+static unsigned int mce_nr_banks(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.mcg_cap & MCG_BANKCNT_MASK;
+}
+
+/*
+ * At vCPU creation, and not at RESET (as on Linux): before
+ * KVM_X86_SETUP_MCE, all the banks and no MCG_CTL.
+ */
+void kvm_mce_init(struct kvm_vcpu *vcpu)
+{
+	vcpu->arch.mcg_cap = NKVM_MAX_MCE_BANKS;
+	vcpu->arch.mcg_status = 0;
+	vcpu->arch.mcg_ctl = 0;
+	memset(vcpu->arch.mce_banks, 0, sizeof(vcpu->arch.mce_banks));
+}
+
+static int kvm_get_mce_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data,
+			   bool host)
+{
+	u64 cap = vcpu->arch.mcg_cap;
+	u32 n = mce_nr_banks(vcpu);
+
+	switch (index) {
+	case MSR_IA32_P5_MC_ADDR:
+	case MSR_IA32_P5_MC_TYPE:
+		*data = 0;
+		return 0;
+	case MSR_IA32_MCG_CAP:
+		*data = cap;
+		return 0;
+	case MSR_IA32_MCG_STATUS:
+		*data = vcpu->arch.mcg_status;
+		return 0;
+	case MSR_IA32_MCG_CTL:
+		if (!(cap & MCG_CTL_P) && !host)
+			return 1;
+		*data = vcpu->arch.mcg_ctl;
+		return 0;
+	case MSR_IA32_MC0_CTL2 ... MSR_MC_CTL2_LAST:
+		/* No CMCI is offered: there for userspace, as zeros. */
+		if (index - MSR_IA32_MC0_CTL2 >= n || !host)
+			return 1;
+		*data = 0;
+		return 0;
+	default:	/* the banks */
+		if (index - MSR_MC_FIRST >= 4 * n)
+			return 1;
+		*data = vcpu->arch.mce_banks[array_index_nospec(index - MSR_MC_FIRST,
+								4 * n)];
+		return 0;
+	}
+}
+
+static int kvm_set_mce_msr(struct kvm_vcpu *vcpu, u32 index, u64 data,
+			   bool host)
+{
+	u64 cap = vcpu->arch.mcg_cap;
+	u32 n = mce_nr_banks(vcpu), i;
+
+	switch (index) {
+	case MSR_IA32_MCG_STATUS:
+		vcpu->arch.mcg_status = data;
+		return 0;
+	case MSR_IA32_MCG_CTL:
+		if (!(cap & MCG_CTL_P) && (data || !host))
+			return 1;
+		if (data && data != ~0ULL)
+			return 1;
+		vcpu->arch.mcg_ctl = data;
+		return 0;
+	case MSR_IA32_MC0_CTL2 ... MSR_MC_CTL2_LAST:
+		if (index - MSR_IA32_MC0_CTL2 >= n || data || !host)
+			return 1;
+		return 0;
+	case MSR_MC_FIRST ... MSR_MC_LAST:
+		i = index - MSR_MC_FIRST;
+		if (i >= 4 * n)
+			return 1;
+		/*
+		 * MCi_CTL takes 0 or all ones; as on Linux, bits 10 and 0 may
+		 * be clear (guests that turn off the K8 GART TLB bank bit or
+		 * single-bit ECC reports would fault otherwise).
+		 */
+		if (i % 4 == 0 && data && (data | BIT_ULL(10) | 1) != ~0ULL)
+			return 1;
+		/*
+		 * A guest may clear MCi_STATUS; other values only on AMD with
+		 * HWCR.McStatusWrEn.
+		 */
+		if (i % 4 == 1 && !host && data &&
+		    !(kvm_guest_cpuid_is_amd(vcpu) &&
+		      (vcpu->arch.hwcr & BIT_ULL(18))))
+			return 1;
+		vcpu->arch.mce_banks[array_index_nospec(i, 4 * n)] = data;
+		return 0;
+	default:	/* MCG_CAP and the P5 MSRs are read-only */
+		return 1;
+	}
+}
+
+/* KVM_X86_GET_MCE_CAP_SUPPORTED */
+int kvm_dev_ioctl_get_mce_cap(u64 __user *ucap)
+{
+	u64 cap = NKVM_MCE_CAP_SUPPORTED;
+
+	return copy_to_user(ucap, &cap, sizeof(cap)) ? -EFAULT : 0;
+}
+
+/* KVM_X86_SETUP_MCE: the banks and capabilities the vCPU has. */
+int kvm_vcpu_setup_mce(struct kvm_vcpu *vcpu, u64 cap)
+{
+	u32 n = cap & MCG_BANKCNT_MASK, i;
+
+	/* Bits 16-23 are the extended-state count: ignored, as on Linux. */
+	if (!n || n > NKVM_MAX_MCE_BANKS)
+		return -EINVAL;
+	if (cap & ~(NKVM_MCE_CAP_SUPPORTED | MCG_BANKCNT_MASK | 0xff0000ULL))
+		return -EINVAL;
+	/* AMD reserves MCG_CAP bits 63:9 (MCG_SER_P is Intel's): dropped. */
+	if (boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
+	    boot_cpu_data.x86_vendor == X86_VENDOR_HYGON)
+		cap &= GENMASK_ULL(8, 0);
+	vcpu->arch.mcg_cap = cap;
+	if (cap & MCG_CTL_P)
+		vcpu->arch.mcg_ctl = ~0ULL;
+	for (i = 0; i < n; i++)
+		vcpu->arch.mce_banks[4 * i] = ~0ULL;
+	return 0;
+}
+
+/*
+ * KVM_X86_SET_MCE: a machine check for the guest, as Linux reports it.  An
+ * uncorrected error the guest can take raises #MC; one while MCIP is set
+ * or with CR4.MCE clear shuts the vCPU down.  Reporting disabled by
+ * MCG_CTL or MCi_CTL drops it; a corrected one, or an uncorrected one
+ * needing no action (UCNA), only fills the bank (no CMCI is offered).
+ */
+int kvm_vcpu_set_mce(struct kvm_vcpu *vcpu, const struct kvm_x86_mce *mce)
+{
+	u32 n = mce_nr_banks(vcpu);
+	u64 status = mce->status;
+	bool uc = status & MCI_STATUS_UC;
+	u64 *bank;
+
+	if (mce->bank >= n || !(status & MCI_STATUS_VAL))
+		return -EINVAL;
+	bank = &vcpu->arch.mce_banks[4 * array_index_nospec(mce->bank, n)];
+
+	if (uc && !mce->mcg_status &&
+	    !(status & (MCI_STATUS_PCC | MCI_STATUS_S | MCI_STATUS_AR))) {
+		bank[1] = status;
+		bank[2] = mce->addr;
+		bank[3] = mce->misc;
+		vcpu->arch.mcg_status = mce->mcg_status;
+		return 0;
+	}
+	if (uc && (vcpu->arch.mcg_cap & MCG_CTL_P) &&
+	    vcpu->arch.mcg_ctl != ~0ULL)
+		return 0;
+	if (uc && bank[0] != ~0ULL)
+		return 0;
+
+	if (uc) {
+		if ((vcpu->arch.mcg_status & MCG_STATUS_MCIP) ||
+		    !(vcpu->arch.cr4 & X86_CR4_MCE)) {
+			vcpu->arch.triple_fault_pending = true;
+			return 0;
+		}
+		if (bank[1] & MCI_STATUS_VAL)
+			status |= MCI_STATUS_OVER;
+		bank[1] = status;
+		bank[2] = mce->addr;
+		bank[3] = mce->misc;
+		vcpu->arch.mcg_status = mce->mcg_status;
+		nkvm_queue_exception(vcpu, X86_TRAP_MC, false, 0);
+	} else if (!(bank[1] & MCI_STATUS_VAL) || !(bank[1] & MCI_STATUS_UC)) {
+		/* A corrected error does not replace an uncorrected one. */
+		if (bank[1] & MCI_STATUS_VAL)
+			status |= MCI_STATUS_OVER;
+		bank[1] = status;
+		bank[2] = mce->addr;
+		bank[3] = mce->misc;
+	} else {
+		bank[1] |= MCI_STATUS_OVER;
+	}
+	return 0;
+}
+
 int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
 	int i, r;
 
 	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_is_x2apic_msr(index))
 		return kvm_lapic_msr_read(vcpu, index, data);
+	if (is_mce_msr(index))
+		return kvm_get_mce_msr(vcpu, index, data, host);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -255,6 +467,9 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 	case MSR_MISC_FEATURES_ENABLES:
 		*data = vcpu->arch.misc_features_enables;
 		return 0;
+	case MSR_IA32_POWER_CTL:
+		*data = vcpu->arch.power_ctl;
+		return 0;
 	case MSR_MTRRcap:
 		*data = MTRR_CAP_VALUE;
 		return 0;
@@ -289,6 +504,8 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 
 	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_is_x2apic_msr(index))
 		return kvm_lapic_msr_write(vcpu, index, data);
+	if (is_mce_msr(index))
+		return kvm_set_mce_msr(vcpu, index, data, host);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -337,6 +554,15 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		/* Userspace restoring the value writes nothing to the guest. */
 		return host ? 0 : kvm_write_wall_clock(vcpu, data);
 	case MSR_IA32_MISC_ENABLE:
+		/*
+		 * Without the MISC_ENABLE_NO_MWAIT quirk, the MWAIT bit shows
+		 * in CPUID, and only a guest with SSE3 may change it (Linux's
+		 * rule, for userspace's writes too).
+		 */
+		if (!kvm_has_quirk(vcpu->kvm, KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT) &&
+		    ((vcpu->arch.misc_enable ^ data) & MSR_IA32_MISC_ENABLE_MWAIT) &&
+		    !kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(0)))
+			return 1;
 		if (!kvm_misc_enable_write(vcpu->arch.misc_enable, data, host,
 					   &vcpu->arch.misc_enable))
 			return 1;
@@ -347,9 +573,15 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 			vcpu->arch.ucode_rev = data;
 		return 0;	/* a guest's write is ignored */
 	case MSR_TSC_AUX:
-		if ((!host && !kvm_guest_has_tsc_aux(vcpu)) || (data >> 32))
+		if (!host && !kvm_guest_has_tsc_aux(vcpu))
 			return 1;
-		vcpu->arch.tsc_aux = data;
+		/*
+		 * Bits 63:32 are reserved on Intel; AMD ignores them.  As on
+		 * Linux, the guest's vendor decides, and they read as 0.
+		 */
+		if (vcpu->arch.model.intel && (data >> 32))
+			return 1;
+		vcpu->arch.tsc_aux = (u32)data;
 		return 0;
 	case MSR_IA32_PRED_CMD:
 		/* IBPB, when the guest was offered it. */
@@ -365,6 +597,10 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		if (!host)
 			return 1;
 		vcpu->arch.platform_info = data;
+		return 0;
+	case MSR_IA32_POWER_CTL:
+		/* Power management is the host's: kept, with no effect. */
+		vcpu->arch.power_ctl = data;
 		return 0;
 	case MSR_MISC_FEATURES_ENABLES:
 		/* CPUID faulting is not offered. */
@@ -446,6 +682,7 @@ void kvm_msr_reset(struct kvm_vcpu *vcpu)
 	memset(arch->mtrr_fixed, 0, sizeof(arch->mtrr_fixed));
 	memset(arch->mtrr_var, 0, sizeof(arch->mtrr_var));
 	arch->misc_features_enables = 0;
+	arch->power_ctl = 0;
 	arch->hwcr = 0;
 }
 
@@ -454,6 +691,9 @@ bool kvm_msr_known(struct kvm_vcpu *vcpu, u32 index)
 {
 	u64 data;
 
+	/* Banks beyond MCG_CAP's count are refused, not unknown (Linux). */
+	if (is_mce_msr(index))
+		return true;
 	return !kvm_get_msr(vcpu, index, &data, true);
 }
 

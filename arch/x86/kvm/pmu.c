@@ -5,7 +5,10 @@
 #define pr_fmt(fmt) "nkvm: " fmt
 
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/perf_event.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <asm/perf_event.h>
 
 #include "x86.h"
@@ -40,6 +43,46 @@ static bool kvm_vcpu_has_pmu(struct kvm_vcpu *vcpu)
 	if (kvm_x86_ops->pmu_from_cpuid_0xa)
 		return kvm_guest_cpuid_has(vcpu, 0xa, 0, CPUID_EAX, 0xff);
 	return true;
+}
+
+/*
+ * KVM_SET_PMU_EVENT_FILTER: the events a guest's counters may count.
+ * Checked as Linux 6.1 checks it and kept for the VM (nkvm's guests have
+ * no counters yet, so there is nothing for it to stop).
+ */
+int kvm_vm_ioctl_set_pmu_event_filter(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_pmu_event_filter head, *filter;
+	size_t size;
+
+	if (copy_from_user(&head, argp, sizeof(head)))
+		return -EFAULT;
+	if (head.action != KVM_PMU_EVENT_ALLOW &&
+	    head.action != KVM_PMU_EVENT_DENY)
+		return -EINVAL;
+	if (head.flags)
+		return -EINVAL;
+	if (head.nevents > NKVM_PMU_EVENT_FILTER_MAX_EVENTS)
+		return -E2BIG;
+
+	size = struct_size(filter, events, head.nevents);
+	filter = memdup_user(argp, size);
+	if (IS_ERR(filter))
+		return PTR_ERR(filter);
+	/* The count read first is the one that was checked. */
+	filter->nevents = head.nevents;
+
+	mutex_lock(&kvm->lock);
+	swap(kvm->arch.pmu_event_filter, filter);
+	mutex_unlock(&kvm->lock);
+	kfree(filter);
+	return 0;
+}
+
+void kvm_pmu_vm_destroy(struct kvm *kvm)
+{
+	kfree(kvm->arch.pmu_event_filter);
+	kvm->arch.pmu_event_filter = NULL;
 }
 
 void kvm_pmu_refresh(struct kvm_vcpu *vcpu)

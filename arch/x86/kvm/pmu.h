@@ -61,6 +61,13 @@ extern bool enable_pmu;
 void kvm_pmu_init(void);
 void kvm_pmu_fill_cpuid_0xa(struct kvm_cpuid_entry2 *e);
 void kvm_pmu_refresh(struct kvm_vcpu *vcpu);
+
+/* Linux's limit on the events of KVM_SET_PMU_EVENT_FILTER. */
+#define NKVM_PMU_EVENT_FILTER_MAX_EVENTS	300
+
+struct kvm;
+int kvm_vm_ioctl_set_pmu_event_filter(struct kvm *kvm, void __user *argp);
+void kvm_pmu_vm_destroy(struct kvm *kvm);
 #endif
 
 #endif /* _NKVM_PMU_H */

@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) "nkvm: " fmt
 
+#include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
@@ -40,7 +41,8 @@ static u64 kvm_cr4_reserved_bits;
 static u64 host_xcr0;
 
 /* Quirks nkvm implements (and so lets userspace disable). */
-#define KVM_SUPPORTED_QUIRKS	KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT
+#define KVM_SUPPORTED_QUIRKS	(KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT | \
+				 KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)
 
 #define KVM_GUESTDBG_VALID_MASK (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | \
 				 KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | \
@@ -173,6 +175,19 @@ static int kvm_xsave2_size(void)
 	return max_t(u32, size, sizeof(struct kvm_xsave));
 }
 
+/*
+ * The largest KVM_GET_NESTED_STATE answer, in the vendor's format: the
+ * header and a VMCB (SVM), or a VMCS and its shadow (VMX), as on Linux.
+ */
+static u32 kvm_nested_state_max_size(void)
+{
+	if (kvm_x86_ops->nested_state_format == KVM_STATE_NESTED_FORMAT_SVM)
+		return sizeof(struct kvm_nested_state) +
+		       KVM_STATE_NESTED_SVM_VMCB_SIZE;
+	return sizeof(struct kvm_nested_state) +
+	       2 * KVM_STATE_NESTED_VMX_VMCS_SIZE;
+}
+
 long kvm_arch_check_extension(struct kvm *kvm, long ext)
 {
 	switch (ext) {
@@ -191,7 +206,15 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_X86_MSR_FILTER:
 	case KVM_CAP_SET_GUEST_DEBUG:
 	case KVM_CAP_SREGS2:
+	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+	case KVM_CAP_PMU_EVENT_FILTER:
+	case KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM:
+	case KVM_CAP_VM_COPY_ENC_CONTEXT_FROM:
 		return 1;
+	case KVM_CAP_MCE:
+		return NKVM_MAX_MCE_BANKS;
+	case KVM_CAP_NESTED_STATE:
+		return kvm_nested_state_max_size();
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
 	case KVM_CAP_XSAVE:
@@ -238,6 +261,8 @@ long kvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg)
 		return kvm_dev_ioctl_get_msr_index_list(argp, true);
 	case KVM_GET_MSRS:
 		return kvm_dev_ioctl_get_feature_msrs(argp);
+	case KVM_X86_GET_MCE_CAP_SUPPORTED:
+		return kvm_dev_ioctl_get_mce_cap(argp);
 	default:
 		return -EINVAL;
 	}
@@ -281,7 +306,29 @@ void kvm_arch_vm_destroy(struct kvm *kvm)
 {
 	kvm_irqchip_destroy(kvm);
 	kvm_msr_filter_free(kvm);
+	kvm_pmu_vm_destroy(kvm);
 	kvm_mmu_destroy_vm(kvm);
+}
+
+/*
+ * KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM and KVM_CAP_VM_COPY_ENC_CONTEXT_FROM
+ * move or mirror an SEV VM's encryption context.  nkvm has no SEV, so, as
+ * Linux answers for a VM without it: on SVM -EBADF if @fd is not a VM's,
+ * else -EINVAL; on VMX always -EINVAL.
+ */
+static int kvm_vm_enc_context_from(struct kvm *kvm, unsigned int fd)
+{
+	struct file *f;
+	int r;
+
+	if (!kvm_x86_ops->sev_enc_context)
+		return -EINVAL;
+	f = fget(fd);
+	r = kvm_file_is_vm(f) ? -EINVAL : -EBADF;
+
+	if (f)
+		fput(f);
+	return r;
 }
 
 static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
@@ -300,6 +347,12 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 	case KVM_CAP_MSR_PLATFORM_INFO:
 		kvm->arch.guest_can_read_platform_info = cap->args[0];
 		return 0;
+	case KVM_CAP_X86_TRIPLE_FAULT_EVENT:
+		kvm->arch.triple_fault_event = cap->args[0];
+		return 0;
+	case KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM:
+	case KVM_CAP_VM_COPY_ENC_CONTEXT_FROM:
+		return kvm_vm_enc_context_from(kvm, cap->args[0]);
 	case KVM_CAP_MAX_VCPU_ID:
 		/* Set once, before any vCPU (the same value again is fine). */
 		if (cap->args[0] > KVM_MAX_VCPU_IDS)
@@ -382,6 +435,8 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	}
 	case KVM_X86_SET_MSR_FILTER:
 		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
+	case KVM_SET_PMU_EVENT_FILTER:
+		return kvm_vm_ioctl_set_pmu_event_filter(kvm, argp);
 	case KVM_GET_CLOCK:
 		return kvm_vm_ioctl_get_clock(kvm, argp);
 	case KVM_SET_CLOCK:
@@ -448,6 +503,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	arch->nmi_pending = 0;
 	arch->nmi_injected = false;
 	arch->nmi_masked = false;
+	arch->triple_fault_pending = false;
 	arch->pio.pending = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
@@ -499,6 +555,7 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 				kvm_cr4_reserved_bits, &vcpu->arch.model);
 	vcpu->arch.model.cr4_reserved = kvm_cr4_reserved_bits;
 	kvm_pmu_refresh(vcpu);
+	kvm_mce_init(vcpu);
 	kvm_vcpu_reset(vcpu);
 	/* With an in-kernel APIC, an AP waits for INIT/SIPI, as on Linux. */
 	if (kvm_lapic_in_kernel(vcpu) &&
@@ -721,6 +778,27 @@ static void kvm_load_host_xcr0(bool switched)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
 }
 
+/* ---- TSC_AUX ------------------------------------------------------------ */
+
+/*
+ * A guest with RDTSCP or RDPID reads TSC_AUX natively: load its value
+ * around the run, with interrupts off (the kernel itself never reads
+ * TSC_AUX; the vDSO's getcpu does, in userspace).  Only when the host has
+ * the MSR, and only if the values differ.
+ */
+static bool kvm_load_guest_tsc_aux(struct kvm_vcpu *vcpu, u64 *host)
+{
+	if (!vcpu->arch.model.tsc_aux || !kvm_x86_ops->tsc_aux_native ||
+	    !(boot_cpu_has(X86_FEATURE_RDTSCP) ||
+	      boot_cpu_has(X86_FEATURE_RDPID)))
+		return false;
+	rdmsrl(MSR_TSC_AUX, *host);
+	if (*host == vcpu->arch.tsc_aux)
+		return false;
+	wrmsrl(MSR_TSC_AUX, vcpu->arch.tsc_aux);
+	return true;
+}
+
 /* ---- The in-kernel APIC in the run loop -------------------------------- */
 
 /* INIT: the registers as after RESET, less what INIT keeps. */
@@ -744,7 +822,8 @@ static void kvm_vcpu_sipi(struct kvm_vcpu *vcpu, u8 vector)
 /* Is a halted vCPU to wake up? */
 static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 {
-	if (vcpu->arch.nmi_pending || kvm_lapic_has_events(vcpu))
+	if (vcpu->arch.nmi_pending || vcpu->arch.triple_fault_pending ||
+	    kvm_lapic_has_events(vcpu))
 		return true;
 	return kvm_cpu_has_interrupt(vcpu) &&
 	       (vcpu->arch.rflags & X86_EFLAGS_IF);
@@ -1063,6 +1142,23 @@ static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
 	return 1;
 }
 
+/*
+ * MONITOR and MWAIT are NOPs, as on Linux: a guest never waits in them,
+ * it polls.  Without MWAIT in the guest's CPUID they raise #UD, unless the
+ * MWAIT_NEVER_UD_FAULTS quirk (on by default) says otherwise.
+ */
+static int kvm_handle_monitor_mwait(struct kvm_vcpu *vcpu,
+				    struct kvm_x86_exit *exit)
+{
+	if (!kvm_has_quirk(vcpu->kvm, KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS) &&
+	    !kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(3))) {
+		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
+		return 1;
+	}
+	nkvm_skip_insn(vcpu, exit->next_rip);
+	return 1;
+}
+
 static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	u32 index = kvm_reg_read(vcpu, VCPU_REGS_RCX);
@@ -1209,13 +1305,18 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_handle_xsetbv(vcpu, exit);
 	case X86_EXIT_HYPERCALL:
 		return kvm_handle_hypercall(vcpu, exit);
+	case X86_EXIT_MONITOR_MWAIT:
+		return kvm_handle_monitor_mwait(vcpu, exit);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
 		return kvm_handle_npf(vcpu, exit);
 	case X86_EXIT_SHUTDOWN:
-		/* The hardware state is undefined now: back to power-on. */
-		kvm_vcpu_reset(vcpu);
+		/*
+		 * The hardware state is undefined now: INIT the vCPU, as
+		 * Linux's SVM code does (the MSRs, CPUID and APIC base stay).
+		 */
+		kvm_vcpu_init_event(vcpu);
 		run->exit_reason = KVM_EXIT_SHUTDOWN;
 		return 0;
 	case X86_EXIT_DEBUG:
@@ -1248,7 +1349,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	__must_hold(&vcpu->kvm->srcu)
 {
 	struct kvm_x86_exit exit = {};
-	bool xcr0_switched;
+	bool xcr0_switched, tsc_aux_switched;
+	u64 host_tsc_aux = 0;
 	int r;
 
 	r = kvm_mmu_reload(vcpu);
@@ -1258,6 +1360,15 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops->flush_tlb(vcpu);
 	if (kvm_check_request(vcpu, KVM_REQ_CLOCK_UPDATE))
 		kvm_kvmclock_update(vcpu);
+	if (vcpu->arch.triple_fault_pending) {
+		/*
+		 * A triple fault userspace queued (KVM_SET_VCPU_EVENTS): the
+		 * vCPU shuts down as if the guest had faulted, its state kept.
+		 */
+		vcpu->arch.triple_fault_pending = false;
+		vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+		return 0;
+	}
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
 
@@ -1302,7 +1413,10 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	/* Ticks that land while the guest runs count as guest time. */
 	current->flags |= PF_VCPU;
 	xcr0_switched = kvm_load_guest_xcr0(vcpu);
+	tsc_aux_switched = kvm_load_guest_tsc_aux(vcpu, &host_tsc_aux);
 	kvm_x86_ops->run(vcpu);
+	if (tsc_aux_switched)
+		wrmsrl(MSR_TSC_AUX, host_tsc_aux);
 	kvm_load_host_xcr0(xcr0_switched);
 	vcpu->arch.has_run = true;
 	vcpu->arch.pdptrs_from_user = false;
@@ -1799,6 +1913,11 @@ static void kvm_get_vcpu_events(struct kvm_vcpu *vcpu,
 
 	ev->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
 		    KVM_VCPUEVENT_VALID_SMM;
+	/* Only once userspace asked for it (KVM_CAP_X86_TRIPLE_FAULT_EVENT). */
+	if (vcpu->kvm->arch.triple_fault_event) {
+		ev->flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+		ev->triple_fault.pending = arch->triple_fault_pending;
+	}
 }
 
 static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
@@ -1809,7 +1928,11 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	if (ev->flags & ~(KVM_VCPUEVENT_VALID_NMI_PENDING |
 			  KVM_VCPUEVENT_VALID_SIPI_VECTOR |
 			  KVM_VCPUEVENT_VALID_SHADOW |
-			  KVM_VCPUEVENT_VALID_SMM))
+			  KVM_VCPUEVENT_VALID_SMM |
+			  KVM_VCPUEVENT_VALID_TRIPLE_FAULT))
+		return -EINVAL;
+	if ((ev->flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) &&
+	    !vcpu->kvm->arch.triple_fault_event)
 		return -EINVAL;
 	if (ev->exception.injected &&
 	    (ev->exception.nr > 31 || ev->exception.nr == X86_TRAP_NMI))
@@ -1837,6 +1960,63 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	if (ev->flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
 		arch->nmi_pending = ev->nmi.pending;
 	arch->nmi_masked = ev->nmi.masked;
+	if (ev->flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
+		arch->triple_fault_pending = ev->triple_fault.pending;
+	return 0;
+}
+
+/*
+ * KVM_GET_NESTED_STATE.  nkvm never runs a nested guest, so the state is
+ * always the one outside guest mode, in the vendor's format: SVM with GIF
+ * set, VMX with no VMXON region.  Returns 0, or -E2BIG with the size
+ * needed written back.
+ */
+static int kvm_get_nested_state(struct kvm_vcpu *vcpu,
+				struct kvm_nested_state __user *ustate)
+{
+	struct kvm_nested_state st = {
+		.format = kvm_x86_ops->nested_state_format,
+		.size = sizeof(st),
+	};
+	u32 room;
+
+	if (get_user(room, &ustate->size))
+		return -EFAULT;
+	if (room < st.size)
+		return put_user(st.size, &ustate->size) ? -EFAULT : -E2BIG;
+	if (st.format == KVM_STATE_NESTED_FORMAT_SVM) {
+		st.flags = KVM_STATE_NESTED_GIF_SET;
+	} else {
+		st.hdr.vmx.vmxon_pa = -1ULL;
+		st.hdr.vmx.vmcs12_pa = -1ULL;
+	}
+	return copy_to_user(ustate, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/* KVM_SET_NESTED_STATE: only the state outside guest mode, as above. */
+static int kvm_set_nested_state(struct kvm_vcpu *vcpu,
+				const struct kvm_nested_state *st)
+{
+	if (st->size < sizeof(*st))
+		return -EINVAL;
+	if (st->flags & ~(KVM_STATE_NESTED_RUN_PENDING |
+			  KVM_STATE_NESTED_GUEST_MODE |
+			  KVM_STATE_NESTED_EVMCS |
+			  KVM_STATE_NESTED_MTF_PENDING |
+			  KVM_STATE_NESTED_GIF_SET))
+		return -EINVAL;
+	if ((st->flags & KVM_STATE_NESTED_RUN_PENDING) &&
+	    !(st->flags & KVM_STATE_NESTED_GUEST_MODE))
+		return -EINVAL;
+	if (st->format != kvm_x86_ops->nested_state_format)
+		return -EINVAL;
+	if (st->format == KVM_STATE_NESTED_FORMAT_SVM)
+		/* EFER.SVME is never set: GIF set, not in guest mode. */
+		return st->flags == KVM_STATE_NESTED_GIF_SET ? 0 : -EINVAL;
+	/* VMX is not offered to the guest: no VMXON, no VMCS12. */
+	if (st->hdr.vmx.vmxon_pa != -1ULL || st->hdr.vmx.vmcs12_pa != -1ULL ||
+	    st->hdr.vmx.smm.flags || st->flags)
+		return -EINVAL;
 	return 0;
 }
 
@@ -2047,6 +2227,19 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, false);
 	case KVM_SET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, true);
+	case KVM_X86_SETUP_MCE: {
+		u64 cap;
+
+		if (copy_from_user(&cap, argp, sizeof(cap)))
+			return -EFAULT;
+		return kvm_vcpu_setup_mce(vcpu, cap);
+	}
+	case KVM_X86_SET_MCE:
+		return IOCTL_IN(struct kvm_x86_mce, kvm_vcpu_set_mce);
+	case KVM_GET_NESTED_STATE:
+		return kvm_get_nested_state(vcpu, argp);
+	case KVM_SET_NESTED_STATE:
+		return IOCTL_IN(struct kvm_nested_state, kvm_set_nested_state);
 	default:
 		return -EINVAL;
 	}

@@ -29,6 +29,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_DEBUG,		/* a #DB or #BP for the debugger */
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
+	X86_EXIT_MONITOR_MWAIT,	/* MONITOR or MWAIT (next_rip) */
 };
 
 struct kvm_x86_exit {
@@ -107,6 +108,15 @@ struct kvm_x86_ops {
 	void (*vcpu_after_set_cpuid)(struct kvm_vcpu *vcpu);
 	/* The PMU comes from CPUID leaf 0xA (Intel) rather than always. */
 	bool pmu_from_cpuid_0xa;
+	/* KVM_STATE_NESTED_FORMAT_SVM or _VMX: the vendor's nested state. */
+	u16 nested_state_format;
+	/*
+	 * The guest runs RDTSCP (when its CPUID offers it) and RDPID without
+	 * exits, reading the TSC_AUX that common code loads for it.
+	 */
+	bool tsc_aux_native;
+	/* KVM_CAP_VM_{MOVE,COPY}_ENC_CONTEXT_FROM answer as SEV's do (SVM). */
+	bool sev_enc_context;
 
 	/*
 	 * Events.  Common code decides what to inject (x86.c,
@@ -192,6 +202,10 @@ int kvm_dev_ioctl_get_feature_msrs(struct kvm_msrs __user *umsrs);
 void kvm_host_set_tsc(struct kvm_vcpu *vcpu, u64 data);
 int kvm_set_apic_base_host(struct kvm_vcpu *vcpu, u64 data);
 bool kvm_msr_known(struct kvm_vcpu *vcpu, u32 index);
+void kvm_mce_init(struct kvm_vcpu *vcpu);
+int kvm_dev_ioctl_get_mce_cap(u64 __user *ucap);
+int kvm_vcpu_setup_mce(struct kvm_vcpu *vcpu, u64 cap);
+int kvm_vcpu_set_mce(struct kvm_vcpu *vcpu, const struct kvm_x86_mce *mce);
 bool kvm_msr_allowed(struct kvm_vcpu *vcpu, u32 index, u32 type);
 int kvm_vm_ioctl_set_msr_filter(struct kvm *kvm, void __user *argp);
 void kvm_msr_filter_free(struct kvm *kvm);

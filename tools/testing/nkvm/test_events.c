@@ -20,6 +20,11 @@
  *  - A second NMI that arrives while the handler of the first runs is
  *    delivered right after the handler's IRET, before the instruction it
  *    returns to.
+ *  - KVM_CAP_X86_TRIPLE_FAULT_EVENT: once enabled on the VM, the events
+ *    carry KVM_VCPUEVENT_VALID_TRIPLE_FAULT and triple_fault.pending; a
+ *    pending triple fault makes the next KVM_RUN exit with
+ *    KVM_EXIT_SHUTDOWN before the guest runs, its registers kept.  The
+ *    flag is refused (EINVAL) before the capability is enabled.
  */
 #include <sys/ioctl.h>
 
@@ -734,6 +739,94 @@ TEST(kvm_run_if_flag_cr8_apic_base)
 	vcpu_get_sregs(vcpu, &s);
 	ASSERT_EQ(run->cr8, s.cr8);
 	ASSERT_EQ(run->apic_base, 0xfee00000ULL | (1 << 8) | (1 << 11));
+}
+
+/* ------------------------------------------------------------------ */
+/* Triple fault events                                                  */
+
+GUEST_CODE(tf_guest,
+	"mov $0x1234, %bx\n"
+	"1: in $0x10, %al\n"
+	"out %al, $0x11\n"
+	"jmp 1b\n"
+);
+
+static void set_triple_fault(struct vcpu *vcpu, bool pending)
+{
+	struct kvm_vcpu_events ev;
+
+	get_events(vcpu, &ev);
+	ev.flags = KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+	ev.triple_fault.pending = pending;
+	ASSERT_OK(ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev));
+}
+
+TEST(triple_fault_event_needs_the_cap)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(tf_guest);
+	struct kvm_vcpu_events ev;
+
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_TRIPLE_FAULT_EVENT))
+		SKIP("no KVM_CAP_X86_TRIPLE_FAULT_EVENT");
+	get_events(vcpu, &ev);
+	ASSERT_EQ(ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT, 0);
+	ev.flags = KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+	ev.triple_fault.pending = 1;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev), EINVAL);
+
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+	get_events(vcpu, &ev);
+	ASSERT_TRUE(ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT);
+	ASSERT_EQ(ev.triple_fault.pending, 0);
+}
+
+TEST(triple_fault_event_shuts_down)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(tf_guest);
+	struct kvm_vcpu_events ev;
+	struct kvm_regs regs;
+	uint8_t *data;
+
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_TRIPLE_FAULT_EVENT))
+		SKIP("no KVM_CAP_X86_TRIPLE_FAULT_EVENT");
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+
+	/* At an IN exit, as triple_fault_event_test does it. */
+	vcpu_run(vcpu);
+	data = ASSERT_IO(vcpu, KVM_EXIT_IO_IN, 1, 0x10);
+	*data = 0x5a;
+	set_triple_fault(vcpu, true);
+	/* Completing the IN leaves the triple fault pending. */
+	ASSERT_EQ(vcpu_settle_rip(vcpu), 0x1005);
+	get_events(vcpu, &ev);
+	ASSERT_TRUE(ev.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT);
+	ASSERT_EQ(ev.triple_fault.pending, 1);
+
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_SHUTDOWN);
+	get_events(vcpu, &ev);
+	ASSERT_EQ(ev.triple_fault.pending, 0);
+	/* Nothing ran, nothing was reset. */
+	vcpu_get_regs(vcpu, &regs);
+	ASSERT_EQ(regs.rip, 0x1005);
+	ASSERT_EQ(regs.rbx & 0xffff, 0x1234);
+	ASSERT_EQ(regs.rax & 0xff, 0x5a);
+}
+
+TEST(triple_fault_event_cleared)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(tf_guest);
+	struct kvm_vcpu_events ev;
+
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_TRIPLE_FAULT_EVENT))
+		SKIP("no KVM_CAP_X86_TRIPLE_FAULT_EVENT");
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+	vcpu_run(vcpu);
+	ASSERT_IO(vcpu, KVM_EXIT_IO_IN, 1, 0x10);
+	set_triple_fault(vcpu, true);
+	set_triple_fault(vcpu, false);
+	get_events(vcpu, &ev);
+	ASSERT_EQ(ev.triple_fault.pending, 0);
+	ASSERT_EQ(RUN_OUT(vcpu, 1, 0x11), 0);
 }
 
 TEST_HARNESS_MAIN

@@ -20,6 +20,21 @@
  *    unless the guest's CPUID says GenuineIntel.
  *  - KVM_CHECK_EXTENSION(KVM_CAP_X86_USER_SPACE_MSR) is 1 on Linux 6.1,
  *    not a mask of exit reasons: only "non-zero" is relied on.
+ *  - IA32_POWER_CTL is kept by the kernel (any value, no effect), so it
+ *    never exits as "unknown" (userspace_msr_exit_test relies on it); it
+ *    is in KVM_GET_MSR_INDEX_LIST.
+ *  - KVM_SET_PMU_EVENT_FILTER: action ALLOW or DENY, flags 0, at most 300
+ *    events (E2BIG); accepted even where the guest has no PMU.
+ *  - Machine checks (KVM_CAP_MCE = 32 banks): before KVM_X86_SETUP_MCE a
+ *    vCPU has MCG_CAP = 32 (banks, no MCG_CTL).  KVM_X86_SET_MCE fills a
+ *    bank; an uncorrected error raises #MC, or shuts the vCPU down when
+ *    CR4.MCE is clear.  On AMD no CMCI is offered, and KVM_X86_SETUP_MCE
+ *    drops MCG_CAP bits 63:9 (MCG_SER_P included).
+ *  - RDTSCP (when the guest's CPUID offers it) returns TSC_AUX in ECX.
+ *    TSC_AUX bits 63:32 are dropped unless the guest is GenuineIntel
+ *    (then they are reserved).  (Without RDTSCP in its CPUID the guest
+ *    should get #UD, but QEMU's TCG runs it all the same, under Linux KVM
+ *    too, so that is not checked.)
  */
 #include <sys/ioctl.h>
 
@@ -31,6 +46,7 @@
 #define MSR_IA32_UCODE_REV	0x8b
 #define MSR_PLATFORM_INFO	0xce
 #define MSR_MTRRcap		0xfe
+#define MSR_POWER_CTL		0x1fc
 #define MSR_SYSENTER_CS		0x174
 #define MSR_SYSENTER_ESP	0x175
 #define MSR_SYSENTER_EIP	0x176
@@ -827,6 +843,367 @@ TEST(platform_info_cap)
 	ASSERT_EQ(v, 0x8000);
 	/* Never writable by the guest. */
 	ASSERT_EQ(svc_wrmsr(vcpu, MSR_PLATFORM_INFO, 0x8000), GP_VECTOR);
+}
+
+TEST(power_ctl_kept)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	struct kvm_msr_list *l = msr_list(vcpu->vm->kvm_fd,
+					  KVM_GET_MSR_INDEX_LIST);
+	struct svc_result r;
+	uint64_t v;
+
+	ASSERT_TRUE(list_has(l, MSR_POWER_CTL));
+	free(l);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_POWER_CTL), 0);
+	vcpu_set_msr(vcpu, MSR_POWER_CTL, 0x1234);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_POWER_CTL, &v), 0);
+	ASSERT_EQ(v, 0x1234);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_POWER_CTL, 0xffffffff00000001ULL), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_POWER_CTL), 0xffffffff00000001ULL);
+
+	/* Known: with every userspace exit asked for, still no exit. */
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_USER_SPACE_MSR))
+		return;
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_USER_SPACE_MSR,
+		      KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+		      KVM_MSR_EXIT_REASON_FILTER);
+	svc_call(vcpu, SVC_WRMSR, 0x1234, MSR_POWER_CTL, 0, &r);
+	ASSERT_FALSE(r.faulted);
+	svc_call(vcpu, SVC_RDMSR, 0, MSR_POWER_CTL, 0, &r);
+	ASSERT_FALSE(r.faulted);
+	ASSERT_EQ(r.eax, 0x1234);
+}
+
+/* A filter that denies writes of POWER_CTL: FILTER wins over "known". */
+TEST(msr_filter_before_known_msr)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t bits = 0;
+	uint64_t v;
+
+	if (!kvm_check_cap(vcpu->vm->fd, KVM_CAP_X86_MSR_FILTER))
+		SKIP("no KVM_CAP_X86_MSR_FILTER");
+	vm_enable_cap(vcpu->vm, KVM_CAP_X86_USER_SPACE_MSR,
+		      KVM_MSR_EXIT_REASON_FILTER);
+	ASSERT_OK(set_filter(vcpu->vm, KVM_MSR_FILTER_DEFAULT_ALLOW,
+			     KVM_MSR_FILTER_WRITE, MSR_POWER_CTL, 1, &bits));
+	svc_start(vcpu, SVC_WRMSR, 0x1234, MSR_POWER_CTL, 0);
+	assert_msr_exit(vcpu, KVM_EXIT_X86_WRMSR_, MSR_POWER_CTL,
+			KVM_MSR_EXIT_REASON_FILTER);
+	ASSERT_EQ(vcpu->run->msr.data, 0x1234);
+	vcpu_run(vcpu);
+	svc_finish(vcpu, &(struct svc_result){ 0 });
+	/* Userspace took the write; reads still go to the kernel. */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_POWER_CTL), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_POWER_CTL, &v), 0);
+	ASSERT_EQ(v, 0);
+}
+
+static int set_pmu_filter(struct vm *vm, uint32_t action, uint32_t flags,
+			  uint32_t nevents)
+{
+	struct kvm_pmu_event_filter *f;
+	int r;
+
+	f = calloc(1, sizeof(*f) + nevents * sizeof(f->events[0]));
+	ASSERT_TRUE(f != NULL);
+	f->action = action;
+	f->flags = flags;
+	f->nevents = nevents;
+	for (uint32_t i = 0; i < nevents; i++)
+		f->events[i] = 0xc0 + i;
+	r = ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, f);
+	free(f);
+	return r;
+}
+
+TEST(pmu_event_filter_checked)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	struct vm *vm = vcpu->vm;
+
+	if (!kvm_check_cap(vm->fd, KVM_CAP_PMU_EVENT_FILTER))
+		SKIP("no KVM_CAP_PMU_EVENT_FILTER");
+	ASSERT_ERRNO(set_pmu_filter(vm, 2, 0, 1), EINVAL);
+	ASSERT_ERRNO(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0x80, 1), EINVAL);
+	ASSERT_ERRNO(set_pmu_filter(vm, KVM_PMU_EVENT_DENY, 0, 301), E2BIG);
+	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_DENY, 0, 300));
+	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0, 2));
+	ASSERT_OK(set_pmu_filter(vm, KVM_PMU_EVENT_ALLOW, 0, 0));
+	/* The guest runs on with its filter. */
+	svc_call(vcpu, SVC_NOP, 0, 0, 0, &(struct svc_result){ 0 });
+}
+
+/* ------------------------------------------------------------------ */
+/* Machine checks                                                       */
+
+#define MSR_MCG_CAP		0x179
+#define MSR_MCG_STATUS		0x17a
+#define MSR_MCG_CTL		0x17b
+#define MSR_MC_CTL(i)		(0x400 + 4 * (i))
+#define MSR_MC_STATUS(i)	(0x401 + 4 * (i))
+#define MSR_MC_ADDR(i)		(0x402 + 4 * (i))
+#define MSR_MC_MISC(i)		(0x403 + 4 * (i))
+#define MCG_CTL_P		(1ULL << 8)
+#define MCG_CMCI_P		(1ULL << 10)
+#define MCG_SER_P		(1ULL << 24)
+#define MCI_STATUS_VAL		(1ULL << 63)
+#define MCI_STATUS_OVER		(1ULL << 62)
+#define MCI_STATUS_UC		(1ULL << 61)
+#define MCI_STATUS_EN		(1ULL << 60)
+#define MCI_STATUS_PCC		(1ULL << 57)
+#define MCG_STATUS_MCIP		(1ULL << 2)
+#define MC_VECTOR		18
+#define X86_CR4_MCE_		(1ULL << 6)
+
+static uint64_t mce_cap_supported(int kvm_fd)
+{
+	uint64_t cap = 0;
+
+	ASSERT_OK(ioctl(kvm_fd, KVM_X86_GET_MCE_CAP_SUPPORTED, &cap));
+	return cap;
+}
+
+static int set_mce(struct vcpu *vcpu, uint8_t bank, uint64_t status,
+		   uint64_t mcg_status, uint64_t addr)
+{
+	struct kvm_x86_mce m = {
+		.status = status, .addr = addr, .misc = 0x86,
+		.mcg_status = mcg_status, .bank = bank,
+	};
+
+	return ioctl(vcpu->fd, KVM_X86_SET_MCE, &m);
+}
+
+TEST(mce_banks_before_setup)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t v;
+
+	if (kvm_check_cap(vcpu->vm->fd, KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CAP), 32);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MCG_CAP, &v), 0);
+	ASSERT_EQ(v, 32);
+	/* No MCG_CTL for the guest; the host reads it as 0. */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MCG_CTL, &v), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CTL), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_MCG_CTL, ~0ULL), 0);
+	/* The 32 banks, zeroed. */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_MISC(31)), 0);
+	ASSERT_EQ(vcpu_get_msr_raw(vcpu, MSR_MC_CTL(32), &v), 0);
+	/* The guest writes a bank's control: 0 or all ones (bit 10 aside). */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_CTL(4), ~0ULL & ~(1ULL << 10)), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_CTL(4)), ~0ULL & ~(1ULL << 10));
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_CTL(4), 0x1234), GP_VECTOR);
+	/* It may clear a status, not set one (no AMD CPUID here). */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_STATUS(0), 0), 0);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MC_STATUS(0), 1), GP_VECTOR);
+	/* MCG_CAP is read-only. */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MCG_CAP, 32), GP_VECTOR);
+}
+
+TEST(mce_setup_checked)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t sup, cap, v;
+
+	if (kvm_check_cap(vcpu->vm->fd, KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	sup = mce_cap_supported(vcpu->vm->kvm_fd);
+	ASSERT_EQ(sup & (MCG_CTL_P | MCG_SER_P), MCG_CTL_P | MCG_SER_P);
+	if (host_is_amd(vcpu->vm->kvm_fd))
+		ASSERT_EQ(sup & MCG_CMCI_P, 0);
+
+	cap = 0;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap), EINVAL);
+	cap = 33;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap), EINVAL);
+	cap = 4 | (1ULL << 40);
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap), EINVAL);
+
+	cap = MCG_CTL_P | MCG_SER_P | 4;
+	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
+	/* AMD has no MCG_SER_P: bits 63:9 are dropped there. */
+	if (host_is_amd(vcpu->vm->kvm_fd))
+		cap &= 0x1ff;
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CAP), cap);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MCG_CTL, &v), 0);
+	ASSERT_EQ(v, ~0ULL);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_CTL(3)), ~0ULL);
+	/* Only the four banks now. */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MC_CTL(4), &v), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr_raw(vcpu, MSR_MC_STATUS(4), &v), 0);
+	/* MCG_CTL: 0 or all ones. */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MCG_CTL, 1), GP_VECTOR);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_MCG_CTL, 0), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_CTL), 0);
+}
+
+TEST(mce_corrected_errors_fill_the_bank)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	uint64_t cap = MCG_CTL_P | 2, st = MCI_STATUS_VAL | MCI_STATUS_EN | 0x17;
+	uint64_t v;
+
+	if (kvm_check_cap(vcpu->vm->fd, KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
+	ASSERT_ERRNO(set_mce(vcpu, 2, st, 0, 0), EINVAL);	/* no bank 2 */
+	ASSERT_ERRNO(set_mce(vcpu, 1, 0x17, 0, 0), EINVAL);	/* no VAL */
+
+	ASSERT_OK(set_mce(vcpu, 1, st, 0, 0x1000));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(1)), st);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(1)), 0x1000);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_MISC(1)), 0x86);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MC_STATUS(1), &v), 0);
+	ASSERT_EQ(v, st);
+	/* A second one overflows. */
+	ASSERT_OK(set_mce(vcpu, 1, st, 0, 0x2000));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(1)), st | MCI_STATUS_OVER);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(1)), 0x2000);
+	/* The guest goes on (no exception for a corrected error). */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_MC_ADDR(1), &v), 0);
+	ASSERT_EQ(v, 0x2000);
+}
+
+/* An exception handler that reports on port 0x16 and halts. */
+GUEST_CODE(report_handler,
+	"out %al, $0x16\n"
+	"hlt\n"
+);
+
+/* A real-mode guest with report_handler for @vector. */
+static struct vcpu *vcpu_with_handler(const void *code, size_t len,
+				      int vector)
+{
+	struct vcpu *vcpu = vm_with_guest(code, len);
+
+	vm_write(vcpu->vm, 0x3000, report_handler, GUEST_SIZE(report_handler));
+	vm_set_ivt(vcpu->vm, vector, 0, 0x3000);
+	return vcpu;
+}
+
+/* Ready on port 0x10 forever. */
+GUEST_CODE(mce_guest,
+	"1: out %al, $0x10\n"
+	"jmp 1b\n"
+);
+
+static struct vcpu *mce_vcpu(bool cr4_mce)
+{
+	struct vcpu *vcpu = vcpu_with_handler(mce_guest, GUEST_SIZE(mce_guest),
+					      MC_VECTOR);
+	uint64_t cap = MCG_CTL_P | MCG_SER_P | 1;
+	struct kvm_sregs sregs;
+
+	ASSERT_OK(ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &cap));
+	vcpu_get_sregs(vcpu, &sregs);
+	if (cr4_mce)
+		sregs.cr4 |= X86_CR4_MCE_;
+	vcpu_set_sregs(vcpu, &sregs);
+	RUN_OUT(vcpu, 1, 0x10);
+	return vcpu;
+}
+
+TEST(mce_uncorrected_raises_mc)
+{
+	uint64_t st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN |
+		      MCI_STATUS_PCC | 0x42;
+	struct vcpu *vcpu;
+
+	if (kvm_check_cap(kvm_open(), KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	vcpu = mce_vcpu(true);
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0x5000));
+	RUN_OUT(vcpu, 1, 0x16);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), st);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MCG_STATUS), MCG_STATUS_MCIP);
+	/* A second one while MCIP is set: shutdown. */
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0x6000));
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_SHUTDOWN);
+}
+
+TEST(mce_uncorrected_without_cr4_mce_shuts_down)
+{
+	uint64_t st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN |
+		      MCI_STATUS_PCC;
+	struct vcpu *vcpu;
+
+	if (kvm_check_cap(kvm_open(), KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	vcpu = mce_vcpu(false);
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0));
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_SHUTDOWN);
+}
+
+TEST(mce_uncorrected_dropped_when_reporting_is_off)
+{
+	uint64_t st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN |
+		      MCI_STATUS_PCC;
+	struct vcpu *vcpu;
+
+	if (kvm_check_cap(kvm_open(), KVM_CAP_MCE) != 32)
+		SKIP("no KVM_CAP_MCE");
+	vcpu = mce_vcpu(true);
+	vcpu_set_msr(vcpu, MSR_MC_CTL(0), 0);
+	ASSERT_OK(set_mce(vcpu, 0, st, MCG_STATUS_MCIP, 0));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), 0);
+	RUN_OUT(vcpu, 1, 0x10);
+
+	/* UCNA (no MCG_STATUS, no PCC): logged, no #MC. */
+	st = MCI_STATUS_VAL | MCI_STATUS_UC | MCI_STATUS_EN | 0x9;
+	ASSERT_OK(set_mce(vcpu, 0, st, 0, 0x7000));
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_STATUS(0)), st);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MC_ADDR(0)), 0x7000);
+	RUN_OUT(vcpu, 1, 0x10);
+}
+
+/* ------------------------------------------------------------------ */
+/* RDTSCP and TSC_AUX                                                   */
+
+#define MSR_TSC_AUX_		0xc0000103
+#define CPUID_RDTSCP		(1U << 27)	/* 0x80000001 EDX */
+
+/* RDTSCP, then ECX out on port 0x10, forever. */
+GUEST_CODE(rdtscp_guest,
+	"1: rdtscp\n"
+	"mov %ecx, %eax\n"
+	"out %eax, $0x10\n"
+	"jmp 1b\n"
+);
+
+static struct vcpu *rdtscp_vcpu(void)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(rdtscp_guest);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vcpu->vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0x80000001, 0);
+
+	if (!e || !(e->edx & CPUID_RDTSCP)) {
+		free(c);
+		return NULL;
+	}
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+	return vcpu;
+}
+
+TEST(rdtscp_reads_tsc_aux)
+{
+	struct vcpu *vcpu = rdtscp_vcpu();
+
+	if (!vcpu)
+		SKIP("no RDTSCP in KVM_GET_SUPPORTED_CPUID");
+	vcpu_set_msr(vcpu, MSR_TSC_AUX_, 0x1234);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0x1234);
+	vcpu_set_msr(vcpu, MSR_TSC_AUX_, 0xabcdef);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0xabcdef);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 0xabcdef);
+	/* Bits 63:32 are dropped (a non-Intel guest). */
+	vcpu_set_msr(vcpu, MSR_TSC_AUX_, (1ULL << 32) | 7);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_TSC_AUX_), 7);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), 7);
 }
 
 /* ------------------------------------------------------------------ */

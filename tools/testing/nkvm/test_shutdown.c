@@ -21,8 +21,12 @@
  * What happens after the shutdown is backend-specific too, so it is not
  * checked: Linux's SVM code INITs the vCPU (RIP fff0, CS f000), VMX and
  * this reference machine leave the state as it was.  What is checked is
- * that the other vCPUs of the VM go on and that the state ioctls work.
+ * that the other vCPUs of the VM go on, that the state ioctls work, and
+ * that the MSRs common code keeps survive (neither INIT nor "nothing"
+ * touches MISC_ENABLE or the MTRRs).
  */
+#define MSR_MISC_ENABLE		0x1a0
+#define MSR_MTRRdefType		0x2ff
 #include <sys/ioctl.h>
 
 #include "vm.h"
@@ -157,6 +161,19 @@ TEST(state_ioctls_after_shutdown)
 	vcpu_set_regs(vcpu, &regs);
 	vcpu_set_real_mode(vcpu, CODE_ADDR);
 	ASSERT_EQ(vcpu_rip(vcpu), CODE_ADDR);
+}
+
+TEST(msrs_kept_through_shutdown)
+{
+	struct vcpu *vcpu = shutdown_vm(ud_guest, GUEST_SIZE(ud_guest));
+	uint64_t misc = vcpu_get_msr(vcpu, MSR_MISC_ENABLE) | 1;
+
+	vcpu_set_msr(vcpu, MSR_MISC_ENABLE, misc);
+	vcpu_set_msr(vcpu, MSR_MTRRdefType, 0xc06);
+	vcpu_run(vcpu);
+	ASSERT_EXIT(vcpu, KVM_EXIT_SHUTDOWN);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MISC_ENABLE), misc);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_MTRRdefType), 0xc06);
 }
 
 /* A shutdown of one vCPU does not stop another vCPU of the VM. */

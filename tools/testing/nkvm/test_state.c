@@ -15,6 +15,12 @@
  *    it completes the I/O of the last exit: userspace that writes back the
  *    registers it got at an OUT (RIP on the OUT) does not run the OUT twice.
  *    The dirty bits are cleared once applied.
+ *  - KVM_CAP_NESTED_STATE is the largest nested state: the header and a
+ *    VMCB on AMD.  A vCPU that never ran a nested guest has the state
+ *    "outside guest mode" (AMD: flags = GIF_SET, nothing after the
+ *    header); KVM_GET_NESTED_STATE with too small a size fails with E2BIG
+ *    and writes the size needed back.  KVM_SET_NESTED_STATE takes that
+ *    state back, and refuses guest mode while EFER.SVME is clear.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -976,6 +982,70 @@ TEST(sync_regs_dirty_sregs)
 		vcpu_get_sregs(vcpu, &s);
 		ASSERT_EQ(s.ds.selector, 0x100);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Nested state, outside guest mode                                     */
+
+GUEST_CODE(nested_hlt_guest,
+	"hlt\n"
+);
+
+TEST(nested_state_outside_guest_mode)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(nested_hlt_guest);
+	int max = kvm_check_cap(vcpu->vm->fd, KVM_CAP_NESTED_STATE);
+	struct kvm_nested_state *st;
+	bool svm;
+
+	if (max <= 0)
+		SKIP("no KVM_CAP_NESTED_STATE");
+	ASSERT_GE(max, (int)sizeof(*st));
+	st = calloc(1, max);
+	ASSERT_TRUE(st != NULL);
+
+	st->size = 0;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_GET_NESTED_STATE, st), E2BIG);
+	ASSERT_EQ(st->size, sizeof(*st));
+	st->size = max;
+	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_NESTED_STATE, st));
+	ASSERT_EQ(st->size, sizeof(*st));
+	svm = st->format == KVM_STATE_NESTED_FORMAT_SVM;
+	if (svm) {
+		ASSERT_EQ(max, sizeof(*st) + KVM_STATE_NESTED_SVM_VMCB_SIZE);
+		ASSERT_EQ(st->flags, KVM_STATE_NESTED_GIF_SET);
+	} else {
+		ASSERT_EQ(st->format, KVM_STATE_NESTED_FORMAT_VMX);
+		ASSERT_EQ(st->flags & KVM_STATE_NESTED_GUEST_MODE, 0);
+	}
+
+	/* It goes back as it came. */
+	ASSERT_OK(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st));
+	/* Too small, unknown flags, run pending without guest mode. */
+	st->size = sizeof(*st) - 1;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st), EINVAL);
+	st->size = sizeof(*st);
+	st->flags |= 0x8000;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st), EINVAL);
+	st->flags &= ~0x8000;
+	st->flags |= KVM_STATE_NESTED_RUN_PENDING;
+	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st), EINVAL);
+	st->flags &= ~KVM_STATE_NESTED_RUN_PENDING;
+	if (svm) {
+		/* The other format; guest mode with SVME clear; no GIF. */
+		st->format = KVM_STATE_NESTED_FORMAT_VMX;
+		ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st), EINVAL);
+		st->format = KVM_STATE_NESTED_FORMAT_SVM;
+		st->flags |= KVM_STATE_NESTED_GUEST_MODE;
+		ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st), EINVAL);
+		st->flags = 0;
+		ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st), EINVAL);
+		st->flags = KVM_STATE_NESTED_GIF_SET;
+		ASSERT_OK(ioctl(vcpu->fd, KVM_SET_NESTED_STATE, st));
+	}
+	/* The guest runs on. */
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
+	free(st);
 }
 
 TEST_HARNESS_MAIN

@@ -4,6 +4,10 @@
  * API version, kvm_run mmap size, KVM_CHECK_EXTENSION on /dev/kvm and on a
  * VM fd, KVM_CREATE_VM argument checking, and the errno of unknown ioctls
  * on each kind of fd.
+ *
+ * Linux 6.1, for a VM without SEV (asserted below): enabling
+ * KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM or KVM_CAP_VM_COPY_ENC_CONTEXT_FROM
+ * fails with EINVAL, except with an fd that is not a VM's on AMD: EBADF.
  */
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -179,6 +183,36 @@ TEST(dev_kvm_readonly_open)
 	ASSERT_OK(ro);
 	ASSERT_EQ(ioctl(ro, KVM_GET_API_VERSION, 0), 12);
 	ASSERT_EQ(ioctl(ro, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY), 1);
+}
+
+static int enc_context_from(struct vm *vm, uint32_t cap, int fd)
+{
+	return vm_enable_cap_raw(vm, cap, (uint64_t)fd);
+}
+
+TEST(enc_context_from_without_sev)
+{
+	static const uint32_t caps[] = {
+		KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
+		KVM_CAP_VM_COPY_ENC_CONTEXT_FROM,
+	};
+	struct vm *vm = vm_create(VM_MEM_SIZE);
+	struct vm *other = vm_create(VM_MEM_SIZE);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0, 0);
+	int not_vm = e && e->ebx == 0x68747541 ? EBADF : EINVAL;	/* AMD */
+
+	free(c);
+	for (size_t i = 0; i < 2; i++) {
+		if (kvm_check_cap(vm->fd, caps[i]) != 1)
+			SKIP("no KVM_CAP_VM_MOVE/COPY_ENC_CONTEXT_FROM");
+		ASSERT_ERRNO(enc_context_from(vm, caps[i], -1), not_vm);
+		ASSERT_ERRNO(enc_context_from(vm, caps[i], vm->kvm_fd), not_vm);
+		ASSERT_ERRNO(enc_context_from(vm, caps[i], vm->fd), EINVAL);
+		ASSERT_ERRNO(enc_context_from(vm, caps[i], other->fd), EINVAL);
+	}
+	vm_free(other);
+	vm_free(vm);
 }
 
 TEST_HARNESS_MAIN

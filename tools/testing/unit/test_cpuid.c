@@ -194,6 +194,27 @@ TEST(model_vendor)
 	ASSERT_FALSE(m.out_of_range_to_basic);
 }
 
+TEST(model_tsc_aux)
+{
+	struct kvm_cpuid_entry2 rdtscp[] = {
+		leaf(0x80000001, 0, 0, 0, 0, 0, CPUID_80000001_EDX_RDTSCP),
+	};
+	struct kvm_cpuid_entry2 rdpid[] = {
+		leaf(7, 0, 0, 0, 0, CPUID_7_ECX_RDPID, 0),
+	};
+	struct kvm_cpuid_model m;
+
+	kvm_cpuid_compute_model(rdtscp, 1, 0, 0, &m);
+	ASSERT_TRUE(m.rdtscp);
+	ASSERT_TRUE(m.tsc_aux);
+	kvm_cpuid_compute_model(rdpid, 1, 0, 0, &m);
+	ASSERT_FALSE(m.rdtscp);
+	ASSERT_TRUE(m.tsc_aux);
+	kvm_cpuid_compute_model(NULL, 0, 0, 0, &m);
+	ASSERT_FALSE(m.rdtscp);
+	ASSERT_FALSE(m.tsc_aux);
+}
+
 TEST(lookup_out_of_range)
 {
 	struct kvm_cpuid_entry2 t[] = {

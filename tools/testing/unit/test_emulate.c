@@ -77,6 +77,7 @@ struct machine {
 
 	/* what the devices saw */
 	unsigned int mmio_reads, mmio_writes, pio_ins, pio_outs, exits;
+	unsigned int pio_count;		/* elements of the last port input */
 	unsigned int fetches;
 	u64 fifo_in[16], fifo_out[16];
 	unsigned int fifo_in_pos, fifo_out_pos;
@@ -320,16 +321,17 @@ static int cb_write(struct x86_emulate_ctxt *c, u64 la, const void *val,
 }
 
 static int cb_pio_in(struct x86_emulate_ctxt *c, u16 port, unsigned int size,
-		     void *val)
+		     unsigned int count, void *val)
 {
+	M.pio_count = count;
 	if (M.io == IO_SYNC) {
-		port_in(port, val, size);
+		port_in(port, val, size * count);
 		return X86EMUL_CONTINUE;
 	}
 	if (M.pend.active)
 		return X86EMUL_IO_NEEDED;
 	M.pend = (struct pending) {
-		.active = true, .pio = true, .port = port, .len = size,
+		.active = true, .pio = true, .port = port, .len = size * count,
 	};
 	return X86EMUL_IO_NEEDED;
 }
@@ -395,7 +397,7 @@ static int step(void)
 	for (n = 0; n < 32; n++) {
 		r = x86_emulate_insn(c);
 		if (r == X86EMUL_IO_NEEDED) {
-			u8 data[8];
+			u8 data[X86EMUL_PIO_BATCH];
 
 			if (!M.pend.active) {
 				TH_LOG("IO_NEEDED without an access to do");
@@ -1738,6 +1740,115 @@ TEST(ins_waits_for_the_port_then_writes_mmio)
 	EXPECT_EQ(peek(0xa0000, 2), 0xbeef);
 	EXPECT_EQ(M.pio_ins, 1);
 	EXPECT_EQ(reg(RDI), 0xa0002);
+}
+
+/* Run the steps a REP takes without the guest, as mmio.c does. */
+static int run_read_ahead(void)
+{
+	int r;
+
+	do {
+		r = x86_emulate_insn(&M.ctxt);
+	} while (r == X86EMUL_CONTINUE && M.ctxt.rep_more &&
+		 x86_emulate_read_ahead(&M.ctxt));
+	return r;
+}
+
+TEST(rep_insb_fetches_a_batch_in_one_exit)
+{
+	struct x86_emulate_ctxt *c = &M.ctxt;
+	u8 data[X86EMUL_PIO_BATCH];
+	int i;
+
+	prepare(M_L64, IO_EXIT, "f3 6c", "rcx=8 rdx=0x80 rdi=0x5000");
+	ASSERT_EQ(x86_emulate_insn(c), X86EMUL_IO_NEEDED);
+	ASSERT_TRUE(M.pend.active && M.pend.pio && !M.pend.write);
+	EXPECT_EQ(M.pend.len, 8);
+	EXPECT_EQ(M.pio_count, 8);
+	ASSERT_TRUE(do_exit(data));
+	/* Too little data for the batch asked for. */
+	EXPECT_EQ(x86_emulate_complete_read(c, data, 4), -EINVAL);
+	ASSERT_EQ(x86_emulate_complete_read(c, data, 8), 0);
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_FALSE(c->rep_more);
+	EXPECT_FALSE(x86_emulate_read_ahead(c));
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(peek(0x5000 + i, 1), 0xa0U + i);
+	EXPECT_EQ(reg(RCX), 0);
+	EXPECT_EQ(reg(RDI), 0x5008);
+	EXPECT_EQ(reg(RIP), CODE + 2);
+	EXPECT_EQ(M.exits, 1);
+	EXPECT_EQ(M.pio_ins, 1);
+}
+
+TEST(rep_insw_batch_stops_at_the_page_end)
+{
+	prepare(M_L64, IO_SYNC, "66 f3 6d", "rcx=100 rdx=0x80 rdi=0x5ff8");
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_EQ(M.pio_count, 4);
+	/* The read-ahead is used up: the guest runs the INS again. */
+	EXPECT_TRUE(M.ctxt.rep_more);
+	EXPECT_EQ(reg(RCX), 96);
+	EXPECT_EQ(reg(RDI), 0x6000);
+	EXPECT_EQ(reg(RIP), CODE);
+	/* Backwards: the elements down to the page's start. */
+	prepare(M_L64, IO_SYNC, "66 f3 6d",
+		"rcx=100 rdx=0x80 rdi=0x5006 fl=0x402");
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_EQ(M.pio_count, 4);
+	EXPECT_EQ(reg(RCX), 96);
+	EXPECT_EQ(reg(RDI), 0x4ffe);
+	/* And never more than the read-ahead holds. */
+	prepare(M_L64, IO_SYNC, "f3 6c", "rcx=5000 rdx=0x80 rdi=0x5000");
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_EQ(M.pio_count, X86EMUL_PIO_BATCH);
+	EXPECT_EQ(reg(RCX), 5000 - X86EMUL_PIO_BATCH);
+}
+
+/* userspace_io_test's abuse: RCX changed between the exit and KVM_RUN. */
+TEST(rep_ins_follows_rcx_changed_during_the_exit)
+{
+	struct x86_emulate_ctxt *c = &M.ctxt;
+	u8 data[X86EMUL_PIO_BATCH];
+
+	memset(data, 0xaa, sizeof(data));
+	prepare(M_L64, IO_EXIT, "f3 6c", "rcx=2 rdx=0x80 rdi=0x5000");
+	ASSERT_EQ(x86_emulate_insn(c), X86EMUL_IO_NEEDED);
+	EXPECT_EQ(M.pend.len, 2);
+	M.pend.active = false;
+	M.regs[RCX] = 1;
+	ASSERT_EQ(x86_emulate_complete_read(c, data, sizeof(data)), 0);
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_FALSE(c->rep_more);
+	EXPECT_EQ(reg(RCX), 0);
+	EXPECT_EQ(reg(RDI), 0x5001);
+	EXPECT_EQ(peek(0x5000, 2), 0xaa);
+	EXPECT_EQ(reg(RIP), CODE + 2);
+
+	/* Raised: the batch goes on with what else the data page holds. */
+	prepare(M_L64, IO_EXIT, "f3 6c", "rcx=3 rdx=0x80 rdi=0x5000");
+	ASSERT_EQ(x86_emulate_insn(c), X86EMUL_IO_NEEDED);
+	EXPECT_EQ(M.pend.len, 3);
+	M.pend.active = false;
+	M.regs[RCX] = 8192;
+	ASSERT_EQ(x86_emulate_complete_read(c, data, sizeof(data)), 0);
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_TRUE(c->rep_more);
+	EXPECT_EQ(reg(RCX), 8192 - X86EMUL_PIO_BATCH);
+	EXPECT_EQ(reg(RDI), 0x5000 + X86EMUL_PIO_BATCH);
+	EXPECT_EQ(peek(0x5000 + X86EMUL_PIO_BATCH - 1, 1), 0xaa);
+	EXPECT_EQ(reg(RIP), CODE);
+
+	/* Cleared: the instruction ends with no element. */
+	prepare(M_L64, IO_EXIT, "f3 6c", "rcx=2 rdx=0x80 rdi=0x5000");
+	ASSERT_EQ(x86_emulate_insn(c), X86EMUL_IO_NEEDED);
+	M.pend.active = false;
+	M.regs[RCX] = 0;
+	ASSERT_EQ(x86_emulate_complete_read(c, data, sizeof(data)), 0);
+	ASSERT_EQ(run_read_ahead(), X86EMUL_CONTINUE);
+	EXPECT_EQ(reg(RDI), 0x5000);
+	EXPECT_EQ(peek(0x5000, 1), 0);
+	EXPECT_EQ(reg(RIP), CODE + 2);
 }
 
 TEST(rep_outs_from_mmio)

@@ -14,8 +14,9 @@
 
 /*
  * MAXPHYADDR, the XCR0 bits the guest may set, the CR4 bits it may not,
- * whether it is GenuineIntel, and whether leaves beyond their range repeat
- * the highest basic leaf (every vendor but AMD and Hygon).
+ * whether it is GenuineIntel, whether leaves beyond their range repeat
+ * the highest basic leaf (every vendor but AMD and Hygon), and whether it
+ * has RDTSCP, and RDTSCP or RDPID (then TSC_AUX is its).
  */
 struct kvm_cpuid_model_state {
 	u8 maxphyaddr;
@@ -24,6 +25,8 @@ struct kvm_cpuid_model_state {
 	bool intel;
 	bool out_of_range_to_basic;
 	u32 max_basic_leaf;
+	bool rdtscp;
+	bool tsc_aux;
 };
 
 #endif /* _NKVM_X86_CPUID_MODEL_H */

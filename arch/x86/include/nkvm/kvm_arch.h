@@ -42,6 +42,9 @@ struct kvm_mmu_vcpu {
 
 enum { KVM_PENDING_PIO, KVM_PENDING_MSR };
 
+/* Machine-check banks a vCPU may have (KVM_CAP_MCE), Linux's number. */
+#define NKVM_MAX_MCE_BANKS	32
+
 struct kvm_msr_filter_state;
 struct kvm_lapic;
 struct kvm_pic;
@@ -88,6 +91,9 @@ struct kvm_arch {
 	u64 disabled_quirks;		/* KVM_CAP_DISABLE_QUIRKS2 */
 	bool guest_can_read_platform_info;	/* KVM_CAP_MSR_PLATFORM_INFO */
 	u32 user_space_msr_mask;	/* KVM_CAP_X86_USER_SPACE_MSR */
+	bool triple_fault_event;	/* KVM_CAP_X86_TRIPLE_FAULT_EVENT */
+	/* KVM_SET_PMU_EVENT_FILTER (pmu.c), under kvm->lock */
+	struct kvm_pmu_event_filter *pmu_event_filter;
 	u64 tss_addr;			/* KVM_SET_TSS_ADDR (unused by SVM) */
 	u32 bsp_vcpu_id;		/* KVM_SET_BOOT_CPU_ID */
 	u64 identity_map_addr;
@@ -164,6 +170,7 @@ struct kvm_vcpu_arch {
 	u8 nmi_pending;
 	bool nmi_injected;
 	bool nmi_masked;		/* between an NMI and its IRET */
+	bool triple_fault_pending;	/* KVM_EXIT_SHUTDOWN before the next entry */
 	bool has_run;			/* entered the guest at least once */
 	u32 mp_state;
 
@@ -217,10 +224,17 @@ struct kvm_vcpu_arch {
 	u64 pdptrs[4];
 	bool pdptrs_from_user;
 	u64 misc_features_enables;
+	u64 power_ctl;			/* MSR_IA32_POWER_CTL, only stored */
 	u64 arch_capabilities;
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];
+
+	/* Machine-check banks (msr.c): MCi_CTL, _STATUS, _ADDR, _MISC. */
+	u64 mcg_cap;			/* KVM_X86_SETUP_MCE */
+	u64 mcg_status;
+	u64 mcg_ctl;
+	u64 mce_banks[NKVM_MAX_MCE_BANKS * 4];
 
 	/* The instruction emulator's state (mmio.c). */
 	struct kvm_emul_state *emul;

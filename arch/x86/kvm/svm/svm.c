@@ -170,6 +170,20 @@ static void svm_init_seg(struct vmcb_seg *seg, u16 sel, u16 attrib)
 	};
 }
 
+/*
+ * RDTSCP runs natively when the guest's CPUID offers it (it reads the
+ * TSC_AUX common code loads); otherwise its exit raises #UD.
+ */
+static void svm_update_rdtscp_intercept(struct kvm_vcpu *vcpu)
+{
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+
+	if (vcpu->arch.model.rdtscp)
+		c->intercept_misc2 &= ~INTERCEPT_RDTSCP;
+	else
+		c->intercept_misc2 |= INTERCEPT_RDTSCP;
+}
+
 /* Power-on state (real mode at 0xffff0) and nkvm's fixed intercepts. */
 static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 {
@@ -190,6 +204,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 			     INTERCEPT_RDTSCP | INTERCEPT_WBINVD |
 			     INTERCEPT_MONITOR | INTERCEPT_MWAIT |
 			     INTERCEPT_XSETBV | INTERCEPT_RDPRU;
+	svm_update_rdtscp_intercept(vcpu);
 	/* CR4 writes are checked against the guest's CPUID (x86.c). */
 	c->cr_write = BIT(4);
 	/* Debug registers are switched lazily, on the guest's first use. */
@@ -937,6 +952,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->reason = X86_EXIT_HYPERCALL;
 		exit->next_rip = svm_next_rip(svm, 3);
 		return;
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+		exit->reason = X86_EXIT_MONITOR_MWAIT;
+		exit->next_rip = svm_next_rip(svm, 3);
+		return;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE:
@@ -944,8 +964,6 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_CLGI:
 	case SVM_EXIT_SKINIT:
 	case SVM_EXIT_RDTSCP:
-	case SVM_EXIT_MONITOR:
-	case SVM_EXIT_MWAIT:
 	case SVM_EXIT_RDPRU:
 		/* Not offered to the guest. */
 		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
@@ -971,6 +989,10 @@ static const struct kvm_tdp_format svm_npt_format = {
 
 static const struct kvm_x86_ops svm_ops = {
 	.name = "svm",
+	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
+	.tsc_aux_native = true,
+	.sev_enc_context = true,
+	.vcpu_after_set_cpuid = svm_update_rdtscp_intercept,
 	.owner = THIS_MODULE,
 	.vm_size = sizeof(struct kvm),
 	.vcpu_size = sizeof(struct vcpu_svm),

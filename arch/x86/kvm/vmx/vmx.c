@@ -1837,6 +1837,11 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->reason = X86_EXIT_HYPERCALL;
 		exit->next_rip = vmx_next_rip(vcpu);
 		return;
+	case EXIT_REASON_MONITOR_INSTRUCTION:
+	case EXIT_REASON_MWAIT_INSTRUCTION:
+		exit->reason = X86_EXIT_MONITOR_MWAIT;
+		exit->next_rip = vmx_next_rip(vcpu);
+		return;
 	case EXIT_REASON_VMCLEAR:
 	case EXIT_REASON_VMLAUNCH:
 	case EXIT_REASON_VMPTRLD:
@@ -1849,8 +1854,6 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case EXIT_REASON_INVEPT:
 	case EXIT_REASON_INVVPID:
 	case EXIT_REASON_VMFUNC:
-	case EXIT_REASON_MONITOR_INSTRUCTION:
-	case EXIT_REASON_MWAIT_INSTRUCTION:
 		/* Not offered to the guest. */
 		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
 		return;
@@ -1900,6 +1903,7 @@ static const struct kvm_x86_ops vmx_ops = {
 	.set_msr = vmx_set_msr,
 	.pmu_from_cpuid_0xa = true,
 	.hv_guest_mapping_flush = true,
+	.nested_state_format = KVM_STATE_NESTED_FORMAT_VMX,
 
 	.inject_exception = vmx_inject_exception,
 	.inject_nmi = vmx_inject_nmi,
