@@ -23,6 +23,7 @@
 #include <nkvm/memslot.h>
 #include <nkvm/iobus.h>
 #include <nkvm/eventfd.h>
+#include <nkvm/coalesced_mmio.h>
 #include <nkvm/kvm_arch.h>
 
 #define KVM_API_VERSION		12
@@ -82,6 +83,7 @@ struct kvm {
 
 	struct kvm_io_buses buses;	/* in-kernel PIO/MMIO devices */
 	struct kvm_eventfds eventfds;	/* ioeventfd, irqfd, GSI routing */
+	struct kvm_coalesced coalesced;	/* KVM_REGISTER_COALESCED_MMIO */
 	u64 manual_dirty_log_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
 
 	/* Binary statistics (virt/kvm/stats.c) */
