@@ -45,6 +45,7 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_CLOCK_UPDATE	2	/* refresh the guest's kvmclock */
 #define KVM_REQ_EVENT		3	/* look at interrupts again (irq.c) */
 #define KVM_REQ_IOAPIC_EOI_EXIT	4	/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
+#define KVM_REQ_STEAL_UPDATE	5	/* refresh the guest's steal time */
 
 struct kvm_vcpu {
 	struct kvm *kvm;

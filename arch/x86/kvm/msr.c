@@ -25,6 +25,7 @@
 #include "cpuid.h"
 #include "pmu.h"
 #include "lapic.h"
+#include "hypercall.h"
 
 #define MAX_IO_MSRS		256
 
@@ -36,7 +37,7 @@ static const u32 msrs_to_save[] = {
 	MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
 	MSR_IA32_UCODE_REV, MSR_TSC_AUX,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
-	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
+	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_STEAL_TIME,
 };
 
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
@@ -206,6 +207,8 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 
 	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_is_x2apic_msr(index))
 		return kvm_lapic_msr_read(vcpu, index, data);
+	if (kvm_is_pv_msr(index))
+		return kvm_pv_get_msr(vcpu, index, data);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -227,14 +230,6 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return 0;
 	case MSR_K7_HWCR:
 		*data = vcpu->arch.hwcr;
-		return 0;
-	case MSR_KVM_SYSTEM_TIME:
-	case MSR_KVM_SYSTEM_TIME_NEW:
-		*data = vcpu->arch.pv_time;
-		return 0;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_WALL_CLOCK_NEW:
-		*data = vcpu->arch.pv_wall_clock;
 		return 0;
 	case MSR_TSC_AUX:
 		if (!host && !kvm_guest_has_tsc_aux(vcpu))
@@ -289,6 +284,8 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 
 	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_is_x2apic_msr(index))
 		return kvm_lapic_msr_write(vcpu, index, data);
+	if (kvm_is_pv_msr(index))
+		return kvm_pv_set_msr(vcpu, index, data, host);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -326,16 +323,6 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		}
 		vcpu->arch.tsc_adjust = data;
 		return 0;
-	case MSR_KVM_SYSTEM_TIME:
-	case MSR_KVM_SYSTEM_TIME_NEW:
-		vcpu->arch.pv_time = data;
-		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
-		return 0;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_WALL_CLOCK_NEW:
-		vcpu->arch.pv_wall_clock = data;
-		/* Userspace restoring the value writes nothing to the guest. */
-		return host ? 0 : kvm_write_wall_clock(vcpu, data);
 	case MSR_IA32_MISC_ENABLE:
 		if (!kvm_misc_enable_write(vcpu->arch.misc_enable, data, host,
 					   &vcpu->arch.misc_enable))

@@ -26,6 +26,7 @@
 #include <uapi/linux/kvm_para.h>
 
 #include "x86.h"
+#include "hypercall.h"
 #include "cpuid.h"
 #include "pmu.h"
 #include "irq.h"
@@ -40,7 +41,8 @@ static u64 kvm_cr4_reserved_bits;
 static u64 host_xcr0;
 
 /* Quirks nkvm implements (and so lets userspace disable). */
-#define KVM_SUPPORTED_QUIRKS	KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT
+#define KVM_SUPPORTED_QUIRKS	(KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT | \
+				 KVM_X86_QUIRK_FIX_HYPERCALL_INSN)
 
 #define KVM_GUESTDBG_VALID_MASK (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | \
 				 KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | \
@@ -191,6 +193,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_X86_MSR_FILTER:
 	case KVM_CAP_SET_GUEST_DEBUG:
 	case KVM_CAP_SREGS2:
+	case KVM_CAP_ENFORCE_PV_FEATURE_CPUID:
+	case KVM_CAP_VCPU_ATTRIBUTES:
 		return 1;
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
@@ -458,6 +462,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 		arch->mp_state = KVM_MP_STATE_RUNNABLE;
 		arch->pv_time = 0;
 		arch->pv_wall_clock = 0;
+		arch->steal_time_msr = 0;
 		kvm_msr_reset(vcpu);
 	}
 	kvm_x86_ops->vcpu_reset(vcpu);
@@ -530,6 +535,9 @@ void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 	/* Without one stable TSC, a new CPU means a new clock reading. */
 	if (!vcpu->kvm->arch.use_master_clock && (vcpu->arch.pv_time & 1))
 		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+	/* The task may have waited for a CPU: the guest's steal time. */
+	if (vcpu->arch.steal_time_msr & KVM_MSR_ENABLED)
+		kvm_make_request(vcpu, KVM_REQ_STEAL_UPDATE);
 	kvm_x86_ops->vcpu_load(vcpu, cpu);
 }
 
@@ -1022,31 +1030,6 @@ static int kvm_handle_cpuid(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	return 1;
 }
 
-/*
- * VMMCALL/VMCALL: RAX holds the hypercall number (32 bits outside long
- * mode), the result goes back in RAX.  Only ring 0 may call.  nkvm offers
- * no hypercall yet but the harmless KVM_HC_VAPIC_POLL_IRQ.
- */
-static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
-				struct kvm_x86_exit *exit)
-{
-	u64 nr = kvm_reg_read(vcpu, VCPU_REGS_RAX);
-	long ret;
-
-	if (!(vcpu->arch.efer & EFER_LMA))
-		nr = (u32)nr;
-	if (kvm_x86_ops->get_cpl(vcpu) != 0)
-		ret = -KVM_EPERM;
-	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
-		ret = 0;
-	else
-		ret = -KVM_ENOSYS;
-	kvm_reg_write(vcpu, VCPU_REGS_RAX, ret);
-	vcpu->stat.hypercalls++;
-	nkvm_skip_insn(vcpu, exit->next_rip);
-	return 1;
-}
-
 static int kvm_handle_xsetbv(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	u32 index = kvm_reg_read(vcpu, VCPU_REGS_RCX);
@@ -1165,7 +1148,9 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_XSETBV:
 		return kvm_handle_xsetbv(vcpu, exit);
 	case X86_EXIT_HYPERCALL:
-		return kvm_handle_hypercall(vcpu, exit);
+		return kvm_handle_hypercall(vcpu, exit->next_rip);
+	case X86_EXIT_UD:
+		return kvm_handle_ud(vcpu);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
@@ -1215,6 +1200,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops->flush_tlb(vcpu);
 	if (kvm_check_request(vcpu, KVM_REQ_CLOCK_UPDATE))
 		kvm_kvmclock_update(vcpu);
+	if (kvm_check_request(vcpu, KVM_REQ_STEAL_UPDATE))
+		kvm_record_steal_time(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
 
@@ -2000,6 +1987,6 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_SET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, true);
 	default:
-		return -EINVAL;
+		return kvm_pv_vcpu_ioctl(vcpu, ioctl, argp);
 	}
 }

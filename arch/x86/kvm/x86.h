@@ -23,6 +23,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_WRMSR,
 	X86_EXIT_XSETBV,
 	X86_EXIT_HYPERCALL,	/* VMMCALL / VMCALL */
+	X86_EXIT_UD,		/* #UD: maybe the other vendor's hypercall */
 	X86_EXIT_CR_WRITE,	/* MOV to a control register */
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
@@ -82,6 +83,7 @@ struct kvm_x86_ops {
 	size_t vm_size;			/* sizeof the backend's VM */
 	size_t vcpu_size;		/* sizeof the backend's vCPU */
 	const struct kvm_tdp_format *tdp;
+	const u8 *hypercall_insn;	/* VMMCALL or VMCALL: 3 bytes */
 
 	int (*cpu_enable)(void);	/* on the CPU being enabled */
 	void (*cpu_disable)(void);

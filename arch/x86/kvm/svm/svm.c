@@ -654,7 +654,8 @@ static void svm_load_debug_state(struct kvm_vcpu *vcpu)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 	u32 dbg = vcpu->arch.guest_debug;
-	u32 exceptions = BIT(X86_TRAP_MC);
+	/* #UD: maybe the other vendor's hypercall (hypercall.c). */
+	u32 exceptions = BIT(X86_TRAP_MC) | BIT(X86_TRAP_UD);
 
 	if ((dbg & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP)) ||
 	    to_svm(vcpu)->nmi_singlestep)
@@ -819,6 +820,9 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		else
 			nkvm_queue_exception(vcpu, X86_TRAP_BP, false, 0);
 		return;
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_UD:
+		exit->reason = X86_EXIT_UD;
+		return;
 	case SVM_EXIT_EXCP_BASE + X86_TRAP_MC:
 		/* The machine check was the host's: let its handler see it. */
 		asm volatile("int $0x12");
@@ -935,6 +939,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.vm_size = sizeof(struct kvm),
 	.vcpu_size = sizeof(struct vcpu_svm),
 	.tdp = &svm_npt_format,
+	.hypercall_insn = (const u8[]){ 0x0f, 0x01, 0xd9 },	/* VMMCALL */
 
 	.cpu_enable = svm_cpu_enable,
 	.cpu_disable = svm_cpu_disable,
