@@ -428,7 +428,7 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	struct x86_exception fault;
 	struct kvm_sregs sregs;
 	u8 insn[X86EMUL_MAX_INSN];
-	bool long_mode;
+	bool long_mode, lock = false;
 	unsigned int i;
 	u8 rex = 0;
 	u64 la;
@@ -451,6 +451,7 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	for (i = 0; i < sizeof(insn) - 2; i++) {
 		u8 b = insn[i];
 
+		lock |= b == 0xf0;
 		if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0x26 ||
 		    b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
 		    b == 0x65)
@@ -466,6 +467,9 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	/* MOV CR uses the register form whatever ModRM.mod says. */
 	*cr = ((insn[i + 2] >> 3) & 7) | ((rex & 4) ? 8 : 0);
 	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
+	/* AMD's LOCK MOV to CR0 is a MOV to CR8 (CPUID AltMovCr8). */
+	if (lock && *cr == 0)
+		*cr = 8;
 	*len = i + 3;
 	return 0;
 }

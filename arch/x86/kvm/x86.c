@@ -796,6 +796,9 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 
 	kvm_lapic_take_nmi(vcpu);
 	arch->cr8 = kvm_lapic_get_cr8(vcpu);
+	if (kvm_x86_ops->update_cr8_intercept)
+		kvm_x86_ops->update_cr8_intercept(vcpu,
+						  kvm_lapic_tpr_blocks_irq(vcpu));
 	return 1;
 }
 
@@ -1101,7 +1104,11 @@ static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 	val = kvm_reg_read(vcpu, gpr);
 	if (!(vcpu->arch.efer & EFER_LMA))
 		val = (u32)val;
-	if (cr != 4 || kvm_set_cr4(vcpu, val)) {
+	if (cr == 8 && !(val & ~0xfULL)) {
+		/* The TPR dropped, maybe below a pending interrupt. */
+		vcpu->arch.cr8 = val;
+		kvm_lapic_set_cr8(vcpu, val);
+	} else if (cr != 4 || kvm_set_cr4(vcpu, val)) {
 		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
 	}

@@ -131,6 +131,12 @@ struct kvm_x86_ops {
 	void (*handle_exit)(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit);
 	/* Make the next entry use a clean TLB for this vCPU. */
 	void (*flush_tlb)(struct kvm_vcpu *vcpu);
+	/*
+	 * Optional: make the guest's CR8 writes exit (X86_EXIT_CR_WRITE) or
+	 * not.  They do while the TPR holds back a requested interrupt, so
+	 * that a guest lowering CR8 gets it at once.
+	 */
+	void (*update_cr8_intercept)(struct kvm_vcpu *vcpu, bool intercept);
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;

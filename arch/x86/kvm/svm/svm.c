@@ -851,8 +851,9 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->next_rip = svm_next_rip(svm, 2);
 		return;
 	case SVM_EXIT_WRITE_CR4:
+	case SVM_EXIT_WRITE_CR8:
 		exit->reason = X86_EXIT_CR_WRITE;
-		exit->cr.cr = 4;
+		exit->cr.cr = code - SVM_EXIT_WRITE_CR0;
 		/* With decode assists, EXITINFO1 names the source register. */
 		if (decode_assists && (info1 & BIT_ULL(63)))
 			exit->cr.gpr = info1 & 0xf;
@@ -933,6 +934,17 @@ static const struct kvm_tdp_format svm_npt_format = {
 	.huge_mask = _PAGE_PSE,
 };
 
+/* While the TPR holds back an interrupt, CR8 writes exit (x86.c). */
+static void svm_update_cr8_intercept(struct kvm_vcpu *vcpu, bool intercept)
+{
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+
+	if (intercept)
+		c->cr_write |= BIT(8);
+	else
+		c->cr_write &= ~BIT(8);
+}
+
 static const struct kvm_x86_ops svm_ops = {
 	.name = "svm",
 	.owner = THIS_MODULE,
@@ -972,6 +984,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.run = svm_run,
 	.handle_exit = svm_handle_exit,
 	.flush_tlb = svm_flush_tlb,
+	.update_cr8_intercept = svm_update_cr8_intercept,
 };
 
 /* ---- Module load and unload -------------------------------------------- */
