@@ -311,8 +311,10 @@ void kvm_record_steal_time(struct kvm_vcpu *vcpu)
 		return;
 	smp_wmb();
 
+	/* (Another task's smaller count, after a VMM switched threads, adds 0.) */
 	run_delay = current->sched_info.run_delay;
-	st.steal += run_delay - vcpu->arch.steal_last_run_delay;
+	if (run_delay > vcpu->arch.steal_last_run_delay)
+		st.steal += run_delay - vcpu->arch.steal_last_run_delay;
 	vcpu->arch.steal_last_run_delay = run_delay;
 	st.preempted = 0;
 	nkvm_write_guest(vcpu->kvm, gpa + offsetof(struct kvm_steal_time, steal),

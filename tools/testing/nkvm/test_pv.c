@@ -182,15 +182,24 @@ TEST(vcpu_enable_cap_errors)
 	ASSERT_ERRNO(vcpu_enable_cap_raw(vcpu, KVM_CAP_HLT, 1, 0), EINVAL);
 }
 
-TEST(other_vendor_hypercall_is_patched)
+/* The hypercall guest with the other vendor's instruction, and the quirk. */
+static struct vcpu *other_vendor_vcpu(uint8_t **insn)
 {
 	struct vcpu *vcpu = hc_vcpu(other_insn());
-	uint8_t *insn = vm_ptr(vcpu->vm, GUEST_LABEL(hc_guest, hc_insn));
 
+	*insn = vm_ptr(vcpu->vm, GUEST_LABEL(hc_guest, hc_insn));
 	vcpu_try_supported_cpuid(vcpu);
 	if (!(kvm_check_cap(vcpu->vm->kvm_fd, KVM_CAP_DISABLE_QUIRKS2) &
 	      KVM_X86_QUIRK_FIX_HYPERCALL_INSN))
 		SKIP("no KVM_X86_QUIRK_FIX_HYPERCALL_INSN");
+	return vcpu;
+}
+
+TEST(other_vendor_hypercall_is_patched)
+{
+	uint8_t *insn;
+	struct vcpu *vcpu = other_vendor_vcpu(&insn);
+
 	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), 0);
 	ASSERT_EQ(memcmp(insn, native_insn(), 3), 0);
 	ASSERT_EQ(*(uint16_t *)vm_ptr(vcpu->vm, UD_COUNT), 0);
@@ -200,13 +209,9 @@ TEST(other_vendor_hypercall_is_patched)
 
 TEST(other_vendor_hypercall_ud_without_quirk)
 {
-	struct vcpu *vcpu = hc_vcpu(other_insn());
-	uint8_t *insn = vm_ptr(vcpu->vm, GUEST_LABEL(hc_guest, hc_insn));
+	uint8_t *insn;
+	struct vcpu *vcpu = other_vendor_vcpu(&insn);
 
-	vcpu_try_supported_cpuid(vcpu);
-	if (!(kvm_check_cap(vcpu->vm->kvm_fd, KVM_CAP_DISABLE_QUIRKS2) &
-	      KVM_X86_QUIRK_FIX_HYPERCALL_INSN))
-		SKIP("no KVM_X86_QUIRK_FIX_HYPERCALL_INSN");
 	vm_enable_cap(vcpu->vm, KVM_CAP_DISABLE_QUIRKS2,
 		      KVM_X86_QUIRK_FIX_HYPERCALL_INSN);
 	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), UD_MARK);
