@@ -23,6 +23,7 @@
 #include <nkvm/memslot.h>
 #include <nkvm/iobus.h>
 #include <nkvm/eventfd.h>
+#include <nkvm/coalesced_mmio.h>
 #include <nkvm/kvm_arch.h>
 
 #define KVM_API_VERSION		12
@@ -44,6 +45,7 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_CLOCK_UPDATE	2	/* refresh the guest's kvmclock */
 #define KVM_REQ_EVENT		3	/* look at interrupts again (irq.c) */
 #define KVM_REQ_IOAPIC_EOI_EXIT	4	/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
+#define KVM_REQ_STEAL_UPDATE	5	/* refresh the guest's steal time */
 
 struct kvm_vcpu {
 	struct kvm *kvm;
@@ -82,6 +84,7 @@ struct kvm {
 
 	struct kvm_io_buses buses;	/* in-kernel PIO/MMIO devices */
 	struct kvm_eventfds eventfds;	/* ioeventfd, irqfd, GSI routing */
+	struct kvm_coalesced coalesced;	/* KVM_REGISTER_COALESCED_MMIO */
 	u64 manual_dirty_log_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
 
 	/* Binary statistics (virt/kvm/stats.c) */

@@ -273,6 +273,7 @@ static void kvm_destroy_vm(struct kvm *kvm)
 
 	kvm_arch_vm_destroy(kvm);
 	kvm_eventfd_destroy(kvm);
+	kvm_coalesced_mmio_free(kvm);
 
 	slots = rcu_dereference_protected(kvm->memslots, true);
 	for (s = 0; s < slots->nr; s++) {
@@ -328,14 +329,20 @@ static struct kvm *kvm_create_vm(unsigned long type)
 	if (r)
 		goto out_srcu;
 
-	r = kvm_arch_vm_init(kvm, type);
+	r = kvm_coalesced_mmio_init(kvm);
 	if (r)
 		goto out_eventfd;
+
+	r = kvm_arch_vm_init(kvm, type);
+	if (r)
+		goto out_coalesced;
 
 	mmgrab(current->mm);
 	kvm->mm = current->mm;
 	return kvm;
 
+out_coalesced:
+	kvm_coalesced_mmio_free(kvm);
 out_eventfd:
 	kvm_eventfd_destroy(kvm);
 out_srcu:
@@ -534,6 +541,10 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 		return 1;
 	case KVM_CAP_IRQ_ROUTING:
 		return KVM_MAX_IRQ_ROUTES;
+	case KVM_CAP_COALESCED_MMIO:
+		return KVM_COALESCED_MMIO_PAGE_OFFSET;
+	case KVM_CAP_COALESCED_PIO:
+		return 1;
 	default:
 		return kvm_arch_check_extension(kvm, ext);
 	}
@@ -550,6 +561,8 @@ static vm_fault_t kvm_vcpu_fault(struct vm_fault *vmf)
 		page = virt_to_page(vcpu->run);
 	else if (vmf->pgoff == KVM_PIO_PAGE_OFFSET)
 		page = vcpu->pio_page;
+	else if (vmf->pgoff == KVM_COALESCED_MMIO_PAGE_OFFSET)
+		page = kvm_coalesced_mmio_page(vcpu->kvm);
 	else
 		return VM_FAULT_SIGBUS;
 
@@ -755,6 +768,9 @@ static long kvm_vm_ioctl(struct file *file, unsigned int ioctl,
 	case KVM_SIGNAL_MSI:
 	case KVM_SET_GSI_ROUTING:
 		return kvm_eventfd_vm_ioctl(kvm, ioctl, argp);
+	case KVM_REGISTER_COALESCED_MMIO:
+	case KVM_UNREGISTER_COALESCED_MMIO:
+		return kvm_coalesced_mmio_ioctl(kvm, ioctl, argp);
 	case KVM_ENABLE_CAP: {
 		struct kvm_enable_cap cap;
 		int r;
@@ -801,7 +817,8 @@ static long kvm_dev_ioctl(struct file *file, unsigned int ioctl,
 	case KVM_GET_VCPU_MMAP_SIZE:
 		if (arg)
 			return -EINVAL;
-		return (KVM_PIO_PAGE_OFFSET + 1) * PAGE_SIZE;
+		/* kvm_run, the PIO data page, the coalesced MMIO ring */
+		return (KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * PAGE_SIZE;
 	default:
 		return kvm_arch_dev_ioctl(ioctl, arg);
 	}

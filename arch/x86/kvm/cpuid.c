@@ -5,6 +5,7 @@
 #ifndef NKVM_USERSPACE
 #define pr_fmt(fmt) "nkvm: " fmt
 
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -439,10 +440,12 @@ static void build_supported_cpuid(void)
 	e->ecx = 0x564b4d56;	/* "VMKV" */
 	e->edx = 0x4d;		/* "M\0\0\0" */
 	e = add_entry(0x40000001, 0, 0);
-	/* kvmclock; no port-0x80 delays needed. */
+	/* kvmclock; no port-0x80 delays needed; hypercall.c, kvmclock.c. */
 	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_NOP_IO_DELAY) |
 		 BIT(KVM_FEATURE_CLOCKSOURCE2) |
-		 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT);
+		 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT) |
+		 BIT(KVM_FEATURE_PV_SCHED_YIELD) |
+		 (sched_info_on() ? BIT(KVM_FEATURE_STEAL_TIME) : 0);
 	e->ebx = e->ecx = e->edx = 0;
 
 	e = add_entry(0x80000000, 0, 0);

@@ -9,17 +9,23 @@
  * time with RDTSC alone.  Where the host TSC runs at a constant rate, every
  * vCPU of a VM gets the same pair (the VM's "master" reading), so that the
  * guest's clock is monotonic across vCPUs, and the stable bit is set.
+ *
+ * Also here: the KVM PV MSRs (kvmclock's and the steal time's), the steal
+ * time, and the vCPU's TSC offset attribute.
  */
 #define pr_fmt(fmt) "nkvm: " fmt
 
 #include <linux/ktime.h>
+#include <linux/sched/stat.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
+#include <uapi/asm/kvm_para.h>
 #include <asm/pvclock-abi.h>
 #include <asm/tsc.h>
 
 #include "x86.h"
+#include "hypercall.h"
 
 /*
  * The scale with which ns = ((tsc_delta << shift) * mul) >> 32 (a
@@ -195,4 +201,168 @@ int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp)
 	mutex_unlock(&kvm->lock);
 	kvm_make_all_vcpus_request(kvm, KVM_REQ_CLOCK_UPDATE);
 	return 0;
+}
+
+/* ---- The KVM PV MSRs --------------------------------------------------- */
+
+bool kvm_is_pv_msr(u32 index)
+{
+	switch (index) {
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_WALL_CLOCK_NEW:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+	case MSR_KVM_STEAL_TIME:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The feature a PV MSR belongs to (KVM_CAP_ENFORCE_PV_FEATURE_CPUID). */
+static unsigned int kvm_pv_msr_feature(u32 index)
+{
+	switch (index) {
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_SYSTEM_TIME:
+		return KVM_FEATURE_CLOCKSOURCE;
+	case MSR_KVM_WALL_CLOCK_NEW:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		return KVM_FEATURE_CLOCKSOURCE2;
+	default:
+		return KVM_FEATURE_STEAL_TIME;
+	}
+}
+
+/*
+ * An access to the MSR of a feature the guest's CPUID hides (enforcement
+ * on) fails, from the guest (#GP) as from userspace, as on Linux.
+ */
+int kvm_pv_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
+{
+	if (!kvm_pv_has(vcpu, kvm_pv_msr_feature(index)))
+		return 1;
+	switch (index) {
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		*data = vcpu->arch.pv_time;
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		*data = vcpu->arch.pv_wall_clock;
+		return 0;
+	default:
+		*data = vcpu->arch.steal_time_msr;
+		return 0;
+	}
+}
+
+int kvm_pv_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	if (!kvm_pv_has(vcpu, kvm_pv_msr_feature(index)))
+		return 1;
+	switch (index) {
+	case MSR_KVM_SYSTEM_TIME:
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		vcpu->arch.pv_time = data;
+		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+		return 0;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_WALL_CLOCK_NEW:
+		vcpu->arch.pv_wall_clock = data;
+		/* Userspace restoring the value writes nothing to the guest. */
+		return host ? 0 : kvm_write_wall_clock(vcpu, data);
+	default:
+		/* The run delay comes from the scheduler's statistics. */
+		if (!sched_info_on() || (data & KVM_STEAL_RESERVED_MASK))
+			return 1;
+		vcpu->arch.steal_time_msr = data;
+		if (data & KVM_MSR_ENABLED)
+			kvm_make_request(vcpu, KVM_REQ_STEAL_UPDATE);
+		return 0;
+	}
+}
+
+/* ---- Steal time -------------------------------------------------------- */
+
+/*
+ * Before the guest runs again after the vCPU was loaded on a CPU: add the
+ * time its task waited on a run queue since the last update to the guest's
+ * kvm_steal_time.steal.  The version is odd while the update is under way
+ * (a guest that finds it odd, or changed, reads again); a structure the
+ * guest left with an odd version is made even first.  The preempted flag
+ * is always 0: nkvm does not report preemption.
+ */
+void kvm_record_steal_time(struct kvm_vcpu *vcpu)
+{
+	u64 gpa = vcpu->arch.steal_time_msr & KVM_STEAL_VALID_BITS;
+	u64 gpa_version = gpa + offsetof(struct kvm_steal_time, version);
+	struct kvm_steal_time st;
+	u64 run_delay;
+
+	if (!(vcpu->arch.steal_time_msr & KVM_MSR_ENABLED))
+		return;
+	if (nkvm_read_guest(vcpu->kvm, gpa, &st, sizeof(st)))
+		return;
+
+	st.version += (st.version & 1) ? 2 : 1;
+	if (nkvm_write_guest(vcpu->kvm, gpa_version, &st.version,
+			     sizeof(st.version)))
+		return;
+	smp_wmb();
+
+	/* (Another task's smaller count, after a VMM switched threads, adds 0.) */
+	run_delay = current->sched_info.run_delay;
+	if (run_delay > vcpu->arch.steal_last_run_delay)
+		st.steal += run_delay - vcpu->arch.steal_last_run_delay;
+	vcpu->arch.steal_last_run_delay = run_delay;
+	st.preempted = 0;
+	nkvm_write_guest(vcpu->kvm, gpa + offsetof(struct kvm_steal_time, steal),
+			 &st.steal, sizeof(st.steal));
+	nkvm_write_guest(vcpu->kvm,
+			 gpa + offsetof(struct kvm_steal_time, preempted),
+			 &st.preempted, sizeof(st.preempted));
+	smp_wmb();
+
+	st.version++;
+	nkvm_write_guest(vcpu->kvm, gpa_version, &st.version,
+			 sizeof(st.version));
+}
+
+/* ---- vCPU attributes: the TSC offset ----------------------------------- */
+
+/*
+ * KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET: the offset added to the host's TSC
+ * (a u64 at attr->addr).  Setting it makes the offset the VM's reference,
+ * so that vCPUs whose TSC is then written with the same value match it.
+ */
+int kvm_vcpu_tsc_attr(struct kvm_vcpu *vcpu, unsigned int ioctl,
+		      const struct kvm_device_attr *attr)
+{
+	u64 __user *uaddr = u64_to_user_ptr(attr->addr);
+	struct kvm_arch *ka = &vcpu->kvm->arch;
+	unsigned long flags;
+	u64 offset;
+
+	if (attr->group != KVM_VCPU_TSC_CTRL || attr->attr != KVM_VCPU_TSC_OFFSET)
+		return -ENXIO;
+
+	switch (ioctl) {
+	case KVM_HAS_DEVICE_ATTR:
+		return 0;
+	case KVM_GET_DEVICE_ATTR:
+		return put_user(vcpu->arch.tsc_offset, uaddr) ? -EFAULT : 0;
+	default:
+		if (get_user(offset, uaddr))
+			return -EFAULT;
+		spin_lock_irqsave(&ka->tsc_lock, flags);
+		vcpu->arch.tsc_offset = offset;
+		ka->tsc_write_valid = true;
+		ka->last_tsc_host = rdtsc();
+		ka->last_tsc_write = ka->last_tsc_host + offset;
+		ka->last_tsc_offset = offset;
+		spin_unlock_irqrestore(&ka->tsc_lock, flags);
+		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+		return 0;
+	}
 }

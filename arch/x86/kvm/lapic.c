@@ -1221,6 +1221,13 @@ int kvm_lapic_max_irr(struct kvm_vcpu *vcpu)
 }
 EXPORT_SYMBOL_GPL(kvm_lapic_max_irr);
 
+bool kvm_lapic_tpr_blocks_irq(struct kvm_vcpu *vcpu)
+{
+	int irr = kvm_lapic_max_irr(vcpu);
+
+	return irr >= 0 && (irr >> 4) <= kvm_lapic_get_cr8(vcpu);
+}
+
 int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state)
 {
 	int r;

@@ -511,6 +511,9 @@ bool kvm_lapic_has_events(struct kvm_vcpu *vcpu);
  */
 int kvm_lapic_max_irr(struct kvm_vcpu *vcpu);
 
+/* Does the TPR (CR8) hold back the highest requested interrupt? */
+bool kvm_lapic_tpr_blocks_irq(struct kvm_vcpu *vcpu);
+
 /* KVM_SET_MP_STATE (vlapic_set_mp_state()), then KVM_REQ_EVENT. */
 int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state);
 #endif /* !NKVM_USERSPACE */

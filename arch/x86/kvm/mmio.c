@@ -465,9 +465,8 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	struct x86_exception fault;
 	struct kvm_sregs sregs;
 	u8 insn[X86EMUL_MAX_INSN];
-	bool long_mode;
+	bool long_mode, lock = false;
 	unsigned int i;
-	bool lock = false;
 	u8 rex = 0;
 	u64 la;
 
@@ -504,10 +503,10 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 		return -EINVAL;
 	/* MOV CR uses the register form whatever ModRM.mod says. */
 	*cr = ((insn[i + 2] >> 3) & 7) | ((rex & 4) ? 8 : 0);
-	/* AMD's LOCK MOV CR0 is a MOV to CR8 (CR8 outside long mode). */
+	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
+	/* AMD's LOCK MOV to CR0 is a MOV to CR8 (CPUID AltMovCr8). */
 	if (lock && *cr == 0)
 		*cr = 8;
-	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
 	*len = i + 3;
 	return 0;
 }

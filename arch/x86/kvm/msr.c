@@ -28,6 +28,7 @@
 #include "cpuid.h"
 #include "pmu.h"
 #include "lapic.h"
+#include "hypercall.h"
 
 #define MAX_IO_MSRS		256
 
@@ -40,7 +41,7 @@ static const u32 msrs_to_save[] = {
 	MSR_IA32_UCODE_REV, MSR_TSC_AUX, MSR_IA32_POWER_CTL,
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
-	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW,
+	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_STEAL_TIME,
 };
 
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
@@ -418,6 +419,8 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return kvm_lapic_msr_read(vcpu, index, data);
 	if (is_mce_msr(index))
 		return kvm_get_mce_msr(vcpu, index, data, host);
+	if (kvm_is_pv_msr(index))
+		return kvm_pv_get_msr(vcpu, index, data);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -439,14 +442,6 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return 0;
 	case MSR_K7_HWCR:
 		*data = vcpu->arch.hwcr;
-		return 0;
-	case MSR_KVM_SYSTEM_TIME:
-	case MSR_KVM_SYSTEM_TIME_NEW:
-		*data = vcpu->arch.pv_time;
-		return 0;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_WALL_CLOCK_NEW:
-		*data = vcpu->arch.pv_wall_clock;
 		return 0;
 	case MSR_TSC_AUX:
 		if (!host && !kvm_guest_has_tsc_aux(vcpu))
@@ -506,6 +501,8 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return kvm_lapic_msr_write(vcpu, index, data);
 	if (is_mce_msr(index))
 		return kvm_set_mce_msr(vcpu, index, data, host);
+	if (kvm_is_pv_msr(index))
+		return kvm_pv_set_msr(vcpu, index, data, host);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -543,16 +540,6 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		}
 		vcpu->arch.tsc_adjust = data;
 		return 0;
-	case MSR_KVM_SYSTEM_TIME:
-	case MSR_KVM_SYSTEM_TIME_NEW:
-		vcpu->arch.pv_time = data;
-		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
-		return 0;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_WALL_CLOCK_NEW:
-		vcpu->arch.pv_wall_clock = data;
-		/* Userspace restoring the value writes nothing to the guest. */
-		return host ? 0 : kvm_write_wall_clock(vcpu, data);
 	case MSR_IA32_MISC_ENABLE:
 		/*
 		 * Without the MISC_ENABLE_NO_MWAIT quirk, the MWAIT bit shows

@@ -27,6 +27,7 @@
 #include <uapi/linux/kvm_para.h>
 
 #include "x86.h"
+#include "hypercall.h"
 #include "cpuid.h"
 #include "pmu.h"
 #include "irq.h"
@@ -42,7 +43,8 @@ static u64 host_xcr0;
 
 /* Quirks nkvm implements (and so lets userspace disable). */
 #define KVM_SUPPORTED_QUIRKS	(KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT | \
-				 KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)
+				 KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS | \
+				 KVM_X86_QUIRK_FIX_HYPERCALL_INSN)
 
 #define KVM_GUESTDBG_VALID_MASK (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | \
 				 KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP | \
@@ -210,6 +212,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_PMU_EVENT_FILTER:
 	case KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM:
 	case KVM_CAP_VM_COPY_ENC_CONTEXT_FROM:
+	case KVM_CAP_ENFORCE_PV_FEATURE_CPUID:
+	case KVM_CAP_VCPU_ATTRIBUTES:
 		return 1;
 	case KVM_CAP_MCE:
 		return NKVM_MAX_MCE_BANKS;
@@ -514,6 +518,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 		arch->mp_state = KVM_MP_STATE_RUNNABLE;
 		arch->pv_time = 0;
 		arch->pv_wall_clock = 0;
+		arch->steal_time_msr = 0;
 		kvm_msr_reset(vcpu);
 	}
 	kvm_x86_ops->vcpu_reset(vcpu);
@@ -587,6 +592,9 @@ void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 	/* Without one stable TSC, a new CPU means a new clock reading. */
 	if (!vcpu->kvm->arch.use_master_clock && (vcpu->arch.pv_time & 1))
 		kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+	/* The task may have waited for a CPU: the guest's steal time. */
+	if (vcpu->arch.steal_time_msr & KVM_MSR_ENABLED)
+		kvm_make_request(vcpu, KVM_REQ_STEAL_UPDATE);
 	kvm_x86_ops->vcpu_load(vcpu, cpu);
 }
 
@@ -1118,31 +1126,6 @@ static int kvm_handle_cpuid(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 }
 
 /*
- * VMMCALL/VMCALL: RAX holds the hypercall number (32 bits outside long
- * mode), the result goes back in RAX.  Only ring 0 may call.  nkvm offers
- * no hypercall yet but the harmless KVM_HC_VAPIC_POLL_IRQ.
- */
-static int kvm_handle_hypercall(struct kvm_vcpu *vcpu,
-				struct kvm_x86_exit *exit)
-{
-	u64 nr = kvm_reg_read(vcpu, VCPU_REGS_RAX);
-	long ret;
-
-	if (!(vcpu->arch.efer & EFER_LMA))
-		nr = (u32)nr;
-	if (kvm_x86_ops->get_cpl(vcpu) != 0)
-		ret = -KVM_EPERM;
-	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
-		ret = 0;
-	else
-		ret = -KVM_ENOSYS;
-	kvm_reg_write(vcpu, VCPU_REGS_RAX, ret);
-	vcpu->stat.hypercalls++;
-	nkvm_skip_insn(vcpu, exit->next_rip);
-	return 1;
-}
-
-/*
  * MONITOR and MWAIT are NOPs, as on Linux: a guest never waits in them,
  * it polls.  Without MWAIT in the guest's CPUID they raise #UD, unless the
  * MWAIT_NEVER_UD_FAULTS quirk (on by default) says otherwise.
@@ -1304,9 +1287,11 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_XSETBV:
 		return kvm_handle_xsetbv(vcpu, exit);
 	case X86_EXIT_HYPERCALL:
-		return kvm_handle_hypercall(vcpu, exit);
+		return kvm_handle_hypercall(vcpu, exit->next_rip);
 	case X86_EXIT_MONITOR_MWAIT:
 		return kvm_handle_monitor_mwait(vcpu, exit);
+	case X86_EXIT_UD:
+		return kvm_handle_ud(vcpu);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
@@ -1369,12 +1354,17 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
 		return 0;
 	}
+	if (kvm_check_request(vcpu, KVM_REQ_STEAL_UPDATE))
+		kvm_record_steal_time(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
 
 		if (r <= 0)
 			return r;
 	}
+	if (kvm_x86_ops->update_cr8_intercept)
+		kvm_x86_ops->update_cr8_intercept(vcpu,
+			!kvm_lapic_in_kernel(vcpu) || kvm_lapic_tpr_blocks_irq(vcpu));
 	kvm_inject_events(vcpu);
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
@@ -2241,6 +2231,6 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_SET_NESTED_STATE:
 		return IOCTL_IN(struct kvm_nested_state, kvm_set_nested_state);
 	default:
-		return -EINVAL;
+		return kvm_pv_vcpu_ioctl(vcpu, ioctl, argp);
 	}
 }

@@ -23,6 +23,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_WRMSR,
 	X86_EXIT_XSETBV,
 	X86_EXIT_HYPERCALL,	/* VMMCALL / VMCALL */
+	X86_EXIT_UD,		/* #UD: maybe the other vendor's hypercall */
 	X86_EXIT_CR_WRITE,	/* MOV to a control register */
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
@@ -83,6 +84,7 @@ struct kvm_x86_ops {
 	size_t vm_size;			/* sizeof the backend's VM */
 	size_t vcpu_size;		/* sizeof the backend's vCPU */
 	const struct kvm_tdp_format *tdp;
+	const u8 *hypercall_insn;	/* VMMCALL or VMCALL: 3 bytes */
 
 	int (*cpu_enable)(void);	/* on the CPU being enabled */
 	void (*cpu_disable)(void);
@@ -145,6 +147,14 @@ struct kvm_x86_ops {
 	 * would need the VMCB's Hyper-V enlightenments, which SVM lacks).
 	 */
 	bool hv_guest_mapping_flush;
+	/*
+	 * Optional: make the guest's CR8 writes exit (X86_EXIT_CR_WRITE) or
+	 * not, before each entry.  They do, as on Linux, always with the APIC
+	 * in userspace (a lowered TPR is reported, KVM_EXIT_SET_TPR) and,
+	 * with an in-kernel APIC, while the TPR holds back a requested
+	 * interrupt, so that a guest lowering CR8 gets it at once.
+	 */
+	void (*update_cr8_intercept)(struct kvm_vcpu *vcpu, bool intercept);
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;

@@ -539,4 +539,64 @@ TEST(ioapic_level_pin_and_eoi)
 	ASSERT_EQ(peek16(vm, COUNT), 2);
 }
 
+/* ---- TPR (CR8) ------------------------------------------------------------ */
+
+/*
+ * 64-bit: with CR8 = 15, a self-IPI (vector 0x40, class 4) waits in IRR;
+ * lowering CR8 must let it in before the next instruction, although MOV to
+ * CR8 does not otherwise exit (SVM's V_TPR).  0x504 and 0x508 record
+ * whether the handler ran before and after.
+ */
+GUEST_CODE64(cr8_guest,
+	X2APIC_ON
+	"mov $15, %eax\n"
+	"mov %rax, %cr8\n"
+	"sti\n"
+	"mov $0x830, %ecx\n"		/* ICR: fixed, self, vector 0x40 */
+	"mov $0x40040, %eax\n"
+	"xor %edx, %edx\n"
+	"wrmsr\n"
+	"nop\n"
+	"mov 0x500, %eax\n"
+	"mov %eax, 0x504\n"
+	"xor %eax, %eax\n"
+	"mov %rax, %cr8\n"
+	"mov 0x500, %eax\n"
+	"mov %eax, 0x508\n"
+	"out %al, $0x10\n"
+	"hlt\n"
+);
+
+GUEST_CODE64(cr8_handler,
+	"push %rax\n"
+	"push %rcx\n"
+	"push %rdx\n"
+	"movl $1, 0x500\n"
+	"mov $0x80b, %ecx\n"		/* EOI */
+	"xor %eax, %eax\n"
+	"xor %edx, %edx\n"
+	"wrmsr\n"
+	"pop %rdx\n"
+	"pop %rcx\n"
+	"pop %rax\n"
+	"iretq\n"
+);
+
+TEST(lowering_cr8_delivers_at_once)
+{
+	struct vm *vm = irqchip_vm();
+	struct vcpu *vcpu;
+
+	vm_build_tables(vm);
+	vm_write(vm, CODE_ADDR, cr8_guest, GUEST_SIZE(cr8_guest));
+	vm_write(vm, HANDLER, cr8_handler, GUEST_SIZE(cr8_handler));
+	vm_set_idt_gate(vm, MODE_LONG, 0x40, HANDLER);
+	vcpu = vcpu_create(vm, 0);
+	set_cpuid(vcpu);
+	vcpu_set_mode(vcpu, MODE_LONG, CODE_ADDR);
+	RUN_OUT(vcpu, 1, 0x10);
+	ASSERT_EQ(*(uint32_t *)vm_ptr(vm, 0x504), 0);
+	ASSERT_EQ(*(uint32_t *)vm_ptr(vm, 0x508), 1);
+}
+
 TEST_HARNESS_MAIN

@@ -219,6 +219,9 @@ struct kvm_vcpu_arch {
 	u64 pv_time;			/* MSR_KVM_SYSTEM_TIME(_NEW) */
 	u32 pv_time_version;
 	u64 pv_wall_clock;		/* MSR_KVM_WALL_CLOCK(_NEW) */
+	u64 steal_time_msr;		/* MSR_KVM_STEAL_TIME */
+	u64 steal_last_run_delay;	/* the task's run delay, last update */
+	bool pv_enforce;		/* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
 
 	/* PDPTRs userspace gave with KVM_SET_SREGS2, until the next entry. */
 	u64 pdptrs[4];

@@ -607,31 +607,6 @@ static void svm_enable_nmi_window(struct kvm_vcpu *vcpu)
 }
 
 /*
- * CR8 writes exit when something must see them, as on Linux: always without
- * an in-kernel APIC (userspace learns of a lowered TPR, KVM_EXIT_SET_TPR),
- * and with one while the TPR holds back the highest pending interrupt (so
- * that lowering it lets the interrupt in at once).  Otherwise the guest
- * writes V_TPR, which is read back after the exit.
- *
- * Besides, QEMU's TCG (7.2, target/i386/tcg/sysemu/misc_helper.c,
- * helper_write_crN() case 8) calls cpu_interrupt() without the BQL when a
- * guest writes CR8 while V_IRQ is pending, and aborts (an assertion in
- * tcg_handle_interrupt()): with CR8 writes always passed through, any
- * guest with IF clear that wrote CR8 while an interrupt window was open
- * brought the whole test bed down.  See Documentation/virt/testing.rst.
- */
-static void svm_update_cr8_intercept(struct kvm_vcpu *vcpu)
-{
-	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
-	int irr = kvm_lapic_in_kernel(vcpu) ? kvm_lapic_max_irr(vcpu) : 0;
-
-	if (irr >= 0 && (vcpu->arch.cr8 & 0xf) >= (irr >> 4))
-		c->cr_write |= BIT(8);
-	else
-		c->cr_write &= ~BIT(8);
-}
-
-/*
  * A virtual interrupt that the guest can take only when it could take a
  * real one: its VINTR intercept marks the interrupt window.
  */
@@ -695,7 +670,8 @@ static void svm_load_debug_state(struct kvm_vcpu *vcpu)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 	u32 dbg = vcpu->arch.guest_debug;
-	u32 exceptions = BIT(X86_TRAP_MC);
+	/* #UD: maybe the other vendor's hypercall (hypercall.c). */
+	u32 exceptions = BIT(X86_TRAP_MC) | BIT(X86_TRAP_UD);
 
 	if ((dbg & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP)) ||
 	    to_svm(vcpu)->nmi_singlestep)
@@ -752,7 +728,6 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	 * MSRPM/IOPM) and its #VMEXIT then writes back a stale int_ctl of 0.
 	 */
 	vmcb->control.int_ctl = V_INTR_MASKING | (vcpu->arch.cr8 & 0xf);
-	svm_update_cr8_intercept(vcpu);
 	svm_update_irq_window(svm);
 	svm_load_debug_state(vcpu);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
@@ -873,6 +848,9 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		else
 			nkvm_queue_exception(vcpu, X86_TRAP_BP, false, 0);
 		return;
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_UD:
+		exit->reason = X86_EXIT_UD;
+		return;
 	case SVM_EXIT_EXCP_BASE + X86_TRAP_MC:
 		/* The machine check was the host's: let its handler see it. */
 		asm volatile("int $0x12");
@@ -987,6 +965,27 @@ static const struct kvm_tdp_format svm_npt_format = {
 	.huge_mask = _PAGE_PSE,
 };
 
+/*
+ * CR8 writes exit when common code says something must see them (x86.h);
+ * otherwise the guest writes V_TPR, which is read back after the exit.
+ *
+ * Besides, QEMU's TCG (7.2, target/i386/tcg/sysemu/misc_helper.c,
+ * helper_write_crN() case 8) calls cpu_interrupt() without the BQL when a
+ * guest writes CR8 while V_IRQ is pending, and aborts (an assertion in
+ * tcg_handle_interrupt()): with CR8 writes always passed through, any
+ * guest with IF clear that wrote CR8 while an interrupt window was open
+ * brought the whole test bed down.  See Documentation/virt/testing.rst.
+ */
+static void svm_update_cr8_intercept(struct kvm_vcpu *vcpu, bool intercept)
+{
+	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+
+	if (intercept)
+		c->cr_write |= BIT(8);
+	else
+		c->cr_write &= ~BIT(8);
+}
+
 static const struct kvm_x86_ops svm_ops = {
 	.name = "svm",
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
@@ -997,6 +996,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.vm_size = sizeof(struct kvm),
 	.vcpu_size = sizeof(struct vcpu_svm),
 	.tdp = &svm_npt_format,
+	.hypercall_insn = (const u8[]){ 0x0f, 0x01, 0xd9 },	/* VMMCALL */
 
 	.cpu_enable = svm_cpu_enable,
 	.cpu_disable = svm_cpu_disable,
@@ -1029,6 +1029,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.run = svm_run,
 	.handle_exit = svm_handle_exit,
 	.flush_tlb = svm_flush_tlb,
+	.update_cr8_intercept = svm_update_cr8_intercept,
 };
 
 /* ---- Module load and unload -------------------------------------------- */

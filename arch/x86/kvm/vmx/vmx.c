@@ -1434,7 +1434,8 @@ static void vmx_load_debug_state(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
 	u32 dbg = vcpu->arch.guest_debug;
-	u32 exceptions = BIT(X86_TRAP_MC);
+	/* #UD: maybe the other vendor's hypercall (hypercall.c). */
+	u32 exceptions = BIT(X86_TRAP_MC) | BIT(X86_TRAP_UD);
 
 	if (dbg & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP))
 		exceptions |= BIT(X86_TRAP_DB);
@@ -1664,6 +1665,9 @@ static void vmx_handle_exception(struct vcpu_vmx *vmx,
 		/* The machine check was the host's: let its handler see it. */
 		asm volatile("int $0x12");
 		return;
+	case X86_TRAP_UD:
+		exit->reason = X86_EXIT_UD;
+		return;
 	case X86_TRAP_DB:
 		qual = vmcs_read(EXIT_QUALIFICATION) & DR6_QUAL_BITS;
 		if (vcpu->arch.guest_debug &
@@ -1883,6 +1887,7 @@ static const struct kvm_x86_ops vmx_ops = {
 	.vm_size = sizeof(struct kvm),
 	.vcpu_size = sizeof(struct vcpu_vmx),
 	.tdp = &vmx_ept_format,
+	.hypercall_insn = (const u8[]){ 0x0f, 0x01, 0xc1 },	/* VMCALL */
 
 	.cpu_enable = vmx_cpu_enable,
 	.cpu_disable = vmx_cpu_disable,

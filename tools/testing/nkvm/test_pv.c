@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_pv.c - the KVM paravirtual interface: hypercalls (VMMCALL/VMCALL),
+ * KVM_X86_QUIRK_FIX_HYPERCALL_INSN (the other vendor's instruction is
+ * rewritten, or raises #UD with the quirk disabled),
+ * KVM_CAP_ENFORCE_PV_FEATURE_CPUID (PV MSRs #GP and hypercalls fail with
+ * -KVM_ENOSYS when the guest's CPUID hides their feature), the steal time
+ * (MSR_KVM_STEAL_TIME) and the vCPU's TSC offset attribute
+ * (KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET).
+ */
+#include <cpuid.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <x86intrin.h>
+
+#include "vm.h"
+
+#define KVM_HC_VAPIC_POLL_IRQ	1
+#define KVM_HC_SCHED_YIELD	11
+#define KVM_ENOSYS		1000
+#define ENOSYS32		((uint32_t)-KVM_ENOSYS)
+#define UD_MARK			0xdeadU
+
+#define KVM_FEATURES_LEAF	0x40000001
+#define KVM_FEATURE_STEAL_TIME	5
+#define KVM_FEATURE_PV_SCHED_YIELD 13
+
+#define MSR_KVM_WALL_CLOCK	0x11
+#define MSR_KVM_SYSTEM_TIME	0x12
+#define MSR_KVM_WALL_CLOCK_NEW	0x4b564d00
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
+#define MSR_KVM_STEAL_TIME	0x4b564d03
+#define MSR_IA32_TSC		0x10
+
+/* Mailbox of the hypercall guest (DS = 0). */
+#define HC_NR		0x600
+#define HC_A0		0x604
+#define UD_COUNT	0x610
+#define UD_HANDLER	0x3000
+
+static const uint8_t vmcall[3] = { 0x0f, 0x01, 0xc1 };
+static const uint8_t vmmcall[3] = { 0x0f, 0x01, 0xd9 };
+
+/* Hypercall HC_NR with HC_A0 through whatever sits at hc_insn; out EAX. */
+GUEST_SYM(hc_insn);
+GUEST_CODE(hc_guest,
+	"1: mov 0x600, %eax\n"
+	"mov 0x604, %ebx\n"
+	"hc_insn: nop; nop; nop\n"
+	"out %eax, $0x10\n"
+	"jmp 1b\n"
+);
+
+/* #UD: count it, skip the 3-byte instruction, and make EAX say so. */
+GUEST_CODE(ud_handler,
+	"push %bp\n"
+	"mov %sp, %bp\n"
+	"addw $3, 2(%bp)\n"
+	"pop %bp\n"
+	"incw 0x610\n"
+	"mov $0xdead, %eax\n"
+	"iret\n"
+);
+
+static bool host_is_amd(void)
+{
+	unsigned int a = 0, b = 0, c = 0, d = 0;
+
+	__get_cpuid(0, &a, &b, &c, &d);
+	return b == 0x68747541;		/* "Auth"enticAMD */
+}
+
+static const uint8_t *native_insn(void)
+{
+	return host_is_amd() ? vmmcall : vmcall;
+}
+
+static const uint8_t *other_insn(void)
+{
+	return host_is_amd() ? vmcall : vmmcall;
+}
+
+static struct vcpu *hc_vcpu(const uint8_t *insn)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(hc_guest);
+	uint16_t ivt[2] = { UD_HANDLER, 0 };
+
+	vm_write(vcpu->vm, GUEST_LABEL(hc_guest, hc_insn), insn, 3);
+	vm_write(vcpu->vm, UD_HANDLER, ud_handler, GUEST_SIZE(ud_handler));
+	vm_write(vcpu->vm, 6 * 4, ivt, sizeof(ivt));
+	return vcpu;
+}
+
+static uint32_t hypercall(struct vcpu *vcpu, uint32_t nr, uint32_t a0)
+{
+	vm_write(vcpu->vm, HC_NR, &nr, 4);
+	vm_write(vcpu->vm, HC_A0, &a0, 4);
+	return RUN_OUT(vcpu, 4, 0x10);
+}
+
+static int vcpu_enable_cap_raw(struct vcpu *vcpu, uint32_t cap, uint64_t arg,
+			       uint32_t flags)
+{
+	struct kvm_enable_cap c = { .cap = cap, .flags = flags };
+
+	c.args[0] = arg;
+	return ioctl(vcpu->fd, KVM_ENABLE_CAP, &c);
+}
+
+/* The supported CPUID with the KVM features leaf's EAX replaced. */
+static void set_pv_features(struct vcpu *vcpu, uint32_t features)
+{
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vcpu->vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, KVM_FEATURES_LEAF, 0);
+
+	ASSERT_TRUE(e != NULL);
+	e->eax = features;
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+}
+
+static uint32_t supported_pv_features(int kvm_fd)
+{
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, KVM_FEATURES_LEAF, 0);
+	uint32_t f;
+
+	ASSERT_TRUE(e != NULL);
+	f = e->eax;
+	free(c);
+	return f;
+}
+
+static void enforce_pv(struct vcpu *vcpu)
+{
+	if (kvm_check_cap(vcpu->vm->kvm_fd, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) <= 0)
+		SKIP("no KVM_CAP_ENFORCE_PV_FEATURE_CPUID");
+	ASSERT_OK(vcpu_enable_cap_raw(vcpu, KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+				      1, 0));
+}
+
+/* ---- Hypercalls ---------------------------------------------------------- */
+
+TEST(native_hypercalls)
+{
+	struct vcpu *vcpu = hc_vcpu(native_insn());
+
+	vcpu_try_supported_cpuid(vcpu);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_VAPIC_POLL_IRQ, 0), 0);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), 0);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 7), 0);
+	ASSERT_EQ(hypercall(vcpu, 99, 0), ENOSYS32);
+	/* Outside 64-bit code the number is 32 bits wide. */
+	ASSERT_EQ(hypercall(vcpu, 0xffffffffU, 0), ENOSYS32);
+	ASSERT_EQ(*(uint16_t *)vm_ptr(vcpu->vm, UD_COUNT), 0);
+}
+
+TEST(hypercalls_enforced_by_cpuid)
+{
+	struct vcpu *vcpu = hc_vcpu(native_insn());
+	uint32_t all = supported_pv_features(vcpu->vm->kvm_fd);
+
+	ASSERT_TRUE(all & (1U << KVM_FEATURE_PV_SCHED_YIELD));
+	/* Without enforcement, hiding the feature changes nothing. */
+	set_pv_features(vcpu, 0);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), 0);
+	enforce_pv(vcpu);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), ENOSYS32);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_VAPIC_POLL_IRQ, 0), 0);
+	/* Enforcement off again. */
+	ASSERT_OK(vcpu_enable_cap_raw(vcpu, KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+				      0, 0));
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), 0);
+}
+
+TEST(vcpu_enable_cap_errors)
+{
+	struct vcpu *vcpu = hc_vcpu(native_insn());
+
+	ASSERT_ERRNO(vcpu_enable_cap_raw(vcpu, KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+					 1, 1), EINVAL);
+	ASSERT_ERRNO(vcpu_enable_cap_raw(vcpu, KVM_CAP_HLT, 1, 0), EINVAL);
+}
+
+/* The hypercall guest with the other vendor's instruction, and the quirk. */
+static struct vcpu *other_vendor_vcpu(uint8_t **insn)
+{
+	struct vcpu *vcpu = hc_vcpu(other_insn());
+
+	*insn = vm_ptr(vcpu->vm, GUEST_LABEL(hc_guest, hc_insn));
+	vcpu_try_supported_cpuid(vcpu);
+	if (!(kvm_check_cap(vcpu->vm->kvm_fd, KVM_CAP_DISABLE_QUIRKS2) &
+	      KVM_X86_QUIRK_FIX_HYPERCALL_INSN))
+		SKIP("no KVM_X86_QUIRK_FIX_HYPERCALL_INSN");
+	return vcpu;
+}
+
+TEST(other_vendor_hypercall_is_patched)
+{
+	uint8_t *insn;
+	struct vcpu *vcpu = other_vendor_vcpu(&insn);
+
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), 0);
+	ASSERT_EQ(memcmp(insn, native_insn(), 3), 0);
+	ASSERT_EQ(*(uint16_t *)vm_ptr(vcpu->vm, UD_COUNT), 0);
+	/* The patched instruction goes on working. */
+	ASSERT_EQ(hypercall(vcpu, 99, 0), ENOSYS32);
+}
+
+TEST(other_vendor_hypercall_ud_without_quirk)
+{
+	uint8_t *insn;
+	struct vcpu *vcpu = other_vendor_vcpu(&insn);
+
+	vm_enable_cap(vcpu->vm, KVM_CAP_DISABLE_QUIRKS2,
+		      KVM_X86_QUIRK_FIX_HYPERCALL_INSN);
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), UD_MARK);
+	ASSERT_EQ(memcmp(insn, other_insn(), 3), 0);
+	ASSERT_EQ(*(uint16_t *)vm_ptr(vcpu->vm, UD_COUNT), 1);
+}
+
+/* A #UD that is no hypercall reaches the guest, quirk or not. */
+TEST(plain_ud_reaches_the_guest)
+{
+	static const uint8_t ud2_nop[3] = { 0x0f, 0x0b, 0x90 };
+	struct vcpu *vcpu = hc_vcpu(ud2_nop);
+
+	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), UD_MARK);
+	ASSERT_EQ(*(uint16_t *)vm_ptr(vcpu->vm, UD_COUNT), 1);
+}
+
+/* ---- PV MSRs under enforcement -------------------------------------------- */
+
+static const uint32_t pv_msrs[] = {
+	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW,
+	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_STEAL_TIME,
+};
+
+TEST(pv_msrs_fault_when_hidden_and_enforced)
+{
+	struct vcpu *vcpu = vcpu_create(vm_create(VM_MEM_SIZE), 0);
+	uint64_t v;
+	unsigned int i;
+
+	set_pv_features(vcpu, 0);
+	svc_init(vcpu);
+	/* Not enforced: the MSRs work whatever CPUID says. */
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_SYSTEM_TIME_NEW, &v), 0);
+
+	enforce_pv(vcpu);
+	for (i = 0; i < sizeof(pv_msrs) / sizeof(pv_msrs[0]); i++) {
+		TH_LOG("msr %#x", pv_msrs[i]);
+		ASSERT_EQ(svc_rdmsr(vcpu, pv_msrs[i], &v), 13);
+		ASSERT_EQ(svc_wrmsr(vcpu, pv_msrs[i], 0), 13);
+	}
+	/* Nor may userspace reach them, as on Linux. */
+	ASSERT_EQ(vcpu_get_msr_raw(vcpu, MSR_KVM_SYSTEM_TIME_NEW, &v), 0);
+}
+
+TEST(pv_msrs_work_when_offered_and_enforced)
+{
+	struct vcpu *vcpu = vcpu_create(vm_create(VM_MEM_SIZE), 0);
+	uint64_t v;
+
+	set_pv_features(vcpu, supported_pv_features(vcpu->vm->kvm_fd));
+	svc_init(vcpu);
+	enforce_pv(vcpu);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_SYSTEM_TIME_NEW, &v), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_STEAL_TIME, &v), 0);
+	ASSERT_EQ(v, 0);
+}
+
+/* ---- Steal time ----------------------------------------------------------- */
+
+#define ST_GPA		0x6000
+#define KVM_MSR_ENABLED	1
+
+struct steal_time {
+	uint64_t steal;
+	uint32_t version;
+	uint32_t flags;
+	uint8_t preempted;
+	uint8_t pad8[3];
+	uint32_t pad[11];
+};
+
+GUEST_CODE(loop_guest,
+	"1: out %al, $0x10\n"
+	"jmp 1b\n"
+);
+
+/* This thread's time waiting on a run queue (ns), as the scheduler counts. */
+static uint64_t run_delay(void)
+{
+	unsigned long long run, wait = 0;
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+
+	ASSERT_TRUE(f != NULL);
+	ASSERT_EQ(fscanf(f, "%llu %llu", &run, &wait), 2);
+	fclose(f);
+	return wait;
+}
+
+TEST(steal_time)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(loop_guest);
+	volatile struct steal_time *st = vm_ptr(vcpu->vm, ST_GPA);
+	uint64_t steal1;
+	uint32_t v1;
+
+	vcpu_try_supported_cpuid(vcpu);
+	if (!(supported_pv_features(vcpu->vm->kvm_fd) &
+	      (1U << KVM_FEATURE_STEAL_TIME)))
+		SKIP("no KVM_FEATURE_STEAL_TIME");
+	/* Reserved bits (1-5) are refused. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_STEAL_TIME,
+				   ST_GPA | 0x2 | KVM_MSR_ENABLED), 0);
+	/* A structure left with an odd version is made even. */
+	st->version = 3;
+	vcpu_set_msr(vcpu, MSR_KVM_STEAL_TIME, ST_GPA | KVM_MSR_ENABLED);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_STEAL_TIME),
+		  ST_GPA | KVM_MSR_ENABLED);
+
+	RUN_OUT(vcpu, 1, 0x10);
+	v1 = st->version;
+	steal1 = st->steal;
+	ASSERT_EQ(v1 & 1, 0);
+	ASSERT_GE(v1, 4);
+	ASSERT_EQ(st->flags, 0);
+	ASSERT_EQ(st->preempted, 0);
+	ASSERT_LE(steal1, run_delay());
+
+	/* Every KVM_RUN loads the vCPU: a new update. */
+	RUN_OUT(vcpu, 1, 0x10);
+	ASSERT_EQ(st->version & 1, 0);
+	ASSERT_GT(st->version, v1);
+	ASSERT_GE(st->steal, steal1);
+	ASSERT_LE(st->steal, run_delay());
+
+	/* Disabled: the structure is left alone. */
+	vcpu_set_msr(vcpu, MSR_KVM_STEAL_TIME, ST_GPA);
+	v1 = st->version;
+	RUN_OUT(vcpu, 1, 0x10);
+	ASSERT_EQ(st->version, v1);
+}
+
+/* ---- The TSC offset attribute --------------------------------------------- */
+
+static int tsc_attr(struct vcpu *vcpu, unsigned long ioctl_nr, uint32_t group,
+		    uint64_t attr, uint64_t *val)
+{
+	struct kvm_device_attr a = {
+		.group = group,
+		.attr = attr,
+		.addr = (uint64_t)(uintptr_t)val,
+	};
+
+	return ioctl(vcpu->fd, ioctl_nr, &a);
+}
+
+GUEST_CODE(rdtsc_guest,
+	"rdtsc\n"
+	"out %eax, $0x10\n"
+	"mov %edx, %eax\n"
+	"out %eax, $0x12\n"
+	"hlt\n"
+);
+
+TEST(tsc_offset_attribute)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(rdtsc_guest);
+	uint64_t off, got = 0, before, after, guest, lo;
+
+	if (kvm_check_cap(vcpu->vm->kvm_fd, KVM_CAP_VCPU_ATTRIBUTES) <= 0)
+		SKIP("no KVM_CAP_VCPU_ATTRIBUTES");
+	ASSERT_OK(tsc_attr(vcpu, KVM_HAS_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			   KVM_VCPU_TSC_OFFSET, NULL));
+	ASSERT_ERRNO(tsc_attr(vcpu, KVM_HAS_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			      1, NULL), ENXIO);
+	ASSERT_ERRNO(tsc_attr(vcpu, KVM_HAS_DEVICE_ATTR, 1,
+			      KVM_VCPU_TSC_OFFSET, NULL), ENXIO);
+	ASSERT_ERRNO(tsc_attr(vcpu, KVM_GET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			      KVM_VCPU_TSC_OFFSET, (uint64_t *)8), EFAULT);
+
+	/* Guest TSC = host TSC + offset: start it at about 2^40. */
+	off = (1ULL << 40) - __rdtsc();
+	ASSERT_OK(tsc_attr(vcpu, KVM_SET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			   KVM_VCPU_TSC_OFFSET, &off));
+	ASSERT_OK(tsc_attr(vcpu, KVM_GET_DEVICE_ATTR, KVM_VCPU_TSC_CTRL,
+			   KVM_VCPU_TSC_OFFSET, &got));
+	ASSERT_EQ(got, off);
+
+	before = __rdtsc() + off;
+	ASSERT_GE(vcpu_get_msr(vcpu, MSR_IA32_TSC), before);
+	lo = RUN_OUT(vcpu, 4, 0x10);
+	guest = lo | ((uint64_t)RUN_OUT(vcpu, 4, 0x12) << 32);
+	after = __rdtsc() + off;
+	ASSERT_GE(guest, before);
+	ASSERT_LE(guest, after);
+}
+
+TEST_HARNESS_MAIN
