@@ -927,6 +927,7 @@ static const struct kvm_tdp_format svm_npt_format = {
 		     _PAGE_DIRTY,
 	.writable_mask = _PAGE_RW,
 	.huge_mask = _PAGE_PSE,
+	.nx_mask = _PAGE_NX,
 };
 
 static const struct kvm_x86_ops svm_ops = {
