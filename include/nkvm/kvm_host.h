@@ -24,6 +24,7 @@
 #include <nkvm/iobus.h>
 #include <nkvm/eventfd.h>
 #include <nkvm/coalesced_mmio.h>
+#include <nkvm/dirty_ring.h>
 #include <nkvm/kvm_arch.h>
 
 #define KVM_API_VERSION		12
@@ -60,6 +61,12 @@ struct kvm_vcpu {
 	struct preempt_notifier preempt_notifier;
 	int srcu_idx;
 
+	/* KVM_SET_SIGNAL_MASK: the thread's signal mask inside KVM_RUN. */
+	bool sigset_active;
+	sigset_t sigset;
+
+	struct kvm_dirty_ring dirty_ring;	/* KVM_CAP_DIRTY_LOG_RING */
+
 	/* Binary statistics (virt/kvm/stats.c) */
 	struct kvm_vcpu_stat stat;
 	char stats_id[KVM_STATS_NAME_SIZE];
@@ -86,6 +93,7 @@ struct kvm {
 	struct kvm_eventfds eventfds;	/* ioeventfd, irqfd, GSI routing */
 	struct kvm_coalesced coalesced;	/* KVM_REGISTER_COALESCED_MMIO */
 	u64 manual_dirty_log_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
+	u32 dirty_ring_size;		/* bytes per vCPU ring; 0: bitmaps */
 
 	/* Binary statistics (virt/kvm/stats.c) */
 	struct kvm_vm_stat stat;
@@ -181,6 +189,16 @@ void kvm_arch_commit_memory_region(struct kvm *kvm,
 				   const struct kvm_memory_slot *old,
 				   const struct kvm_memory_slot *new,
 				   enum kvm_mr_change change);
+/*
+ * The dirty ring's harvested pages: write-protect the pages of @slot at
+ * @offset + each set bit of @mask (slots_lock held); true if a mapping
+ * changed, and the TLBs must be flushed (kvm_arch_flush_remote_tlbs())
+ * before the pages count as protected.
+ */
+bool kvm_arch_dirty_log_protect(struct kvm *kvm,
+				const struct kvm_memory_slot *slot,
+				u64 offset, unsigned long mask);
+void kvm_arch_flush_remote_tlbs(struct kvm *kvm);
 int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu);
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu);
 void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu);

@@ -79,4 +79,10 @@ static inline unsigned long kvm_memslot_hva(const struct kvm_memory_slot *slot,
 	return slot->userspace_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
 }
 
+/* Does @slot log the pages written (in its bitmap or the dirty ring)? */
+static inline bool kvm_slot_dirty_logging(const struct kvm_memory_slot *slot)
+{
+	return slot->flags & KVM_MEM_LOG_DIRTY_PAGES;
+}
+
 #endif /* _NKVM_MEMSLOT_H */

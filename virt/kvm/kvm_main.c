@@ -202,6 +202,14 @@ void kvm_make_all_vcpus_request(struct kvm *kvm, int req)
 
 /* ---- vCPU load/put and preemption -------------------------------------- */
 
+/* The vCPU loaded on each CPU (inside KVM_RUN), for the dirty ring. */
+static DEFINE_PER_CPU(struct kvm_vcpu *, kvm_loaded_vcpu);
+
+struct kvm_vcpu *kvm_running_vcpu(void)
+{
+	return this_cpu_read(kvm_loaded_vcpu);
+}
+
 static inline struct kvm_vcpu *preempt_notifier_to_vcpu(struct preempt_notifier *pn)
 {
 	return container_of(pn, struct kvm_vcpu, preempt_notifier);
@@ -212,12 +220,14 @@ static void kvm_sched_in(struct preempt_notifier *pn, int cpu)
 	struct kvm_vcpu *vcpu = preempt_notifier_to_vcpu(pn);
 
 	WRITE_ONCE(vcpu->cpu, cpu);
+	__this_cpu_write(kvm_loaded_vcpu, vcpu);
 	kvm_arch_vcpu_load(vcpu, cpu);
 }
 
 static void kvm_sched_out(struct preempt_notifier *pn, struct task_struct *next)
 {
 	kvm_arch_vcpu_put(preempt_notifier_to_vcpu(pn));
+	__this_cpu_write(kvm_loaded_vcpu, NULL);
 }
 
 static struct preempt_ops kvm_preempt_ops = {
@@ -230,6 +240,7 @@ void kvm_vcpu_load(struct kvm_vcpu *vcpu)
 	int cpu = get_cpu();
 
 	WRITE_ONCE(vcpu->cpu, cpu);
+	__this_cpu_write(kvm_loaded_vcpu, vcpu);
 	preempt_notifier_register(&vcpu->preempt_notifier);
 	kvm_arch_vcpu_load(vcpu, cpu);
 	put_cpu();
@@ -239,6 +250,7 @@ void kvm_vcpu_put(struct kvm_vcpu *vcpu)
 {
 	preempt_disable();
 	kvm_arch_vcpu_put(vcpu);
+	__this_cpu_write(kvm_loaded_vcpu, NULL);
 	preempt_notifier_unregister(&vcpu->preempt_notifier);
 	preempt_enable();
 }
@@ -248,6 +260,7 @@ void kvm_vcpu_put(struct kvm_vcpu *vcpu)
 static void kvm_vcpu_free(struct kvm_vcpu *vcpu)
 {
 	kvm_arch_vcpu_destroy(vcpu);
+	kvm_dirty_ring_free(vcpu);
 	if (vcpu->pio_page)
 		__free_page(vcpu->pio_page);
 	free_page((unsigned long)vcpu->run);
@@ -361,11 +374,12 @@ out_free:
 /*
  * The dirty bitmap of a slot that logs: the old slot's when it had one
  * (a move keeps it), else a new one, all set with KVM_DIRTY_LOG_INITIALLY_SET.
+ * With the dirty ring there are no bitmaps.
  */
 static int kvm_slot_dirty_bitmap(struct kvm *kvm, struct kvm_memory_slot *new,
 				 const struct kvm_memory_slot *old)
 {
-	if (!(new->flags & KVM_MEM_LOG_DIRTY_PAGES))
+	if (!kvm_slot_dirty_logging(new) || READ_ONCE(kvm->dirty_ring_size))
 		return 0;
 	if (old && old->dirty_bitmap) {
 		new->dirty_bitmap = old->dirty_bitmap;
@@ -482,9 +496,8 @@ static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
 		if (write ? copy_to_user(hva, buf, n) : copy_from_user(buf, hva, n))
 			return -EFAULT;
 		/* The dirty log shows what nkvm writes for the guest too. */
-		if (write && slot->dirty_bitmap)
-			set_bit_le((gpa >> PAGE_SHIFT) - slot->base_gfn,
-				   slot->dirty_bitmap);
+		if (write)
+			kvm_mark_page_dirty(kvm, slot, gpa >> PAGE_SHIFT);
 		gpa += n;
 		buf += n;
 		len -= n;
@@ -520,6 +533,9 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 		return 1;
 	case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
 		return KVM_DIRTY_LOG_MANUAL_CAPS;
+	case KVM_CAP_DIRTY_LOG_RING:
+	case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+		return kvm_dirty_ring_cap();
 	case KVM_CAP_NR_MEMSLOTS:
 		return KVM_USER_MEM_SLOTS;
 	case KVM_CAP_NR_VCPUS:
@@ -563,7 +579,12 @@ static vm_fault_t kvm_vcpu_fault(struct vm_fault *vmf)
 		page = vcpu->pio_page;
 	else if (vmf->pgoff == KVM_COALESCED_MMIO_PAGE_OFFSET)
 		page = kvm_coalesced_mmio_page(vcpu->kvm);
+	else if (kvm_dirty_ring_pgoff(vcpu->kvm, vmf->pgoff))
+		page = kvm_dirty_ring_page(vcpu,
+					   vmf->pgoff - KVM_DIRTY_LOG_PAGE_OFFSET);
 	else
+		page = NULL;
+	if (!page)
 		return VM_FAULT_SIGBUS;
 
 	get_page(page);
@@ -577,6 +598,14 @@ static const struct vm_operations_struct kvm_vcpu_vm_ops = {
 
 static int kvm_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	struct kvm_vcpu *vcpu = file->private_data;
+	unsigned long last = vma->vm_pgoff + vma_pages(vma) - 1;
+
+	/* The dirty ring is shared with KVM, and never executable. */
+	if ((kvm_dirty_ring_pgoff(vcpu->kvm, vma->vm_pgoff) ||
+	     kvm_dirty_ring_pgoff(vcpu->kvm, last)) &&
+	    ((vma->vm_flags & VM_EXEC) || !(vma->vm_flags & VM_SHARED)))
+		return -EINVAL;
 	vma->vm_ops = &kvm_vcpu_vm_ops;
 	return 0;
 }
@@ -587,6 +616,53 @@ static int kvm_vcpu_release(struct inode *inode, struct file *file)
 
 	kvm_put_kvm(vcpu->kvm);
 	return 0;
+}
+
+/*
+ * KVM_SET_SIGNAL_MASK: the signal mask the thread runs the guest with (a
+ * signal it unblocks ends KVM_RUN with -EINTR, and stays pending for the
+ * thread once its own mask is back); NULL: its own mask.
+ */
+static int kvm_vcpu_set_sigmask(struct kvm_vcpu *vcpu,
+				struct kvm_signal_mask __user *argp)
+{
+	struct kvm_signal_mask m;
+	sigset_t set;
+
+	if (!argp) {
+		vcpu->sigset_active = false;
+		return 0;
+	}
+	if (copy_from_user(&m, argp, sizeof(m)))
+		return -EFAULT;
+	if (m.len != sizeof(set))
+		return -EINVAL;
+	if (copy_from_user(&set, argp->sigset, sizeof(set)))
+		return -EFAULT;
+	sigdelsetmask(&set, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	vcpu->sigset = set;
+	vcpu->sigset_active = true;
+	return 0;
+}
+
+/*
+ * Inside KVM_RUN the thread runs with the vCPU's mask.  Its own mask is
+ * parked in current->real_blocked, as sigtimedwait() does: a signal the
+ * thread itself blocks then stays pending for it, instead of killing the
+ * whole process at once when it has no handler.
+ */
+static void kvm_vcpu_sigmask_enter(struct kvm_vcpu *vcpu)
+{
+	if (vcpu->sigset_active)
+		sigprocmask(SIG_SETMASK, &vcpu->sigset, &current->real_blocked);
+}
+
+static void kvm_vcpu_sigmask_exit(struct kvm_vcpu *vcpu)
+{
+	if (!vcpu->sigset_active)
+		return;
+	sigprocmask(SIG_SETMASK, &current->real_blocked, NULL);
+	sigemptyset(&current->real_blocked);
 }
 
 static long kvm_vcpu_ioctl(struct file *file, unsigned int ioctl,
@@ -606,11 +682,16 @@ static long kvm_vcpu_ioctl(struct file *file, unsigned int ioctl,
 		r = -EINVAL;
 		if (arg)
 			break;
+		kvm_vcpu_sigmask_enter(vcpu);
 		kvm_vcpu_load(vcpu);
 		vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
 		r = kvm_arch_vcpu_run(vcpu);
 		srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
 		kvm_vcpu_put(vcpu);
+		kvm_vcpu_sigmask_exit(vcpu);
+		break;
+	case KVM_SET_SIGNAL_MASK:
+		r = kvm_vcpu_set_sigmask(vcpu, (void __user *)arg);
 		break;
 	case KVM_GET_STATS_FD:
 		r = kvm_vcpu_ioctl_get_stats_fd(vcpu);
@@ -664,6 +745,10 @@ static int kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 	if (!vcpu->run || !vcpu->pio_page)
 		goto out_free;
 
+	r = kvm_dirty_ring_alloc(vcpu);
+	if (r)
+		goto out_free;
+
 	r = kvm_arch_vcpu_create(vcpu);
 	if (r)
 		goto out_free;
@@ -700,6 +785,7 @@ out_unlock:
 	mutex_unlock(&kvm->lock);
 	kvm_arch_vcpu_destroy(vcpu);
 out_free:
+	kvm_dirty_ring_free(vcpu);
 	if (vcpu->pio_page)
 		__free_page(vcpu->pio_page);
 	free_page((unsigned long)vcpu->run);
@@ -729,6 +815,9 @@ static int kvm_vm_ioctl_enable_cap_generic(struct kvm *kvm,
 		WRITE_ONCE(kvm->manual_dirty_log_protect, cap->args[0]);
 		return 0;
 	}
+	case KVM_CAP_DIRTY_LOG_RING:
+	case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+		return kvm_dirty_ring_enable(kvm, cap->args[0]);
 	default:
 		return -ENOTTY;
 	}
@@ -763,6 +852,8 @@ static long kvm_vm_ioctl(struct file *file, unsigned int ioctl,
 		return kvm_check_extension(kvm, arg);
 	case KVM_GET_STATS_FD:
 		return kvm_vm_ioctl_get_stats_fd(kvm);
+	case KVM_RESET_DIRTY_RINGS:
+		return kvm_dirty_ring_reset_all(kvm);
 	case KVM_IOEVENTFD:
 	case KVM_IRQFD:
 	case KVM_SIGNAL_MSI:

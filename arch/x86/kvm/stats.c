@@ -15,6 +15,7 @@ static const struct nkvm_stats_desc kvm_x86_vm_desc[] = {
 	NKVM_STATS_ICOUNTER(struct kvm_vm_stat, pages_4k),
 	NKVM_STATS_ICOUNTER(struct kvm_vm_stat, pages_2m),
 	NKVM_STATS_ICOUNTER(struct kvm_vm_stat, pages_1g),
+	NKVM_STATS_ICOUNTER(struct kvm_vm_stat, nx_lpage_splits),
 	NKVM_STATS_ICOUNTER(struct kvm_vm_stat, nkvm_mmu_pages),
 	NKVM_STATS_COUNTER(struct kvm_vm_stat, nkvm_mmu_shrunk),
 };
@@ -57,6 +58,7 @@ void kvm_arch_vm_stats_read(struct kvm *kvm, struct kvm_vm_stat *st)
 	st->pages_4k = mmu.pages_4k;
 	st->pages_2m = mmu.pages_2m;
 	st->pages_1g = mmu.pages_1g;
+	st->nx_lpage_splits = mmu.nx_lpage_splits;
 	st->nkvm_mmu_pages = mmu.pages;
 	st->nkvm_mmu_shrunk = mmu.pages_shrunk;
 }

@@ -246,6 +246,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_SYNC_MMU:
 	case KVM_CAP_READONLY_MEM:
 	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
+	case KVM_CAP_VM_DISABLE_NX_HUGE_PAGES:
 		return 1;
 	default:
 		return 0;
@@ -387,6 +388,8 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 			return -EINVAL;
 		kvm->arch.user_space_msr_mask = cap->args[0];
 		return 0;
+	case KVM_CAP_VM_DISABLE_NX_HUGE_PAGES:
+		return kvm_mmu_disable_nx_huge_pages(kvm, cap->args[0]);
 	default:
 		return -EINVAL;
 	}
@@ -1338,6 +1341,11 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	u64 host_tsc_aux = 0;
 	int r;
 
+	/* Until userspace recycles its dirty ring, no guest writes. */
+	if (kvm_dirty_ring_soft_full(vcpu)) {
+		vcpu->run->exit_reason = KVM_EXIT_DIRTY_RING_FULL;
+		return 0;
+	}
 	r = kvm_mmu_reload(vcpu);
 	if (r)
 		return r;

@@ -76,6 +76,8 @@ struct kvm_tdp_format {
 	u64 leaf_bits;		/* bits of a writable 4 KiB leaf mapping RAM */
 	u64 writable_mask;	/* the write permission of a leaf */
 	u64 huge_mask;		/* a leaf above 4 KiB (2 MiB, 1 GiB) */
+	u64 nx_mask;		/* set in a leaf the guest may not execute */
+	u64 exec_mask;		/* cleared in such a leaf */
 };
 
 struct kvm_x86_ops {
@@ -253,6 +255,8 @@ void kvm_mmu_destroy_vm(struct kvm *kvm);
 void kvm_mmu_destroy_vcpu(struct kvm_vcpu *vcpu);
 void kvm_mmu_zap_all(struct kvm *kvm);
 long kvm_mmu_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg);
+/* KVM_ENABLE_CAP(KVM_CAP_VM_DISABLE_NX_HUGE_PAGES), kvm->lock held. */
+int kvm_mmu_disable_nx_huge_pages(struct kvm *kvm, u64 arg);
 int kvm_mmu_prepare_memory_region(struct kvm *kvm,
 				  const struct kvm_memory_slot *old,
 				  struct kvm_memory_slot *new,
@@ -275,6 +279,7 @@ struct kvm_mmu_stats {
 	u64 pages_zapped;	/* for any reason */
 	u64 pages_recycled;	/* zapped because the budget was spent */
 	u64 pages_shrunk;	/* zapped by the shrinker */
+	u64 nx_lpage_splits;	/* tables made for fetches (NX huge pages) */
 };
 void kvm_mmu_read_stats(struct kvm *kvm, struct kvm_mmu_stats *st);
 

@@ -448,6 +448,44 @@ TEST(page_replaced_while_the_vcpu_runs)
 	ASSERT_IO(rn.vcpu, KVM_EXIT_IO_OUT, 1, 0x10);
 }
 
+TEST(munmap_while_the_vcpu_runs_ends_its_run_with_efault)
+{
+	struct vm *vm = vm_create(0x10000);
+	struct runner rn = { 0 };
+	volatile uint32_t *view;
+	pthread_t thread;
+	void *slot1;
+	uint32_t seen;
+	int fd;
+
+	/* A memfd again: a second mapping shows the counter after munmap. */
+	fd = memfd_create("guest", 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_OK(ftruncate(fd, 0x10000));
+	slot1 = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	view = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(slot1 != MAP_FAILED && view != MAP_FAILED);
+	ASSERT_OK(vm_set_region(vm, 1, 0, 0x20000, 0x10000, (uintptr_t)slot1));
+	vm_load_guest(vm, count_guest);
+	rn.vcpu = vcpu_create(vm, 0);
+	vcpu_set_real_mode(rn.vcpu, CODE_ADDR);
+	set_es(rn.vcpu, 0x2000);
+
+	ASSERT_OK(pthread_create(&thread, NULL, run_thread, &rn));
+	ASSERT_GT(wait_above(view, 1000), 1000);
+
+	/* The slot's memory goes away under the running guest. */
+	ASSERT_OK(munmap(slot1, 0x10000));
+	ASSERT_OK(pthread_join(thread, NULL));
+	ASSERT_EQ(rn.r, -1);
+	ASSERT_EQ(rn.err, EFAULT);
+	/* And it wrote nothing more after the run ended. */
+	seen = *view;
+	usleep(50000);
+	ASSERT_EQ(*view, seen);
+	close(fd);
+}
+
 /* AnonHugePages of the mapping at p, from /proc/self/smaps, in kB. */
 static long anon_huge_kb(void *p)
 {

@@ -3,7 +3,8 @@
  * Unit tests for the MMU core (arch/x86/kvm/mmu/tdp.c): the shadow-page
  * hash, the active list in age order, batch zapping, recycling within the
  * page budget, -ENOSPC, zapped roots, range zaps and write protection,
- * huge pages split and collapsed.  Table pages come from an ordinary
+ * huge pages split and collapsed, NX huge pages (fetches map 4 KiB, the
+ * tables made for them and their recovery).  Table pages come from an ordinary
  * memory pool; "physical" addresses are the pool's virtual addresses.
  */
 #include <sys/mman.h>
@@ -18,7 +19,12 @@ static const struct tdp_bits bits = {
 	.leaf = 0x67,
 	.writable = 0x2,
 	.huge = 0x80,
+	.nx = 1ULL << 63,
 };
+
+#define W	TDP_MAP_WRITABLE
+#define NXH	TDP_MAP_NX_HUGE
+#define X	TDP_MAP_EXEC
 
 #define POOL_PAGES	4096
 
@@ -136,14 +142,15 @@ static struct vm *vm_new(unsigned long max_pages)
 }
 
 /* Map like a fault does; returns tdp_map's result, counts flushes. */
-static int map(struct vm *vm, gfn_t gfn, u64 pfn, int level, bool writable)
+static int map(struct vm *vm, gfn_t gfn, u64 pfn, int level,
+	       unsigned int flags)
 {
 	struct tdp_zap zap;
 	int r;
 
 	topup(&vm->cache);
 	tdp_zap_init(&zap);
-	r = tdp_map(&vm->mmu, vm->root, &vm->cache, gfn, pfn, level, writable,
+	r = tdp_map(&vm->mmu, vm->root, &vm->cache, gfn, pfn, level, flags,
 		    &zap);
 	if (zap.flush)
 		vm->flushes++;
@@ -746,6 +753,143 @@ TEST(one_gib_page_split_down_to_4k)
 	ASSERT_EQ(pfn_of(vm, 0x7ffff), 0xbffff);
 	ASSERT_EQ(pfn_of(vm, 0x40000), 0x80000);
 	ASSERT_EQ(lookup(vm, 0x54322, NULL) & bits.writable, 0);
+	vm_destroy(vm);
+}
+
+/* Only the 2 MiB block at gfn 0x200 may be one leaf again. */
+static bool huge_at_0x200(void *ctx, gfn_t gfn, int level)
+{
+	(*(int *)ctx)++;
+	return level == 2 && gfn == 0x200;
+}
+
+TEST(logging_off_zaps_only_the_collapsible_tables)
+{
+	struct vm *vm = vm_new(ULONG_MAX);
+	struct tdp_zap zap;
+	int asked = 0;
+
+	ASSERT_EQ(map(vm, 0x201, 0x1001, 1, W), 0);
+	ASSERT_EQ(map(vm, 0x3ff, 0x11ff, 1, W), 0);
+	ASSERT_EQ(map(vm, 0x401, 0x1201, 1, W), 0);
+	ASSERT_EQ(vm->mmu.nr_pages, 5);
+	tdp_zap_init(&zap);
+	tdp_zap_collapsible(&vm->mmu, 0x200, 0x600, huge_at_0x200, &asked,
+			    &zap);
+	ASSERT_TRUE(zap.flush);
+	ASSERT_EQ(free_zap(&zap), 1);
+	/* The 1 GiB block is not wholly in the range: never asked about. */
+	ASSERT_EQ(asked, 2);
+	ASSERT_EQ(vm->mmu.nr_pages, 4);
+	ASSERT_LEAVES(vm, 1, 0, 0);
+	ASSERT_EQ(pfn_of(vm, 0x401), 0x1201);
+	ASSERT_EQ(lookup(vm, 0x201, NULL), 0);
+	vm_destroy(vm);
+}
+
+/* Zap @nr nx_split tables as the recovery does; returns how many. */
+static unsigned long recover(struct vm *vm, unsigned long nr)
+{
+	struct tdp_zap zap;
+	unsigned long n;
+
+	tdp_zap_init(&zap);
+	n = tdp_zap_nx_splits(&vm->mmu, nr, &zap);
+	if (zap.flush)
+		vm->flushes++;
+	free_zap(&zap);
+	return n;
+}
+
+TEST(nx_huge_pages_fetch_maps_4k_and_recovery_brings_2m_back)
+{
+	struct vm *vm = vm_new(ULONG_MAX);
+	int level;
+	u64 spte;
+
+	/* A read maps 2 MiB, not executable. */
+	ASSERT_EQ(map(vm, 0x200, 0x1000, 2, W | NXH), 0);
+	ASSERT_LEAVES(vm, 0, 1, 0);
+	spte = lookup(vm, 0x2ab, &level);
+	ASSERT_EQ(level, 2);
+	ASSERT_TRUE(spte & bits.nx);
+
+	/* A fetch there: 4 KiB leaves, all executable, one split counted. */
+	ASSERT_EQ(map(vm, 0x2ab, 0x10ab, 2, W | NXH | X), 0);
+	ASSERT_LEAVES(vm, 512, 0, 0);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 1);
+	spte = lookup(vm, 0x2ab, &level);
+	ASSERT_EQ(level, 1);
+	ASSERT_EQ(spte & bits.nx, 0);
+	ASSERT_EQ(lookup(vm, 0x3ff, NULL) & bits.nx, 0);
+	ASSERT_EQ(pfn_of(vm, 0x3ff), 0x11ff);
+
+	/* A read allowed 2 MiB does not undo the split. */
+	ASSERT_EQ(map(vm, 0x300, 0x1100, 2, W | NXH), 0);
+	ASSERT_LEAVES(vm, 512, 0, 0);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 1);
+
+	/* A fetch where nothing was mapped: one 4 KiB leaf, one more split. */
+	ASSERT_EQ(map(vm, 0x456, 0x1256, 2, NXH | X), 0);
+	ASSERT_LEAVES(vm, 513, 0, 0);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 2);
+	ASSERT_EQ(pfn_of(vm, 0x456), 0x1256);
+	ASSERT_EQ(lookup(vm, 0x457, NULL), 0);
+
+	/* Recovery takes the oldest first, then the rest. */
+	ASSERT_EQ(recover(vm, 1), 1);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 1);
+	ASSERT_LEAVES(vm, 1, 0, 0);
+	ASSERT_EQ(lookup(vm, 0x2ab, NULL), 0);
+	ASSERT_EQ(map(vm, 0x2ab, 0x10ab, 2, W | NXH), 0);
+	ASSERT_LEAVES(vm, 1, 1, 0);
+	ASSERT_EQ(recover(vm, 5), 1);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 0);
+	ASSERT_TRUE(list_empty(&vm->mmu.nx_splits));
+	ASSERT_LEAVES(vm, 0, 1, 0);
+	ASSERT_EQ(recover(vm, 1), 0);
+	vm_destroy(vm);
+}
+
+TEST(nx_huge_pages_off_fetch_maps_huge)
+{
+	struct vm *vm = vm_new(ULONG_MAX);
+	int level;
+	u64 spte;
+
+	ASSERT_EQ(map(vm, 0x2ab, 0x10ab, 2, W | X), 0);
+	spte = lookup(vm, 0x2ab, &level);
+	ASSERT_EQ(level, 2);
+	ASSERT_EQ(spte & bits.nx, 0);
+	ASSERT_EQ(pfn_of(vm, 0x2ab), 0x10ab);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 0);
+	vm_destroy(vm);
+}
+
+TEST(nx_huge_pages_fetch_in_a_1g_page)
+{
+	struct vm *vm = vm_new(ULONG_MAX);
+	int level;
+
+	/* A fetch the host allowed 1 GiB: tables at both levels count. */
+	ASSERT_EQ(map(vm, 0x54321, 0x94321, 3, W | NXH | X), 0);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 2);
+	ASSERT_LEAVES(vm, 1, 0, 0);
+	/* A read next to it maps 4 KiB too: both tables stay. */
+	ASSERT_EQ(map(vm, 0x54322, 0x94322, 3, W | NXH), 0);
+	lookup(vm, 0x54322, &level);
+	ASSERT_EQ(level, 1);
+	/* In another 2 MiB of that 1 GiB a read maps 2 MiB. */
+	ASSERT_EQ(map(vm, 0x60000, 0xa0000, 3, W | NXH), 0);
+	lookup(vm, 0x60001, &level);
+	ASSERT_EQ(level, 2);
+	ASSERT_LEAVES(vm, 2, 1, 0);
+	/* The oldest (the 2 MiB-level table) takes the other with it. */
+	ASSERT_EQ(recover(vm, 1), 1);
+	ASSERT_EQ(vm->mmu.nr_nx_splits, 0);
+	ASSERT_LEAVES(vm, 0, 0, 0);
+	ASSERT_EQ(map(vm, 0x54321, 0x94321, 3, W | NXH), 0);
+	ASSERT_LEAVES(vm, 0, 0, 1);
 	vm_destroy(vm);
 }
 

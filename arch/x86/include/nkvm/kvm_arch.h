@@ -63,6 +63,7 @@ struct kvm_vm_stat {
 	u64 pages_4k;
 	u64 pages_2m;
 	u64 pages_1g;
+	u64 nx_lpage_splits;
 	u64 nkvm_mmu_pages;
 	u64 nkvm_mmu_shrunk;
 };

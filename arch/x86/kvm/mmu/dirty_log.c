@@ -12,7 +12,10 @@
  *
  * Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, KVM_GET_DIRTY_LOG reports and
  * clears; with it, KVM_GET_DIRTY_LOG only reports and KVM_CLEAR_DIRTY_LOG
- * clears the bits userspace names.  The errnos are Linux's.
+ * clears the bits userspace names.  With the dirty ring (virt/kvm/
+ * dirty_ring.c) slots have no bitmap and both ioctls fail with -ENXIO; the
+ * ring's reset write-protects through kvm_arch_dirty_log_protect().  The
+ * errnos are Linux's.
  */
 #include <linux/bitops.h>
 #include <linux/uaccess.h>
@@ -44,12 +47,34 @@ static bool kvm_mmu_wrprot_mask(struct kvm_tdp_mmu *mmu,
 	return changed;
 }
 
+bool kvm_arch_dirty_log_protect(struct kvm *kvm,
+				const struct kvm_memory_slot *slot,
+				u64 offset, unsigned long mask)
+{
+	struct kvm_tdp_mmu *mmu = kvm->arch.mmu;
+	bool changed;
+
+	spin_lock(&mmu->lock);
+	changed = kvm_mmu_wrprot_mask(mmu, slot, offset, mask);
+	spin_unlock(&mmu->lock);
+	return changed;
+}
+
+void kvm_arch_flush_remote_tlbs(struct kvm *kvm)
+{
+	kvm_mmu_flush_remote(kvm);
+}
+
 /* The logged slot @log_slot names, or an errno; slots_lock held. */
 static struct kvm_memory_slot *kvm_dirty_log_slot(struct kvm *kvm,
 						  u32 log_slot)
 {
 	u16 as_id = log_slot >> 16, id = (u16)log_slot;
 	struct kvm_memory_slot *slot;
+
+	/* The ring and the bitmaps exclude each other. */
+	if (READ_ONCE(kvm->dirty_ring_size))
+		return ERR_PTR(-ENXIO);
 
 	if (as_id >= KVM_ADDRESS_SPACE_NUM || id >= KVM_USER_MEM_SLOTS)
 		return ERR_PTR(-EINVAL);
@@ -117,8 +142,8 @@ static int kvm_clear_dirty_log_locked(struct kvm *kvm,
 	bool flush = false;
 
 	slot = kvm_dirty_log_slot(kvm, log->slot);
-	if (PTR_ERR_OR_ZERO(slot) == -EINVAL)
-		return -EINVAL;
+	if (PTR_ERR_OR_ZERO(slot) == -EINVAL || PTR_ERR_OR_ZERO(slot) == -ENXIO)
+		return PTR_ERR(slot);
 	if (log->first_page & 63)
 		return -EINVAL;
 	if (IS_ERR(slot))

@@ -21,7 +21,10 @@
  *    without a root reload is instead one guest-mapping flush hypercall
  *    per distinct vCPU root (hyperv_flush.h keeps the common root);
  *  - the page budget (KVM_SET_NR_MMU_PAGES, by default 2% of the memslots'
- *    pages, at least 64) and a shrinker for the host's memory pressure.
+ *    pages, at least 64) and a shrinker for the host's memory pressure;
+ *  - NX huge pages (the iTLB multihit mitigation, Linux's parameters):
+ *    huge leaves are not executable, a fetch maps 4 KiB, and a periodic
+ *    recovery zaps the tables made for fetches so huge leaves come back.
  *
  * Locking: mmu->lock protects the map (see mmu_internal.h); nothing
  * allocates or sleeps under it.  kvm->slots_lock serialises memslot
@@ -30,6 +33,7 @@
  */
 #define pr_fmt(fmt) "nkvm: " fmt
 
+#include <linux/cpu.h>
 #include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/pgtable.h>
@@ -37,6 +41,7 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #if IS_ENABLED(CONFIG_HYPERV)
 #include <asm/hypervisor.h>
 #include <asm/mshyperv.h>
@@ -46,6 +51,7 @@
 
 /* The #PF error code bits of a guest-physical fault (struct kvm_x86_exit). */
 #define KVM_NPF_WRITE		BIT_ULL(1)
+#define KVM_NPF_FETCH		BIT_ULL(4)
 
 static unsigned long min_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
 module_param(min_mmu_pages, ulong, 0644);
@@ -255,8 +261,173 @@ void kvm_mmu_read_stats(struct kvm *kvm, struct kvm_mmu_stats *st)
 		.pages_zapped = mmu->core.stats.pages_zapped,
 		.pages_recycled = mmu->core.stats.pages_recycled,
 		.pages_shrunk = mmu->core.stats.pages_shrunk,
+		.nx_lpage_splits = mmu->core.nr_nx_splits,
 	};
 	spin_unlock(&mmu->lock);
+}
+
+/* ---- NX huge pages ----------------------------------------------------- */
+
+/*
+ * Linux's parameters and their meaning.  nx_huge_pages: huge leaves are
+ * not executable (-1 until the module resolves "auto": on where the CPU
+ * has the iTLB multihit bug, which AMD CPUs do not; "never" turns it off
+ * for good, before any VM exists).  Every nx_huge_pages_recovery_period_ms
+ * (0: an hour divided by the ratio, at least a second), 1/ratio of each
+ * VM's nx_split tables are zapped (ratio 0: never).
+ */
+static int nx_huge_pages = -1;
+static bool nx_huge_pages_never;
+static unsigned int nx_huge_pages_recovery_ratio = 60;
+static unsigned int nx_huge_pages_recovery_period_ms;
+
+static void kvm_mmu_nx_recover(struct work_struct *work);
+static DECLARE_DELAYED_WORK(kvm_mmu_nx_work, kvm_mmu_nx_recover);
+/* The work may be queued: from the module's init until its exit. */
+static bool kvm_mmu_nx_ready;
+
+static bool kvm_mmu_nx_huge(const struct kvm_tdp_mmu *mmu)
+{
+	return READ_ONCE(nx_huge_pages) == 1 && !READ_ONCE(mmu->nx_disabled);
+}
+
+static bool kvm_mmu_nx_auto(void)
+{
+	return boot_cpu_has_bug(X86_BUG_ITLB_MULTIHIT) && !cpu_mitigations_off();
+}
+
+/* The recovery period in ms, or 0 when recovery is off. */
+static unsigned int kvm_mmu_nx_period(void)
+{
+	unsigned int ratio = READ_ONCE(nx_huge_pages_recovery_ratio);
+	unsigned int period = READ_ONCE(nx_huge_pages_recovery_period_ms);
+
+	if (READ_ONCE(nx_huge_pages) != 1 || !ratio)
+		return 0;
+	return period ?: 3600 * 1000 / min(ratio, 3600U);
+}
+
+/* (Re)start the recovery's clock from now, if recovery is on. */
+static void kvm_mmu_nx_schedule(void)
+{
+	unsigned int period = kvm_mmu_nx_period();
+
+	if (READ_ONCE(kvm_mmu_nx_ready) && period)
+		mod_delayed_work(system_wq, &kvm_mmu_nx_work,
+				 msecs_to_jiffies(period));
+}
+
+static void kvm_mmu_nx_recover(struct work_struct *work)
+{
+	unsigned int ratio = READ_ONCE(nx_huge_pages_recovery_ratio);
+	struct kvm_tdp_mmu *mmu;
+
+	if (!kvm_mmu_nx_period())
+		return;
+	mutex_lock(&kvm_mmu_vms_lock);
+	list_for_each_entry(mmu, &kvm_mmu_vms, vm_link) {
+		struct tdp_zap zap;
+
+		tdp_zap_init(&zap);
+		spin_lock(&mmu->lock);
+		tdp_zap_nx_splits(&mmu->core,
+				  DIV_ROUND_UP(mmu->core.nr_nx_splits, ratio),
+				  &zap);
+		spin_unlock(&mmu->lock);
+		kvm_mmu_commit_zap(mmu->kvm, &zap, NULL);
+	}
+	mutex_unlock(&kvm_mmu_vms_lock);
+	kvm_mmu_nx_schedule();
+}
+
+static int kvm_mmu_nx_get(char *buf, const struct kernel_param *kp)
+{
+	if (nx_huge_pages_never)
+		return sysfs_emit(buf, "never\n");
+	return sysfs_emit(buf, "%c\n", READ_ONCE(nx_huge_pages) == 1 ? 'Y' : 'N');
+}
+
+static int kvm_mmu_nx_set(const char *val, const struct kernel_param *kp)
+{
+	struct kvm_tdp_mmu *mmu;
+	bool on;
+
+	if (nx_huge_pages_never)
+		return -EPERM;
+	if (sysfs_streq(val, "off")) {
+		on = false;
+	} else if (sysfs_streq(val, "force")) {
+		on = true;
+	} else if (sysfs_streq(val, "auto")) {
+		on = kvm_mmu_nx_auto();
+	} else if (sysfs_streq(val, "never")) {
+		mutex_lock(&kvm_mmu_vms_lock);
+		if (!list_empty(&kvm_mmu_vms)) {
+			mutex_unlock(&kvm_mmu_vms_lock);
+			return -EBUSY;
+		}
+		nx_huge_pages_never = true;
+		mutex_unlock(&kvm_mmu_vms_lock);
+		on = false;
+	} else if (kstrtobool(val, &on)) {
+		return -EINVAL;
+	}
+
+	if (xchg(&nx_huge_pages, on) != on) {
+		/* No leaf made under the old setting may stay. */
+		mutex_lock(&kvm_mmu_vms_lock);
+		list_for_each_entry(mmu, &kvm_mmu_vms, vm_link)
+			kvm_mmu_zap_all(mmu->kvm);
+		mutex_unlock(&kvm_mmu_vms_lock);
+	}
+	kvm_mmu_nx_schedule();
+	return 0;
+}
+
+static int kvm_mmu_nx_set_recovery(const char *val,
+				   const struct kernel_param *kp)
+{
+	int r;
+
+	if (nx_huge_pages_never)
+		return -EPERM;
+	r = param_set_uint(val, kp);
+	if (!r)
+		kvm_mmu_nx_schedule();
+	return r;
+}
+
+static const struct kernel_param_ops kvm_mmu_nx_ops = {
+	.set = kvm_mmu_nx_set,
+	.get = kvm_mmu_nx_get,
+};
+
+static const struct kernel_param_ops kvm_mmu_nx_recovery_ops = {
+	.set = kvm_mmu_nx_set_recovery,
+	.get = param_get_uint,
+};
+
+module_param_cb(nx_huge_pages, &kvm_mmu_nx_ops, &nx_huge_pages, 0644);
+__MODULE_PARM_TYPE(nx_huge_pages, "bool");
+MODULE_PARM_DESC(nx_huge_pages,
+		 "Huge pages are not executable (iTLB multihit): Y, N, off, force, auto, never");
+module_param_cb(nx_huge_pages_recovery_ratio, &kvm_mmu_nx_recovery_ops,
+		&nx_huge_pages_recovery_ratio, 0644);
+__MODULE_PARM_TYPE(nx_huge_pages_recovery_ratio, "uint");
+module_param_cb(nx_huge_pages_recovery_period_ms, &kvm_mmu_nx_recovery_ops,
+		&nx_huge_pages_recovery_period_ms, 0644);
+__MODULE_PARM_TYPE(nx_huge_pages_recovery_period_ms, "uint");
+
+int kvm_mmu_disable_nx_huge_pages(struct kvm *kvm, u64 arg)
+{
+	/* A guest could then crash the host: only for who may reboot it. */
+	if (!capable(CAP_SYS_BOOT))
+		return -EPERM;
+	lockdep_assert_held(&kvm->lock);
+	if (arg || kvm->created_vcpus)
+		return -EINVAL;
+	WRITE_ONCE(kvm->arch.mmu->nx_disabled, true);
+	return 0;
 }
 
 /* ---- Roots ------------------------------------------------------------- */
@@ -389,7 +560,7 @@ static int kvm_mmu_fault_level(struct kvm_tdp_mmu *mmu,
 {
 	int level;
 
-	if (slot->dirty_bitmap)
+	if (kvm_slot_dirty_logging(slot))
 		return 1;
 	level = min(kvm_mmu_host_level(mmu->mm, hva), TDP_MAX_HUGE_LEVEL);
 	for (; level > 1; level--) {
@@ -425,6 +596,7 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
 	gfn_t gfn = gpa >> PAGE_SHIFT;
 	struct kvm_memory_slot *slot;
 	unsigned long hva, seq;
+	unsigned int flags = 0;
 	struct tdp_zap zap;
 	struct page *page;
 	bool writable;
@@ -453,8 +625,15 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
 	if (r)
 		return r;
 	/* A read of a logged page maps it read-only: its first write logs. */
-	if (!write && slot->dirty_bitmap)
+	if (!write && kvm_slot_dirty_logging(slot))
 		writable = false;
+	if (writable)
+		flags |= TDP_MAP_WRITABLE;
+	/* Read before the lock: a change zaps the root, checked under it. */
+	if (kvm_mmu_nx_huge(mmu))
+		flags |= TDP_MAP_NX_HUGE;
+	if (error_code & KVM_NPF_FETCH)
+		flags |= TDP_MAP_EXEC;
 
 	tdp_zap_init(&zap);
 	spin_lock(&mmu->lock);
@@ -465,14 +644,12 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
 
 	pfn = page_to_pfn(page);
 	level = kvm_mmu_fault_level(mmu, slot, gfn, hva, pfn);
-	pfn &= ~(tdp_level_pages(level) - 1);
-	r = tdp_map(&mmu->core, v->root, v->cache,
-		    gfn & ~(tdp_level_pages(level) - 1), pfn, level, writable,
+	r = tdp_map(&mmu->core, v->root, v->cache, gfn, pfn, level, flags,
 		    &zap);
 	if (!r) {
 		r = KVM_MMU_FIXED;
-		if (writable && slot->dirty_bitmap)
-			set_bit_le(gfn - slot->base_gfn, slot->dirty_bitmap);
+		if (writable)
+			kvm_mark_page_dirty(kvm, slot, gfn);
 	}
 out:
 	spin_unlock(&mmu->lock);
@@ -630,6 +807,34 @@ long kvm_mmu_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 
 /* ---- Memslots ---------------------------------------------------------- */
 
+struct kvm_mmu_collapse {
+	struct kvm_tdp_mmu *mmu;
+	const struct kvm_memory_slot *slot;
+};
+
+/*
+ * Could one leaf at @level map the block at @gfn (inside the slot)?  The
+ * host maps it that large, with guest and host addresses equally aligned.
+ */
+static bool kvm_mmu_huge_ok(void *ctx, gfn_t gfn, int level)
+{
+	const struct kvm_mmu_collapse *c = ctx;
+	unsigned long hva = kvm_memslot_hva(c->slot, gfn);
+
+	return !((gfn ^ (hva >> PAGE_SHIFT)) & (tdp_level_pages(level) - 1)) &&
+	       kvm_mmu_host_level(c->mmu->mm, hva) >= level;
+}
+
+/* Are the bitmaps of logging slots all set when logging starts? */
+static bool kvm_dirty_log_initially_set(struct kvm *kvm)
+{
+	const u64 both = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+			 KVM_DIRTY_LOG_INITIALLY_SET;
+
+	return !READ_ONCE(kvm->dirty_ring_size) &&
+	       (READ_ONCE(kvm->manual_dirty_log_protect) & both) == both;
+}
+
 int kvm_mmu_prepare_memory_region(struct kvm *kvm,
 				  const struct kvm_memory_slot *old,
 				  struct kvm_memory_slot *new,
@@ -668,15 +873,23 @@ void kvm_mmu_commit_memory_region(struct kvm *kvm,
 		mmu->zombie.npages = 0;
 		break;
 	case KVM_MR_FLAGS_ONLY:
-		if (new->flags & KVM_MEM_LOG_DIRTY_PAGES) {
-			/* Every write from now on faults and is logged. */
-			if (tdp_wrprot_range(&mmu->core, new->base_gfn,
+		if (kvm_slot_dirty_logging(new)) {
+			/*
+			 * Every write from now on faults and is logged; with
+			 * KVM_DIRTY_LOG_INITIALLY_SET every page counts as
+			 * dirty already, and KVM_CLEAR_DIRTY_LOG protects.
+			 */
+			if (!kvm_dirty_log_initially_set(kvm) &&
+			    tdp_wrprot_range(&mmu->core, new->base_gfn,
 					     new->base_gfn + new->npages))
 				zap.flush = true;
-		} else if (old->flags & KVM_MEM_LOG_DIRTY_PAGES) {
-			/* Back to huge pages: refaults map them large. */
-			tdp_zap_range(&mmu->core, new->base_gfn,
-				      new->base_gfn + new->npages, &zap);
+		} else if (kvm_slot_dirty_logging(old)) {
+			struct kvm_mmu_collapse c = { .mmu = mmu, .slot = new };
+
+			/* Back to huge pages where they fit: refaults map them. */
+			tdp_zap_collapsible(&mmu->core, new->base_gfn,
+					    new->base_gfn + new->npages,
+					    kvm_mmu_huge_ok, &c, &zap);
 		}
 		break;
 	default:
@@ -787,11 +1000,22 @@ static void kvm_mmu_unregister_shrinker(void)
 
 int kvm_mmu_module_init(void)
 {
-	return kvm_mmu_register_shrinker();
+	int r = kvm_mmu_register_shrinker();
+
+	if (r)
+		return r;
+	/* Unless set when the module was loaded. */
+	if (nx_huge_pages == -1)
+		nx_huge_pages = kvm_mmu_nx_auto();
+	WRITE_ONCE(kvm_mmu_nx_ready, true);
+	kvm_mmu_nx_schedule();
+	return 0;
 }
 
 void kvm_mmu_module_exit(void)
 {
+	WRITE_ONCE(kvm_mmu_nx_ready, false);
+	cancel_delayed_work_sync(&kvm_mmu_nx_work);
 	kvm_mmu_unregister_shrinker();
 }
 
@@ -806,6 +1030,8 @@ int kvm_mmu_init_vm(struct kvm *kvm)
 		.leaf = fmt->leaf_bits,
 		.writable = fmt->writable_mask,
 		.huge = fmt->huge_mask,
+		.nx = fmt->nx_mask,
+		.exec = fmt->exec_mask,
 	};
 	struct kvm_tdp_mmu *mmu;
 	int r;

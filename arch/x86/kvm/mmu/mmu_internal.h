@@ -29,6 +29,7 @@ struct kvm_tdp_mmu {
 	/* KVM_SET_NR_MMU_PAGES; changed under kvm->slots_lock. */
 	unsigned long n_max_pages;	/* what KVM_GET_NR_MMU_PAGES reports */
 	bool n_requested;		/* set by userspace: no default */
+	bool nx_disabled;		/* KVM_CAP_VM_DISABLE_NX_HUGE_PAGES */
 	unsigned long nr_memslot_pages;	/* for the default */
 
 	/* The notifier on the VMM's address space. */

@@ -73,6 +73,7 @@ void tdp_mmu_init(struct tdp_mmu *mmu, const struct tdp_bits *bits,
 	for (i = 0; i < TDP_HASH_SIZE; i++)
 		INIT_HLIST_HEAD(&hash[i]);
 	INIT_LIST_HEAD(&mmu->active);
+	INIT_LIST_HEAD(&mmu->nx_splits);
 	mmu->max_pages = ULONG_MAX;
 }
 
@@ -91,6 +92,7 @@ static struct kvm_mmu_page *tdp_alloc_page(struct tdp_mmu *mmu,
 	sp->gfn = gfn;
 	sp->role = role;
 	sp->invalid = false;
+	sp->nx_split = false;
 	sp->root_count = 0;
 	sp->parent_pte = NULL;
 	hlist_add_head(&sp->hash_link, bucket);
@@ -168,6 +170,11 @@ static void tdp_drop_page(struct tdp_mmu *mmu, struct kvm_mmu_page *sp,
 	hlist_del(&sp->hash_link);
 	list_move_tail(&sp->link, &zap->pages);
 	sp->invalid = true;
+	if (sp->nx_split) {
+		list_del(&sp->nx_link);
+		sp->nx_split = false;
+		mmu->nr_nx_splits--;
+	}
 	mmu->nr_pages--;
 	if (!sp->role.direct)
 		mmu->nr_indirect--;
@@ -241,6 +248,21 @@ unsigned long tdp_zap_oldest(struct tdp_mmu *mmu, unsigned long nr,
 	return tdp_zap_oldest_before(mmu, nr, NULL, zap);
 }
 
+unsigned long tdp_zap_nx_splits(struct tdp_mmu *mmu, unsigned long nr,
+				struct tdp_zap *zap)
+{
+	unsigned long n = 0;
+
+	/* Zapping one may take younger ones below it off the list too. */
+	while (n < nr && !list_empty(&mmu->nx_splits)) {
+		tdp_zap_page(mmu, list_first_entry(&mmu->nx_splits,
+						   struct kvm_mmu_page, nx_link),
+			     zap);
+		n++;
+	}
+	return n;
+}
+
 int tdp_make_room(struct tdp_mmu *mmu, unsigned long need, struct tdp_zap *zap)
 {
 	unsigned long avail = tdp_avail(mmu);
@@ -290,8 +312,10 @@ static struct kvm_mmu_page *tdp_split(struct tdp_mmu *mmu,
 	role.level = level - 1;
 	child = tdp_get_page(mmu, cache, gfn & ~(tdp_level_pages(level) - 1),
 			     role);
+	/* 4 KiB leaves are never kept from executing (NX huge pages). */
 	if (level - 1 == 1)
-		rights &= ~mmu->bits.huge;
+		rights = ((rights & ~mmu->bits.huge) & ~mmu->bits.nx) |
+			 mmu->bits.exec;
 	for (i = 0; i < TDP_ENTRIES; i++)
 		child->spt[i] = (pa + i * step) | rights;
 	mmu->nr_leaves[level - 1]--;
@@ -303,21 +327,44 @@ static struct kvm_mmu_page *tdp_split(struct tdp_mmu *mmu,
 	return child;
 }
 
+/* A table made where a huge leaf could have been, for a fetch. */
+static void tdp_mark_nx_split(struct tdp_mmu *mmu, struct kvm_mmu_page *sp)
+{
+	sp->nx_split = true;
+	list_add_tail(&sp->nx_link, &mmu->nx_splits);
+	mmu->nr_nx_splits++;
+}
+
 int tdp_map(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 	    struct tdp_cache *cache, gfn_t gfn, u64 pfn, int level,
-	    bool writable, struct tdp_zap *zap)
+	    unsigned int flags, struct tdp_zap *zap)
 {
 	struct kvm_mmu_page *path[TDP_ROOT_LEVEL], *sp = root;
 	union kvm_mmu_page_role role = tdp_root_role;
 	unsigned long need, avail = tdp_avail(mmu);
+	bool nx_huge = flags & TDP_MAP_NX_HUGE;
 	u64 *sptep, spte, new;
-	int l, depth = 0;
+	int l, depth = 0, nx_level = 0;
 
-	/* The tables already there; one is needed per level below them. */
-	for (l = TDP_ROOT_LEVEL; l > level; l--) {
+	/* A fetch may not run from a huge leaf: 4 KiB, tables marked. */
+	if (nx_huge && (flags & TDP_MAP_EXEC) && level > 1) {
+		nx_level = level;
+		level = 1;
+	}
+
+	/*
+	 * The tables already there; one is needed per level below them.  An
+	 * nx_split table where the leaf would go stays: the leaf goes below.
+	 */
+	for (l = TDP_ROOT_LEVEL; ; l--) {
 		spte = READ_ONCE(sp->spt[tdp_index(gfn, l)]);
 		if (!tdp_is_table(mmu, spte, l))
 			break;
+		if (l == level) {
+			if (!tdp_child(spte)->nx_split)
+				break;
+			level--;
+		}
 		sp = tdp_child(spte);
 		path[depth++] = sp;
 	}
@@ -352,16 +399,22 @@ int tdp_map(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 			sp->parent_pte = sptep;
 			WRITE_ONCE(*sptep, tdp_table_pa(sp->spt) | mmu->bits.table);
 		}
+		if (l <= nx_level)
+			tdp_mark_nx_split(mmu, sp);
 		path[depth++] = sp;
 	}
 
 	sptep = &sp->spt[tdp_index(gfn, level)];
 	spte = READ_ONCE(*sptep);
+	pfn &= ~(tdp_level_pages(level) - 1);
 	new = (pfn << PAGE_SHIFT) | mmu->bits.leaf;
-	if (!writable)
+	if (!(flags & TDP_MAP_WRITABLE))
 		new &= ~mmu->bits.writable;
-	if (level > 1)
+	if (level > 1) {
 		new |= mmu->bits.huge;
+		if (nx_huge)
+			new = (new | mmu->bits.nx) & ~mmu->bits.exec;
+	}
 
 	if (!tdp_present(mmu, spte)) {
 		mmu->nr_leaves[level - 1]++;
@@ -476,6 +529,45 @@ bool tdp_wrprot_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 
 	return root && start < end &&
 	       tdp_range_walk(mmu, root, start, end, TDP_RANGE_WRPROT, NULL);
+}
+
+static void tdp_collapse_walk(struct tdp_mmu *mmu, struct kvm_mmu_page *sp,
+			      gfn_t start, gfn_t end,
+			      bool (*huge_ok)(void *ctx, gfn_t gfn, int level),
+			      void *ctx, struct tdp_zap *zap)
+{
+	int level = sp->role.level;
+	u64 span = tdp_level_pages(level);
+	unsigned int i = start > sp->gfn ? (start - sp->gfn) / span : 0;
+
+	for (; i < TDP_ENTRIES; i++) {
+		gfn_t g = sp->gfn + i * span;
+		u64 spte = READ_ONCE(sp->spt[i]);
+
+		if (g >= end)
+			break;
+		if (!tdp_is_table(mmu, spte, level))
+			continue;
+		if (level <= TDP_MAX_HUGE_LEVEL && g >= start && g + span <= end &&
+		    huge_ok(ctx, g, level)) {
+			WRITE_ONCE(sp->spt[i], 0);
+			tdp_zap_subtree(mmu, tdp_child(spte), zap);
+			zap->flush = true;
+		} else if (level > 2) {
+			tdp_collapse_walk(mmu, tdp_child(spte), start, end,
+					  huge_ok, ctx, zap);
+		}
+	}
+}
+
+void tdp_zap_collapsible(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
+			 bool (*huge_ok)(void *ctx, gfn_t gfn, int level),
+			 void *ctx, struct tdp_zap *zap)
+{
+	struct kvm_mmu_page *root = tdp_current_root(mmu);
+
+	if (root && start < end)
+		tdp_collapse_walk(mmu, root, start, end, huge_ok, ctx, zap);
 }
 
 void tdp_zap_all(struct tdp_mmu *mmu, struct tdp_zap *zap)

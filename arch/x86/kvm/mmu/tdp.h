@@ -60,7 +60,14 @@ struct tdp_bits {
 	u64 leaf;		/* a writable 4 KiB leaf mapping RAM */
 	u64 writable;		/* the write permission of a leaf */
 	u64 huge;		/* a leaf above level 1 (2 MiB, 1 GiB) */
+	u64 nx;			/* set in a leaf the guest may not execute */
+	u64 exec;		/* cleared in such a leaf */
 };
+
+/* tdp_map()'s flags. */
+#define TDP_MAP_WRITABLE	1	/* the leaf allows writes */
+#define TDP_MAP_NX_HUGE		2	/* huge leaves are not executable */
+#define TDP_MAP_EXEC		4	/* an instruction fetch faulted */
 
 union kvm_mmu_page_role {
 	u32 word;
@@ -78,6 +85,8 @@ struct kvm_mmu_page {
 	gfn_t gfn;			/* first guest frame it maps */
 	union kvm_mmu_page_role role;
 	bool invalid;			/* zapped: off the hash and the list */
+	bool nx_split;			/* made for a fetch instead of a huge leaf */
+	struct list_head nx_link;	/* on the MMU's nx_splits, if so */
 	int root_count;			/* roots: the MMU's and vCPUs' refs */
 	u64 *spt;			/* the table: TDP_ENTRIES entries */
 	u64 *parent_pte;		/* entry pointing here; NULL: a root */
@@ -115,6 +124,9 @@ struct tdp_mmu {
 	unsigned long nr_invalid_roots;	/* zapped roots still referenced */
 	/* Present leaves by level - 1: 4 KiB, 2 MiB, 1 GiB mappings. */
 	unsigned long nr_leaves[TDP_MAX_HUGE_LEVEL];
+	/* Valid nx_split tables, oldest first (Linux's nx_lpage_splits). */
+	struct list_head nx_splits;
+	unsigned long nr_nx_splits;
 	struct tdp_stats stats;
 };
 
@@ -175,14 +187,18 @@ void tdp_put_root(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 struct kvm_mmu_page *tdp_current_root(struct tdp_mmu *mmu);
 
 /*
- * Map @gfn to host frame @pfn with one leaf at @level (@pfn and @gfn
- * aligned to it), splitting a larger leaf or replacing a table on the way.
+ * Map @gfn to host frame @pfn with one leaf of at most @level (@gfn and
+ * @pfn equally aligned to it; the leaf maps the aligned block around
+ * them), splitting a larger leaf or replacing a table on the way.  With
+ * TDP_MAP_NX_HUGE, huge leaves are not executable: a fetch (TDP_MAP_EXEC)
+ * maps 4 KiB, and the tables made where a huge leaf would have been are
+ * nx_split; no fault replaces an nx_split table with a huge leaf again.
  * Makes room within the budget first, never taking the tables of this
  * path; -ENOSPC if even that cannot make enough (nothing is zapped then).
  */
 int tdp_map(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 	    struct tdp_cache *cache, gfn_t gfn, u64 pfn, int level,
-	    bool writable, struct tdp_zap *zap);
+	    unsigned int flags, struct tdp_zap *zap);
 
 /* The leaf mapping @gfn (0 if none) and its level. */
 u64 tdp_lookup(struct tdp_mmu *mmu, struct kvm_mmu_page *root, gfn_t gfn,
@@ -194,6 +210,12 @@ int tdp_make_room(struct tdp_mmu *mmu, unsigned long need,
 /* Zap the oldest pages that are not roots, at least @nr if there are. */
 unsigned long tdp_zap_oldest(struct tdp_mmu *mmu, unsigned long nr,
 			     struct tdp_zap *zap);
+/*
+ * Zap up to @nr of the oldest nx_split tables, so that huge leaves may come
+ * back (Linux's NX huge page recovery).  Returns how many were zapped.
+ */
+unsigned long tdp_zap_nx_splits(struct tdp_mmu *mmu, unsigned long nr,
+				struct tdp_zap *zap);
 /* Change the budget, zapping the oldest pages down to it if needed. */
 void tdp_set_max_pages(struct tdp_mmu *mmu, unsigned long max,
 		       struct tdp_zap *zap);
@@ -201,6 +223,14 @@ void tdp_set_max_pages(struct tdp_mmu *mmu, unsigned long max,
 /* Unmap guest frames [start, end) of the valid root. */
 void tdp_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
 		   struct tdp_zap *zap);
+/*
+ * Zap the tables mapping guest frames in [start, end) where @huge_ok says
+ * one huge leaf (@level 2 or 3, at @gfn) could map their whole block, so
+ * that faults map them large again (dirty logging stopped).
+ */
+void tdp_zap_collapsible(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
+			 bool (*huge_ok)(void *ctx, gfn_t gfn, int level),
+			 void *ctx, struct tdp_zap *zap);
 /* Remove write access to guest frames [start, end); true if any lost it. */
 bool tdp_wrprot_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
 /*

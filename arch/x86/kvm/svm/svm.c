@@ -963,6 +963,7 @@ static const struct kvm_tdp_format svm_npt_format = {
 		     _PAGE_DIRTY,
 	.writable_mask = _PAGE_RW,
 	.huge_mask = _PAGE_PSE,
+	.nx_mask = _PAGE_NX,
 };
 
 /*

@@ -1879,6 +1879,7 @@ static const struct kvm_tdp_format vmx_ept_format = {
 		     (MTRR_TYPE_WRBACK << VMX_EPT_MT_EPTE_SHIFT) | VMX_EPT_IPAT_BIT,
 	.writable_mask = VMX_EPT_WRITABLE_MASK,
 	.huge_mask = BIT_ULL(7),
+	.exec_mask = VMX_EPT_EXECUTABLE_MASK,
 };
 
 static const struct kvm_x86_ops vmx_ops = {
