@@ -99,6 +99,14 @@ SYM_FUNC_START(__svm_vcpu_run)
 	/* The guest's return predictions must not steer the host's. */
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
 
+	/*
+	 * Retbleed and SRSO, where the host mitigates them: untrain the
+	 * return predictor before the first RET, or flush all predictions
+	 * (IBPB on every exit; clobbers %rax, %rcx and %rdx, cleared below).
+	 */
+	UNTRAIN_RET
+	ALTERNATIVE "", "call entry_ibpb", X86_FEATURE_IBPB_ON_VMEXIT
+
 	/* Leave no guest value in a register the host does not restore. */
 	xor	%ecx, %ecx
 	xor	%edx, %edx
