@@ -72,6 +72,11 @@ SYM_FUNC_START(__svm_vcpu_run)
 	mov	ARG_VMCB(%rsp), %rax
 
 1:	vmload	%rax
+	/*
+	 * CPU buffers (MDS, TSA) cleared where the host asks for it before
+	 * every VMRUN (X86_FEATURE_CLEAR_CPU_BUF_VM); VERW clobbers only ZF.
+	 */
+	VM_CLEAR_CPU_BUFFERS
 3:	vmrun	%rax
 4:
 	/* #VMEXIT restored the host's %rax: the VMCB address. */
