@@ -165,7 +165,17 @@ static struct vcpu *ran_vcpu(void)
 	vm_load_guest(vm, iso_guest);
 	vcpu_set_real_mode(vcpu, CODE_ADDR);
 	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x10), 0x1234);
+	/* The kvm_run page after an exit: nothing of the kernel's there. */
+	assert_no_poison("kvm_run", vcpu->run, vcpu->run_size);
 	return vcpu;
+}
+
+static void assert_segments_padded(struct kvm_segment *const *segs)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(segs[i]->padding, 0);
 }
 
 TEST(vcpu_get_ioctls_write_every_byte)
@@ -176,23 +186,35 @@ TEST(vcpu_get_ioctls_write_every_byte)
 	struct kvm_vcpu_events *ev;
 	struct kvm_debugregs *dr;
 	struct kvm_xcrs *xcrs;
-	struct kvm_segment *segs[8];
+	struct kvm_sregs2 *sregs2;
 	void *p;
-	int i;
+	int i, size;
 
 	TH_LOG("slab poisoning %s", slab_poisoning() ? "on" : "off");
 	free(fetch_ioctl("KVM_GET_REGS", vcpu->fd, KVM_GET_REGS, sizeof(struct kvm_regs)));
 
 	sregs = fetch_ioctl("KVM_GET_SREGS", vcpu->fd, KVM_GET_SREGS, sizeof(*sregs));
 	ASSERT_TRUE(sregs != NULL);
-	segs[0] = &sregs->cs; segs[1] = &sregs->ds; segs[2] = &sregs->es;
-	segs[3] = &sregs->fs; segs[4] = &sregs->gs; segs[5] = &sregs->ss;
-	segs[6] = &sregs->tr; segs[7] = &sregs->ldt;
-	for (i = 0; i < 8; i++)
-		ASSERT_EQ(segs[i]->padding, 0);
+	assert_segments_padded((struct kvm_segment *const[]) {
+		&sregs->cs, &sregs->ds, &sregs->es, &sregs->fs, &sregs->gs,
+		&sregs->ss, &sregs->tr, &sregs->ldt });
 	ASSERT_ZERO_FIELD(sregs, gdt.padding);
 	ASSERT_ZERO_FIELD(sregs, idt.padding);
 	free(sregs);
+
+	sregs2 = fetch_ioctl("KVM_GET_SREGS2", vcpu->fd, KVM_GET_SREGS2, sizeof(*sregs2));
+	if (sregs2) {
+		assert_segments_padded((struct kvm_segment *const[]) {
+			&sregs2->cs, &sregs2->ds, &sregs2->es, &sregs2->fs,
+			&sregs2->gs, &sregs2->ss, &sregs2->tr, &sregs2->ldt });
+		ASSERT_ZERO_FIELD(sregs2, gdt.padding);
+		ASSERT_ZERO_FIELD(sregs2, idt.padding);
+		ASSERT_EQ(sregs2->flags & ~(uint64_t)KVM_SREGS2_FLAGS_PDPTRS_VALID, 0);
+		/* Real mode: no PDPTRs to report, and none made up. */
+		ASSERT_EQ(sregs2->flags, 0);
+		ASSERT_ZERO_FIELD(sregs2, pdptrs);
+		free(sregs2);
+	}
 
 	fpu = fetch_ioctl("KVM_GET_FPU", vcpu->fd, KVM_GET_FPU, sizeof(*fpu));
 	ASSERT_TRUE(fpu != NULL);
@@ -221,6 +243,9 @@ TEST(vcpu_get_ioctls_write_every_byte)
 		free(xcrs);
 	}
 	free(fetch_ioctl("KVM_GET_XSAVE", vcpu->fd, KVM_GET_XSAVE, sizeof(struct kvm_xsave)));
+	size = ioctl(vcpu->vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	if (size > 0)
+		free(fetch_ioctl("KVM_GET_XSAVE2", vcpu->fd, KVM_GET_XSAVE2, size));
 	free(fetch_ioctl("KVM_GET_LAPIC", vcpu->fd, KVM_GET_LAPIC, sizeof(struct kvm_lapic_state)));
 	p = fetch_ioctl("KVM_GET_MP_STATE", vcpu->fd, KVM_GET_MP_STATE, sizeof(struct kvm_mp_state));
 	ASSERT_TRUE(p != NULL);
@@ -373,6 +398,7 @@ TEST(vm_get_ioctls_write_every_byte)
 	if (pit) {
 		ASSERT_ZERO_FIELD(pit, reserved);
 		free(pit);
+		free(fetch_ioctl("KVM_GET_PIT", fd, KVM_GET_PIT, sizeof(struct kvm_pit_state)));
 	}
 	/* The irqchips: the state's own bytes (the rest stays the caller's). */
 	for (c.chip = 0; c.chip < 3; c.chip++) {
@@ -397,6 +423,34 @@ TEST(vm_get_ioctls_write_every_byte)
 		assert_no_poison("KVM_GET_CLOCK", clk, sizeof(*clk));
 	}
 	free(clk);
+}
+
+/* KVM_GET_DIRTY_LOG: the whole bitmap of the slot, every time. */
+struct dirty_ctx {
+	int fd;
+	uint32_t slot;
+};
+
+static long get_dirty_log(void *ctx, void *buf, size_t len)
+{
+	struct dirty_ctx *c = ctx;
+	struct kvm_dirty_log log = { .slot = c->slot, .dirty_bitmap = buf };
+
+	return ioctl(c->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -1 : (long)len;
+}
+
+TEST(dirty_log_bitmap_is_fully_written)
+{
+	struct vcpu *vcpu = ran_vcpu();
+	struct dirty_ctx c = { .fd = vcpu->vm->fd, .slot = 1 };
+	size_t size = 0x200000;		/* 512 pages: 64 bytes of bitmap */
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_TRUE(mem != MAP_FAILED);
+	ASSERT_OK(vm_set_region(vcpu->vm, 1, KVM_MEM_LOG_DIRTY_PAGES, 0x1000000,
+				size, (uintptr_t)mem));
+	free(fetch_twice("KVM_GET_DIRTY_LOG", get_dirty_log, &c, size / 4096 / 8));
 }
 
 /* ---- The kvm_run mapping and the stats fds -------------------------------- */
