@@ -8,7 +8,9 @@
 #                   (test programs and a set of the kernel's KVM selftests)
 #   make bench-vmx  the benchmarks in the VMX bed
 #   make demo       boot the bed and run a guest on nkvm
-#   make stress     the ioctl fuzzer for a million calls in the bed, on nkvm
+#   make stress     the long runs in the bed: the ioctl fuzzer for a million
+#                   calls, 1000 module load/unload cycles, ten minutes of
+#                   multi-VM stress, the isolation tests with slab poisoning
 #   make selftests  the kernel's KVM selftests in the bed, Linux KVM and nkvm
 #   make C=1 W=1    with sparse and extra warnings
 #
@@ -67,15 +69,25 @@ demo: deps
 	@$(MAKE) --no-print-directory tools
 	tools/testing/bed/run-bed.sh --demo $(BUILD)/demo_guest
 
-# The fuzzer for a million calls in the bed, on nkvm (STRESS_MODE=both or
-# linux for the reference): STRESS_PASSES passes with seeds STRESS_SEED,
-# STRESS_SEED+1, ... (default: from the clock, printed), every other one
-# single-threaded, then the leak check.
+# The long runs (scripts/stress.sh), each in its own boot of the bed: the
+# fuzzer for a million calls on nkvm (STRESS_MODE=both or linux for the
+# reference): STRESS_PASSES passes with seeds STRESS_SEED, STRESS_SEED+1,
+# ... (default: from the clock, printed), every other one single-threaded,
+# then the leak check; STRESS_CYCLES module load/unload cycles with VMs in
+# between and STRESS_SECONDS of the multi-VM stress, under Linux KVM and
+# nkvm (STRESS_TESTS_MODE); the isolation tests with slab poisoning.
+# STRESS_PARTS="fuzz cycles poison" picks the parts.
 STRESS_CALLS ?= 1000000
 STRESS_PASSES ?= 10
 STRESS_SEED ?= time
 STRESS_MODE ?= nkvm
 STRESS_TIMEOUT ?= 7200
+STRESS_CYCLES ?= 1000
+STRESS_SECONDS ?= 600
+STRESS_TESTS_MODE ?= both
+STRESS_PARTS ?= fuzz cycles poison
+export STRESS_CALLS STRESS_PASSES STRESS_SEED STRESS_MODE STRESS_TIMEOUT \
+	STRESS_CYCLES STRESS_SECONDS STRESS_TESTS_MODE STRESS_PARTS
 
 # The short fuzz pass with its leak check, under both KVMs, on its own (make
 # check runs it with the other tests).
@@ -87,10 +99,7 @@ fuzz: deps
 stress: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools
-	tools/testing/bed/run-bed.sh --mode $(STRESS_MODE) --smp 2 --tests nkvm-fuzz \
-		--timeout $(STRESS_TIMEOUT) --silence 180 --args "--seed $(STRESS_SEED) \
-		--seeds $(STRESS_PASSES) --mix --threads 2 --leak-check --progress 60 \
-		--calls $$(( $(STRESS_CALLS) / $(STRESS_PASSES) )) --time $(STRESS_TIMEOUT)"
+	@scripts/stress.sh
 
 # The kernel's own KVM selftests (tools/testing/selftests/): built once
 # from Debian's linux-source-6.1 into a cache outside the tree, then all of

@@ -20,6 +20,7 @@
 #include <asm/fpu/api.h>
 #include <asm/fpu/xcr.h>
 #include <asm/msr-index.h>
+#include <asm/nospec-branch.h>
 #include <asm/processor-flags.h>
 #include <asm/reboot.h>
 #include <asm/trapnr.h>
@@ -1415,6 +1416,14 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	kvm_x86_ops->run(vcpu);
 	if (tsc_aux_switched)
 		wrmsrl(MSR_TSC_AUX, host_tsc_aux);
+	/*
+	 * VMSCAPE: where the host asks for it, this CPU flushes the branch
+	 * predictors before it next returns to userspace (the VMM), which the
+	 * guest's predictions must not steer.  Set before preemption is back
+	 * on: it is this CPU that ran the guest.
+	 */
+	if (cpu_feature_enabled(X86_FEATURE_IBPB_EXIT_TO_USER))
+		this_cpu_write(x86_ibpb_exit_to_user, true);
 	kvm_load_host_xcr0(xcr0_switched);
 	vcpu->arch.has_run = true;
 	vcpu->arch.pdptrs_from_user = false;

@@ -19,6 +19,7 @@
 #include <asm/io.h>
 #include <asm/msr.h>
 #include <asm/msr-index.h>
+#include <asm/nospec-branch.h>
 #include <asm/processor-flags.h>
 #include <asm/special_insns.h>
 #include <asm/trapnr.h>
@@ -55,6 +56,7 @@ struct svm_cpu {
 	u64 asid_generation;
 	u32 next_asid;
 	u32 max_asid;
+	struct vmcb *last_vmcb;		/* the last vCPU loaded here */
 };
 
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
@@ -262,12 +264,31 @@ static int svm_vcpu_create(struct kvm_vcpu *vcpu)
 
 static void svm_vcpu_free(struct kvm_vcpu *vcpu)
 {
-	free_page((unsigned long)to_svm(vcpu)->vmcb);
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	int cpu;
+
+	/* A new vCPU may get this page: it must not pass for this one. */
+	for_each_possible_cpu(cpu)
+		cmpxchg(&per_cpu(svm_cpu, cpu).last_vmcb, vmcb, NULL);
+	free_page((unsigned long)vmcb);
 }
 
 static void svm_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
+	struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
+
+	/*
+	 * Another vCPU than the last one here (of this VM or another): its
+	 * branch predictions must not steer this one (Spectre v2 between
+	 * guests).  The IBPB is what the host's X86_FEATURE_USE_IBPB asks
+	 * for; with X86_FEATURE_IBPB_ON_VMEXIT every exit has one already.
+	 */
+	if (sd->last_vmcb != svm->vmcb) {
+		sd->last_vmcb = svm->vmcb;
+		if (!cpu_feature_enabled(X86_FEATURE_IBPB_ON_VMEXIT))
+			indirect_branch_prediction_barrier();
+	}
 
 	/*
 	 * Host FS/GS/TR/LDTR, KERNEL_GS_BASE and the syscall MSRs are the same

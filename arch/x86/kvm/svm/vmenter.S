@@ -45,6 +45,11 @@ SYM_FUNC_START(__svm_vcpu_run)
 	mov	ARG_VMCB(%rsp), %rax
 
 1:	vmload	%rax
+	/*
+	 * CPU buffers (MDS, TSA) cleared where the host asks for it before
+	 * every VMRUN (X86_FEATURE_CLEAR_CPU_BUF_VM); VERW clobbers only ZF.
+	 */
+	VM_CLEAR_CPU_BUFFERS
 3:	vmrun	%rax
 4:
 	/* #VMEXIT restored the host's %rax: the VMCB address. */
@@ -58,6 +63,14 @@ SYM_FUNC_START(__svm_vcpu_run)
 8:
 	/* The guest's return predictions must not steer the host's. */
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
+
+	/*
+	 * Retbleed and SRSO, where the host mitigates them: untrain the
+	 * return predictor before the first RET, or flush all predictions
+	 * (IBPB on every exit; clobbers %rax, %rcx and %rdx, cleared below).
+	 */
+	UNTRAIN_RET
+	ALTERNATIVE "", "call entry_ibpb", X86_FEATURE_IBPB_ON_VMEXIT
 
 	/* Leave no guest value in a register the host does not restore. */
 	CLEAR_GUEST_SCRATCH_GPRS
