@@ -24,6 +24,7 @@
 #include <asm/trapnr.h>
 #include <asm/tsc.h>
 #include <uapi/linux/kvm_para.h>
+#include <uapi/nkvm/nkvm.h>
 
 #include "x86.h"
 #include "cpuid.h"
@@ -220,6 +221,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_READONLY_MEM:
 	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
 		return 1;
+	case KVM_CAP_NKVM_FLOOR:
+		return nkvm_floor_available();
 	default:
 		return 0;
 	}
@@ -1999,6 +2002,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, false);
 	case KVM_SET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, true);
+	case KVM_NKVM_FLOOR:
+		return nkvm_floor_ioctl(vcpu, argp);
 	default:
 		return -EINVAL;
 	}

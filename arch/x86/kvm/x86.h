@@ -76,6 +76,8 @@ struct kvm_tdp_format {
 	u64 huge_mask;		/* a leaf above 4 KiB (2 MiB, 1 GiB) */
 };
 
+struct nkvm_floor;
+
 struct kvm_x86_ops {
 	const char *name;
 	struct module *owner;
@@ -129,11 +131,17 @@ struct kvm_x86_ops {
 	void (*handle_exit)(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit);
 	/* Make the next entry use a clean TLB for this vCPU. */
 	void (*flush_tlb)(struct kvm_vcpu *vcpu);
+	/* Optional, debug: KVM_NKVM_FLOOR's bare entry loop (floor.c). */
+	int (*floor)(struct kvm_vcpu *vcpu, struct nkvm_floor *f);
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;
 
 int nkvm_x86_register(const struct kvm_x86_ops *ops);
+
+/* floor.c */
+bool nkvm_floor_available(void);
+long nkvm_floor_ioctl(struct kvm_vcpu *vcpu, void __user *argp);
 void nkvm_x86_unregister(void);
 
 static inline u64 kvm_reg_read(struct kvm_vcpu *vcpu, enum kvm_reg reg)
