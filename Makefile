@@ -8,6 +8,7 @@
 #                   (test programs and a set of the kernel's KVM selftests)
 #   make bench-vmx  the benchmarks in the VMX bed
 #   make demo       boot the bed and run a guest on nkvm
+#   make bench      nkvm vs Debian's KVM, one bed boot: table, CSV, chart
 #   make stress     the long runs in the bed: the ioctl fuzzer for a million
 #                   calls, 1000 module load/unload cycles, ten minutes of
 #                   multi-VM stress, the isolation tests with slab poisoning
@@ -117,10 +118,23 @@ selftests: deps
 	tools/testing/bed/run-bed.sh --mode both --smp 2 --tests "" \
 		--kvm-selftests "$$dir" --kvm-selftests-slow $(KSFT_ARGS)
 
+# The benchmarks, Debian's KVM then nkvm in one boot of the SVM bed (one
+# CPU, BENCH_MEM of memory for the 4 GiB slot), then the table (text and
+# CSV) and the chart of the ratios in BENCH_OUT.  Not part of make check.
+BENCH_OUT ?= $(BUILD)/bench
+BENCH_MEM ?= 6G
+BENCH_ARGS ?=
+
 bench: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools
-	tools/testing/bed/run-bed.sh --mode both --bench
+	@mkdir -p $(BENCH_OUT)
+	install -m 755 tools/testing/bench/bench_vmm_boot.sh $(BUILD)/bench_vmm_boot
+	@rc=0; tools/testing/bed/run-bed.sh --mode both --bench --mem $(BENCH_MEM) \
+		--timeout 900 --files "$(BUILD)/test_vmm_boot" \
+		--bench-out $(BENCH_OUT)/lines $(BENCH_ARGS) || rc=$$?; \
+	echo; tools/testing/bench/report.sh $(BENCH_OUT)/lines $(BENCH_OUT) || rc=1; \
+	echo "bench: results in $(BENCH_OUT)"; exit $$rc
 
 # The vendor-neutral guest tests that make the VMX smoke set (one Bochs boot
 # runs them under Debian's kvm-intel, then under nkvm's): those Debian's

@@ -28,6 +28,7 @@ PKGS=(
 	grub-common		# grub-mkrescue
 	xorriso			# grub-mkrescue writes the ISO with it
 	mtools			# grub-mkrescue wants it
+	gnuplot-nox		# make bench: the chart of the ratios (PNG)
 )
 # shellcheck disable=SC2206
 PKGS+=(${NKVM_EXTRA_PKGS:-})

@@ -26,6 +26,7 @@
 #include <asm/trapnr.h>
 #include <asm/tsc.h>
 #include <uapi/linux/kvm_para.h>
+#include <uapi/nkvm/nkvm.h>
 
 #include "x86.h"
 #include "hypercall.h"
@@ -249,6 +250,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
 	case KVM_CAP_VM_DISABLE_NX_HUGE_PAGES:
 		return 1;
+	case KVM_CAP_NKVM_FLOOR:
+		return nkvm_floor_available();
 	default:
 		return 0;
 	}
@@ -2247,6 +2250,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return kvm_get_nested_state(vcpu, argp);
 	case KVM_SET_NESTED_STATE:
 		return IOCTL_IN(struct kvm_nested_state, kvm_set_nested_state);
+	case KVM_NKVM_FLOOR:
+		return nkvm_floor_ioctl(vcpu, argp);
 	default:
 		return kvm_pv_vcpu_ioctl(vcpu, ioctl, argp);
 	}

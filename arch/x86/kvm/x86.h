@@ -80,6 +80,8 @@ struct kvm_tdp_format {
 	u64 exec_mask;		/* cleared in such a leaf */
 };
 
+struct nkvm_floor;
+
 struct kvm_x86_ops {
 	const char *name;
 	struct module *owner;
@@ -157,11 +159,17 @@ struct kvm_x86_ops {
 	 * interrupt, so that a guest lowering CR8 gets it at once.
 	 */
 	void (*update_cr8_intercept)(struct kvm_vcpu *vcpu, bool intercept);
+	/* Optional, debug: KVM_NKVM_FLOOR's bare entry loop (floor.c). */
+	int (*floor)(struct kvm_vcpu *vcpu, struct nkvm_floor *f);
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;
 
 int nkvm_x86_register(const struct kvm_x86_ops *ops);
+
+/* floor.c */
+bool nkvm_floor_available(void);
+long nkvm_floor_ioctl(struct kvm_vcpu *vcpu, void __user *argp);
 void nkvm_x86_unregister(void);
 
 static inline u64 kvm_reg_read(struct kvm_vcpu *vcpu, enum kvm_reg reg)

@@ -57,4 +57,37 @@ struct nkvm_ioeventfd_dataread {
 	__u8  pad[24];
 };
 
+/*
+ * The bed's floor: the cost of a bare VMRUN/#VMEXIT (or VM entry/exit)
+ * with an empty exit handler, for the benchmarks (make bench).  A debug
+ * path, off unless kvm.ko's parameter nkvm_floor is 1; then
+ * KVM_CHECK_EXTENSION(KVM_CAP_NKVM_FLOOR) answers 1 on backends that have
+ * it (SVM).
+ *
+ * KVM_NKVM_FLOOR on a vCPU fd enters the guest @iterations times and
+ * handles each exit with nothing at all: RIP does not move, so a guest
+ * stopped at CPUID or VMMCALL (both intercepted before they execute) exits
+ * again at once, and no guest instruction runs.  The loop stops early at
+ * any other exit but a host interrupt; @done says how many entries were
+ * made, @ns how long they took in all (the host's interrupts they caught
+ * included), @exit_code is the hardware's last exit code.  flags and pad
+ * must be zero; @iterations is 1 to NKVM_FLOOR_MAX.
+ *
+ * The ioctl number sits far above Linux's vCPU ioctls on KVMIO.
+ */
+#define KVM_CAP_NKVM_FLOOR		(KVM_CAP_NKVM_BASE + 2)
+
+struct nkvm_floor {
+	__u64 iterations;	/* in */
+	__u32 flags;		/* in: 0 */
+	__u32 exit_code;	/* out: the last exit's hardware code */
+	__u64 done;		/* out: entries made */
+	__u64 ns;		/* out: their total time */
+	__u64 interrupts;	/* out: how many exits were host interrupts */
+	__u64 pad[3];
+};
+
+#define NKVM_FLOOR_MAX		10000000ULL
+#define KVM_NKVM_FLOOR		_IOWR(0xAE, 0xfe, struct nkvm_floor)
+
 #endif /* _UAPI_NKVM_NKVM_H */

@@ -30,6 +30,7 @@ TESTS=
 TESTS_SET=0
 BUILD=$REPO/tools/testing/build
 BENCH=0
+BENCH_OUT=
 DEMO=
 DEMO_ARGS=
 TIMEOUT=120
@@ -71,6 +72,8 @@ usage: $0 [options]
   --build DIR             where test programs are found (default
                           tools/testing/build)
   --bench                 run the bench_* programs instead of the tests
+  --bench-out FILE        also write the raw bench lines of every phase to
+                          FILE (for tools/testing/bench/report.sh)
   --demo PROGRAM          run only PROGRAM, on nkvm, output unprefixed
   --args "ARGS"           arguments for every test program (e.g. the demo)
   --files "SRC[:DST] ..." extra files for the initramfs (default DST /data/)
@@ -144,7 +147,7 @@ while [ $# -gt 0 ]; do
 	--bed | --mode | --modules | --tests | --build | --demo | --args | \
 	--files | --timeout | --mem | --smp | --kernel-version | --append | \
 	--output-cap | --silence | --boot-timeout | --budget | --kvm-selftests | \
-	--kvm-selftests-list | --kvm-selftests-only) ;;
+	--kvm-selftests-list | --kvm-selftests-only | --bench-out) ;;
 	*) usage >&2; fatal "unknown option $opt" ;;
 	esac
 	[ $# -ge 2 ] || fatal "option $opt needs a value"
@@ -167,6 +170,7 @@ while [ $# -gt 0 ]; do
 	--silence) SILENCE=$val; SILENCE_SET=1 ;;
 	--boot-timeout) BOOT_TIMEOUT=$val; BOOT_TIMEOUT_SET=1 ;;
 	--budget) BUDGET=$val ;;
+	--bench-out) BENCH_OUT=$val ;;
 	--kvm-selftests) KSFT_DIR=$val ;;
 	--kvm-selftests-list) KSFT_LIST=$val ;;
 	--kvm-selftests-only) KSFT_ONLY=$val ;;
@@ -752,6 +756,10 @@ report() {
 		grep -a 'VMFAIL' "$TMP/bochs.log" | head -n 10 | sed 's/^/bochs: /'
 	fi
 	bench_table
+	if [ -n "$BENCH_OUT" ]; then
+		grep -a '^##bed bench ' "$CTL" | tr -d '\r' >"$BENCH_OUT" ||
+			echo "run-bed: no bench lines for $BENCH_OUT" >&2
+	fi
 	[ $KEEP = 1 ] && echo "run-bed: logs and initramfs kept in $TMP"
 	FINAL="$pass $fail $skip"
 }

@@ -13,6 +13,8 @@
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/sched/signal.h>
+#include <linux/timekeeping.h>
 #include <asm/asm.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
@@ -24,6 +26,7 @@
 #include <asm/special_insns.h>
 #include <asm/trapnr.h>
 #include <uapi/asm/svm.h>
+#include <uapi/nkvm/nkvm.h>
 
 #include "../x86.h"
 #include "../lapic.h"
@@ -976,6 +979,74 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	}
 }
 
+/*
+ * KVM_NKVM_FLOOR (floor.c): VMRUN again and again, the exit handled by
+ * nothing.  floor.c made sure that the guest sits at a CPUID or VMMCALL,
+ * which exits before it executes, so the guest runs no instruction and its
+ * state needs no syncing back.  A host interrupt's exit is counted and
+ * taken; any other exit ends the loop.
+ */
+static bool svm_floor_goes_on(u32 code)
+{
+	return code == SVM_EXIT_CPUID || code == SVM_EXIT_VMMCALL ||
+	       code == SVM_EXIT_INTR || code == SVM_EXIT_NMI;
+}
+
+static int svm_floor(struct kvm_vcpu *vcpu, struct nkvm_floor *f)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct vmcb *vmcb = svm->vmcb;
+	unsigned long *regs = vcpu->arch.regs;
+	u64 t0, ns = 0;
+	u32 code = SVM_EXIT_ERR;
+
+	if ((vmcb->control.int_ctl & V_IRQ) || svm->irq_window ||
+	    svm->nmi_singlestep)
+		return -EBUSY;
+	f->done = 0;
+	f->interrupts = 0;
+	vmcb->save.rax = regs[VCPU_REGS_RAX];
+	vmcb->save.rsp = regs[VCPU_REGS_RSP];
+	vmcb->save.rip = regs[VCPU_REGS_RIP];
+	vmcb->save.rflags = vcpu->arch.rflags;
+
+	while (f->done < f->iterations) {
+		struct svm_cpu *sd;
+
+		preempt_disable();
+		sd = this_cpu_ptr(&svm_cpu);
+		if (svm->asid_generation != sd->asid_generation)
+			svm_new_asid(svm, sd);
+		vmcb->control.nested_cr3 = vcpu->arch.mmu.root_pa;
+		t0 = ktime_get_ns();
+		do {
+			local_irq_disable();
+			svm_clgi();
+			raw_local_irq_enable();
+			__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb));
+			raw_local_irq_disable();
+			svm_stgi();
+			local_irq_enable();
+			vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+			code = vmcb->control.exit_code;
+			f->done++;
+			if (code == SVM_EXIT_INTR || code == SVM_EXIT_NMI)
+				f->interrupts++;
+		} while (svm_floor_goes_on(code) &&
+			 f->done < f->iterations && f->done % 1024);
+		ns += ktime_get_ns() - t0;
+		if (hw_breakpoint_active())
+			hw_breakpoint_restore();
+		preempt_enable();
+		if (!svm_floor_goes_on(code) || signal_pending(current))
+			break;
+		cond_resched();
+	}
+	f->exit_code = code;
+	f->ns = ns;
+	return 0;
+}
+
 static const struct kvm_tdp_format svm_npt_format = {
 	.present_mask = _PAGE_PRESENT,
 	/* NPT walks are user accesses: U/S must be set at every level. */
@@ -1052,6 +1123,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.handle_exit = svm_handle_exit,
 	.flush_tlb = svm_flush_tlb,
 	.update_cr8_intercept = svm_update_cr8_intercept,
+	.floor = svm_floor,
 };
 
 /* ---- Module load and unload -------------------------------------------- */
