@@ -44,6 +44,7 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_CLOCK_UPDATE	2	/* refresh the guest's kvmclock */
 #define KVM_REQ_EVENT		3	/* look at interrupts again (irq.c) */
 #define KVM_REQ_IOAPIC_EOI_EXIT	4	/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
+#define KVM_REQ_PMU		5	/* guest PMU: overflows, perf events */
 
 struct kvm_vcpu {
 	struct kvm *kvm;

@@ -207,6 +207,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		       KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
+	case KVM_CAP_PMU_CAPABILITY:
+		return enable_pmu ? KVM_PMU_CAP_DISABLE : 0;
 	case KVM_CAP_SET_BOOT_CPU_ID:
 	case KVM_CAP_IRQCHIP:
 	case KVM_CAP_IRQ_INJECT_STATUS:
@@ -330,6 +332,8 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 			return -EINVAL;
 		kvm->arch.user_space_msr_mask = cap->args[0];
 		return 0;
+	case KVM_CAP_PMU_CAPABILITY:
+		return kvm_pmu_enable_cap(kvm, cap->args[0]);
 	default:
 		return -EINVAL;
 	}
@@ -459,6 +463,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 		arch->pv_time = 0;
 		arch->pv_wall_clock = 0;
 		kvm_msr_reset(vcpu);
+		kvm_pmu_reset(vcpu);
 	}
 	kvm_x86_ops->vcpu_reset(vcpu);
 	if (kvm_lapic_in_kernel(vcpu) && !init)
@@ -486,9 +491,12 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		if (r)
 			goto err_emul;
 	}
-	r = kvm_x86_ops->vcpu_create(vcpu);
+	r = kvm_pmu_vcpu_create(vcpu);
 	if (r)
 		goto err_lapic;
+	r = kvm_x86_ops->vcpu_create(vcpu);
+	if (r)
+		goto err_pmu;
 	vcpu->arch.tsc_khz = tsc_khz;
 	kvm_host_set_tsc(vcpu, 0);
 	/*
@@ -506,6 +514,8 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		vcpu->arch.mp_state = KVM_MP_STATE_UNINITIALIZED;
 	return 0;
 
+err_pmu:
+	kvm_pmu_vcpu_destroy(vcpu);
 err_lapic:
 	kvm_lapic_destroy(vcpu);
 err_emul:
@@ -520,6 +530,7 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 	kvm_mmu_destroy_vcpu(vcpu);
 	kvm_vcpu_cpuid_free(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
+	kvm_pmu_vcpu_destroy(vcpu);
 	kvm_lapic_destroy(vcpu);
 	kvm_emul_vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
@@ -801,6 +812,8 @@ static int kvm_emulate_halt(struct kvm_vcpu *vcpu)
 {
 	int r;
 
+	/* A counter that overflowed at the HLT may have a PMI to deliver. */
+	kvm_pmu_service(vcpu);
 	vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
 	r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
 	if (r) {
@@ -1166,6 +1179,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_handle_xsetbv(vcpu, exit);
 	case X86_EXIT_HYPERCALL:
 		return kvm_handle_hypercall(vcpu, exit);
+	case X86_EXIT_RDPMC:
+		return kvm_pmu_rdpmc(vcpu, exit->next_rip);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
@@ -1215,6 +1230,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops->flush_tlb(vcpu);
 	if (kvm_check_request(vcpu, KVM_REQ_CLOCK_UPDATE))
 		kvm_kvmclock_update(vcpu);
+	kvm_pmu_service(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
 

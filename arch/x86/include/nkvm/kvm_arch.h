@@ -111,6 +111,7 @@ struct kvm_arch {
 	struct kvm_pit *vpit;
 	bool x2apic_format;		/* KVM_X2APIC_API_USE_32BIT_IDS */
 	bool x2apic_broadcast_quirk_disabled;
+	bool pmu_disabled;		/* KVM_CAP_PMU_CAPABILITY */
 };
 
 /*
@@ -128,6 +129,7 @@ struct kvm_queued_exception {
 };
 
 struct kvm_emul_state;
+struct kvm_pmu;
 
 
 struct kvm_vcpu_arch {
@@ -197,6 +199,7 @@ struct kvm_vcpu_arch {
 	u64 cpuid_cr4;			/* CR4 the runtime bits were made for */
 	struct kvm_cpuid_model_state model;
 	bool has_pmu;
+	struct kvm_pmu *pmu;		/* pmu.c */
 
 	/* MSRs kept by common code (msr.c) */
 	u64 tsc_offset;

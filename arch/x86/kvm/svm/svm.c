@@ -182,7 +182,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI |
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
 			     INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT |
-			     INTERCEPT_SHUTDOWN;
+			     INTERCEPT_SHUTDOWN | INTERCEPT_RDPMC;
 	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL |
 			     INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT |
@@ -859,6 +859,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_XSETBV:
 		exit->reason = X86_EXIT_XSETBV;
 		exit->next_rip = svm_next_rip(svm, 3);
+		return;
+	case SVM_EXIT_RDPMC:
+		/* The guest's counters are the vPMU's (pmu.c), never the host's. */
+		exit->reason = X86_EXIT_RDPMC;
+		exit->next_rip = svm_next_rip(svm, 2);
 		return;
 	case SVM_EXIT_VINTR:
 		/* The interrupt window is open: common code injects now. */

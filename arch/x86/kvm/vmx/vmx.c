@@ -324,7 +324,7 @@ static int vmx_probe(void)
 	r = vmx_adjust_ctls(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
 			    CPU_BASED_MOV_DR_EXITING | CPU_BASED_TPR_SHADOW |
 			    CPU_BASED_MONITOR_EXITING | CPU_BASED_MWAIT_EXITING |
-			    CPU_BASED_USE_TSC_OFFSETTING |
+			    CPU_BASED_RDPMC_EXITING | CPU_BASED_USE_TSC_OFFSETTING |
 			    CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, 0, cpu_msr,
 			    &vcfg.cpu, "processor-based");
 	if (r)
@@ -1788,6 +1788,10 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case EXIT_REASON_HLT:
 		exit->reason = X86_EXIT_HLT;
+		exit->next_rip = vmx_next_rip(vcpu);
+		return;
+	case EXIT_REASON_RDPMC:
+		exit->reason = X86_EXIT_RDPMC;
 		exit->next_rip = vmx_next_rip(vcpu);
 		return;
 	case EXIT_REASON_CPUID:
