@@ -19,6 +19,7 @@
 #include <linux/module.h>
 #include <linux/perf_event.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <asm/cpufeature.h>
 #include <asm/perf_event.h>
 #include <asm/trapnr.h>
@@ -500,6 +501,32 @@ int kvm_pmu_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	return -ENOENT;
 }
 
+/*
+ * Linux's VMware backdoor counters, which its RDPMC answers whenever the
+ * vCPU has a PMU version (an AMD vCPU always): the host's TSC, the host's
+ * boot time and the guest's kvmclock time, in ns.
+ */
+static bool kvm_pmu_rdpmc_vmware(struct kvm_vcpu *vcpu, u32 ecx, u64 *val)
+{
+	const struct nkvm_pmu_model *m = &vcpu->arch.pmu->m;
+
+	if (m->s.intel && !(m->s.enabled && m->s.version))
+		return false;
+	switch (ecx) {
+	case 0x10000:
+		*val = rdtsc();
+		return true;
+	case 0x10001:
+		*val = ktime_get_boottime_ns();
+		return true;
+	case 0x10002:
+		*val = ktime_get_boottime_ns() + vcpu->kvm->arch.kvmclock_offset;
+		return true;
+	default:
+		return false;
+	}
+}
+
 int kvm_pmu_rdpmc(struct kvm_vcpu *vcpu, u64 next_rip)
 {
 	struct kvm_pmu *pmu = vcpu->arch.pmu;
@@ -511,7 +538,8 @@ int kvm_pmu_rdpmc(struct kvm_vcpu *vcpu, u64 next_rip)
 	if (!(vcpu->arch.cr4 & X86_CR4_PCE) && (vcpu->arch.cr0 & X86_CR0_PE) &&
 	    kvm_x86_ops->get_cpl(vcpu))
 		goto gp;
-	if (nkvm_pmu_rdpmc(&pmu->m, ecx, &c, &val))
+	if (!kvm_pmu_rdpmc_vmware(vcpu, ecx, &val) &&
+	    nkvm_pmu_rdpmc(&pmu->m, ecx, &c, &val))
 		goto gp;
 	kvm_reg_write(vcpu, VCPU_REGS_RAX, (u32)val);
 	kvm_reg_write(vcpu, VCPU_REGS_RDX, val >> 32);
