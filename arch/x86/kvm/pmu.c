@@ -19,6 +19,7 @@
 #include <linux/module.h>
 #include <linux/perf_event.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/timekeeping.h>
 #include <asm/cpufeature.h>
 #include <asm/perf_event.h>
@@ -53,6 +54,7 @@ struct kvm_pmu {
 	unsigned long reprogram;	/* pmcs whose event must be redone */
 	unsigned long overflowed;	/* pmcs that overflowed (any context) */
 	unsigned long pmi;		/* bit 0: an overflow wants a PMI */
+	u32 filter_gen;			/* the event filter it programmed for */
 	struct irq_work kick;
 };
 
@@ -179,20 +181,70 @@ const u32 *kvm_pmu_msrs_to_save(u32 *n)
 	return pmu_msrs;
 }
 
-/* KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY): before the first vCPU only. */
+/*
+ * KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY), under kvm->lock: before the
+ * first vCPU only.
+ */
 int kvm_pmu_enable_cap(struct kvm *kvm, u64 flags)
 {
-	int r = -EINVAL;
-
-	if (!enable_pmu || (flags & ~(u64)KVM_PMU_CAP_DISABLE))
+	lockdep_assert_held(&kvm->lock);
+	if (!enable_pmu || (flags & ~(u64)KVM_PMU_CAP_DISABLE) ||
+	    kvm->created_vcpus)
 		return -EINVAL;
-	mutex_lock(&kvm->lock);
-	if (!kvm->created_vcpus) {
-		kvm->arch.pmu_disabled = flags & KVM_PMU_CAP_DISABLE;
-		r = 0;
+	kvm->arch.pmu_disabled = flags & KVM_PMU_CAP_DISABLE;
+	return 0;
+}
+
+/* At most as many events as Linux takes. */
+#define PMU_FILTER_MAX_EVENTS	300
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* KVM_SET_PMU_EVENT_FILTER: which events the VM's counters may count. */
+int kvm_pmu_set_event_filter(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_pmu_event_filter head, *f, *old;
+	size_t size;
+
+	if (copy_from_user(&head, argp, sizeof(head)))
+		return -EFAULT;
+	if ((head.action != KVM_PMU_EVENT_ALLOW &&
+	     head.action != KVM_PMU_EVENT_DENY) || head.flags)
+		return -EINVAL;
+	if (head.nevents > PMU_FILTER_MAX_EVENTS)
+		return -E2BIG;
+	size = struct_size(f, events, head.nevents);
+	f = kmalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	if (copy_from_user(f, argp, size)) {
+		kfree(f);
+		return -EFAULT;
 	}
+	*f = head;		/* nevents as checked */
+	sort(f->events, f->nevents, sizeof(u64), cmp_u64, NULL);
+
+	mutex_lock(&kvm->lock);
+	old = rcu_replace_pointer(kvm->arch.pmu_event_filter, f,
+				  lockdep_is_held(&kvm->lock));
+	WRITE_ONCE(kvm->arch.pmu_filter_gen, kvm->arch.pmu_filter_gen + 1);
 	mutex_unlock(&kvm->lock);
-	return r;
+	synchronize_srcu_expedited(&kvm->srcu);
+	kfree(old);
+	/* Counters that count now are checked again before the next entry. */
+	kvm_make_all_vcpus_request(kvm, KVM_REQ_PMU);
+	return 0;
+}
+
+void kvm_pmu_vm_destroy(struct kvm *kvm)
+{
+	kfree(rcu_dereference_protected(kvm->arch.pmu_event_filter, true));
+	RCU_INIT_POINTER(kvm->arch.pmu_event_filter, NULL);
 }
 
 /* ---- Perf events --------------------------------------------------------- */
@@ -249,8 +301,10 @@ static void kvm_pmc_release(struct kvm_pmu *pmu, struct kvm_pmc_perf *p)
 }
 
 static void kvm_pmc_reprogram(struct kvm_pmu *pmu, unsigned int pmc)
+	__must_hold(&pmu->vcpu->kvm->srcu)
 {
 	struct kvm_pmc_perf *p = &pmu->perf[nkvm_pmc_slot(pmc)];
+	struct kvm *kvm = pmu->vcpu->kvm;
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_RAW,
 		.size = sizeof(attr),
@@ -264,7 +318,10 @@ static void kvm_pmc_reprogram(struct kvm_pmu *pmu, unsigned int pmc)
 
 	if (!nkvm_pmc_valid(&pmu->m, pmc))
 		return;
-	counts = nkvm_pmc_event(&pmu->m, pmc, &ev);
+	counts = nkvm_pmc_event(&pmu->m, pmc, &ev) &&
+		 nkvm_pmu_filter_allows(&pmu->m,
+			srcu_dereference(kvm->arch.pmu_event_filter, &kvm->srcu),
+			pmc);
 	/* Stop counting and start the count at 0: the value is the base. */
 	if (p->event && !p->paused) {
 		nkvm_pmc_fold(&pmu->m, pmc, perf_event_pause(p->event, true));
@@ -273,7 +330,7 @@ static void kvm_pmc_reprogram(struct kvm_pmu *pmu, unsigned int pmc)
 	if (!counts)
 		return;
 	period = nkvm_pmc_period(&pmu->m, pmc, nkvm_pmc_read(&pmu->m, pmc, NULL));
-	if (p->event && !memcmp(&p->ev, &ev, sizeof(ev)) &&
+	if (p->event && nkvm_pmc_event_same(&p->ev, &ev) &&
 	    !perf_event_period(p->event, period)) {
 		perf_event_enable(p->event);
 		p->paused = false;
@@ -341,21 +398,22 @@ static void kvm_pmu_rebuild(struct kvm_vcpu *vcpu)
 		s.fw_writes = kvm_pmu_fw_writes(vcpu);
 	}
 	nkvm_pmu_model_init(&pmu->m, &s);
-	for (i = 0; i < NR_SLOTS; i++) {
-		pmu->perf[i].pmu = pmu;
-		pmu->perf[i].pmc = i < NKVM_PMU_MAX_GP ? i :
-				   NKVM_PMC_FIXED + i - NKVM_PMU_MAX_GP;
-	}
 }
 
 int kvm_pmu_vcpu_create(struct kvm_vcpu *vcpu)
 {
 	struct kvm_pmu *pmu;
+	int i;
 
 	pmu = kzalloc(sizeof(*pmu), GFP_KERNEL_ACCOUNT);
 	if (!pmu)
 		return -ENOMEM;
 	pmu->vcpu = vcpu;
+	for (i = 0; i < NR_SLOTS; i++) {
+		pmu->perf[i].pmu = pmu;
+		pmu->perf[i].pmc = i < NKVM_PMU_MAX_GP ? i :
+				   NKVM_PMC_FIXED + i - NKVM_PMU_MAX_GP;
+	}
 	pmu->perf_caps = kvm_pmu_supported_perf_caps();
 	init_irq_work(&pmu->kick, kvm_pmu_kick);
 	vcpu->arch.pmu = pmu;
@@ -416,6 +474,10 @@ void kvm_pmu_handle_event(struct kvm_vcpu *vcpu)
 
 	kvm_pmu_sync_status(pmu);
 	bits = xchg(&pmu->reprogram, 0);
+	if (pmu->filter_gen != READ_ONCE(vcpu->kvm->arch.pmu_filter_gen)) {
+		pmu->filter_gen = READ_ONCE(vcpu->kvm->arch.pmu_filter_gen);
+		bits |= nkvm_pmu_all_pmcs(&pmu->m);
+	}
 	for_each_set_bit(pmc, &bits, BITS_PER_LONG)
 		kvm_pmc_reprogram(pmu, pmc);
 	/* Without an in-kernel APIC the PMI goes nowhere, as on Linux. */
@@ -479,8 +541,9 @@ int kvm_pmu_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	int ret;
 
 	if (index == NKVM_MSR_PERF_CAPABILITIES) {
-		/* Userspace's, within what nkvm supports. */
-		if (!host || (data & ~kvm_pmu_supported_perf_caps()))
+		/* Userspace's, within what nkvm supports, for a vCPU with a PMU. */
+		if (!host || (data & ~kvm_pmu_supported_perf_caps()) ||
+		    (data && !vcpu->arch.has_pmu))
 			return 1;
 		pmu->perf_caps = data;
 		pmu->m.s.fw_writes = kvm_pmu_fw_writes(vcpu);

@@ -74,6 +74,8 @@ u64 kvm_pmu_supported_perf_caps(void);
 /* The PMU MSRs KVM_GET_MSR_INDEX_LIST adds (none while the vPMU is off). */
 const u32 *kvm_pmu_msrs_to_save(u32 *n);
 int kvm_pmu_enable_cap(struct kvm *kvm, u64 flags);
+int kvm_pmu_set_event_filter(struct kvm *kvm, void __user *argp);
+void kvm_pmu_vm_destroy(struct kvm *kvm);
 
 int kvm_pmu_vcpu_create(struct kvm_vcpu *vcpu);
 void kvm_pmu_vcpu_destroy(struct kvm_vcpu *vcpu);

@@ -26,6 +26,7 @@
 #include <linux/bits.h>
 #include <linux/errno.h>
 #include <linux/string.h>
+#include <uapi/linux/kvm.h>
 #else
 #include "unit_compat.h"
 #endif
@@ -333,6 +334,49 @@ static inline bool nkvm_pmc_event(const struct nkvm_pmu_model *m,
 	ev->exclude_kernel = !(sel & NKVM_EVTSEL_OS);
 	ev->intr = sel & NKVM_EVTSEL_INT;
 	return true;
+}
+
+static inline bool nkvm_pmc_event_same(const struct nkvm_pmc_event *a,
+				       const struct nkvm_pmc_event *b)
+{
+	return a->config == b->config && a->exclude_user == b->exclude_user &&
+	       a->exclude_kernel == b->exclude_kernel && a->intr == b->intr;
+}
+
+/*
+ * KVM_SET_PMU_EVENT_FILTER (@f, its events sorted; NULL: none): may
+ * counter @pmc count its event?  A GP counter's event is matched on its
+ * event select (11:0) and unit mask; fixed counters by their bit.
+ */
+#define NKVM_PMU_FILTER_KEY	0x0000000f0000ffffULL
+
+static inline bool nkvm_pmu_filter_allows(const struct nkvm_pmu_model *m,
+					  const struct kvm_pmu_event_filter *f,
+					  unsigned int pmc)
+{
+	bool listed = false;
+	u32 lo = 0, hi, mid;
+	u64 key;
+
+	if (!f)
+		return true;
+	if (nkvm_pmc_is_fixed(pmc)) {
+		listed = pmc - NKVM_PMC_FIXED < 32 &&
+			 (f->fixed_counter_bitmap & BIT(pmc - NKVM_PMC_FIXED));
+	} else {
+		key = m->evtsel[nkvm_pmc_slot(pmc)] & NKVM_PMU_FILTER_KEY;
+		hi = f->nevents;
+		while (lo < hi && !listed) {
+			mid = lo + (hi - lo) / 2;
+			if (f->events[mid] == key)
+				listed = true;
+			else if (f->events[mid] < key)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return f->action == KVM_PMU_EVENT_ALLOW ? listed : !listed;
 }
 
 /* ---- Counter values ----------------------------------------------------- */

@@ -221,6 +221,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_SYNC_MMU:
 	case KVM_CAP_READONLY_MEM:
 	case KVM_CAP_MMU_SHADOW_CACHE_CONTROL:
+	case KVM_CAP_PMU_EVENT_FILTER:
 		return 1;
 	default:
 		return 0;
@@ -283,6 +284,7 @@ void kvm_arch_vm_destroy(struct kvm *kvm)
 {
 	kvm_irqchip_destroy(kvm);
 	kvm_msr_filter_free(kvm);
+	kvm_pmu_vm_destroy(kvm);
 	kvm_mmu_destroy_vm(kvm);
 }
 
@@ -386,6 +388,8 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	}
 	case KVM_X86_SET_MSR_FILTER:
 		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
+	case KVM_SET_PMU_EVENT_FILTER:
+		return kvm_pmu_set_event_filter(kvm, argp);
 	case KVM_GET_CLOCK:
 		return kvm_vm_ioctl_get_clock(kvm, argp);
 	case KVM_SET_CLOCK:

@@ -19,6 +19,7 @@
  * GLOBAL_STATUS (Intel), RDPMC agrees with RDMSR, userspace saves and
  * restores the counters, and KVM_PMU_CAP_DISABLE turns the vPMU off for a
  * VM.  Those checks are skipped, and say so, where the vPMU is off.
+ * KVM_SET_PMU_EVENT_FILTER checks its argument as on Linux either way.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -125,6 +126,43 @@ TEST(pmu_capability)
 	/* Too late once a vCPU exists. */
 	ASSERT_ERRNO(vm_enable_cap_raw(vm, KVM_CAP_PMU_CAPABILITY,
 				       KVM_PMU_CAP_DISABLE), EINVAL);
+}
+
+/* A filter with room for a few events. */
+struct filter {
+	struct kvm_pmu_event_filter f;
+	uint64_t events[8];
+};
+
+TEST(pmu_event_filter_ioctl)
+{
+	int kvm_fd = kvm_open();
+	struct vm *vm = vm_create(0);
+	struct filter fl = {
+		.f = { .action = KVM_PMU_EVENT_DENY, .nevents = 2 },
+		.events = { 0xc4, 0xc0 },
+	};
+	struct kvm_pmu_event_filter *big;
+
+	ASSERT_EQ(kvm_check_cap(kvm_fd, KVM_CAP_PMU_EVENT_FILTER), 1);
+	ASSERT_OK(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, &fl));
+	fl.f.action = KVM_PMU_EVENT_ALLOW;
+	ASSERT_OK(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, &fl));
+	fl.f.action = 2;
+	ASSERT_ERRNO(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, &fl), EINVAL);
+	fl.f.action = KVM_PMU_EVENT_ALLOW;
+	fl.f.flags = 1;
+	ASSERT_ERRNO(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, &fl), EINVAL);
+	/* At most 300 events. */
+	big = calloc(1, sizeof(*big) + 301 * sizeof(uint64_t));
+	ASSERT_TRUE(big != NULL);
+	big->nevents = 301;
+	ASSERT_ERRNO(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, big), E2BIG);
+	big->nevents = 300;
+	ASSERT_OK(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, big));
+	free(big);
+	/* An unreadable argument. */
+	ASSERT_ERRNO(ioctl(vm->fd, KVM_SET_PMU_EVENT_FILTER, (void *)8), EFAULT);
 }
 
 TEST(supported_cpuid_offers_no_pmu_without_vpmu)

@@ -9,6 +9,7 @@
 #include "pmu_model.h"
 
 #define W48 0xffffffffffffULL
+#define SEL_FLAGS (NKVM_EVTSEL_EN | NKVM_EVTSEL_OS | NKVM_EVTSEL_USR | NKVM_EVTSEL_INT)
 
 /* The mocked perf counts, by pmc. */
 static u64 mock[64];
@@ -425,6 +426,49 @@ TEST(periods_run_to_the_overflow)
 	ASSERT_EQ(nkvm_pmc_period(&m, 0, nkvm_pmc_read(&m, 0, &counts)), 100000);
 	amd(&m, false, true);
 	ASSERT_EQ(nkvm_pmc_period(&m, 3, 0), 1ULL << 48);
+}
+
+/* A filter with room for a few events (sorted, as the kernel keeps them). */
+struct filter {
+	struct kvm_pmu_event_filter f;
+	u64 events[4];
+};
+
+TEST(event_filter)
+{
+	struct nkvm_pmu_model m;
+	struct filter fl = {
+		.f = { .action = KVM_PMU_EVENT_ALLOW, .nevents = 3,
+		       .fixed_counter_bitmap = 0x2 },
+		.events = { 0x00c0, 0x01c4, 0x2000000c2ULL },
+	};
+
+	intel(&m, 2, false);
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, NULL, 0));
+	/* Matched on event select and unit mask, not the other bits. */
+	ASSERT_EQ(wr(&m, NKVM_MSR_IA32_PERFEVTSEL0, SEL_FLAGS | 0x00c0, false, NULL), 0);
+	ASSERT_EQ(wr(&m, NKVM_MSR_IA32_PERFEVTSEL0 + 1, SEL_FLAGS | 0x00c4, false, NULL), 0);
+	ASSERT_EQ(wr(&m, NKVM_MSR_IA32_PERFEVTSEL0 + 2, SEL_FLAGS | 0x01c4, false, NULL), 0);
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, &fl.f, 0));
+	ASSERT_FALSE(nkvm_pmu_filter_allows(&m, &fl.f, 1));
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, &fl.f, 2));
+	ASSERT_FALSE(nkvm_pmu_filter_allows(&m, &fl.f, NKVM_PMC_FIXED));
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, &fl.f, NKVM_PMC_FIXED + 1));
+	fl.f.action = KVM_PMU_EVENT_DENY;
+	ASSERT_FALSE(nkvm_pmu_filter_allows(&m, &fl.f, 0));
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, &fl.f, 1));
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, &fl.f, NKVM_PMC_FIXED));
+	ASSERT_FALSE(nkvm_pmu_filter_allows(&m, &fl.f, NKVM_PMC_FIXED + 1));
+	/* AMD's event select bits 35:32 count. */
+	amd(&m, false, true);
+	ASSERT_EQ(wr(&m, NKVM_MSR_K7_EVNTSEL0, SEL_FLAGS | 0x2000000c2ULL, false, NULL), 0);
+	ASSERT_EQ(wr(&m, NKVM_MSR_K7_EVNTSEL0 + 1, SEL_FLAGS | 0xc2, false, NULL), 0);
+	ASSERT_FALSE(nkvm_pmu_filter_allows(&m, &fl.f, 0));
+	ASSERT_TRUE(nkvm_pmu_filter_allows(&m, &fl.f, 1));
+	/* An empty allow list allows nothing. */
+	fl.f.action = KVM_PMU_EVENT_ALLOW;
+	fl.f.nevents = 0;
+	ASSERT_FALSE(nkvm_pmu_filter_allows(&m, &fl.f, 1));
 }
 
 TEST(intel_rdpmc)

@@ -112,6 +112,8 @@ struct kvm_arch {
 	bool x2apic_format;		/* KVM_X2APIC_API_USE_32BIT_IDS */
 	bool x2apic_broadcast_quirk_disabled;
 	bool pmu_disabled;		/* KVM_CAP_PMU_CAPABILITY */
+	struct kvm_pmu_event_filter __rcu *pmu_event_filter;
+	u32 pmu_filter_gen;		/* bumped with each new filter */
 };
 
 /*
