@@ -401,6 +401,104 @@ TEST(counter_wraps_and_reports_the_overflow)
 	ASSERT_EQ(v & 1, 0);
 }
 
+/*
+ * A real-mode guest that turns on its x2APIC, points LVTPC at vector
+ * PMI_VECTOR, performs the three WRMSRs of the table at PMI_WRMSRS (index,
+ * low and high half of the value: the counter, GLOBAL_CTRL, the event
+ * select) and waits, with interrupts on, for its handler to count a PMI at
+ * PMI_COUNT: OUT to port 0x11 when it came, to 0x12 when it did not
+ * within a few million loops.  The handler sends the EOI.
+ */
+#define PMI_VECTOR	0x40
+#define PMI_COUNT	0x600
+#define PMI_WRMSRS	0x700
+GUEST_CODE(pmi_guest,
+	"mov $0x1b, %ecx\n"		/* APIC base: enable, x2APIC */
+	"rdmsr\n"
+	"or $0xc00, %eax\n"
+	"wrmsr\n"
+	"xor %edx, %edx\n"
+	"mov $0x80f, %ecx\n"		/* SVR: APIC on, spurious 0xff */
+	"mov $0x1ff, %eax\n"
+	"wrmsr\n"
+	"mov $0x834, %ecx\n"		/* LVTPC: fixed, PMI_VECTOR */
+	"mov $" XSTR(PMI_VECTOR) ", %eax\n"
+	"wrmsr\n"
+	"mov $" XSTR(PMI_WRMSRS) ", %bx\n"
+	"mov $3, %si\n"
+	"3: mov (%bx), %ecx\n"
+	"mov 4(%bx), %eax\n"
+	"mov 8(%bx), %edx\n"
+	"wrmsr\n"
+	"add $12, %bx\n"
+	"dec %si\n"
+	"jnz 3b\n"
+	"sti\n"
+	"mov $0x1000000, %ecx\n"
+	"1: cmpw $0, (" XSTR(PMI_COUNT) ")\n"
+	"jne 2f\n"
+	"dec %ecx\n"
+	"jnz 1b\n"
+	"out %al, $0x12\n"
+	"hlt\n"
+	"2: out %al, $0x11\n"
+	"hlt\n"
+	"pmi_handler:\n"
+	"incw (" XSTR(PMI_COUNT) ")\n"
+	"push %eax\n"
+	"push %ecx\n"
+	"push %edx\n"
+	"xor %eax, %eax\n"
+	"xor %edx, %edx\n"
+	"mov $0x80b, %ecx\n"		/* EOI */
+	"wrmsr\n"
+	"pop %edx\n"
+	"pop %ecx\n"
+	"pop %eax\n"
+	"iret\n"
+);
+GUEST_SYM(pmi_handler);
+
+TEST(overflow_raises_a_pmi_through_lvtpc)
+{
+	int kvm_fd = kvm_open();
+	struct kvm_cpuid2 *cpuid;
+	uint32_t *wrmsrs;
+	struct vcpu *vcpu;
+	struct vm *vm;
+	struct ctr0 c;
+
+	skip_without_vpmu(kvm_fd);
+	c = ctr0_of(kvm_fd);
+	vm = vm_create(VM_MEM_SIZE);
+	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	vcpu = vcpu_create(vm, 0);
+	cpuid = kvm_supported_cpuid(vm->kvm_fd);
+	vcpu_set_cpuid(vcpu, cpuid);
+	free(cpuid);
+	vm_load_guest(vm, pmi_guest);
+	vm_set_ivt(vm, PMI_VECTOR, 0, GUEST_LABEL(pmi_guest, pmi_handler));
+	vcpu_set_real_mode(vcpu, CODE_ADDR);
+	/*
+	 * Instructions, with a PMI, 100000 of them before the overflow (the
+	 * value is sign-extended from 32 bits on Intel).  Without GLOBAL_CTRL
+	 * the second write clears the event select, which the third sets.
+	 */
+	wrmsrs = vm_ptr(vm, PMI_WRMSRS);
+	wrmsrs[0] = c.ctr;
+	wrmsrs[1] = (uint32_t)-100000;
+	wrmsrs[2] = 0xffff;
+	wrmsrs[3] = c.global ? MSR_GLOBAL_CTRL : c.sel;
+	wrmsrs[4] = c.global;
+	wrmsrs[6] = c.sel;
+	wrmsrs[7] = SEL_INSNS | 1 << 20;
+	vcpu_run(vcpu);
+	ASSERT_IO(vcpu, KVM_EXIT_IO_OUT, 1, 0x11);
+	ASSERT_GE(*(uint16_t *)vm_ptr(vm, PMI_COUNT), 1);
+	if (c.global)
+		ASSERT_EQ(vcpu_get_msr(vcpu, MSR_GLOBAL_STATUS) & 1, 1);
+}
+
 TEST(userspace_saves_and_restores_counters)
 {
 	int kvm_fd = kvm_open();
