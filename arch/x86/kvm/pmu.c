@@ -55,6 +55,8 @@ struct kvm_pmu {
 	unsigned long overflowed;	/* pmcs that overflowed (any context) */
 	unsigned long pmi;		/* bit 0: an overflow wants a PMI */
 	u32 filter_gen;			/* the event filter it programmed for */
+	/* The task the events count (never dereferenced: only compared). */
+	const struct task_struct *owner;
 	struct irq_work kick;
 };
 
@@ -353,6 +355,7 @@ static void kvm_pmc_reprogram(struct kvm_pmu *pmu, unsigned int pmc)
 	}
 	p->event = event;
 	p->paused = false;
+	pmu->owner = current;
 }
 
 /* IA32_A_PMCx: FW_WRITE in PERF_CAPABILITIES, which needs PDCM. */
@@ -376,6 +379,7 @@ static void kvm_pmu_rebuild(struct kvm_vcpu *vcpu)
 	pmu->reprogram = 0;
 	pmu->overflowed = 0;
 	pmu->pmi = 0;
+	pmu->owner = NULL;
 
 	s.intel = host.intel;
 	s.enabled = enable_pmu && !vcpu->kvm->arch.pmu_disabled;
@@ -466,7 +470,7 @@ static void kvm_pmu_sync_status(struct kvm_pmu *pmu)
 }
 
 /* KVM_REQ_PMU: status, events redone, the PMI delivered. */
-void kvm_pmu_handle_event(struct kvm_vcpu *vcpu)
+static void kvm_pmu_handle_event(struct kvm_vcpu *vcpu)
 {
 	struct kvm_pmu *pmu = vcpu->arch.pmu;
 	unsigned long bits;
@@ -483,6 +487,24 @@ void kvm_pmu_handle_event(struct kvm_vcpu *vcpu)
 	/* Without an in-kernel APIC the PMI goes nowhere, as on Linux. */
 	if (test_and_clear_bit(0, &pmu->pmi) && kvm_lapic_in_kernel(vcpu))
 		vlapic_local_deliver(vcpu->arch.apic, LAPIC_LVTPC);
+}
+
+void kvm_pmu_service(struct kvm_vcpu *vcpu)
+{
+	struct kvm_pmu *pmu = vcpu->arch.pmu;
+	int i;
+
+	/* Another thread runs the vCPU now: its events must be this one's. */
+	if (unlikely(pmu->owner && pmu->owner != current)) {
+		for (i = 0; i < NR_SLOTS; i++)
+			kvm_pmc_release(pmu, &pmu->perf[i]);
+		pmu->owner = NULL;
+		atomic_long_or(nkvm_pmu_all_pmcs(&pmu->m),
+			       (atomic_long_t *)&pmu->reprogram);
+		kvm_make_request(vcpu, KVM_REQ_PMU);
+	}
+	if (kvm_check_request(vcpu, KVM_REQ_PMU))
+		kvm_pmu_handle_event(vcpu);
 }
 
 /* ---- MSRs and RDPMC -------------------------------------------------------- */

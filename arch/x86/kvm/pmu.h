@@ -88,14 +88,8 @@ int kvm_pmu_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host);
 int kvm_pmu_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host);
 /* RDPMC exit: > 0 to enter the guest again (a #GP may be queued). */
 int kvm_pmu_rdpmc(struct kvm_vcpu *vcpu, u64 next_rip);
-/* KVM_REQ_PMU, in the vCPU's task before entry: perf events, PMIs. */
-void kvm_pmu_handle_event(struct kvm_vcpu *vcpu);
-
-static inline void kvm_pmu_service(struct kvm_vcpu *vcpu)
-{
-	if (kvm_check_request(vcpu, KVM_REQ_PMU))
-		kvm_pmu_handle_event(vcpu);
-}
+/* Before an entry, in the task that runs the vCPU: KVM_REQ_PMU. */
+void kvm_pmu_service(struct kvm_vcpu *vcpu);
 #endif
 
 #endif /* _NKVM_PMU_H */
