@@ -19,6 +19,7 @@
 #include <asm/io.h>
 #include <asm/msr.h>
 #include <asm/msr-index.h>
+#include <asm/perf_event.h>
 #include <asm/processor-flags.h>
 #include <asm/special_insns.h>
 #include <asm/trapnr.h>
@@ -132,6 +133,8 @@ static int svm_cpu_enable(void)
 
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
 	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sd->hsave));
+	/* Host-only perf events (HostOnly) mean something with SVME on. */
+	amd_pmu_enable_virt();
 	return 0;
 }
 
@@ -142,6 +145,7 @@ static void svm_cpu_disable(void)
 	wrmsrl(MSR_VM_HSAVE_PA, 0);
 	rdmsrl(MSR_EFER, efer);
 	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+	amd_pmu_disable_virt();
 }
 
 /* On crash or emergency reboot, possibly in NMI context. */
