@@ -509,15 +509,6 @@ void kvm_pmu_service(struct kvm_vcpu *vcpu)
 
 /* ---- MSRs and RDPMC -------------------------------------------------------- */
 
-/* Linux answers these with 0 (and ignores writes) even without a PMU. */
-static bool kvm_pmu_legacy_msr(u32 index)
-{
-	return (index >= NKVM_MSR_K7_EVNTSEL0 && index < NKVM_MSR_K7_PERFCTR0 + 4) ||
-	       index == NKVM_MSR_IA32_PMC0 || index == NKVM_MSR_IA32_PMC0 + 1 ||
-	       index == NKVM_MSR_IA32_PERFEVTSEL0 ||
-	       index == NKVM_MSR_IA32_PERFEVTSEL0 + 1;
-}
-
 static bool kvm_pmu_msr_to_save(u32 index)
 {
 	u32 i, n;
@@ -547,7 +538,7 @@ int kvm_pmu_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return 0;
 	}
 	/* Userspace may read what KVM_GET_MSR_INDEX_LIST listed. */
-	if (kvm_pmu_legacy_msr(index) || (host && kvm_pmu_msr_to_save(index))) {
+	if (nkvm_pmu_legacy_msr(index) || (host && kvm_pmu_msr_to_save(index))) {
 		*data = 0;
 		return 0;
 	}
@@ -581,7 +572,7 @@ int kvm_pmu_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		}
 		return ret;
 	}
-	if (kvm_pmu_legacy_msr(index) || (host && !data && kvm_pmu_msr_to_save(index)))
+	if (nkvm_pmu_legacy_msr(index) || (host && !data && kvm_pmu_msr_to_save(index)))
 		return 0;
 	return -ENOENT;
 }

@@ -291,6 +291,19 @@ static inline bool nkvm_pmu_decode_msr(const struct nkvm_pmu_model *m,
 	}
 }
 
+/*
+ * MSRs that read as 0 and ignore writes when they are no counter of the
+ * vCPU (no vPMU, or fewer counters), as on Linux: AMD's K7 counters and
+ * the first two P6 counters and event selects.  The others fault.
+ */
+static inline bool nkvm_pmu_legacy_msr(u32 msr)
+{
+	return (msr >= NKVM_MSR_K7_EVNTSEL0 && msr < NKVM_MSR_K7_PERFCTR0 + 4) ||
+	       msr == NKVM_MSR_IA32_PMC0 || msr == NKVM_MSR_IA32_PMC0 + 1 ||
+	       msr == NKVM_MSR_IA32_PERFEVTSEL0 ||
+	       msr == NKVM_MSR_IA32_PERFEVTSEL0 + 1;
+}
+
 static inline u8 nkvm_fixed_field(const struct nkvm_pmu_model *m,
 				  unsigned int pmc)
 {

@@ -157,6 +157,23 @@ TEST(vpmu_off_has_no_msrs_and_amd_rdpmc_reads_zero)
 	ASSERT_EQ(nkvm_pmu_rdpmc(&m, 0, &counts, &v), 1);
 }
 
+TEST(legacy_msrs_without_a_counter)
+{
+	u32 i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_TRUE(nkvm_pmu_legacy_msr(NKVM_MSR_K7_EVNTSEL0 + i));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_K7_EVNTSEL0 + 8));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_F15H_PERF_CTL0));
+	ASSERT_TRUE(nkvm_pmu_legacy_msr(NKVM_MSR_IA32_PMC0 + 1));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_IA32_PMC0 + 2));
+	ASSERT_TRUE(nkvm_pmu_legacy_msr(NKVM_MSR_IA32_PERFEVTSEL0 + 1));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_IA32_PERFEVTSEL0 + 2));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_FIXED_CTR0));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_GLOBAL_CTRL));
+	ASSERT_FALSE(nkvm_pmu_legacy_msr(NKVM_MSR_IA32_A_PMC0));
+}
+
 TEST(intel_version_0_is_no_pmu)
 {
 	struct nkvm_pmu_model m;
