@@ -111,8 +111,10 @@ void kvm_pmu_init(void)
 	nr_pmu_msrs = 0;
 	host.intel = kvm_x86_ops->pmu_from_cpuid_0xa;
 	perf_get_x86_pmu_capability(&cap);
-	if (!enable_pmu)
+	if (!enable_pmu) {
+		pr_info("vPMU off: enable_pmu=N\n");
 		return;
+	}
 	if (!cap.num_counters_gp) {
 		pr_info("the host has no PMU: guests get none (enable_pmu=N)\n");
 		enable_pmu = false;
