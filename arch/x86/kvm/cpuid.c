@@ -424,11 +424,8 @@ static void build_supported_cpuid(void)
 		}
 	}
 
-	if (max_basic >= 0xa) {
-		/* Architectural PMU: see pmu.c; none unless the vPMU is on. */
-		e = add_entry(0xa, 0, 0);
-		kvm_pmu_fill_cpuid_0xa(e);
-	}
+	if (max_basic >= 0xa)
+		add_entry(0xa, 0, 0);	/* the architectural PMU (below) */
 
 	if (max_basic >= 0xd && supported_xcr0)
 		build_xsave_leaves();
@@ -475,6 +472,10 @@ static void build_supported_cpuid(void)
 			break;
 		}
 	}
+
+	/* What the vPMU offers, if it is on (pmu.c). */
+	for (f = 0; f < supported_nent; f++)
+		kvm_pmu_supported_cpuid(&supported_cpuid[f]);
 }
 
 int kvm_cpuid_init(void)

@@ -487,6 +487,9 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		*data = vcpu->arch.arch_capabilities;
 		return 0;
 	default:
+		r = kvm_pmu_get_msr(vcpu, index, data, host);
+		if (r != -ENOENT)
+			return r;
 		r = kvm_x86_ops->get_msr(vcpu, index, data);
 		return r == -ENOENT ? 1 : r;
 	}
@@ -649,6 +652,9 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		data = (s64)(data << 16) >> 16;
 		break;
 	default:
+		r = kvm_pmu_set_msr(vcpu, index, data, host);
+		if (r != -ENOENT)
+			return r;
 		break;
 	}
 	r = kvm_x86_ops->set_msr(vcpu, index, data);
@@ -814,8 +820,8 @@ static int kvm_get_feature_msr(u32 index, u64 *data)
 		*data = 0;
 		return 0;
 	case MSR_IA32_PERF_CAPABILITIES:
-		/* No LBR, PEBS or full-width writes without a vPMU. */
-		*data = 0;
+		/* Full-width writes with the Intel vPMU; no LBR, no PEBS. */
+		*data = kvm_pmu_supported_perf_caps();
 		return 0;
 	default:
 		return 1;
@@ -834,17 +840,23 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	const u32 *list = features ? feature_msrs : msrs_to_save;
 	u32 n = features ? ARRAY_SIZE(feature_msrs) : ARRAY_SIZE(msrs_to_save);
 	struct kvm_msr_list head;
-	u32 room;
+	const u32 *pmu_list;
+	u32 room, npmu = 0;
 
+	/* The vPMU's counters are saved too. */
+	pmu_list = kvm_pmu_msrs_to_save(&npmu);
+	if (features)
+		npmu = 0;
 	if (copy_from_user(&head, ulist, sizeof(head)))
 		return -EFAULT;
 	room = head.nmsrs;
-	head.nmsrs = n;
+	head.nmsrs = n + npmu;
 	if (copy_to_user(ulist, &head, sizeof(head)))
 		return -EFAULT;
-	if (room < n)
+	if (room < n + npmu)
 		return -E2BIG;
-	if (copy_to_user(ulist->indices, list, n * sizeof(u32)))
+	if (copy_to_user(ulist->indices, list, n * sizeof(u32)) ||
+	    copy_to_user(ulist->indices + n, pmu_list, npmu * sizeof(u32)))
 		return -EFAULT;
 	return 0;
 }

@@ -9,12 +9,19 @@
  * Which vCPUs have a PMU: on SVM every vCPU when the vPMU is enabled (the
  * AMD core counters); on VMX those whose CPUID leaf 0xA reports an
  * architectural PMU.  The vPMU is off where the host has no PMU.
+ *
+ * The counters themselves: pmu_model.h (registers, pure logic) and pmu.c
+ * (host perf events, one per counting counter, created in the vCPU's
+ * task; an overflow raises KVM_REQ_PMU, serviced before the next entry,
+ * which sets GLOBAL_STATUS and delivers the PMI through the LVTPC of the
+ * in-kernel local APIC).
  */
 #ifndef _NKVM_PMU_H
 #define _NKVM_PMU_H
 
 #ifndef NKVM_USERSPACE
 #include <linux/types.h>
+#include <nkvm/kvm_host.h>
 #else
 #include "unit_compat.h"
 #endif
@@ -58,16 +65,31 @@ struct kvm_cpuid_entry2;
 
 extern bool enable_pmu;
 
+/* Module load: what the host's perf offers; the vPMU is off without it. */
 void kvm_pmu_init(void);
-void kvm_pmu_fill_cpuid_0xa(struct kvm_cpuid_entry2 *e);
-void kvm_pmu_refresh(struct kvm_vcpu *vcpu);
-
-/* Linux's limit on the events of KVM_SET_PMU_EVENT_FILTER. */
-#define NKVM_PMU_EVENT_FILTER_MAX_EVENTS	300
-
-struct kvm;
-int kvm_vm_ioctl_set_pmu_event_filter(struct kvm *kvm, void __user *argp);
+/* KVM_GET_SUPPORTED_CPUID: leaves 1 (PDCM), 0xA, 0x80000001 (PerfCtrExtCore). */
+void kvm_pmu_supported_cpuid(struct kvm_cpuid_entry2 *e);
+/* IA32_PERF_CAPABILITIES as a feature MSR. */
+u64 kvm_pmu_supported_perf_caps(void);
+/* The PMU MSRs KVM_GET_MSR_INDEX_LIST adds (none while the vPMU is off). */
+const u32 *kvm_pmu_msrs_to_save(u32 *n);
+int kvm_pmu_enable_cap(struct kvm *kvm, u64 flags);
+int kvm_pmu_set_event_filter(struct kvm *kvm, void __user *argp);
 void kvm_pmu_vm_destroy(struct kvm *kvm);
+
+int kvm_pmu_vcpu_create(struct kvm_vcpu *vcpu);
+void kvm_pmu_vcpu_destroy(struct kvm_vcpu *vcpu);
+/* The guest's CPUID changed: a new PMU model, counters cleared. */
+void kvm_pmu_refresh(struct kvm_vcpu *vcpu);
+/* RESET: counters cleared, perf events released. */
+void kvm_pmu_reset(struct kvm_vcpu *vcpu);
+/* 0, 1 (#GP), or -ENOENT for an MSR that is no PMU MSR at all. */
+int kvm_pmu_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host);
+int kvm_pmu_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host);
+/* RDPMC exit: > 0 to enter the guest again (a #GP may be queued). */
+int kvm_pmu_rdpmc(struct kvm_vcpu *vcpu, u64 next_rip);
+/* Before an entry, in the task that runs the vCPU: KVM_REQ_PMU. */
+void kvm_pmu_service(struct kvm_vcpu *vcpu);
 #endif
 
 #endif /* _NKVM_PMU_H */

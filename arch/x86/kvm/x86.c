@@ -236,6 +236,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		       KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
 	case KVM_CAP_DISABLE_QUIRKS2:
 		return KVM_SUPPORTED_QUIRKS;
+	case KVM_CAP_PMU_CAPABILITY:
+		return enable_pmu ? KVM_PMU_CAP_DISABLE : 0;
 	case KVM_CAP_SET_BOOT_CPU_ID:
 	case KVM_CAP_IRQCHIP:
 	case KVM_CAP_IRQ_INJECT_STATUS:
@@ -394,6 +396,8 @@ static int kvm_vm_enable_cap(struct kvm *kvm, const struct kvm_enable_cap *cap)
 		return 0;
 	case KVM_CAP_VM_DISABLE_NX_HUGE_PAGES:
 		return kvm_mmu_disable_nx_huge_pages(kvm, cap->args[0]);
+	case KVM_CAP_PMU_CAPABILITY:
+		return kvm_pmu_enable_cap(kvm, cap->args[0]);
 	default:
 		return -EINVAL;
 	}
@@ -447,7 +451,7 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned int ioctl, unsigned long arg)
 	case KVM_X86_SET_MSR_FILTER:
 		return kvm_vm_ioctl_set_msr_filter(kvm, argp);
 	case KVM_SET_PMU_EVENT_FILTER:
-		return kvm_vm_ioctl_set_pmu_event_filter(kvm, argp);
+		return kvm_pmu_set_event_filter(kvm, argp);
 	case KVM_GET_CLOCK:
 		return kvm_vm_ioctl_get_clock(kvm, argp);
 	case KVM_SET_CLOCK:
@@ -527,6 +531,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 		arch->pv_wall_clock = 0;
 		arch->steal_time_msr = 0;
 		kvm_msr_reset(vcpu);
+		kvm_pmu_reset(vcpu);
 	}
 	kvm_x86_ops->vcpu_reset(vcpu);
 	if (kvm_lapic_in_kernel(vcpu) && !init)
@@ -554,9 +559,12 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		if (r)
 			goto err_emul;
 	}
-	r = kvm_x86_ops->vcpu_create(vcpu);
+	r = kvm_pmu_vcpu_create(vcpu);
 	if (r)
 		goto err_lapic;
+	r = kvm_x86_ops->vcpu_create(vcpu);
+	if (r)
+		goto err_pmu;
 	vcpu->arch.tsc_khz = tsc_khz;
 	kvm_host_set_tsc(vcpu, 0);
 	/*
@@ -575,6 +583,8 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		vcpu->arch.mp_state = KVM_MP_STATE_UNINITIALIZED;
 	return 0;
 
+err_pmu:
+	kvm_pmu_vcpu_destroy(vcpu);
 err_lapic:
 	kvm_lapic_destroy(vcpu);
 err_emul:
@@ -589,6 +599,7 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 	kvm_mmu_destroy_vcpu(vcpu);
 	kvm_vcpu_cpuid_free(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
+	kvm_pmu_vcpu_destroy(vcpu);
 	kvm_lapic_destroy(vcpu);
 	kvm_emul_vcpu_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->arch.guest_fpu);
@@ -911,6 +922,8 @@ static int kvm_emulate_halt(struct kvm_vcpu *vcpu)
 {
 	int r;
 
+	/* A counter that overflowed at the HLT may have a PMI to deliver. */
+	kvm_pmu_service(vcpu);
 	vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
 	r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
 	if (r) {
@@ -1299,6 +1312,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_handle_monitor_mwait(vcpu, exit);
 	case X86_EXIT_UD:
 		return kvm_handle_ud(vcpu);
+	case X86_EXIT_RDPMC:
+		return kvm_pmu_rdpmc(vcpu, exit->next_rip);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
 	case X86_EXIT_NPF:
@@ -1368,6 +1383,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	}
 	if (kvm_check_request(vcpu, KVM_REQ_STEAL_UPDATE))
 		kvm_record_steal_time(vcpu);
+	kvm_pmu_service(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
 

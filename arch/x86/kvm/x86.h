@@ -28,6 +28,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
 	X86_EXIT_DEBUG,		/* a #DB or #BP for the debugger */
+	X86_EXIT_RDPMC,
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
 	X86_EXIT_MONITOR_MWAIT,	/* MONITOR or MWAIT (next_rip) */

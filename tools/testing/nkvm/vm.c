@@ -833,8 +833,12 @@ GUEST_CODE(svc_guest,
 	"xsetbv\n"
 	"jmp 9f\n"
 	"8: cmp $8, %bx\n"
-	"jne 9f\n"
+	"jne 11f\n"
 	"xgetbv\n"
+	"jmp 9f\n"
+	"11: cmp $9, %bx\n"
+	"jne 9f\n"
+	"rdpmc\n"
 	"9:\n"
 	"mov %eax, (0x510)\n"
 	"mov %ebx, (0x514)\n"
@@ -921,6 +925,17 @@ int svc_wrmsr(struct vcpu *vcpu, uint32_t index, uint64_t data)
 
 	svc_call(vcpu, SVC_WRMSR, (uint32_t)data, index, data >> 32, &r);
 	return r.faulted ? r.vector : 0;
+}
+
+int svc_rdpmc(struct vcpu *vcpu, uint32_t index, uint64_t *data)
+{
+	struct svc_result r;
+
+	svc_call(vcpu, SVC_RDPMC, 0, index, 0, &r);
+	if (r.faulted)
+		return r.vector;
+	*data = r.eax | (uint64_t)r.edx << 32;
+	return 0;
 }
 
 void svc_cpuid(struct vcpu *vcpu, uint32_t function, uint32_t index,

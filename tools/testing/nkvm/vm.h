@@ -348,8 +348,8 @@ void vm_set_ivt(struct vm *vm, int vector, uint16_t seg, uint16_t off);
  * The service guest: a real-mode loop at CODE_ADDR that signals "ready"
  * with an OUT to SVC_PORT, then performs the operation the host left in the
  * mailbox at SVC_MBOX (CPUID, RDMSR, WRMSR, CR4 accesses, RDTSC, XSETBV,
- * XGETBV) with EAX/ECX/EDX from the mailbox, stores EAX/EBX/ECX/EDX back and
- * signals ready again.  #UD and #GP are caught (IVT entries 6 and 13): the
+ * XGETBV, RDPMC) with EAX/ECX/EDX from the mailbox, stores EAX/EBX/ECX/EDX back
+ * and signals ready again.  #UD and #GP are caught (IVT entries 6 and 13): the
  * handler counts the fault, records the vector and goes back to "ready".
  */
 #define SVC_PORT	0x10
@@ -364,6 +364,7 @@ enum svc_op {
 	SVC_RDTSC = 6,
 	SVC_XSETBV = 7,
 	SVC_XGETBV = 8,
+	SVC_RDPMC = 9,
 };
 
 struct svc_mbox {
@@ -399,6 +400,8 @@ void svc_call(struct vcpu *vcpu, enum svc_op op, uint32_t eax, uint32_t ecx,
 int svc_rdmsr(struct vcpu *vcpu, uint32_t index, uint64_t *data);
 /* Guest WRMSR: 0, or the vector of the fault. */
 int svc_wrmsr(struct vcpu *vcpu, uint32_t index, uint64_t data);
+/* Guest RDPMC: 0 and the value, or the vector of the fault. */
+int svc_rdpmc(struct vcpu *vcpu, uint32_t index, uint64_t *data);
 /* Guest CPUID. */
 void svc_cpuid(struct vcpu *vcpu, uint32_t function, uint32_t index,
 	       struct svc_result *res);

@@ -93,8 +93,6 @@ struct kvm_arch {
 	bool guest_can_read_platform_info;	/* KVM_CAP_MSR_PLATFORM_INFO */
 	u32 user_space_msr_mask;	/* KVM_CAP_X86_USER_SPACE_MSR */
 	bool triple_fault_event;	/* KVM_CAP_X86_TRIPLE_FAULT_EVENT */
-	/* KVM_SET_PMU_EVENT_FILTER (pmu.c), under kvm->lock */
-	struct kvm_pmu_event_filter *pmu_event_filter;
 	u64 tss_addr;			/* KVM_SET_TSS_ADDR (unused by SVM) */
 	u32 bsp_vcpu_id;		/* KVM_SET_BOOT_CPU_ID */
 	u64 identity_map_addr;
@@ -120,6 +118,9 @@ struct kvm_arch {
 	struct kvm_pit *vpit;
 	bool x2apic_format;		/* KVM_X2APIC_API_USE_32BIT_IDS */
 	bool x2apic_broadcast_quirk_disabled;
+	bool pmu_disabled;		/* KVM_CAP_PMU_CAPABILITY */
+	struct kvm_pmu_event_filter __rcu *pmu_event_filter;
+	u32 pmu_filter_gen;		/* bumped with each new filter */
 };
 
 /*
@@ -137,6 +138,7 @@ struct kvm_queued_exception {
 };
 
 struct kvm_emul_state;
+struct kvm_pmu;
 
 
 struct kvm_vcpu_arch {
@@ -207,6 +209,7 @@ struct kvm_vcpu_arch {
 	u64 cpuid_cr4;			/* CR4 the runtime bits were made for */
 	struct kvm_cpuid_model_state model;
 	bool has_pmu;
+	struct kvm_pmu *pmu;		/* pmu.c */
 
 	/* MSRs kept by common code (msr.c) */
 	u64 tsc_offset;

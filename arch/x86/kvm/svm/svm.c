@@ -22,6 +22,7 @@
 #include <asm/msr.h>
 #include <asm/msr-index.h>
 #include <asm/nospec-branch.h>
+#include <asm/perf_event.h>
 #include <asm/processor-flags.h>
 #include <asm/special_insns.h>
 #include <asm/trapnr.h>
@@ -138,6 +139,8 @@ static int svm_cpu_enable(void)
 
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
 	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sd->hsave));
+	/* Host-only perf events (HostOnly) mean something with SVME on. */
+	amd_pmu_enable_virt();
 	return 0;
 }
 
@@ -148,6 +151,7 @@ static void svm_cpu_disable(void)
 	wrmsrl(MSR_VM_HSAVE_PA, 0);
 	rdmsrl(MSR_EFER, efer);
 	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+	amd_pmu_disable_virt();
 }
 
 /* On crash or emergency reboot, possibly in NMI context. */
@@ -202,7 +206,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI |
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
 			     INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT |
-			     INTERCEPT_SHUTDOWN;
+			     INTERCEPT_SHUTDOWN | INTERCEPT_RDPMC;
 	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL |
 			     INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT |
@@ -916,6 +920,11 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_XSETBV:
 		exit->reason = X86_EXIT_XSETBV;
 		exit->next_rip = svm_next_rip(svm, 3);
+		return;
+	case SVM_EXIT_RDPMC:
+		/* The guest's counters are the vPMU's (pmu.c), never the host's. */
+		exit->reason = X86_EXIT_RDPMC;
+		exit->next_rip = svm_next_rip(svm, 2);
 		return;
 	case SVM_EXIT_VINTR:
 		/* The interrupt window is open: common code injects now. */

@@ -32,6 +32,7 @@
 #include <asm/msr.h>
 #include <asm/msr-index.h>
 #include <asm/mtrr.h>
+#include <asm/perf_event.h>
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
 #include <asm/special_insns.h>
@@ -74,6 +75,9 @@ module_param(hv_tlb_flush, bool, 0444);
 MODULE_PARM_DESC(hv_tlb_flush, "Hyper-V guest-mapping flush available (read only)");
 
 /* IA32_VMX_BASIC, from the SDM (Appendix A.1). */
+/* Entries of each MSR-load list for perf (perf asks for one or two). */
+#define VMX_PERF_MSRS			8
+
 #define VMX_BASIC_REVISION_MASK		0x7fffffffULL
 #define VMX_BASIC_SIZE(b)		(((b) >> 32) & 0x1fff)
 #define VMX_BASIC_MEMTYPE(b)		(((b) >> 50) & 0xf)
@@ -211,6 +215,10 @@ struct vcpu_vmx {
 	u64 cr2;
 	u32 guest_pkru, host_pkru;
 
+	/* MSRs perf switches at entry (first half) and exit (second half). */
+	struct vmx_msr_entry *perf_msrs;
+	u32 nr_perf_msrs;		/* the VMCS's MSR-load counts */
+
 	/* Syscall MSRs: VMX does not switch them; loaded while the vCPU is. */
 	u64 guest_star, guest_lstar, guest_cstar, guest_sfmask;
 	u64 guest_kernel_gs_base;
@@ -324,7 +332,7 @@ static int vmx_probe(void)
 	r = vmx_adjust_ctls(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
 			    CPU_BASED_MOV_DR_EXITING | CPU_BASED_TPR_SHADOW |
 			    CPU_BASED_MONITOR_EXITING | CPU_BASED_MWAIT_EXITING |
-			    CPU_BASED_USE_TSC_OFFSETTING |
+			    CPU_BASED_RDPMC_EXITING | CPU_BASED_USE_TSC_OFFSETTING |
 			    CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, 0, cpu_msr,
 			    &vcfg.cpu, "processor-based");
 	if (r)
@@ -686,6 +694,10 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 	vmcs_write(VM_EXIT_MSR_STORE_COUNT, 0);
 	vmcs_write(VM_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write(VM_ENTRY_MSR_LOAD_ADDR, virt_to_phys(vmx->perf_msrs));
+	vmcs_write(VM_EXIT_MSR_LOAD_ADDR,
+		   virt_to_phys(vmx->perf_msrs + VMX_PERF_MSRS));
+	vmx->nr_perf_msrs = 0;
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	vmcs_write(VIRTUAL_APIC_PAGE_ADDR, virt_to_phys(vmx->vapic));
@@ -817,7 +829,10 @@ static int vmx_vcpu_create(struct kvm_vcpu *vcpu)
 	vmx->vmcs = page_address(page);
 	vmx->vmcs_pa = page_to_phys(page);
 	vmx->vapic = (u32 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!vmx->vapic) {
+	vmx->perf_msrs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->vapic || !vmx->perf_msrs) {
+		free_page((unsigned long)vmx->perf_msrs);
+		free_page((unsigned long)vmx->vapic);
 		free_page((unsigned long)vmx->vmcs);
 		vmx_free_vpid(vmx->vpid);
 		return -ENOMEM;
@@ -831,6 +846,7 @@ static int vmx_vcpu_create(struct kvm_vcpu *vcpu)
 	r = vmx_vmclear(vmx->vmcs_pa);
 	preempt_enable();
 	if (r) {
+		free_page((unsigned long)vmx->perf_msrs);
 		free_page((unsigned long)vmx->vapic);
 		free_page((unsigned long)vmx->vmcs);
 		vmx_free_vpid(vmx->vpid);
@@ -844,6 +860,7 @@ static void vmx_vcpu_free(struct kvm_vcpu *vcpu)
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
 
 	vmx_clear_vcpu(vmx);
+	free_page((unsigned long)vmx->perf_msrs);
 	free_page((unsigned long)vmx->vapic);
 	free_page((unsigned long)vmx->vmcs);
 	vmx_free_vpid(vmx->vpid);
@@ -1450,6 +1467,36 @@ static void vmx_load_debug_state(struct kvm_vcpu *vcpu)
 		   vcpu->arch.guest_debug_dr7 : vcpu->arch.dr7);
 }
 
+/*
+ * Host perf events counting only the host or only the guest (the vPMU's,
+ * pmu.c): perf names the MSRs (IA32_PERF_GLOBAL_CTRL) that hold other
+ * values while the guest runs, and the CPU switches them at entry and exit.
+ */
+static void vmx_switch_perf_msrs(struct vcpu_vmx *vmx)
+{
+	struct perf_guest_switch_msr *msrs;
+	int i, nr = 0;
+	u32 n = 0;
+
+	msrs = perf_guest_get_msrs(&nr, NULL);
+	for (i = 0; msrs && i < nr && n < VMX_PERF_MSRS; i++) {
+		if (msrs[i].host == msrs[i].guest)
+			continue;
+		vmx->perf_msrs[n] = (struct vmx_msr_entry) {
+			.index = msrs[i].msr, .value = msrs[i].guest,
+		};
+		vmx->perf_msrs[VMX_PERF_MSRS + n] = (struct vmx_msr_entry) {
+			.index = msrs[i].msr, .value = msrs[i].host,
+		};
+		n++;
+	}
+	if (n != vmx->nr_perf_msrs) {
+		vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, n);
+		vmcs_write(VM_EXIT_MSR_LOAD_COUNT, n);
+		vmx->nr_perf_msrs = n;
+	}
+}
+
 static void vmx_run(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
@@ -1533,6 +1580,8 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 	vmx->entry_intr_info = 0;
 	vmx->entry_err = 0;
 	vmx->entry_insn_len = 0;
+
+	vmx_switch_perf_msrs(vmx);
 
 	/* The guest's CR8 is bits 7:4 of the virtual TPR. */
 	WRITE_ONCE(vmx->vapic[APIC_TASKPRI / 4], (vcpu->arch.cr8 & 0xf) << 4);
@@ -1787,6 +1836,10 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case EXIT_REASON_HLT:
 		exit->reason = X86_EXIT_HLT;
+		exit->next_rip = vmx_next_rip(vcpu);
+		return;
+	case EXIT_REASON_RDPMC:
+		exit->reason = X86_EXIT_RDPMC;
 		exit->next_rip = vmx_next_rip(vcpu);
 		return;
 	case EXIT_REASON_CPUID:
