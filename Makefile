@@ -148,7 +148,7 @@ bench: deps
 # nkvm only because Bochs's TSC is constant and nonstop: with the master
 # clock, kvmclock_vm_init() leaves a pvclock system_time a few ns below 0.
 VMX_TESTS ?= test_io test_hlt test_shutdown test_memory test_modes test_mmio \
-	     test_cpuid test_events test_badstate test_lifecycle test_system
+	     test_cpuid test_events test_badstate test_lifecycle test_system test_pmu
 
 # And the kernel's KVM selftests that run there (the others hang the bed or
 # need nested VMX, which Debian's kvm-intel offers and nkvm does not).
