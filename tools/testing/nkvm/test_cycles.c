@@ -253,12 +253,15 @@ static void read_slabs(struct slabs *s)
 	fclose(f);
 }
 
-/* Caches of "after" that grew beyond the tolerance (printed if say). */
+/*
+ * Caches of "after" that grew beyond the tolerance (printed if say, with
+ * the largest growth within it).
+ */
 static int slab_growth(const struct slabs *before, const struct slabs *after,
 		       long tol, bool say)
 {
-	long ncpus = sysconf(_SC_NPROCESSORS_ONLN), was, grew;
-	int i, j, problems = 0;
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN), was, grew, most = 0;
+	int i, j, problems = 0, which = -1;
 
 	for (i = 0; i < after->n; i++) {
 		/* Freed vmalloc areas are purged lazily: VmallocUsed counts. */
@@ -269,14 +272,22 @@ static int slab_growth(const struct slabs *before, const struct slabs *after,
 			if (!strcmp(before->c[j].name, after->c[i].name))
 				was = before->c[j].active;
 		grew = after->c[i].active - was;
-		if (grew <= tol + ncpus * after->c[i].per_slab)
+		if (grew <= tol + ncpus * after->c[i].per_slab) {
+			if (grew > most) {
+				most = grew;
+				which = i;
+			}
 			continue;
+		}
 		if (say)
 			th_log("leak: slab cache %s: %ld -> %ld active objects (+%ld; %ld a slab)",
 			       after->c[i].name, was, after->c[i].active, grew,
 			       after->c[i].per_slab);
 		problems++;
 	}
+	if (say && which >= 0)
+		th_log("largest growth within the tolerance: %s, +%ld objects (%ld a slab)",
+		       after->c[which].name, most, after->c[which].per_slab);
 	return problems;
 }
 
