@@ -71,7 +71,7 @@ struct params {
 	uint32_t round, ticks, errors, cpuid0, id;
 };
 
-/* Bits of the guest's report. */
+/* Bits of the guest's report (the guest code has them as numbers). */
 #define ERR_ECHO	1
 #define ERR_MMIO	2
 #define ERR_CPUID	4
@@ -362,8 +362,12 @@ static void *vcpu_thread(void *arg)
 				vcpu_fail(v, "round %u: the guest says round %u", r, val);
 			if (step == 4) {
 				if (val)
-					vcpu_fail(v, "round %u: the guest reports errors %#x",
-						  r, val);
+					vcpu_fail(v, "round %u: the guest reports%s%s%s%s%s", r,
+						  val & ERR_ECHO ? " a wrong IN" : "",
+						  val & ERR_MMIO ? " a wrong MMIO read" : "",
+						  val & ERR_CPUID ? " a changed CPUID" : "",
+						  val & ERR_DENSE ? " dense memory corrupted" : "",
+						  val & ERR_SPARSE ? " sparse memory corrupted" : "");
 				else if (p->ticks < r)
 					vcpu_fail(v, "round %u: %u timer ticks", r, p->ticks);
 				else if (memory_matches(v, r))
@@ -546,7 +550,7 @@ TEST(vms_with_exit_heavy_guests_and_memslot_churn)
 	double t0, t1, told, seen[MAX_VMS][MAX_VCPUS];
 	struct sigaction sa = { .sa_handler = on_signal };
 	int i, j, problems = 0;
-	bool early = false;
+	bool early = false;		/* a failure or a hang: stop now */
 
 	ASSERT_TRUE(vms != NULL);
 	close(kvm_open());
