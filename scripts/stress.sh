@@ -11,9 +11,11 @@
 #                page counts (test_cycles); then STRESS_SECONDS of several
 #                VMs of several vCPUs running exit-heavy guests with
 #                memslot churn (test_multivm), under STRESS_TESTS_MODE
-#   3. poison    the same bed booted with slub_debug=P (freed and new slab
-#                objects poisoned): test_isolation, which searches every
-#                structure copied out for the poison, and short runs of
+#   3. poison    the same bed booted with slub_debug=P page_poison=1
+#                init_on_alloc=0 (freed and new slab objects and free pages
+#                poisoned, new memory not zeroed): test_isolation, which
+#                searches every structure copied out for the poison, and
+#                short runs of
 #                test_cycles, test_multivm and test_lifecycle, under
 #                STRESS_TESTS_MODE
 #
@@ -78,7 +80,8 @@ for part in $PARTS; do
 			--args "--cycles=$CYCLES --seconds=$SECONDS_"
 		;;
 	poison)
-		bed poison --mode "$TESTS_MODE" --smp 2 --append "slub_debug=P" \
+		bed poison --mode "$TESTS_MODE" --smp 2 \
+			--append "slub_debug=P page_poison=1 init_on_alloc=0" \
 			--tests "test_isolation test_lifecycle test_cycles test_multivm" \
 			--timeout 300 --args "--cycles=50 --seconds=60"
 		;;

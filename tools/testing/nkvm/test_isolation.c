@@ -12,9 +12,10 @@
  *     the kvm_run mapping of a new vCPU (all zero) and the lists (supported
  *     CPUID, MSR indices).
  *     Every output is also searched for eight bytes of SLUB's free poison
- *     (0x6b): a bed booted with slub_debug=P (make stress) fills freed
- *     and new slab objects with it, so a copy of memory the kernel never
- *     wrote shows it.
+ *     (0x6b) or the page allocator's (0xaa): a bed booted with
+ *     slub_debug=P page_poison=1 init_on_alloc=0 (make stress) fills freed
+ *     and new slab objects and free pages with them, so a copy of memory
+ *     the kernel never wrote shows it.
  *   - A guest cannot reach host memory outside its memslots: its reads of
  *     guest-physical addresses around and between memslots, whose host
  *     neighbours hold a secret, are MMIO exits, and the guest sees what the
@@ -34,6 +35,7 @@
 #define PAT_A	0xa5
 #define PAT_B	0x5a
 #define POISON	0x6b		/* SLUB's POISON_FREE */
+#define PAGE_POISON 0xaa	/* the page allocator's, with page_poison=1 */
 
 /* Is slab poisoning on (slub_debug=P)? */
 static bool slab_poisoning(void)
@@ -49,16 +51,36 @@ static bool slab_poisoning(void)
 	return c == '1';
 }
 
-/* Eight bytes of slab poison in a row: memory the kernel never wrote. */
+/* Is the page allocator's poisoning on (page_poison=1, init_on_alloc=0)? */
+static bool page_poisoning(void)
+{
+	char line[4096] = "";
+	int fd = open("/proc/cmdline", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, line, sizeof(line) - 1) < 0)
+		line[0] = 0;
+	close(fd);
+	return strstr(line, "page_poison=1") && strstr(line, "init_on_alloc=0");
+}
+
+/*
+ * Eight bytes of slab or page poison in a row: memory the kernel never
+ * wrote (Debian's kernels zero new memory by default, init_on_alloc=1,
+ * but not the objects of a poisoned slab cache).
+ */
 static void assert_no_poison(const char *what, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	size_t i, run = 0;
+	size_t i, slab = 0, page = 0;
 
 	for (i = 0; i < len; i++) {
-		run = p[i] == POISON ? run + 1 : 0;
-		if (run == 8) {
-			TH_LOG("%s: slab poison at offset %zu of %zu", what, i - 7, len);
+		slab = p[i] == POISON ? slab + 1 : 0;
+		page = p[i] == PAGE_POISON ? page + 1 : 0;
+		if (slab == 8 || page == 8) {
+			TH_LOG("%s: %s poison at offset %zu of %zu", what,
+			       slab == 8 ? "slab" : "page", i - 7, len);
 			ASSERT_TRUE(0);
 		}
 	}
@@ -190,7 +212,8 @@ TEST(vcpu_get_ioctls_write_every_byte)
 	void *p;
 	int i, size;
 
-	TH_LOG("slab poisoning %s", slab_poisoning() ? "on" : "off");
+	TH_LOG("slab poisoning %s, page poisoning %s", slab_poisoning() ? "on" : "off",
+	       page_poisoning() ? "on" : "off");
 	free(fetch_ioctl("KVM_GET_REGS", vcpu->fd, KVM_GET_REGS, sizeof(struct kvm_regs)));
 
 	sregs = fetch_ioctl("KVM_GET_SREGS", vcpu->fd, KVM_GET_SREGS, sizeof(*sregs));
