@@ -24,6 +24,8 @@
 
 #include "hypercall.h"
 #include "cpuid.h"
+#include "lapic.h"
+#include "irq.h"
 
 /* "KVMKVMKVM\0\0\0" in EBX, ECX, EDX of the signature leaf. */
 #define KVM_SIG_EBX	0x4b4d564b
@@ -67,6 +69,52 @@ static void kvm_sched_yield(struct kvm_vcpu *vcpu, u64 dest)
 		cond_resched();
 }
 
+/*
+ * KVM_HC_KICK_CPU: wake the vCPU with APIC ID @apic_id from a HLT its
+ * guest does with interrupts off (a PV spinlock's wait), or make its next
+ * such HLT return at once.
+ */
+static void kvm_kick_cpu(struct kvm_vcpu *vcpu, u64 apic_id)
+{
+	struct kvm_vcpu *target;
+	unsigned long i;
+
+	kvm_for_each_vcpu(i, target, vcpu->kvm) {
+		/* Published last by kvm_lapic_create(). */
+		struct kvm_lapic *apic = smp_load_acquire(&target->arch.apic);
+
+		if (!apic || vlapic_cur_id(apic) != apic_id)
+			continue;
+		WRITE_ONCE(target->arch.pv_unhalted, true);
+		kvm_vcpu_kick(target);
+		return;
+	}
+}
+
+/*
+ * KVM_HC_SEND_IPI: @icr's low half (vector, delivery mode, level, trigger;
+ * physical, no shorthand) to the APIC IDs @min + i for the bits i of @low,
+ * then @min + 64 (32 outside 64-bit code) + i for those of @high.
+ */
+static long kvm_send_ipi(struct kvm_vcpu *vcpu, u64 low, u64 high, u32 min,
+			 u64 icr, bool op64)
+{
+	struct kvm_lapic_irq irq = {
+		.vector = icr & LAPIC_VECTOR_MASK,
+		.delivery_mode = (icr & LAPIC_DM_MASK) >> LAPIC_DM_SHIFT,
+		.level = icr & LAPIC_INT_ASSERT,
+		.trig_level = icr & LAPIC_LEVEL_TRIGGER,
+	};
+	u64 bitmap[2] = { low, high };
+
+	if (icr & (LAPIC_DEST_LOGICAL | LAPIC_SHORT_MASK))
+		return -KVM_EINVAL;
+	if (!kvm_lapic_in_kernel(vcpu))
+		return -KVM_EOPNOTSUPP;
+	return kvm_irq_deliver_bitmap(vcpu->kvm, bitmap, min, op64 ? 64 : 32,
+				      &irq);
+}
+
 /* 64-bit code: long mode and a 64-bit code segment. */
 static bool kvm_hypercall_64(struct kvm_vcpu *vcpu)
 {
@@ -83,11 +131,17 @@ int kvm_handle_hypercall(struct kvm_vcpu *vcpu, u64 next_rip)
 	bool op64 = kvm_hypercall_64(vcpu);
 	u64 nr = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 	u64 a0 = kvm_reg_read(vcpu, VCPU_REGS_RBX);
+	u64 a1 = kvm_reg_read(vcpu, VCPU_REGS_RCX);
+	u64 a2 = kvm_reg_read(vcpu, VCPU_REGS_RDX);
+	u64 a3 = kvm_reg_read(vcpu, VCPU_REGS_RSI);
 	long ret = -KVM_ENOSYS;
 
 	if (!op64) {
 		nr = (u32)nr;
 		a0 = (u32)a0;
+		a1 = (u32)a1;
+		a2 = (u32)a2;
+		a3 = (u32)a3;
 	}
 
 	if (kvm_x86_ops->get_cpl(vcpu) != 0) {
@@ -99,6 +153,18 @@ int kvm_handle_hypercall(struct kvm_vcpu *vcpu, u64 next_rip)
 	case KVM_HC_VAPIC_POLL_IRQ:
 		ret = 0;
 		break;
+	case KVM_HC_KICK_CPU:
+		if (!kvm_pv_has(vcpu, KVM_FEATURE_PV_UNHALT))
+			break;
+		kvm_kick_cpu(vcpu, a1);
+		kvm_sched_yield(vcpu, a1);
+		ret = 0;
+		break;
+	case KVM_HC_SEND_IPI:
+		if (!kvm_pv_has(vcpu, KVM_FEATURE_PV_SEND_IPI))
+			break;
+		ret = kvm_send_ipi(vcpu, a0, a1, a2, a3, op64);
+		break;
 	case KVM_HC_SCHED_YIELD:
 		if (!kvm_pv_has(vcpu, KVM_FEATURE_PV_SCHED_YIELD))
 			break;
@@ -106,7 +172,7 @@ int kvm_handle_hypercall(struct kvm_vcpu *vcpu, u64 next_rip)
 		ret = 0;
 		break;
 	default:
-		/* KICK_CPU, SEND_IPI, CLOCK_PAIRING, ...: not offered. */
+		/* CLOCK_PAIRING, MAP_GPA_RANGE, ...: not offered. */
 		break;
 	}
 out:

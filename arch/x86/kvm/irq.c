@@ -232,6 +232,24 @@ int kvm_irq_deliver(struct kvm *kvm, struct kvm_lapic *src,
 	return vlapic_deliver(&set, src, irq);
 }
 
+int kvm_irq_deliver_bitmap(struct kvm *kvm, const u64 bitmap[2], u32 min,
+			   unsigned int bits, const struct kvm_lapic_irq *irq)
+{
+	struct kvm_lapic *apic;
+	unsigned long pos = 0;
+	int n = 0;
+
+	while ((apic = vm_next_apic(kvm, &pos))) {
+		u32 off = vlapic_cur_id(apic) - min;
+
+		if (off >= 2 * bits || !vlapic_hw_enabled(apic) ||
+		    !(bitmap[off / bits] & BIT_ULL(off % bits)))
+			continue;
+		n += vlapic_accept_irq(apic, irq);
+	}
+	return n;
+}
+
 int kvm_irq_deliver_msi(struct kvm *kvm, u32 address_lo, u32 address_hi,
 			u32 data)
 {

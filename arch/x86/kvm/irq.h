@@ -102,6 +102,13 @@ int kvm_irq_deliver(struct kvm *kvm, struct kvm_lapic *src,
 
 /* MSI routes and KVM_SIGNAL_MSI (through the router): decode and deliver.
  * -EINVAL for an invalid message (kvm_msi_decode()). */
+/*
+ * The IPI @irq (physical, no shorthand) to every enabled APIC whose ID is
+ * @min + i for a bit i set in @bitmap (2 words of @bits bits: KVM_HC_SEND_IPI).
+ * Returns how many took it.
+ */
+int kvm_irq_deliver_bitmap(struct kvm *kvm, const u64 bitmap[2], u32 min,
+			   unsigned int bits, const struct kvm_lapic_irq *irq);
 int kvm_irq_deliver_msi(struct kvm *kvm, u32 address_lo, u32 address_hi,
 			u32 data);
 

@@ -256,6 +256,14 @@ static inline bool vlapic_enabled(const struct kvm_lapic *apic)
 	return vlapic_hw_enabled(apic) && vlapic_sw_enabled(apic);
 }
 
+/* The APIC ID as the guest set it (8 bits in xAPIC mode). */
+static inline u32 vlapic_cur_id(const struct kvm_lapic *apic)
+{
+	u32 id = vlapic_reg(apic, LAPIC_ID);
+
+	return vlapic_x2apic_mode(apic) ? id : id >> 24;
+}
+
 static inline bool vlapic_is_bsp(const struct kvm_lapic *apic)
 {
 	return READ_ONCE(apic->base) & LAPIC_BASE_BSP;

@@ -520,6 +520,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	arch->nmi_masked = false;
 	arch->triple_fault_pending = false;
 	arch->pio.pending = false;
+	arch->pv_unhalted = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
 	if (!init) {
@@ -849,7 +850,7 @@ static void kvm_vcpu_sipi(struct kvm_vcpu *vcpu, u8 vector)
 static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 {
 	if (vcpu->arch.nmi_pending || vcpu->arch.triple_fault_pending ||
-	    kvm_lapic_has_events(vcpu))
+	    kvm_lapic_has_events(vcpu) || READ_ONCE(vcpu->arch.pv_unhalted))
 		return true;
 	return kvm_cpu_has_interrupt(vcpu) &&
 	       (vcpu->arch.rflags & X86_EFLAGS_IF);
@@ -932,6 +933,7 @@ static int kvm_emulate_halt(struct kvm_vcpu *vcpu)
 		return r;
 	}
 	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
+	WRITE_ONCE(vcpu->arch.pv_unhalted, false);
 	return 1;
 }
 
@@ -2186,6 +2188,10 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 				kvm_vcpu_sipi(vcpu, vector);
 		}
 		mp.mp_state = vcpu->arch.mp_state;
+		/* Kicked (KVM_HC_KICK_CPU): as good as running, as on Linux. */
+		if (mp.mp_state == KVM_MP_STATE_HALTED &&
+		    READ_ONCE(vcpu->arch.pv_unhalted))
+			mp.mp_state = KVM_MP_STATE_RUNNABLE;
 		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
 	}
 	case KVM_GET_LAPIC: {

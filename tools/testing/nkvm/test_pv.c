@@ -9,6 +9,8 @@
  * (KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET).
  */
 #include <cpuid.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <x86intrin.h>
@@ -397,6 +399,157 @@ TEST(tsc_offset_attribute)
 	after = __rdtsc() + off;
 	ASSERT_GE(guest, before);
 	ASSERT_LE(guest, after);
+}
+
+/* ---- KVM_HC_SEND_IPI and KVM_HC_KICK_CPU between two vCPUs ---------------- */
+
+#define KVM_HC_KICK_CPU		5
+#define KVM_HC_SEND_IPI		10
+#define AP_CODE			0x2000
+#define IPI_HANDLER		0x3100
+#define AP_READY		0x504
+#define AP_IPIS			0x502
+#define AP_HALTING		0x506
+
+#define X2APIC_ON							\
+	"mov $0x1b, %ecx\n"						\
+	"rdmsr\n"							\
+	"or $0xc00, %eax\n"						\
+	"wrmsr\n"							\
+	"mov $0x80f, %ecx\n"						\
+	"mov $0x1ff, %eax\n"						\
+	"xor %edx, %edx\n"						\
+	"wrmsr\n"
+
+/* EAX = nr, EBX, ECX, EDX, ESI = arguments; the result goes out to @port. */
+#define PV_HYPERCALL(nr, a0, a1, a2, a3, port)				\
+	"mov $" nr ", %eax\n"						\
+	"mov $" a0 ", %ebx\n"						\
+	"mov $" a1 ", %ecx\n"						\
+	"mov $" a2 ", %edx\n"						\
+	"mov $" a3 ", %esi\n"						\
+	".byte 0x0f, 0x01, 0xd9\n"	/* VMMCALL, VMCALL on Intel */	\
+	"out %eax, $" port "\n"
+
+/*
+ * The BSP: an IPI (vector 0x41) to APIC ID 1, one with a logical ICR, one
+ * to an APIC ID nobody has; then, once the AP halts with interrupts off,
+ * a kick for it.
+ */
+GUEST_CODE(pv_bsp,
+	X2APIC_ON
+	"1: cmpw $1, 0x504\n"
+	"jne 1b\n"
+	PV_HYPERCALL("10", "2", "0", "0", "0x41", "0x10")
+	PV_HYPERCALL("10", "2", "0", "0", "0x841", "0x10")
+	PV_HYPERCALL("10", "0x20", "0", "0", "0x41", "0x10")
+	"2: cmpw $1, 0x506\n"
+	"jne 2b\n"
+	PV_HYPERCALL("5", "0", "1", "0", "0", "0x12")
+	"hlt\n"
+);
+
+/* The AP: waits for the IPI, then halts with IF = 0 until kicked. */
+GUEST_CODE(pv_ap,
+	X2APIC_ON
+	"movw $1, 0x504\n"
+	"1: cli\n"
+	"cmpw $1, 0x502\n"
+	"jae 2f\n"
+	"sti\n"
+	"hlt\n"
+	"jmp 1b\n"
+	"2: out %al, $0x11\n"
+	"movw $1, 0x506\n"
+	"hlt\n"
+	"out %al, $0x13\n"
+	"hlt\n"
+);
+
+GUEST_CODE(ipi_count_handler,
+	"push %eax\n"
+	"push %ecx\n"
+	"push %edx\n"
+	"incw 0x502\n"
+	"mov $0x80b, %ecx\n"
+	"xor %eax, %eax\n"
+	"xor %edx, %edx\n"
+	"wrmsr\n"
+	"pop %edx\n"
+	"pop %ecx\n"
+	"pop %eax\n"
+	"iret\n"
+);
+
+/* The native hypercall instead of every VMMCALL of a loaded guest. */
+static void fix_native(struct vm *vm, uint64_t gpa, size_t len)
+{
+	uint8_t *p = vm_ptr(vm, gpa);
+	size_t i;
+
+	for (i = 0; i + 3 <= len; i++)
+		if (!memcmp(p + i, vmmcall, 3))
+			memcpy(p + i, native_insn(), 3);
+}
+
+static struct vcpu *pv_vcpu(struct vm *vm, int id, uint64_t rip)
+{
+	struct vcpu *vcpu = vcpu_create(vm, id);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 1, 0);
+
+	ASSERT_TRUE(e != NULL);
+	e->ecx |= 1U << 21;		/* x2APIC */
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+	vcpu_set_real_mode(vcpu, rip);
+	return vcpu;
+}
+
+static void *run_pv_ap(void *arg)
+{
+	struct vcpu *ap = arg;
+
+	RUN_OUT(ap, 1, 0x11);		/* took the IPI */
+	RUN_OUT(ap, 1, 0x13);		/* kicked out of its HLT */
+	return NULL;
+}
+
+TEST(send_ipi_and_kick_cpu)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	uint16_t ivt[2] = { IPI_HANDLER, 0 };
+	struct vcpu *bsp, *ap;
+	uint32_t f;
+	struct vm *vm;
+	pthread_t t;
+	int kvm = kvm_open();
+
+	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+		SKIP("no KVM_CAP_IRQCHIP");
+	close(kvm);
+	vm = vm_create(VM_MEM_SIZE);
+	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	f = supported_pv_features(vm->kvm_fd);
+	if (!(f & (1U << 7)) || !(f & (1U << 11)))
+		SKIP("no KVM_FEATURE_PV_UNHALT or KVM_FEATURE_PV_SEND_IPI");
+	bsp = pv_vcpu(vm, 0, CODE_ADDR);
+	ap = pv_vcpu(vm, 1, AP_CODE);
+	ASSERT_OK(ioctl(ap->fd, KVM_SET_MP_STATE, &mp));
+	vm_load_guest(vm, pv_bsp);
+	fix_native(vm, CODE_ADDR, GUEST_SIZE(pv_bsp));
+	vm_write(vm, AP_CODE, pv_ap, GUEST_SIZE(pv_ap));
+	vm_write(vm, IPI_HANDLER, ipi_count_handler,
+		 GUEST_SIZE(ipi_count_handler));
+	vm_write(vm, 0x41 * 4, ivt, sizeof(ivt));
+
+	ASSERT_EQ(pthread_create(&t, NULL, run_pv_ap, ap), 0);
+	ASSERT_EQ(RUN_OUT(bsp, 4, 0x10), 1);		/* one APIC took it */
+	ASSERT_EQ(RUN_OUT(bsp, 4, 0x10), (uint32_t)-EINVAL);
+	ASSERT_EQ(RUN_OUT(bsp, 4, 0x10), 0);		/* nobody has ID 5 */
+	ASSERT_EQ(RUN_OUT(bsp, 4, 0x12), 0);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(*(uint16_t *)vm_ptr(vm, AP_IPIS), 1);
 }
 
 TEST_HARNESS_MAIN

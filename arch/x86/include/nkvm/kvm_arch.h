@@ -226,6 +226,7 @@ struct kvm_vcpu_arch {
 	u64 steal_time_msr;		/* MSR_KVM_STEAL_TIME */
 	u64 steal_last_run_delay;	/* the task's run delay, last update */
 	bool pv_enforce;		/* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
+	bool pv_unhalted;		/* KVM_HC_KICK_CPU: the next HLT ends */
 
 	/* PDPTRs userspace gave with KVM_SET_SREGS2, until the next entry. */
 	u64 pdptrs[4];
