@@ -161,17 +161,6 @@ TEST(lapic_state_round_trip)
 
 /* ---- The x2APIC timer --------------------------------------------------- */
 
-/* Enter x2APIC mode and enable the APIC (SPIV = 0x1ff). */
-#define X2APIC_ON							\
-	"mov $0x1b, %ecx\n"						\
-	"rdmsr\n"							\
-	"or $0xc00, %eax\n"						\
-	"wrmsr\n"							\
-	"mov $0x80f, %ecx\n"						\
-	"mov $0x1ff, %eax\n"						\
-	"xor %edx, %edx\n"						\
-	"wrmsr\n"
-
 /* Count at @counter, EOI through the x2APIC. */
 #define HANDLER_BODY(counter)						\
 	"push %eax\n"							\

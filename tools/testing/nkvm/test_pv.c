@@ -411,16 +411,6 @@ TEST(tsc_offset_attribute)
 #define AP_IPIS			0x502
 #define AP_HALTING		0x506
 
-#define X2APIC_ON							\
-	"mov $0x1b, %ecx\n"						\
-	"rdmsr\n"							\
-	"or $0xc00, %eax\n"						\
-	"wrmsr\n"							\
-	"mov $0x80f, %ecx\n"						\
-	"mov $0x1ff, %eax\n"						\
-	"xor %edx, %edx\n"						\
-	"wrmsr\n"
-
 /* EAX = nr, EBX, ECX, EDX, ESI = arguments; the result goes out to @port. */
 #define PV_HYPERCALL(nr, a0, a1, a2, a3, port)				\
 	"mov $" nr ", %eax\n"						\

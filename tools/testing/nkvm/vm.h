@@ -102,6 +102,20 @@ struct vcpu {
 #define XSTR(x) STR(x)
 
 /*
+ * Guest text (any mode): the local APIC into x2APIC mode (APIC base EXTD
+ * and EN) and software-enabled (SVR 0x1ff); clobbers EAX, ECX, EDX.
+ */
+#define X2APIC_ON							\
+	"mov $0x1b, %ecx\n"						\
+	"rdmsr\n"							\
+	"or $0xc00, %eax\n"						\
+	"wrmsr\n"							\
+	"mov $0x80f, %ecx\n"						\
+	"mov $0x1ff, %eax\n"						\
+	"xor %edx, %edx\n"						\
+	"wrmsr\n"
+
+/*
  * ---- Guests in every CPU mode ----
  *
  * vm_build_tables() writes, at fixed guest-physical addresses, a GDT with
