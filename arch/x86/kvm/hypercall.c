@@ -217,6 +217,8 @@ static int kvm_linear_copy(struct kvm_vcpu *vcpu, u64 la, u8 *buf,
  * A #UD: if it is the other vendor's hypercall instruction and the quirk
  * is on, patch it to the native one and return to the guest at the same
  * RIP, so that it runs the hypercall.  Otherwise the guest gets its #UD.
+ * As Linux's emulator: VMMCALL outside protected mode (or in virtual-8086
+ * mode) stays a #UD, VMCALL outside ring 0 is a #GP.
  */
 int kvm_handle_ud(struct kvm_vcpu *vcpu)
 {
@@ -235,8 +237,20 @@ int kvm_handle_ud(struct kvm_vcpu *vcpu)
 		la = (u32)(la + sregs.cs.base);
 	if (kvm_linear_copy(vcpu, la, insn, sizeof(insn), false))
 		goto ud;
-	if (memcmp(insn, vmcall_insn, 3) && memcmp(insn, vmmcall_insn, 3))
+	if (!memcmp(insn, vmmcall_insn, 3)) {
+		/* VMMCALL is a protected-mode instruction (as Linux decodes it). */
+		if (!(vcpu->arch.cr0 & X86_CR0_PE) ||
+		    (vcpu->arch.rflags & X86_EFLAGS_VM))
+			goto ud;
+	} else if (!memcmp(insn, vmcall_insn, 3)) {
+		/* VMCALL is privileged: #GP outside ring 0. */
+		if (kvm_x86_ops->get_cpl(vcpu) != 0) {
+			nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+			return 1;
+		}
+	} else {
 		goto ud;
+	}
 	/* Already native: another vCPU patched it meanwhile.  Run it. */
 	if (!memcmp(insn, native, 3))
 		return 1;

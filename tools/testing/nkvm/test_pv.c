@@ -202,6 +202,12 @@ TEST(other_vendor_hypercall_is_patched)
 	uint8_t *insn;
 	struct vcpu *vcpu = other_vendor_vcpu(&insn);
 
+	/* This guest runs in real mode, where VMMCALL is not fixed. */
+	if (!host_is_amd()) {
+		ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), UD_MARK);
+		ASSERT_EQ(memcmp(insn, other_insn(), 3), 0);
+		return;
+	}
 	ASSERT_EQ(hypercall(vcpu, KVM_HC_SCHED_YIELD, 0), 0);
 	ASSERT_EQ(memcmp(insn, native_insn(), 3), 0);
 	ASSERT_EQ(*(uint16_t *)vm_ptr(vcpu->vm, UD_COUNT), 0);
