@@ -161,23 +161,8 @@ TEST(lapic_state_round_trip)
 
 /* ---- The x2APIC timer --------------------------------------------------- */
 
-/* Count at @counter, EOI through the x2APIC. */
-#define HANDLER_BODY(counter)						\
-	"push %eax\n"							\
-	"push %ecx\n"							\
-	"push %edx\n"							\
-	"incw " counter "\n"						\
-	"mov $0x80b, %ecx\n"						\
-	"xor %eax, %eax\n"						\
-	"xor %edx, %edx\n"						\
-	"wrmsr\n"							\
-	"pop %edx\n"							\
-	"pop %ecx\n"							\
-	"pop %eax\n"							\
-	"iret\n"
-
-GUEST_CODE(count_handler, HANDLER_BODY("0x500"));
-GUEST_CODE(count1_handler, HANDLER_BODY("0x502"));
+GUEST_CODE(count_handler, X2APIC_COUNT_HANDLER("0x500"));
+GUEST_CODE(count1_handler, X2APIC_COUNT_HANDLER("0x502"));
 
 /* Periodic timer, vector 0x40, 1 ms (divide by 1 at 1 GHz); ten ticks. */
 GUEST_CODE(periodic_guest,

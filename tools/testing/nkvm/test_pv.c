@@ -462,20 +462,7 @@ GUEST_CODE(pv_ap,
 	"hlt\n"
 );
 
-GUEST_CODE(ipi_count_handler,
-	"push %eax\n"
-	"push %ecx\n"
-	"push %edx\n"
-	"incw 0x502\n"
-	"mov $0x80b, %ecx\n"
-	"xor %eax, %eax\n"
-	"xor %edx, %edx\n"
-	"wrmsr\n"
-	"pop %edx\n"
-	"pop %ecx\n"
-	"pop %eax\n"
-	"iret\n"
-);
+GUEST_CODE(ipi_count_handler, X2APIC_COUNT_HANDLER("0x502"));
 
 /* The native hypercall instead of every VMMCALL of a loaded guest. */
 static void fix_native(struct vm *vm, uint64_t gpa, size_t len)

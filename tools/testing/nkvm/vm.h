@@ -116,6 +116,24 @@ struct vcpu {
 	"wrmsr\n"
 
 /*
+ * Guest text: a real-mode interrupt handler that counts at the 16-bit
+ * @counter (an address string) and EOIs through the x2APIC.
+ */
+#define X2APIC_COUNT_HANDLER(counter)					\
+	"push %eax\n"							\
+	"push %ecx\n"							\
+	"push %edx\n"							\
+	"incw " counter "\n"						\
+	"mov $0x80b, %ecx\n"						\
+	"xor %eax, %eax\n"						\
+	"xor %edx, %edx\n"						\
+	"wrmsr\n"							\
+	"pop %edx\n"							\
+	"pop %ecx\n"							\
+	"pop %eax\n"							\
+	"iret\n"
+
+/*
  * ---- Guests in every CPU mode ----
  *
  * vm_build_tables() writes, at fixed guest-physical addresses, a GDT with
