@@ -8,6 +8,7 @@
 
 #include <linux/module.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/smp.h>
 #include <linux/rcuwait.h>
 #include <linux/slab.h>
@@ -162,7 +163,9 @@ int kvm_vcpu_halt(struct kvm_vcpu *vcpu, bool (*runnable)(struct kvm_vcpu *))
 	while ((now = ktime_get_ns()) < poll_end) {
 		if (runnable(vcpu))
 			goto out;
-		if (signal_pending(current) || need_resched())
+		/* Polling only helps while no other task wants this CPU. */
+		if (signal_pending(current) || need_resched() ||
+		    !single_task_running())
 			break;
 		cpu_relax();
 	}
