@@ -121,8 +121,12 @@ selftests: deps
 # The benchmarks, Debian's KVM then nkvm in one boot of the SVM bed (one
 # CPU, BENCH_MEM of memory for the 4 GiB slot), then the table (text and
 # CSV) and the chart of the ratios in BENCH_OUT.  Not part of make check.
+# The bed's clock counts instructions (run-bed.sh --icount) so that the
+# host's load does not change the figures; BENCH_ICOUNT=0 measures wall
+# time instead (noisy on a shared machine).
 BENCH_OUT ?= $(BUILD)/bench
 BENCH_MEM ?= 6G
+BENCH_ICOUNT ?= 1
 BENCH_ARGS ?=
 
 bench: deps
@@ -131,6 +135,7 @@ bench: deps
 	@mkdir -p $(BENCH_OUT)
 	install -m 755 tools/testing/bench/bench_vmm_boot.sh $(BUILD)/bench_vmm_boot
 	@rc=0; tools/testing/bed/run-bed.sh --mode both --bench --mem $(BENCH_MEM) \
+		$(if $(filter 1,$(BENCH_ICOUNT)),--icount) \
 		--timeout 900 --files "$(BUILD)/test_vmm_boot" \
 		--bench-out $(BENCH_OUT)/lines $(BENCH_ARGS) || rc=$$?; \
 	echo; tools/testing/bench/report.sh $(BENCH_OUT)/lines $(BENCH_OUT) || rc=1; \

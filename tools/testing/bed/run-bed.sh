@@ -31,6 +31,7 @@ TESTS_SET=0
 BUILD=$REPO/tools/testing/build
 BENCH=0
 BENCH_OUT=
+ICOUNT=0
 DEMO=
 DEMO_ARGS=
 TIMEOUT=120
@@ -74,6 +75,9 @@ usage: $0 [options]
   --bench                 run the bench_* programs instead of the tests
   --bench-out FILE        also write the raw bench lines of every phase to
                           FILE (for tools/testing/bench/report.sh)
+  --icount                svm bed: QEMU's clock counts instructions (-icount
+                          shift=0,sleep=off: 1 ns each), so times measured in
+                          the bed do not depend on the host's load
   --demo PROGRAM          run only PROGRAM, on nkvm, output unprefixed
   --args "ARGS"           arguments for every test program (e.g. the demo)
   --files "SRC[:DST] ..." extra files for the initramfs (default DST /data/)
@@ -136,6 +140,7 @@ while [ $# -gt 0 ]; do
 	esac
 	case $opt in
 	--bench) BENCH=1; shift; continue ;;
+	--icount) ICOUNT=1; shift; continue ;;
 	--keep) KEEP=1; shift; continue ;;
 	--verbose) VERBOSE=1; shift; continue ;;
 	--kvm-selftests-slow) KSFT_SLOW=1; shift; continue ;;
@@ -530,8 +535,10 @@ start_qemu() {
 	: >"$CON"
 	: >"$CTL"
 	# ttyS0 is the console, ttyS1 the control channel (heartbeat, results).
+	local icount=()
+	[ $ICOUNT = 1 ] && icount=(-icount shift=0,sleep=off)
 	"$QEMU" -M q35 -accel "$accel" -cpu EPYC,+svm,+npt -m "$MEM" -smp "$SMP" \
-		-nographic -nodefaults -no-reboot -monitor none \
+		"${icount[@]}" -nographic -nodefaults -no-reboot -monitor none \
 		-serial "file:$CON" -serial "file:$CTL" \
 		-kernel "$VMLINUZ" -initrd "$TMP/initrd.cpio" -append "$append" \
 		</dev/null >"$TMP/qemu.out" 2>&1 &
