@@ -41,7 +41,9 @@
  *   set_irq_inatomic(kvm, route, irq_source_id, level)
  *	The same from an eventfd wake-up (hard interrupts off, may not sleep):
  *	deliver and return >= 0, or return -EWOULDBLOCK and the core retries
- *	from a workqueue with set_irqchip/set_msi.
+ *	from a workqueue with set_irqchip/set_msi.  The core tries a GSI's
+ *	routes in order and falls back only if the first refuses: refuse a
+ *	kind of route always or never.
  *   msi_x2apic_format(kvm)
  *	Whether MSI addresses use the x2APIC API format (KVM_CAP_X2APIC_API):
  *	routes whose address_hi[7:0] is not zero are then refused.

@@ -655,24 +655,33 @@ static void irqfd_deactivate(struct nkvm_irqfd *irqfd)
 	queue_work(irqfd_cleanup_wq, &irqfd->shutdown);
 }
 
-/* Try to deliver from the wake-up itself (a lone MSI route, typically). */
+/*
+ * Try to deliver from the wake-up itself: every route of the GSI, a pin
+ * pulsed as irqfd_inject() does (an MSI has no de-assert).
+ */
 static bool irqfd_inject_inatomic(struct nkvm_irqfd *irqfd)
 {
 	struct kvm *kvm = irqfd->kvm;
 	const struct kvm_irqchip_ops *ops = kvm_irqchip_ops(kvm);
+	const int src = KVM_USERSPACE_IRQ_SOURCE_ID;
 	const struct kvm_irq_route *rt;
 	bool done = false;
 	int idx;
+	u32 i, n;
 
 	if (!ops || !ops->set_irq_inatomic || irqfd->resampler)
 		return false;
 	idx = srcu_read_lock(&kvm->eventfds.irq_srcu);
-	if (kvm_irq_routing_lookup(srcu_dereference(kvm->eventfds.routing,
+	n = kvm_irq_routing_lookup(srcu_dereference(kvm->eventfds.routing,
 						    &kvm->eventfds.irq_srcu),
-				   irqfd->gsi, &rt) == 1)
-		done = ops->set_irq_inatomic(kvm, rt,
-					     KVM_USERSPACE_IRQ_SOURCE_ID,
-					     1) != -EWOULDBLOCK;
+				   irqfd->gsi, &rt);
+	for (i = 0; i < n; i++) {
+		if (ops->set_irq_inatomic(kvm, &rt[i], src, 1) == -EWOULDBLOCK)
+			break;
+		if (rt[i].type != KVM_IRQ_ROUTING_MSI)
+			ops->set_irq_inatomic(kvm, &rt[i], src, 0);
+		done = true;
+	}
 	srcu_read_unlock(&kvm->eventfds.irq_srcu, idx);
 	return done;
 }

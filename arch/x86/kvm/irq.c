@@ -344,16 +344,18 @@ static int irqchip_set_msi(struct kvm *kvm, const struct kvm_msi *msi)
 }
 
 /*
- * An irqfd's wake-up: an MSI goes at once (delivery takes no lock that
- * sleeps); a pin is pulsed by the router's worker instead.
+ * An irqfd's wake-up: nothing on the way sleeps (the 8259's and the
+ * IOAPIC's locks are spinlocks taken with interrupts off, delivery to the
+ * APICs only kicks), so an MSI or a pin goes at once, without the
+ * router's worker and the context switches it costs.
  */
 static int irqchip_set_inatomic(struct kvm *kvm,
 				const struct kvm_irq_route *route,
 				int irq_source_id, int level)
 {
-	if (route->type != KVM_IRQ_ROUTING_MSI || !level)
-		return -EWOULDBLOCK;
-	return irqchip_set_msi(kvm, &route->msi);
+	if (route->type == KVM_IRQ_ROUTING_MSI)
+		return level ? irqchip_set_msi(kvm, &route->msi) : 0;
+	return irqchip_set(kvm, route, irq_source_id, level, false);
 }
 
 static bool irqchip_msi_x2apic_format(struct kvm *kvm)
