@@ -336,7 +336,8 @@ static void svm_new_asid(struct vcpu_svm *svm, struct svm_cpu *sd)
 
 /* ---- Segments and control registers ----------------------------------- */
 
-static void svm_seg_to_kvm(const struct vmcb_seg *s, struct kvm_segment *k)
+static __always_inline void svm_seg_to_kvm(const struct vmcb_seg *s,
+					   struct kvm_segment *k)
 {
 	*k = (struct kvm_segment) {
 		.base = s->base,
