@@ -114,6 +114,7 @@ set xrange [-0.6:$nfig - 0.4]
 set yrange [0:$ymax]
 set ylabel "time ratio (throughputs inverted)"
 set xtics rotate by -40 noenhanced
+set rmargin 8
 set grid ytics
 set key top left
 plot "$OUT/ratios.dat" using 2:xtic(1) title "nkvm/linux" lc rgb "#3070b0", \
