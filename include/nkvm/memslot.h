@@ -4,7 +4,10 @@
  *
  * A memslot set is an immutable snapshot: an array of slots sorted by guest
  * frame number, published under RCU (SRCU in the VM) and replaced as a whole
- * on every change.  Lookups by gfn are a binary search.  This file and
+ * on every change.  Lookups by gfn are a binary search.  A second index
+ * sorts the slots by host address (slots may share host memory), with the
+ * largest host end so far, so that the MMU notifier finds the slots of a
+ * host range in O(log n + the slots it meets).  This file and
  * virt/kvm/memslot.c are pure logic: they also build in userspace for the
  * unit tests (tools/testing/unit), with NKVM_USERSPACE defined.
  */
@@ -34,6 +37,9 @@ struct kvm_memory_slot {
 
 struct kvm_memslots {
 	int nr;
+	/* nr each, in the same allocation: */
+	struct kvm_memory_slot **by_hva;	/* sorted by userspace_addr */
+	unsigned long *hva_end;			/* max end of by_hva[0..i] */
 	struct kvm_memory_slot *slots[];	/* sorted by base_gfn */
 };
 
@@ -63,6 +69,12 @@ struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
 					      gfn_t gfn);
 struct kvm_memory_slot *kvm_memslots_find_id(const struct kvm_memslots *slots,
 					     u16 id);
+/*
+ * The last index of by_hva whose slot starts below @end, or -1.  The slots
+ * meeting host range [start, end) are among by_hva[i] for i from there
+ * down while hva_end[i] > start.
+ */
+int kvm_memslots_hva_last(const struct kvm_memslots *slots, unsigned long end);
 
 /*
  * Build a new set from @slots without @remove and with @add (either may be
@@ -77,6 +89,11 @@ static inline unsigned long kvm_memslot_hva(const struct kvm_memory_slot *slot,
 					    gfn_t gfn)
 {
 	return slot->userspace_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
+}
+
+static inline unsigned long kvm_memslot_hva_end(const struct kvm_memory_slot *slot)
+{
+	return slot->userspace_addr + (slot->npages << PAGE_SHIFT);
 }
 
 /* Does @slot log the pages written (in its bitmap or the dirty ring)? */

@@ -24,12 +24,12 @@ struct kvm_memory_slot *kvm_memslots_find_id(const struct kvm_memslots *slots,
 	return NULL;
 }
 
-struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
-					      gfn_t gfn)
+
+/* The first slot ending beyond @gfn (slots never overlap), or nr. */
+static int memslots_first_after(const struct kvm_memslots *slots, gfn_t gfn)
 {
 	int lo = 0, hi = slots->nr;
 
-	/* First slot whose end lies beyond gfn; slots never overlap. */
 	while (lo < hi) {
 		int mid = lo + (hi - lo) / 2;
 		struct kvm_memory_slot *s = slots->slots[mid];
@@ -39,9 +39,7 @@ struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
 		else
 			hi = mid;
 	}
-	if (lo < slots->nr && gfn >= slots->slots[lo]->base_gfn)
-		return slots->slots[lo];
-	return NULL;
+	return lo;
 }
 
 static bool overlaps_other(const struct kvm_memslots *slots, u16 id,
@@ -49,9 +47,12 @@ static bool overlaps_other(const struct kvm_memslots *slots, u16 id,
 {
 	int i;
 
-	for (i = 0; i < slots->nr; i++) {
+	/* Only the slots from the first ending beyond base can meet it. */
+	for (i = memslots_first_after(slots, base); i < slots->nr; i++) {
 		const struct kvm_memory_slot *s = slots->slots[i];
 
+		if (s->base_gfn >= base + npages)
+			break;
 		if (s->id != id &&
 		    ranges_overlap(base, npages, s->base_gfn, s->npages))
 			return true;
@@ -122,6 +123,61 @@ int kvm_memslot_check(const struct kvm_memslots *slots,
 	return 0;
 }
 
+int kvm_memslots_hva_last(const struct kvm_memslots *slots, unsigned long end)
+{
+	int lo = 0, hi = slots->nr;
+
+	/* The first slot starting at or above end; the one before it. */
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (slots->by_hva[mid]->userspace_addr < end)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - 1;
+}
+
+/* new->by_hva: @slots' order without @remove, with @add in its place. */
+static void memslots_index_hva(struct kvm_memslots *new,
+			       const struct kvm_memslots *slots,
+			       const struct kvm_memory_slot *remove,
+			       struct kvm_memory_slot *add)
+{
+	unsigned long end = 0;
+	int i, j = 0;
+
+	for (i = 0; i < slots->nr; i++) {
+		struct kvm_memory_slot *s = slots->by_hva[i];
+
+		if (s == remove)
+			continue;
+		if (add && add->userspace_addr < s->userspace_addr) {
+			new->by_hva[j++] = add;
+			add = NULL;
+		}
+		new->by_hva[j++] = s;
+	}
+	if (add)
+		new->by_hva[j++] = add;
+	for (i = 0; i < j; i++) {
+		if (kvm_memslot_hva_end(new->by_hva[i]) > end)
+			end = kvm_memslot_hva_end(new->by_hva[i]);
+		new->hva_end[i] = end;
+	}
+}
+
+struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
+					      gfn_t gfn)
+{
+	int i = memslots_first_after(slots, gfn);
+
+	if (i < slots->nr && gfn >= slots->slots[i]->base_gfn)
+		return slots->slots[i];
+	return NULL;
+}
+
 struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 					  const struct kvm_memory_slot *remove,
 					  struct kvm_memory_slot *add)
@@ -130,9 +186,15 @@ struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 	struct kvm_memslots *new;
 	int i, j = 0;
 
-	new = kvzalloc(struct_size(new, slots, nr), GFP_KERNEL_ACCOUNT);
+	/* Every field is written below: no need to clear a large set. */
+	new = kvmalloc(struct_size(new, slots, nr) +
+		       nr * (sizeof(*new->by_hva) + sizeof(*new->hva_end)),
+		       GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
+	new->by_hva = (struct kvm_memory_slot **)&new->slots[nr];
+	new->hva_end = (unsigned long *)&new->by_hva[nr];
+	memslots_index_hva(new, slots, remove, add);
 
 	for (i = 0; i < slots->nr; i++) {
 		struct kvm_memory_slot *s = slots->slots[i];

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests for virt/kvm/memslot.c: KVM_SET_USER_MEMORY_REGION validation
- * (Linux's errnos), gfn lookup and copy-on-write replacement of the set.
+ * (Linux's errnos), gfn lookup, copy-on-write replacement of the set and
+ * its host-address index (what the MMU notifier searches).
  */
 #include "../nkvm/harness.h"
 #include <nkvm/memslot.h>
@@ -207,6 +208,82 @@ TEST(many_slots_lookup)
 		ASSERT_EQ(kvm_memslots_find_gfn(s, g + 3)->id, i);
 		ASSERT_TRUE(kvm_memslots_find_gfn(s, g + (MB >> PAGE_SHIFT)) == NULL);
 	}
+}
+
+/* The ids of the slots meeting host range [start, end), as a bit mask. */
+static u64 hva_hits(const struct kvm_memslots *s, u64 start, u64 end)
+{
+	u64 ids = 0;
+	int i;
+
+	for (i = kvm_memslots_hva_last(s, end);
+	     i >= 0 && s->hva_end[i] > start; i--) {
+		const struct kvm_memory_slot *slot = s->by_hva[i];
+
+		if (slot->userspace_addr < end &&
+		    kvm_memslot_hva_end(slot) > start)
+			ids |= 1ULL << slot->id;
+	}
+	return ids;
+}
+
+/* Every slot meeting the range, by brute force. */
+static u64 hva_hits_slow(const struct kvm_memslots *s, u64 start, u64 end)
+{
+	u64 ids = 0;
+	int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (s->slots[i]->userspace_addr < end &&
+		    kvm_memslot_hva_end(s->slots[i]) > start)
+			ids |= 1ULL << s->slots[i]->id;
+	return ids;
+}
+
+TEST(host_address_index_finds_every_slot_of_a_range)
+{
+	/* id, gpa, size, hva: disjoint, aliased, nested and large slots. */
+	static const u64 def[][4] = {
+		{ 0, 0, 4 * MB, 0x10000000 },
+		{ 1, 8 * MB, 1 * MB, 0x10000000 },	/* aliases slot 0 */
+		{ 2, 16 * MB, 64 * MB, 0x20000000 },	/* spans 3 and 4 */
+		{ 3, 96 * MB, 1 * MB, 0x20100000 },
+		{ 4, 100 * MB, 1 * MB, 0x23000000 },
+		{ 5, 200 * MB, 2 * MB, 0x7f000000 },
+	};
+	struct kvm_memslots *s = empty(), *n;
+	u64 start, end;
+	int i;
+
+	ASSERT_EQ(kvm_memslots_hva_last(s, ~0UL), -1);
+	for (i = 0; i < 6; i++) {
+		n = kvm_memslots_replace(s, NULL, mkslot(def[i][0], def[i][1],
+							def[i][2], def[i][3]));
+		kvm_memslots_free(s);
+		s = n;
+	}
+	for (i = 1; i < s->nr; i++) {
+		ASSERT_LE(s->by_hva[i - 1]->userspace_addr,
+			  s->by_hva[i]->userspace_addr);
+		ASSERT_LE(s->hva_end[i - 1], s->hva_end[i]);
+	}
+	ASSERT_EQ(hva_hits(s, 0x10000000, 0x10001000), 0x3);
+	ASSERT_EQ(hva_hits(s, 0x10200000, 0x10201000), 0x1);
+	ASSERT_EQ(hva_hits(s, 0x20100000, 0x20101000), 0x0c);
+	ASSERT_EQ(hva_hits(s, 0x22000000, 0x23001000), 0x14);
+	ASSERT_EQ(hva_hits(s, 0x24000000, 0x7f000000), 0);
+	for (start = 0x0f000000; start < 0x80000000; start += 0x00700000)
+		for (end = start + 0x1000; end < start + 0x08000000;
+		     end += 0x00900000)
+			ASSERT_EQ(hva_hits(s, start, end),
+				  hva_hits_slow(s, start, end));
+
+	/* Removing the large slot leaves an index without it. */
+	n = kvm_memslots_replace(s, kvm_memslots_find_id(s, 2), NULL);
+	ASSERT_EQ(hva_hits(n, 0x22000000, 0x23001000), 0x10);
+	ASSERT_EQ(hva_hits(n, 0x20100000, 0x20101000), 0x08);
+	kvm_memslots_free(s);
+	kvm_memslots_free(n);
 }
 
 TEST_HARNESS_MAIN

@@ -59,6 +59,12 @@ static inline void *kvzalloc(size_t size, int gfp)
 	return calloc(1, size);
 }
 
+static inline void *kvmalloc(size_t size, int gfp)
+{
+	(void)gfp;
+	return malloc(size);
+}
+
 static inline void kvfree(const void *p)
 {
 	free((void *)p);

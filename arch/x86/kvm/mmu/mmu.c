@@ -702,8 +702,9 @@ static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
 		mmu->mn_start = min(mmu->mn_start, range->start);
 		mmu->mn_end = max(mmu->mn_end, range->end);
 	}
-	for (i = 0; i < slots->nr; i++)
-		kvm_mmu_unmap_hva(mmu, slots->slots[i], range->start,
+	for (i = kvm_memslots_hva_last(slots, range->end);
+	     i >= 0 && slots->hva_end[i] > range->start; i--)
+		kvm_mmu_unmap_hva(mmu, slots->by_hva[i], range->start,
 				  range->end, &zap);
 	if (mmu->zombie.npages)
 		kvm_mmu_unmap_hva(mmu, &mmu->zombie, range->start, range->end,
