@@ -3,6 +3,7 @@
  * nkvm: memslot set validation, lookup and replacement (pure logic).
  */
 #ifndef NKVM_USERSPACE
+#include <linux/minmax.h>
 #include <linux/slab.h>
 #include <linux/overflow.h>
 #endif
@@ -139,35 +140,6 @@ int kvm_memslots_hva_last(const struct kvm_memslots *slots, unsigned long end)
 	return lo - 1;
 }
 
-/* new->by_hva: @slots' order without @remove, with @add in its place. */
-static void memslots_index_hva(struct kvm_memslots *new,
-			       const struct kvm_memslots *slots,
-			       const struct kvm_memory_slot *remove,
-			       struct kvm_memory_slot *add)
-{
-	unsigned long end = 0;
-	int i, j = 0;
-
-	for (i = 0; i < slots->nr; i++) {
-		struct kvm_memory_slot *s = slots->by_hva[i];
-
-		if (s == remove)
-			continue;
-		if (add && add->userspace_addr < s->userspace_addr) {
-			new->by_hva[j++] = add;
-			add = NULL;
-		}
-		new->by_hva[j++] = s;
-	}
-	if (add)
-		new->by_hva[j++] = add;
-	for (i = 0; i < j; i++) {
-		if (kvm_memslot_hva_end(new->by_hva[i]) > end)
-			end = kvm_memslot_hva_end(new->by_hva[i]);
-		new->hva_end[i] = end;
-	}
-}
-
 struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
 					      gfn_t gfn)
 {
@@ -178,13 +150,77 @@ struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
 	return NULL;
 }
 
+static u64 memslot_key_gfn(const struct kvm_memory_slot *s)
+{
+	return s->base_gfn;
+}
+
+static u64 memslot_key_hva(const struct kvm_memory_slot *s)
+{
+	return s->userspace_addr;
+}
+
+/* The first of the @n entries of @a whose key is above (@upper) or at @k. */
+static int memslots_bound(struct kvm_memory_slot *const *a, int n, u64 k,
+			  bool upper,
+			  u64 (*key)(const struct kvm_memory_slot *))
+{
+	int lo = 0, hi = n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		u64 m = key(a[mid]);
+
+		if (m < k || (upper && m == k))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * @dst: the @n entries of @src, sorted by @key, without @remove and with
+ * @add after the entries of its key.  Bulk copies: a set can hold 32764
+ * slots.  Returns the first index where @dst differs from @src.
+ */
+static int memslots_copy(struct kvm_memory_slot **dst,
+			 struct kvm_memory_slot *const *src, int n,
+			 const struct kvm_memory_slot *remove,
+			 struct kvm_memory_slot *add,
+			 u64 (*key)(const struct kvm_memory_slot *))
+{
+	int r = n, a = n, j = n;
+
+	if (remove) {
+		/* Keys may repeat (slots sharing host memory): find it. */
+		r = memslots_bound(src, n, key(remove), false, key);
+		while (r < n && src[r] != remove)
+			r++;
+	}
+	/* (The empty set of a new VM has no arrays at all.) */
+	if (r)
+		memcpy(dst, src, r * sizeof(*dst));
+	if (r < n) {
+		memcpy(dst + r, src + r + 1, (n - r - 1) * sizeof(*dst));
+		j = n - 1;
+	}
+	if (add) {
+		a = memslots_bound(dst, j, key(add), true, key);
+		memmove(dst + a + 1, dst + a, (j - a) * sizeof(*dst));
+		dst[a] = add;
+	}
+	return min(r, a);
+}
+
 struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 					  const struct kvm_memory_slot *remove,
 					  struct kvm_memory_slot *add)
 {
 	int nr = slots->nr - !!remove + !!add;
 	struct kvm_memslots *new;
-	int i, j = 0;
+	unsigned long end;
+	int i;
 
 	/* Every field is written below: no need to clear a large set. */
 	new = kvmalloc(struct_size(new, slots, nr) +
@@ -192,24 +228,21 @@ struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 		       GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
+	new->nr = nr;
 	new->by_hva = (struct kvm_memory_slot **)&new->slots[nr];
 	new->hva_end = (unsigned long *)&new->by_hva[nr];
-	memslots_index_hva(new, slots, remove, add);
+	memslots_copy(new->slots, slots->slots, slots->nr, remove, add,
+		      memslot_key_gfn);
+	i = memslots_copy(new->by_hva, slots->by_hva, slots->nr, remove, add,
+			  memslot_key_hva);
 
-	for (i = 0; i < slots->nr; i++) {
-		struct kvm_memory_slot *s = slots->slots[i];
-
-		if (s == remove)
-			continue;
-		if (add && add->base_gfn < s->base_gfn) {
-			new->slots[j++] = add;
-			add = NULL;
-		}
-		new->slots[j++] = s;
+	/* The running maximum of the host ends, from the first change on. */
+	if (i)
+		memcpy(new->hva_end, slots->hva_end, i * sizeof(*new->hva_end));
+	for (end = i ? new->hva_end[i - 1] : 0; i < nr; i++) {
+		end = max(end, kvm_memslot_hva_end(new->by_hva[i]));
+		new->hva_end[i] = end;
 	}
-	if (add)
-		new->slots[j++] = add;
-	new->nr = j;
 	return new;
 }
 

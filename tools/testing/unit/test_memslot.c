@@ -283,6 +283,28 @@ TEST(host_address_index_finds_every_slot_of_a_range)
 	ASSERT_EQ(hva_hits(n, 0x22000000, 0x23001000), 0x10);
 	ASSERT_EQ(hva_hits(n, 0x20100000, 0x20101000), 0x08);
 	kvm_memslots_free(s);
+	s = n;
+
+	/* Moving an alias replaces exactly it, in both orders. */
+	{
+		struct kvm_memory_slot *old = kvm_memslots_find_id(s, 1);
+		struct kvm_memory_slot *moved = mkslot(1, 300 * MB, MB,
+						      0x10000000);
+
+		n = kvm_memslots_replace(s, old, moved);
+		ASSERT_EQ(n->nr, 5);
+		for (i = 0; i < n->nr; i++) {
+			ASSERT_TRUE(n->by_hva[i] != old);
+			ASSERT_TRUE(n->slots[i] != old);
+		}
+		ASSERT_TRUE(kvm_memslots_find_gfn(n, (300 * MB) >> PAGE_SHIFT) ==
+			    moved);
+		ASSERT_EQ(hva_hits(n, 0x10000000, 0x10001000), 0x3);
+		for (i = 1; i < n->nr; i++)
+			ASSERT_LT(n->slots[i - 1]->base_gfn,
+				  n->slots[i]->base_gfn);
+	}
+	kvm_memslots_free(s);
 	kvm_memslots_free(n);
 }
 

@@ -59,6 +59,11 @@ static inline void *kvzalloc(size_t size, int gfp)
 	return calloc(1, size);
 }
 
+#ifndef min
+#define min(a, b)	((a) < (b) ? (a) : (b))
+#define max(a, b)	((a) > (b) ? (a) : (b))
+#endif
+
 static inline void *kvmalloc(size_t size, int gfp)
 {
 	(void)gfp;
