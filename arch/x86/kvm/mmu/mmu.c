@@ -283,8 +283,9 @@ static unsigned int nx_huge_pages_recovery_period_ms;
 
 static void kvm_mmu_nx_recover(struct work_struct *work);
 static DECLARE_DELAYED_WORK(kvm_mmu_nx_work, kvm_mmu_nx_recover);
-/* The work may be queued: from the module's init until its exit. */
+/* The work may be queued from the module's init until its exit. */
 static bool kvm_mmu_nx_ready;
+static DEFINE_MUTEX(kvm_mmu_nx_lock);	/* protects kvm_mmu_nx_ready */
 
 static bool kvm_mmu_nx_huge(const struct kvm_tdp_mmu *mmu)
 {
@@ -312,9 +313,11 @@ static void kvm_mmu_nx_schedule(void)
 {
 	unsigned int period = kvm_mmu_nx_period();
 
-	if (READ_ONCE(kvm_mmu_nx_ready) && period)
+	mutex_lock(&kvm_mmu_nx_lock);
+	if (kvm_mmu_nx_ready && period)
 		mod_delayed_work(system_wq, &kvm_mmu_nx_work,
 				 msecs_to_jiffies(period));
+	mutex_unlock(&kvm_mmu_nx_lock);
 }
 
 static void kvm_mmu_nx_recover(struct work_struct *work)
@@ -322,7 +325,7 @@ static void kvm_mmu_nx_recover(struct work_struct *work)
 	unsigned int ratio = READ_ONCE(nx_huge_pages_recovery_ratio);
 	struct kvm_tdp_mmu *mmu;
 
-	if (!kvm_mmu_nx_period())
+	if (!ratio || !kvm_mmu_nx_period())
 		return;
 	mutex_lock(&kvm_mmu_vms_lock);
 	list_for_each_entry(mmu, &kvm_mmu_vms, vm_link) {
@@ -1008,14 +1011,19 @@ int kvm_mmu_module_init(void)
 	/* Unless set when the module was loaded. */
 	if (nx_huge_pages == -1)
 		nx_huge_pages = kvm_mmu_nx_auto();
-	WRITE_ONCE(kvm_mmu_nx_ready, true);
+	mutex_lock(&kvm_mmu_nx_lock);
+	kvm_mmu_nx_ready = true;
+	mutex_unlock(&kvm_mmu_nx_lock);
 	kvm_mmu_nx_schedule();
 	return 0;
 }
 
 void kvm_mmu_module_exit(void)
 {
-	WRITE_ONCE(kvm_mmu_nx_ready, false);
+	/* Neither a parameter write nor the work itself queues it again. */
+	mutex_lock(&kvm_mmu_nx_lock);
+	kvm_mmu_nx_ready = false;
+	mutex_unlock(&kvm_mmu_nx_lock);
 	cancel_delayed_work_sync(&kvm_mmu_nx_work);
 	kvm_mmu_unregister_shrinker();
 }
