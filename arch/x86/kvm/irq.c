@@ -454,7 +454,8 @@ long kvm_irqchip_vm_ioctl(struct kvm *kvm, unsigned int ioctl,
 
 		if (copy_from_user(&level, argp, sizeof(level)))
 			return -EFAULT;
-		if (!kernel)
+		/* Split too: the GSI goes through the routes userspace set. */
+		if (kvm->arch.irqchip_mode == NKVM_IRQCHIP_NONE)
 			return -ENXIO;
 		level.status = kvm_set_irq(kvm, KVM_USERSPACE_IRQ_SOURCE_ID,
 					   level.irq, level.level,
