@@ -48,6 +48,7 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_IOAPIC_EOI_EXIT	4	/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
 #define KVM_REQ_STEAL_UPDATE	5	/* refresh the guest's steal time */
 #define KVM_REQ_PMU		6	/* guest PMU: overflows, perf events */
+#define KVM_REQ_REPORT_TPR_ACCESS 7	/* KVM_EXIT_TPR_ACCESS */
 
 struct kvm_vcpu {
 	struct kvm *kvm;

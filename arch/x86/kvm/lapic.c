@@ -1081,6 +1081,20 @@ static bool in_apic_page(struct kvm_lapic *apic, gpa_t gpa, unsigned int len)
 	return gpa >= base && gpa + len <= base + LAPIC_MMIO_SIZE;
 }
 
+/*
+ * KVM_TPR_ACCESS_REPORTING: an MMIO access to the TPR ends KVM_RUN with
+ * KVM_EXIT_TPR_ACCESS once it is done (QEMU patches such instructions of
+ * old guests to use the VAPIC page instead).
+ */
+static void report_tpr_access(struct kvm_vcpu *vcpu, u32 offset, bool write)
+{
+	if (!vcpu->arch.tpr_access_reporting || (offset & ~0xf) != APIC_TASKPRI)
+		return;
+	vcpu->run->tpr_access.rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
+	vcpu->run->tpr_access.is_write = write;
+	kvm_make_request(vcpu, KVM_REQ_REPORT_TPR_ACCESS);
+}
+
 int kvm_lapic_mmio_read(struct kvm_vcpu *vcpu, gpa_t gpa, unsigned int len,
 			void *data)
 {
@@ -1096,6 +1110,7 @@ int kvm_lapic_mmio_read(struct kvm_vcpu *vcpu, gpa_t gpa, unsigned int len,
 	}
 	vlapic_mmio_read(apic, gpa - vlapic_mmio_base(apic), data, len,
 			 lapic_now());
+	report_tpr_access(vcpu, gpa - vlapic_mmio_base(apic), false);
 	return 0;
 }
 
@@ -1111,6 +1126,7 @@ int kvm_lapic_mmio_write(struct kvm_vcpu *vcpu, gpa_t gpa, unsigned int len,
 		       0 : -EOPNOTSUPP;
 	vlapic_mmio_write(apic, gpa - vlapic_mmio_base(apic), data, len,
 			  lapic_now());
+	report_tpr_access(vcpu, gpa - vlapic_mmio_base(apic), true);
 	return 0;
 }
 
@@ -1226,6 +1242,50 @@ bool kvm_lapic_tpr_blocks_irq(struct kvm_vcpu *vcpu)
 	int irr = kvm_lapic_max_irr(vcpu);
 
 	return irr >= 0 && (irr >> 4) <= kvm_lapic_get_cr8(vcpu);
+}
+
+/*
+ * KVM_SET_VAPIC_ADDR: a guest word that mirrors the APIC for a guest that
+ * avoids TPR accesses (QEMU's kvmvapic option ROM): before each entry
+ * nkvm writes the TPR (bits 7:0), the highest in-service vector's class
+ * (bits 15:12) and the highest requested vector (bits 31:24); after each
+ * exit the TPR is taken back from bits 7:0.  0 turns it off.
+ */
+int kvm_lapic_set_vapic_addr(struct kvm_vcpu *vcpu, u64 gpa)
+{
+	u32 word;
+
+	if (gpa && nkvm_read_guest(vcpu->kvm, gpa, &word, sizeof(word)))
+		return -EINVAL;
+	vcpu->arch.vapic_addr = gpa;
+	return 0;
+}
+
+void kvm_lapic_sync_to_vapic(struct kvm_vcpu *vcpu)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+	int irr, isr;
+	u32 word;
+
+	if (!apic || !vcpu->arch.vapic_addr)
+		return;
+	irr = max(vlapic_highest_irr(apic), 0);
+	isr = max(vlapic_highest_isr(apic), 0);
+	word = (vlapic_get_tpr(apic) & 0xff) | ((isr & 0xf0) << 8) | (irr << 24);
+	/* Memory gone since: nothing to mirror into (as on Linux). */
+	nkvm_write_guest(vcpu->kvm, vcpu->arch.vapic_addr, &word, sizeof(word));
+}
+
+void kvm_lapic_sync_from_vapic(struct kvm_vcpu *vcpu)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+	u32 word;
+
+	if (!apic || !vcpu->arch.vapic_addr ||
+	    nkvm_read_guest(vcpu->kvm, vcpu->arch.vapic_addr, &word, sizeof(word)))
+		return;
+	if ((vlapic_get_tpr(apic) & 0xff) != (word & 0xff))
+		vlapic_set_tpr(apic, word & 0xff);
 }
 
 int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state)

@@ -518,6 +518,9 @@ bool kvm_lapic_has_events(struct kvm_vcpu *vcpu);
  * it is blocked by the TPR, so that lowering the TPR lets it in.
  */
 int kvm_lapic_max_irr(struct kvm_vcpu *vcpu);
+int kvm_lapic_set_vapic_addr(struct kvm_vcpu *vcpu, u64 gpa);
+void kvm_lapic_sync_to_vapic(struct kvm_vcpu *vcpu);
+void kvm_lapic_sync_from_vapic(struct kvm_vcpu *vcpu);
 
 /* Does the TPR (CR8) hold back the highest requested interrupt? */
 bool kvm_lapic_tpr_blocks_irq(struct kvm_vcpu *vcpu);

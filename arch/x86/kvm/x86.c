@@ -254,6 +254,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		return 1;
 	case KVM_CAP_NKVM_FLOOR:
 		return nkvm_floor_available();
+	case KVM_CAP_VAPIC:
+		return 1;
 	default:
 		return 0;
 	}
@@ -886,6 +888,10 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 		vcpu->run->eoi.vector = arch->pending_ioapic_eoi;
 		return 0;
 	}
+	if (kvm_check_request(vcpu, KVM_REQ_REPORT_TPR_ACCESS)) {
+		vcpu->run->exit_reason = KVM_EXIT_TPR_ACCESS;
+		return 0;
+	}
 
 	for (;;) {
 		did = kvm_lapic_accept_init_sipi(vcpu, &vector);
@@ -910,6 +916,7 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 
 	kvm_lapic_take_nmi(vcpu);
 	arch->cr8 = kvm_lapic_get_cr8(vcpu);
+	kvm_lapic_sync_to_vapic(vcpu);
 	return 1;
 }
 
@@ -1461,8 +1468,10 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
 	vcpu->stat.exits++;
 	/* The guest's CR8 writes do not exit: the TPR follows V_TPR. */
-	if (kvm_lapic_in_kernel(vcpu))
+	if (kvm_lapic_in_kernel(vcpu)) {
 		kvm_lapic_set_cr8(vcpu, vcpu->arch.cr8);
+		kvm_lapic_sync_from_vapic(vcpu);
+	}
 	kvm_x86_ops->handle_exit(vcpu, &exit);
 	return kvm_handle_exit(vcpu, &exit);
 }
@@ -2259,6 +2268,29 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, false);
 	case KVM_SET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, argp, true);
+	case KVM_TPR_ACCESS_REPORTING: {
+		struct kvm_tpr_access_ctl ctl;
+
+		if (copy_from_user(&ctl, argp, sizeof(ctl)))
+			return -EFAULT;
+		if (ctl.flags)
+			return -EINVAL;
+		vcpu->arch.tpr_access_reporting = !!ctl.enabled;
+		return 0;
+	}
+	case KVM_SET_VAPIC_ADDR: {
+		struct kvm_vapic_addr va;
+		int idx, r;
+
+		if (!kvm_lapic_in_kernel(vcpu))
+			return -EINVAL;
+		if (copy_from_user(&va, argp, sizeof(va)))
+			return -EFAULT;
+		idx = srcu_read_lock(&vcpu->kvm->srcu);
+		r = kvm_lapic_set_vapic_addr(vcpu, va.vapic_addr);
+		srcu_read_unlock(&vcpu->kvm->srcu, idx);
+		return r;
+	}
 	case KVM_X86_SETUP_MCE: {
 		u64 cap;
 

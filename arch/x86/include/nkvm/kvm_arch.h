@@ -202,6 +202,8 @@ struct kvm_vcpu_arch {
 	u64 apic_base;
 	struct kvm_lapic *apic;		/* the in-kernel local APIC, or NULL */
 	int pending_ioapic_eoi;		/* KVM_EXIT_IOAPIC_EOI (split irqchip) */
+	bool tpr_access_reporting;	/* KVM_TPR_ACCESS_REPORTING */
+	u64 vapic_addr;			/* KVM_SET_VAPIC_ADDR, 0 if none */
 
 	/* CPUID (cpuid.c) */
 	struct kvm_cpuid_entry2 *cpuid_entries;
