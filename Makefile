@@ -7,7 +7,7 @@
 #   make check-vmx  the VMX bed (Bochs, slow): Debian's kvm-intel, then nkvm's
 #                   (test programs and a set of the kernel's KVM selftests)
 #   make bench-vmx  the benchmarks in the VMX bed
-#   make demo       boot the bed and run a guest on nkvm
+#   make demo       boot the bed, load nkvm, boot Linux with tools/vmm
 #   make bench      nkvm vs Debian's KVM, one bed boot: table, CSV, chart
 #   make stress     the long runs in the bed: the ioctl fuzzer for a million
 #                   calls, 1000 module load/unload cycles, ten minutes of
@@ -54,6 +54,7 @@ tools:
 	$(MAKE) -C tools/testing/fuzz O=$(BUILD)
 	$(MAKE) -C tools/demo O=$(BUILD)
 	$(MAKE) -C tools/vmm O=$(BUILD)
+	$(MAKE) -C tools/testing/qemu O=$(BUILD)
 
 unit:
 	$(MAKE) -C tools/testing/unit run
@@ -68,7 +69,7 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory KDIR=$(BED_KDIR) modules
 	@$(MAKE) --no-print-directory tools
-	tools/testing/bed/run-bed.sh --demo $(BUILD)/demo_guest
+	@tools/demo/run-demo.sh $(BUILD)
 
 # The long runs (scripts/stress.sh), each in its own boot of the bed: the
 # fuzzer for a million calls on nkvm (STRESS_MODE=both or linux for the

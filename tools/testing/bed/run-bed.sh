@@ -467,6 +467,12 @@ build_initramfs() {
 	# that boot a Linux guest (test_vmm_boot) use it.
 	mkdir -p "$ROOT/boot"
 	cp "$VMLINUZ" "$ROOT/boot/"
+	# test_qemu_boot runs Debian's QEMU in the bed: its binary, libraries
+	# and firmware.
+	if [[ " $TEST_NAMES " == *" test_qemu"* ]]; then
+		"$REPO/tools/testing/qemu/qemu-files.sh" "$ROOT" ||
+			fatal "cannot copy QEMU into the initramfs"
+	fi
 	for f in $FILES; do
 		src=${f%%:*}
 		dst=/data/$(basename "$src")
