@@ -104,8 +104,14 @@ bed_total() {
 	fi
 }
 
+# Every test program but test_qemu_irqchip_off: QEMU's userspace irqchip
+# stalls guests at random in the two-CPU bed, under Debian's KVM as under
+# nkvm (run it by hand: run-bed.sh --tests test_qemu_irqchip_off).
+tests=$(cd tools/testing/build && ls test_* | grep -vx test_qemu_irqchip_off | tr '\n' ' ')
+
 echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"
-tools/testing/bed/run-bed.sh --mode both --smp 2 "${ksft[@]}" 2>&1 | tee "$log/bed"
+tools/testing/bed/run-bed.sh --mode both --smp 2 --tests "$tests" "${ksft[@]}" \
+	2>&1 | tee "$log/bed"
 bed_total "SVM test bed" "$log/bed" "${PIPESTATUS[0]}"
 
 if [ "${NKVM_CHECK_VMX:-1}" = 1 ]; then

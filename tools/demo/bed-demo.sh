@@ -41,6 +41,7 @@ echo "$MARKER"
 echo "  Hello from userspace: \$(uname -sr), \$(nproc) CPUs, \$(free -m | awk '/Mem:/ { print \$2 }') MiB"
 echo "  \$(grep -m1 'model name' /proc/cpuinfo | tr -s ' \t' ' ')"
 echo "  \$(dmesg | grep -m1 'Hypervisor detected' | sed 's/^\[[^]]*\] //')"
+echo "  Kernel uptime: \$(cut -d' ' -f1 /proc/uptime) s"
 echo "  Powering off."
 poweroff -f
 EOF
@@ -51,7 +52,7 @@ chmod 755 $G/init
 # The console as it comes; awk notes the uptime when the guest's /init
 # speaks (a shell loop would read the pipe a byte at a time and slow the
 # guest's console down).
-rm -f /tmp/demo.at /tmp/demo.rc
+rm -f /tmp/demo.at /tmp/demo.rc /tmp/demo.up
 read -r t0 _ </proc/uptime
 {
 	/demo/vmm -k "/boot/vmlinuz-$(uname -r)" -i /tmp/demo-guest.cpio \
@@ -65,7 +66,8 @@ read -r t0 _ </proc/uptime
 		split(up, f, " ")
 		print f[1] > "/tmp/demo.at"
 		close("/tmp/demo.at")
-	}'
+	}
+	/^  Kernel uptime: / { print $3 > "/tmp/demo.up"; close("/tmp/demo.up") }'
 read -r t1 _ </proc/uptime
 rc=$(cat /tmp/demo.rc 2>/dev/null || echo '?')
 
@@ -80,4 +82,5 @@ if [ "$rc" != 0 ]; then
 	echo "demo: FAILED: Linux reached userspace after $secs s, but the VMM exited with status $rc"
 	exit 1
 fi
-echo "demo: Linux reached userspace on nkvm $secs s after the VMM started ($CPUS vCPUs); powered off, VMM done after $total s"
+up=$(cat /tmp/demo.up 2>/dev/null || echo '?')
+echo "demo: Linux reached userspace on nkvm $secs s after the VMM started (guest uptime $up s, $CPUS vCPUs); powered off, VMM done after $total s"
