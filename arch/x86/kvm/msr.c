@@ -486,6 +486,23 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 			return 1;
 		*data = vcpu->arch.arch_capabilities;
 		return 0;
+	/*
+	 * AMD configuration MSRs that Linux guests read (and some write) on
+	 * any AMD model: zero, as on Linux KVM, which hides the host's.
+	 */
+	case MSR_AMD64_SYSCFG:
+	case MSR_K8_TSEG_ADDR:
+	case MSR_K8_TSEG_MASK:
+	case MSR_K8_INT_PENDING_MSG:
+	case MSR_AMD64_NB_CFG:
+	case MSR_FAM10H_MMIO_CONF_BASE:
+	case MSR_AMD64_BU_CFG2:
+	case MSR_IA32_PERF_CTL:
+	case MSR_AMD64_DC_CFG:
+	case MSR_AMD64_TW_CFG:
+	case MSR_F15H_EX_CFG:
+		*data = 0;
+		return 0;
 	default:
 		r = kvm_pmu_get_msr(vcpu, index, data, host);
 		if (r != -ENOENT)
@@ -629,6 +646,13 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		if (!host)
 			return 1;
 		vcpu->arch.arch_capabilities = data;
+		return 0;
+	/* Their writes are ignored, as on Linux KVM. */
+	case MSR_AMD64_NB_CFG:
+	case MSR_AMD64_BU_CFG2:
+	case MSR_AMD64_DC_CFG:
+	case MSR_AMD64_TW_CFG:
+	case MSR_F15H_EX_CFG:
 		return 0;
 	case MSR_IA32_CR_PAT:
 		if (!pat_valid(data))
