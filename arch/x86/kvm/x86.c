@@ -916,7 +916,6 @@ static int kvm_lapic_pre_entry(struct kvm_vcpu *vcpu)
 
 	kvm_lapic_take_nmi(vcpu);
 	arch->cr8 = kvm_lapic_get_cr8(vcpu);
-	kvm_lapic_sync_to_vapic(vcpu);
 	return 1;
 }
 
@@ -1403,6 +1402,9 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops->update_cr8_intercept(vcpu,
 			!kvm_lapic_in_kernel(vcpu) || kvm_lapic_tpr_blocks_irq(vcpu));
 	kvm_inject_events(vcpu);
+	/* After the injection: the VAPIC word shows what is in service now. */
+	if (kvm_lapic_in_kernel(vcpu))
+		kvm_lapic_sync_to_vapic(vcpu);
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
 	preempt_disable();
