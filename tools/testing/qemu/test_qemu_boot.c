@@ -25,6 +25,14 @@
  * random (see tools/vmm/README): there the first program boots once and
  * retries once after a hang, and the others skip, unless QEMU_TEST_ALL=1.
  *
+ * Known nkvm bug: about one boot in ten, with the in-kernel irqchip as
+ * with QEMU's own, the guest deadlocks right after its IO-APIC timer
+ * check ("..TIMER: vector=0x30 apic1=0 pin1=2"), spinning in
+ * native_queued_spin_lock_slowpath with interrupts off, as if an
+ * interrupt had been taken inside a section that holds the lock.  Until
+ * it is fixed, a hung boot on nkvm is retried once (and says so), unless
+ * NKVM_STRICT=1.
+ *
  * Environment: QEMU_TEST_BINARY (default /usr/bin/qemu-system-x86_64),
  * QEMU_TEST_KERNEL, QEMU_TEST_BUSYBOX (default /bin/busybox).
  */
@@ -52,7 +60,7 @@
  * enough for one retry within the harness's timeout.
  */
 #define BOOT_TIMEOUT		100
-#define BOOT_TIMEOUT_RETRY	52
+#define BOOT_TIMEOUT_RETRY	54
 
 static const char guest_init[] =
 	"#!/bin/busybox sh\n"
@@ -106,6 +114,14 @@ static int reference_is_flaky(void)
 
 	return !(all && !strcmp(all, "1")) && !kvm_is_nkvm() &&
 	       sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/* The known nkvm hang (see the top of this file): one retry. */
+static int nkvm_retries(void)
+{
+	const char *strict = getenv("NKVM_STRICT");
+
+	return kvm_is_nkvm() && !(strict && *strict && strcmp(strict, "0"));
 }
 
 /* ------------------------------------------------------------ initramfs */
@@ -281,7 +297,8 @@ static void boot(const char *machine, int ncpus, const char *bench)
 {
 	const char *qemu = env_or("QEMU_TEST_BINARY", "/usr/bin/qemu-system-x86_64");
 	const char *kernel = guest_kernel();
-	int tries = reference_is_flaky() ? 2 : 1;
+	int retry = reference_is_flaky() || nkvm_retries();
+	int tries = retry ? 2 : 1;
 	char initrd[64], smp[16], want[64];
 	struct run_result r;
 	int fd;
@@ -310,11 +327,12 @@ static void boot(const char *machine, int ncpus, const char *bench)
 	TH_LOG("%s -M %s -accel kvm -smp %d -m 256M, %s", qemu, machine,
 	       ncpus, kernel);
 	for (;;) {
-		run_qemu(argv, reference_is_flaky() ? BOOT_TIMEOUT_RETRY :
-			 BOOT_TIMEOUT, &r);
+		run_qemu(argv, retry ? BOOT_TIMEOUT_RETRY : BOOT_TIMEOUT, &r);
 		if (!r.timed_out || --tries == 0)
 			break;
-		TH_LOG("the guest hung (Linux KVM in the nested bed): once more");
+		TH_LOG("the guest hung (%s): once more", kvm_is_nkvm() ?
+		       "known nkvm bug: spinlock deadlock after the IO-APIC timer check" :
+		       "Linux KVM in the nested bed");
 		show_output(&r);
 		free(r.out);
 	}
