@@ -333,6 +333,15 @@ static void boot(int ncpus, const char *end, int acpi, int want_status,
 		show_output(&r);
 		free(r.out);
 	}
+	/*
+	 * Twice in a row is still the reference's known hang (both boots
+	 * stop early in the guest's boot; nkvm boots these in a few seconds):
+	 * the reference says nothing about our VMM then.
+	 */
+	if (r.timed_out && reference_is_flaky()) {
+		show_output(&r);
+		SKIP("Linux KVM hung the guest in both boots (the nested bed's known hang, Documentation/virt/testing.rst)");
+	}
 	snprintf(want, sizeof(want), MARKER "%d cpus", ncpus);
 	if (r.status != want_status || !strstr(r.out, want)) {
 		TH_LOG("console and VMM messages:");
