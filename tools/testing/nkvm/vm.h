@@ -397,6 +397,7 @@ enum svc_op {
 	SVC_XSETBV = 7,
 	SVC_XGETBV = 8,
 	SVC_RDPMC = 9,
+	SVC_RDTSCP = 10,
 };
 
 struct svc_mbox {

@@ -48,6 +48,7 @@
 #endif
 
 #include "../x86.h"
+#include "../lapic.h"
 #include "vmx_ops.h"
 
 MODULE_AUTHOR("nkvm developers");
@@ -191,6 +192,8 @@ struct vcpu_vmx {
 
 	/* Controls as last written. */
 	u32 cpu_ctls, cpu_ctls_vmcs;
+	u32 cpu2_ctls, cpu2_ctls_vmcs;
+	u8 tpr_threshold, tpr_threshold_vmcs;
 	u32 exc_bitmap, exc_bitmap_vmcs;
 	u64 tsc_offset_vmcs;
 	u64 eptp_vmcs;
@@ -326,8 +329,9 @@ static int vmx_probe(void)
 	/*
 	 * Every port access, HLT, MOV DR (until the guest's first use),
 	 * MONITOR and MWAIT exit; no I/O or MSR bitmaps, so every port and
-	 * MSR access exits.  CR3 accesses do not (EPT), nor do CR8's: the
-	 * TPR shadow holds the guest's CR8, as SVM's V_TPR does.
+	 * MSR access exits.  CR3 accesses do not (EPT); the TPR shadow holds
+	 * the guest's CR8, as SVM's V_TPR does, and CR8 writes exit only
+	 * while common code asks (vmx_update_cr8_intercept()).
 	 */
 	r = vmx_adjust_ctls(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
 			    CPU_BASED_MOV_DR_EXITING | CPU_BASED_TPR_SHADOW |
@@ -348,12 +352,25 @@ static int vmx_probe(void)
 		pr_err("the CPU lacks interrupt-window or NMI-window exiting\n");
 		return -EOPNOTSUPP;
 	}
+	if (!vmx_ctl_allowed1(cpu_msr, CPU_BASED_CR8_LOAD_EXITING)) {
+		pr_err("the CPU lacks CR8-load exiting\n");
+		return -EOPNOTSUPP;
+	}
 
 	vcfg.have_wbinvd_exiting = vmx_ctl_allowed1(MSR_IA32_VMX_PROCBASED_CTLS2,
 						    SECONDARY_EXEC_WBINVD_EXITING);
 	vcfg.have_invpcid = boot_cpu_has(X86_FEATURE_INVPCID) &&
 			    vmx_ctl_allowed1(MSR_IA32_VMX_PROCBASED_CTLS2,
 					     SECONDARY_EXEC_ENABLE_INVPCID);
+	/*
+	 * Without "enable RDTSCP" both RDTSCP and RDPID raise #UD in the
+	 * guest; with it they run natively, reading the TSC_AUX that common
+	 * code loads.  The control is set per vCPU, from its CPUID.
+	 */
+	vcfg.have_rdtscp = (boot_cpu_has(X86_FEATURE_RDTSCP) ||
+			    boot_cpu_has(X86_FEATURE_RDPID)) &&
+			   vmx_ctl_allowed1(MSR_IA32_VMX_PROCBASED_CTLS2,
+					    SECONDARY_EXEC_ENABLE_RDTSCP);
 	r = vmx_adjust_ctls(SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_ENABLE_VPID |
 			    SECONDARY_EXEC_UNRESTRICTED_GUEST,
 			    (vcfg.have_wbinvd_exiting ? SECONDARY_EXEC_WBINVD_EXITING : 0) |
@@ -685,7 +702,6 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 {
 	vmcs_write(VMCS_LINK_POINTER, -1ULL);
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, vcfg.pin);
-	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vcfg.cpu2);
 	vmcs_write(VM_EXIT_CONTROLS, vcfg.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vcfg.entry);
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
@@ -701,7 +717,6 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	vmcs_write(VIRTUAL_APIC_PAGE_ADDR, virt_to_phys(vmx->vapic));
-	vmcs_write(TPR_THRESHOLD, 0);
 	/* The guest owns CR0 but the bits VMX forces; CR4 writes all exit. */
 	vmcs_write(CR0_GUEST_HOST_MASK, vcfg.cr0_always_on);
 	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
@@ -720,6 +735,8 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 	vmcs_write(HOST_IA32_EFER, vcfg.host_efer);
 
 	vmx->cpu_ctls_vmcs = ~0U;	/* written at the next entry */
+	vmx->cpu2_ctls_vmcs = ~0U;
+	vmx->tpr_threshold_vmcs = U8_MAX;
 	vmx->exc_bitmap_vmcs = ~0U;
 	vmx->tsc_offset_vmcs = ~0ULL;
 	vmx->eptp_vmcs = 0;
@@ -762,6 +779,20 @@ static void vmx_init_seg(struct vmx_seg *seg, u16 sel, u32 ar)
 	};
 }
 
+/*
+ * RDTSCP and RDPID run natively when the guest's CPUID offers either, as
+ * on Linux (one control covers both); otherwise they raise #UD.
+ */
+static void vmx_update_rdtscp(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_vmx *vmx = to_vmx(vcpu);
+
+	if (vcfg.have_rdtscp && vcpu->arch.model.tsc_aux)
+		vmx->cpu2_ctls |= SECONDARY_EXEC_ENABLE_RDTSCP;
+	else
+		vmx->cpu2_ctls &= ~SECONDARY_EXEC_ENABLE_RDTSCP;
+}
+
 /* Power-on state (real mode at 0xffff0). */
 static void vmx_vcpu_reset(struct kvm_vcpu *vcpu)
 {
@@ -787,6 +818,9 @@ static void vmx_vcpu_reset(struct kvm_vcpu *vcpu)
 	vmx->state_stale = false;
 	vmx->state_dirty = true;
 	vmx->cpu_ctls = vcfg.cpu;
+	vmx->cpu2_ctls = vcfg.cpu2;
+	vmx_update_rdtscp(vcpu);
+	vmx->tpr_threshold = 0;
 	vmx->exc_bitmap = BIT(X86_TRAP_MC);
 	vmx->entry_intr_info = 0;
 	vmx->irq_window = false;
@@ -1505,6 +1539,7 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 	u64 eptp = vmx_eptp(vcpu->arch.mmu.root_pa);
 	unsigned long debugctl, cr3, cr4;
 	u32 ctls, st;
+	u8 tpr;
 	int fail;
 
 	/* Guest state nkvm changed, or that the VMCS must not lose. */
@@ -1557,6 +1592,10 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 		vmcs_write(CPU_BASED_VM_EXEC_CONTROL, ctls);
 		vmx->cpu_ctls_vmcs = ctls;
 	}
+	if (vmx->cpu2_ctls != vmx->cpu2_ctls_vmcs) {
+		vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx->cpu2_ctls);
+		vmx->cpu2_ctls_vmcs = vmx->cpu2_ctls;
+	}
 
 	/* Interruptibility: NMI blocking follows common code's view. */
 	st = vmx->s.intr_state & ~GUEST_INTR_STATE_NMI;
@@ -1583,8 +1622,17 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 
 	vmx_switch_perf_msrs(vmx);
 
-	/* The guest's CR8 is bits 7:4 of the virtual TPR. */
+	/*
+	 * The guest's CR8 is bits 7:4 of the virtual TPR.  VM entry fails if
+	 * the threshold is above it: userspace may have lowered CR8 since
+	 * the threshold was chosen.
+	 */
 	WRITE_ONCE(vmx->vapic[APIC_TASKPRI / 4], (vcpu->arch.cr8 & 0xf) << 4);
+	tpr = min_t(u8, vmx->tpr_threshold, vcpu->arch.cr8 & 0xf);
+	if (tpr != vmx->tpr_threshold_vmcs) {
+		vmcs_write(TPR_THRESHOLD, tpr);
+		vmx->tpr_threshold_vmcs = tpr;
+	}
 	vmcs_write(GUEST_RIP, regs[VCPU_REGS_RIP]);
 	vmcs_write(GUEST_RSP, regs[VCPU_REGS_RSP]);
 	vmcs_write(GUEST_RFLAGS, vcpu->arch.rflags);
@@ -1765,8 +1813,9 @@ static void vmx_handle_cr(struct vcpu_vmx *vmx, struct kvm_x86_exit *exit)
 			nkvm_skip_insn(vcpu, next_rip);
 			return;
 		case 4:
+		case 8:
 			exit->reason = X86_EXIT_CR_WRITE;
-			exit->cr.cr = 4;
+			exit->cr.cr = cr;
 			exit->cr.gpr = gpr;
 			exit->next_rip = next_rip;
 			return;
@@ -1857,6 +1906,13 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		exit->reason = X86_EXIT_XSETBV;
 		exit->next_rip = vmx_next_rip(vcpu);
 		return;
+	case EXIT_REASON_TPR_BELOW_THRESHOLD:
+		/*
+		 * Trap-like: the guest lowered CR8 below the interrupt it held
+		 * back.  vmx_run() read the new CR8 and common code hands it
+		 * to the APIC after every exit: the interrupt comes now.
+		 */
+		return;
 	case EXIT_REASON_CR_ACCESS:
 		vmx_handle_cr(vmx, exit);
 		return;
@@ -1935,7 +1991,34 @@ static const struct kvm_tdp_format vmx_ept_format = {
 	.exec_mask = VMX_EPT_EXECUTABLE_MASK,
 };
 
-static const struct kvm_x86_ops vmx_ops = {
+/*
+ * Common code wants to see the guest's CR8 writes (x86.h).  With the APIC
+ * in userspace every write exits (CR8-load exiting; reads come from the
+ * TPR shadow, which holds the same value), as on Linux, so that a lowered
+ * TPR is reported.  With an in-kernel APIC the TPR threshold suffices:
+ * it is the priority class of the interrupt the TPR holds back, and a
+ * write below it exits (EXIT_REASON_TPR_BELOW_THRESHOLD).
+ */
+static void vmx_update_cr8_intercept(struct kvm_vcpu *vcpu, bool intercept)
+{
+	struct vcpu_vmx *vmx = to_vmx(vcpu);
+	int irr;
+
+	vmx->tpr_threshold = 0;
+	if (!kvm_lapic_in_kernel(vcpu)) {
+		if (intercept)
+			vmx->cpu_ctls |= CPU_BASED_CR8_LOAD_EXITING;
+		else
+			vmx->cpu_ctls &= ~CPU_BASED_CR8_LOAD_EXITING;
+		return;
+	}
+	vmx->cpu_ctls &= ~CPU_BASED_CR8_LOAD_EXITING;
+	irr = kvm_lapic_max_irr(vcpu);
+	if (intercept && irr >= 0)
+		vmx->tpr_threshold = irr >> 4;
+}
+
+static struct kvm_x86_ops vmx_ops __ro_after_init = {
 	.name = "vmx",
 	.owner = THIS_MODULE,
 	.vm_size = sizeof(struct kvm),
@@ -1960,6 +2043,7 @@ static const struct kvm_x86_ops vmx_ops = {
 	.set_cr = vmx_set_cr,
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
+	.vcpu_after_set_cpuid = vmx_update_rdtscp,
 	.pmu_from_cpuid_0xa = true,
 	.hv_guest_mapping_flush = true,
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_VMX,
@@ -1977,6 +2061,7 @@ static const struct kvm_x86_ops vmx_ops = {
 	.run = vmx_run,
 	.handle_exit = vmx_handle_exit,
 	.flush_tlb = vmx_flush_tlb,
+	.update_cr8_intercept = vmx_update_cr8_intercept,
 };
 
 /* ---- Module load and unload -------------------------------------------- */
@@ -2020,6 +2105,7 @@ static int __init vmx_init(void)
 	r = vmx_alloc_pages();
 	if (r)
 		goto err;
+	vmx_ops.tsc_aux_native = vcfg.have_rdtscp;
 	r = nkvm_x86_register(&vmx_ops);
 	if (r)
 		goto err;
