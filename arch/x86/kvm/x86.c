@@ -1341,6 +1341,9 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		run->fail_entry.hardware_entry_failure_reason = exit->hw.hw_reason;
 		run->fail_entry.cpu = vcpu->cpu;
 		return 0;
+	case X86_EXIT_DECODE_FAILED:
+		return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
+					  exit);
 	default:
 		return kvm_internal_error(vcpu,
 					  KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,

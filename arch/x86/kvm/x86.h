@@ -32,6 +32,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
 	X86_EXIT_MONITOR_MWAIT,	/* MONITOR or MWAIT (next_rip) */
+	X86_EXIT_DECODE_FAILED,	/* the instruction at RIP is not the exit's */
 };
 
 struct kvm_x86_exit {
@@ -252,6 +253,8 @@ int kvm_complete_emulation(struct kvm_vcpu *vcpu);
 int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
 int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 			 unsigned int *len);
+int kvm_insn_len_at_rip(struct kvm_vcpu *vcpu, const u8 *op, unsigned int n,
+			unsigned int *len);
 
 /* mmu/mmu.c: the guest-physical map */
 int kvm_mmu_module_init(void);

@@ -5,8 +5,8 @@
  * Owns the VMCB, the per-CPU SVM state, guest entry and exit, and the
  * translation of SVM exit codes into struct kvm_x86_exit.  It does not need
  * NRIP save or decode assists (QEMU's TCG offers neither): I/O exits carry
- * the next RIP in EXITINFO2, and the few other instructions it completes
- * have fixed lengths.
+ * the next RIP in EXITINFO2, and for the few other instructions it
+ * completes, the bytes at RIP give the length (prefixes and opcode).
  */
 #define pr_fmt(fmt) "nkvm-svm: " fmt
 
@@ -821,13 +821,30 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	svm_requeue_interrupted_event(svm);
 }
 
-/* RIP after an instruction of known length, or as saved by the CPU. */
-static u64 svm_next_rip(struct vcpu_svm *svm, unsigned int len)
+/*
+ * The RIP after the intercepted instruction whose opcode bytes are @op: as
+ * the CPU saved it (NRIP save), or else past the instruction at RIP with
+ * its prefixes (a 66, a segment override, a REX...).  If the bytes there
+ * are something else, the exit becomes an emulation failure.
+ */
+static void svm_set_next_rip(struct vcpu_svm *svm, struct kvm_x86_exit *exit,
+			     const u8 *op, unsigned int n)
 {
-	if (nrips)
-		return svm->vmcb->control.next_rip;
-	return svm->vcpu.arch.regs[VCPU_REGS_RIP] + len;
+	struct kvm_vcpu *vcpu = &svm->vcpu;
+	unsigned int len;
+
+	if (nrips) {
+		exit->next_rip = svm->vmcb->control.next_rip;
+	} else if (!kvm_insn_len_at_rip(vcpu, op, n, &len)) {
+		exit->next_rip = vcpu->arch.regs[VCPU_REGS_RIP] + len;
+	} else {
+		exit->reason = X86_EXIT_DECODE_FAILED;
+		exit->hw.info[1] = vcpu->arch.regs[VCPU_REGS_RIP];
+	}
 }
+
+/* The opcode bytes of an instruction, for svm_set_next_rip(). */
+#define SVM_OP(bytes)	(const u8 *)(bytes), sizeof(bytes) - 1
 
 static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
@@ -896,16 +913,19 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_HLT:
 		exit->reason = X86_EXIT_HLT;
-		exit->next_rip = svm_next_rip(svm, 1);
+		svm_set_next_rip(svm, exit, SVM_OP("\xf4"));
 		return;
 	case SVM_EXIT_CPUID:
 		exit->reason = X86_EXIT_CPUID;
-		exit->next_rip = svm_next_rip(svm, 2);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\xa2"));
 		return;
 	case SVM_EXIT_MSR:
 		exit->reason = info1 ? X86_EXIT_WRMSR : X86_EXIT_RDMSR;
 		exit->msr.index = vcpu->arch.regs[VCPU_REGS_RCX];
-		exit->next_rip = svm_next_rip(svm, 2);
+		if (info1)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x30"));
+		else
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x32"));
 		return;
 	case SVM_EXIT_WRITE_CR4:
 	case SVM_EXIT_WRITE_CR8:
@@ -920,12 +940,12 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_XSETBV:
 		exit->reason = X86_EXIT_XSETBV;
-		exit->next_rip = svm_next_rip(svm, 3);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xd1"));
 		return;
 	case SVM_EXIT_RDPMC:
 		/* The guest's counters are the vPMU's (pmu.c), never the host's. */
 		exit->reason = X86_EXIT_RDPMC;
-		exit->next_rip = svm_next_rip(svm, 2);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x33"));
 		return;
 	case SVM_EXIT_VINTR:
 		/* The interrupt window is open: common code injects now. */
@@ -957,17 +977,29 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_INVD:
 	case SVM_EXIT_WBINVD:
-		/* Caches are coherent for the guest: nothing to do. */
-		nkvm_skip_insn(vcpu, svm_next_rip(svm, 2));
+		/*
+		 * Caches are coherent for the guest: nothing to do.  QEMU 7.2
+		 * (TCG) reports INVD (0F 08) as WBINVD (0F 09): take either.
+		 */
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x09"));
+		if (exit->reason != X86_EXIT_NONE) {
+			exit->reason = X86_EXIT_NONE;
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x08"));
+		}
+		if (exit->reason == X86_EXIT_NONE)
+			nkvm_skip_insn(vcpu, exit->next_rip);
 		return;
 	case SVM_EXIT_VMMCALL:
 		exit->reason = X86_EXIT_HYPERCALL;
-		exit->next_rip = svm_next_rip(svm, 3);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xd9"));
 		return;
 	case SVM_EXIT_MONITOR:
 	case SVM_EXIT_MWAIT:
 		exit->reason = X86_EXIT_MONITOR_MWAIT;
-		exit->next_rip = svm_next_rip(svm, 3);
+		if (code == SVM_EXIT_MONITOR)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xc8"));
+		else
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xc9"));
 		return;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:
