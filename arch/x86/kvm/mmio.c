@@ -514,30 +514,70 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 }
 
 /*
- * Decode the "mov %reg, %crN" (0F 22 /r) at RIP, for a control register
- * write intercepted without decode assists: which register, which source,
- * how long.  Returns 0, or -EINVAL if the bytes are something else.
+ * Decode the control register access at RIP, for an intercepted CR access
+ * without decode assists: MOV to or from CRn (0F 22 /r, 0F 20 /r), CLTS
+ * (0F 06), and LMSW and SMSW (0F 01 /6, /4) with a register operand.
+ * Returns 0, or -EINVAL if the bytes are something else (LMSW and SMSW
+ * with a memory operand included).
  */
-int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
-			 unsigned int *len)
+int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci)
 {
-	u8 insn[X86EMUL_MAX_INSN];
+	u8 insn[X86EMUL_MAX_INSN], modrm;
+	struct x86_emulate_ctxt *ctxt;
+	unsigned int def;
 	bool lock;
 	u8 rex;
 	int i;
 
 	i = kvm_fetch_at_rip(vcpu, insn, &rex, &lock);
-	if (i < 0 || i > X86EMUL_MAX_INSN - 3 || insn[i] != 0x0f ||
-	    insn[i + 1] != 0x22)
+	if (i < 0 || i > X86EMUL_MAX_INSN - 3 || insn[i] != 0x0f)
 		return -EINVAL;
-	/* MOV CR uses the register form whatever ModRM.mod says. */
-	*cr = ((insn[i + 2] >> 3) & 7) | ((rex & 4) ? 8 : 0);
-	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
-	/* AMD's LOCK MOV to CR0 is a MOV to CR8 (CPUID AltMovCr8). */
-	if (lock && *cr == 0)
-		*cr = 8;
-	*len = i + 3;
-	return 0;
+	modrm = insn[i + 2];
+	ci->cr = 0;
+	ci->gpr = (modrm & 7) | ((rex & 1) ? 8 : 0);
+	ci->len = i + 3;
+	ci->size = emul(vcpu)->ctxt.mode == X86EMUL_MODE_PROT64 ? 8 : 4;
+
+	switch (insn[i + 1]) {
+	case 0x20:
+	case 0x22:
+		ci->kind = insn[i + 1] == 0x22 ? KVM_CR_MOV_TO : KVM_CR_MOV_FROM;
+		/* MOV CR uses the register form whatever ModRM.mod says. */
+		ci->cr = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+		/* AMD's LOCK MOV to or from CR0 is one of CR8 (AltMovCr8). */
+		if (lock && ci->cr == 0)
+			ci->cr = 8;
+		return 0;
+	case 0x06:
+		ci->kind = KVM_CR_CLTS;
+		ci->len = i + 2;
+		return 0;
+	case 0x01:
+		if ((modrm >> 6) != 3)
+			return -EINVAL;
+		if (((modrm >> 3) & 7) == 6) {
+			ci->kind = KVM_CR_LMSW;
+			return 0;
+		}
+		if (((modrm >> 3) & 7) != 4)
+			return -EINVAL;
+		ci->kind = KVM_CR_SMSW;
+		/* SMSW's register operand has the instruction's size. */
+		ctxt = &emul(vcpu)->ctxt;
+		if (ctxt->mode == X86EMUL_MODE_PROT64)
+			def = 4;
+		else if (ctxt->mode == X86EMUL_MODE_PROT32 ||
+			 (ctxt->mode == X86EMUL_MODE_REAL &&
+			  ctxt->seg[X86EMUL_SEG_CS].db))
+			def = 4;
+		else
+			def = 2;
+		if (memchr(insn, 0x66, i))
+			def = 6 - def;
+		ci->size = (rex & 8) ? 8 : def;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 /*
