@@ -454,20 +454,19 @@ int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr)
 }
 
 /*
- * Decode the "mov %reg, %crN" (0F 22 /r) at RIP, for a control register
- * write intercepted without decode assists: which register, which source,
- * how long.  Returns 0, or -EINVAL if the bytes are something else.
+ * The instruction at the guest's RIP, for an exit that names it but not
+ * its length or operands (no NRIP save, no decode assists): fetch its bytes
+ * and skip its prefixes.  Returns the number of prefix bytes, or -EINVAL
+ * if the bytes cannot be read or hold nothing but prefixes.
  */
-int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
-			 unsigned int *len)
+static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
+			    bool *lock)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct x86_exception fault;
 	struct kvm_sregs sregs;
-	u8 insn[X86EMUL_MAX_INSN];
-	bool long_mode, lock = false;
-	unsigned int i;
-	u8 rex = 0;
+	unsigned int i, n;
+	bool long_mode;
 	u64 la;
 
 	kvm_x86_ops->get_sregs(vcpu, &sregs);
@@ -479,37 +478,129 @@ int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
 	if (!long_mode)
 		la = (u32)la;
 
-	/* Fetch what lies within this page, at least the 3-byte opcode. */
-	i = min_t(unsigned int, sizeof(insn), PAGE_SIZE - offset_in_page(la));
-	if (i < 3 || emul_fetch(&es->ctxt, la, insn, i,
-				PFERR_FETCH_MASK, &fault) != X86EMUL_CONTINUE)
+	n = min_t(unsigned int, X86EMUL_MAX_INSN, PAGE_SIZE - offset_in_page(la));
+	if (emul_fetch(&es->ctxt, la, insn, n, PFERR_FETCH_MASK,
+		       &fault) != X86EMUL_CONTINUE)
 		return -EINVAL;
+	/*
+	 * The next page only matters if the instruction goes on there: if it
+	 * cannot be read, its bytes stay 0 and fail the caller's match.
+	 */
+	if (n < X86EMUL_MAX_INSN &&
+	    emul_fetch(&es->ctxt, long_mode ? la + n : (u32)(la + n),
+		       insn + n, X86EMUL_MAX_INSN - n, PFERR_FETCH_MASK,
+		       &fault) != X86EMUL_CONTINUE)
+		memset(insn + n, 0, X86EMUL_MAX_INSN - n);
 
-	for (i = 0; i < sizeof(insn) - 2; i++) {
+	*rex = 0;
+	*lock = false;
+	for (i = 0; i < X86EMUL_MAX_INSN; i++) {
 		u8 b = insn[i];
 
-		lock |= b == 0xf0;
-		if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0x26 ||
-		    b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
-		    b == 0x65)
-			continue;
-		if (long_mode && (b & 0xf0) == 0x40) {
-			rex = b;
+		*lock |= b == 0xf0;
+		if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 ||
+		    b == 0xf3 || b == 0x26 || b == 0x2e || b == 0x36 ||
+		    b == 0x3e || b == 0x64 || b == 0x65) {
+			*rex = 0;	/* a REX counts only last */
 			continue;
 		}
-		break;
+		if (long_mode && (b & 0xf0) == 0x40) {
+			*rex = b;
+			continue;
+		}
+		return i;
 	}
-	if (i >= sizeof(insn) - 2 || insn[i] != 0x0f || insn[i + 1] != 0x22)
+	return -EINVAL;
+}
+
+/*
+ * Decode the control register access at RIP, for an intercepted CR access
+ * without decode assists: MOV to or from CRn (0F 22 /r, 0F 20 /r), CLTS
+ * (0F 06), and LMSW and SMSW (0F 01 /6, /4) with a register operand.
+ * Returns 0, or -EINVAL if the bytes are something else (LMSW and SMSW
+ * with a memory operand included).
+ */
+int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci)
+{
+	u8 insn[X86EMUL_MAX_INSN], modrm;
+	struct x86_emulate_ctxt *ctxt;
+	unsigned int def;
+	bool lock;
+	u8 rex;
+	int i;
+
+	i = kvm_fetch_at_rip(vcpu, insn, &rex, &lock);
+	if (i < 0 || i > X86EMUL_MAX_INSN - 3 || insn[i] != 0x0f)
 		return -EINVAL;
-	/* MOV CR uses the register form whatever ModRM.mod says. */
-	*cr = ((insn[i + 2] >> 3) & 7) | ((rex & 4) ? 8 : 0);
-	*gpr = (insn[i + 2] & 7) | ((rex & 1) ? 8 : 0);
-	/* AMD's LOCK MOV to CR0 is a MOV to CR8 (CPUID AltMovCr8). */
-	if (lock && *cr == 0)
-		*cr = 8;
-	*len = i + 3;
+	modrm = insn[i + 2];
+	ci->cr = 0;
+	ci->gpr = (modrm & 7) | ((rex & 1) ? 8 : 0);
+	ci->len = i + 3;
+	ci->size = emul(vcpu)->ctxt.mode == X86EMUL_MODE_PROT64 ? 8 : 4;
+
+	switch (insn[i + 1]) {
+	case 0x20:
+	case 0x22:
+		ci->kind = insn[i + 1] == 0x22 ? KVM_CR_MOV_TO : KVM_CR_MOV_FROM;
+		/* MOV CR uses the register form whatever ModRM.mod says. */
+		ci->cr = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+		/* AMD's LOCK MOV to or from CR0 is one of CR8 (AltMovCr8). */
+		if (lock && ci->cr == 0)
+			ci->cr = 8;
+		return 0;
+	case 0x06:
+		ci->kind = KVM_CR_CLTS;
+		ci->len = i + 2;
+		return 0;
+	case 0x01:
+		if ((modrm >> 6) != 3)
+			return -EINVAL;
+		if (((modrm >> 3) & 7) == 6) {
+			ci->kind = KVM_CR_LMSW;
+			return 0;
+		}
+		if (((modrm >> 3) & 7) != 4)
+			return -EINVAL;
+		ci->kind = KVM_CR_SMSW;
+		/* SMSW's register operand has the instruction's size. */
+		ctxt = &emul(vcpu)->ctxt;
+		if (ctxt->mode == X86EMUL_MODE_PROT64)
+			def = 4;
+		else if (ctxt->mode == X86EMUL_MODE_PROT32 ||
+			 (ctxt->mode == X86EMUL_MODE_REAL &&
+			  ctxt->seg[X86EMUL_SEG_CS].db))
+			def = 4;
+		else
+			def = 2;
+		if (memchr(insn, 0x66, i))
+			def = 6 - def;
+		ci->size = (rex & 8) ? 8 : def;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * The length of the instruction at RIP, whose opcode (and fixed ModRM)
+ * bytes are @op, with whatever prefixes precede them: for an intercepted
+ * instruction completed without NRIP save.  Returns 0, or -EINVAL if the
+ * bytes there are something else.
+ */
+int kvm_insn_len_at_rip(struct kvm_vcpu *vcpu, const u8 *op, unsigned int n,
+			unsigned int *len)
+{
+	u8 insn[X86EMUL_MAX_INSN];
+	bool lock;
+	u8 rex;
+	int i;
+
+	i = kvm_fetch_at_rip(vcpu, insn, &rex, &lock);
+	if (i < 0 || i + n > X86EMUL_MAX_INSN || memcmp(insn + i, op, n))
+		return -EINVAL;
+	*len = i + n;
 	return 0;
 }
+EXPORT_SYMBOL_GPL(kvm_insn_len_at_rip);
 
 int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu)
 {

@@ -454,6 +454,16 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 	case MSR_IA32_UCODE_REV:
 		*data = vcpu->arch.ucode_rev;
 		return 0;
+	case MSR_IA32_SPEC_CTRL:
+		/*
+		 * Not offered to the guest: nkvm does not load a guest value
+		 * around guest entry.  Its accesses #GP; userspace reads 0,
+		 * as on Linux for a guest that never wrote it.
+		 */
+		if (!host)
+			return 1;
+		*data = 0;
+		return 0;
 	case MSR_PLATFORM_INFO:
 		if (!host && !vcpu->kvm->arch.guest_can_read_platform_info)
 			return 1;
@@ -590,6 +600,19 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 			return 1;
 		vcpu->arch.tsc_aux = (u32)data;
 		return 0;
+	case MSR_IA32_SPEC_CTRL: {
+		u64 cur;
+
+		/*
+		 * Userspace may write 0 (a VMM restoring a vCPU) where the
+		 * host's MSR can be read, as Linux tries the value on it; a
+		 * non-zero value would need loading around guest entry,
+		 * which nkvm does not do.
+		 */
+		if (!host || data || rdmsrl_safe(MSR_IA32_SPEC_CTRL, &cur))
+			return 1;
+		return 0;
+	}
 	case MSR_IA32_PRED_CMD:
 		/* IBPB, when the guest was offered it. */
 		if (!host && !kvm_guest_cpuid_has(vcpu, 0x80000008, 0, CPUID_EBX,

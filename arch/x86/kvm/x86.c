@@ -44,7 +44,8 @@ static u64 kvm_cr4_reserved_bits;
 static u64 host_xcr0;
 
 /* Quirks nkvm implements (and so lets userspace disable). */
-#define KVM_SUPPORTED_QUIRKS	(KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT | \
+#define KVM_SUPPORTED_QUIRKS	(KVM_X86_QUIRK_CD_NW_CLEARED | \
+				 KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT | \
 				 KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS | \
 				 KVM_X86_QUIRK_FIX_HYPERCALL_INSN)
 
@@ -1243,36 +1244,125 @@ static int kvm_handle_cr8_write(struct kvm_vcpu *vcpu, u64 val, u64 next_rip)
 	return 0;
 }
 
+/*
+ * A guest write to CR0 that the vendor code made exit (SVM: while the
+ * hardware's CR0 differs from the guest's, see svm.c): the architecture's
+ * checks as Linux makes them, then load it and flush the guest's TLB when
+ * paging changed.  Returns 0, or 1 for #GP.
+ */
+static int kvm_set_cr0(struct kvm_vcpu *vcpu, u64 cr0)
+{
+	u64 old = vcpu->arch.cr0;
+	struct kvm_sregs sregs;
+
+	if (cr0 >> 32)
+		return 1;
+	if ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD))
+		return 1;
+	if ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE))
+		return 1;
+	/* ET is fixed at 1; writes to the reserved bits are dropped. */
+	cr0 |= X86_CR0_ET;
+	cr0 &= X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS |
+	       X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM |
+	       X86_CR0_NW | X86_CR0_CD | X86_CR0_PG;
+
+	kvm_x86_ops->get_sregs(vcpu, &sregs);
+	/* Entering long mode needs PAE, and not from a 64-bit CS. */
+	if ((vcpu->arch.efer & EFER_LME) && !(old & X86_CR0_PG) &&
+	    (cr0 & X86_CR0_PG) &&
+	    (!(vcpu->arch.cr4 & X86_CR4_PAE) || sregs.cs.l))
+		return 1;
+	/* Paging stays on in 64-bit mode and with PCIDs. */
+	if (!(cr0 & X86_CR0_PG) &&
+	    (((vcpu->arch.efer & EFER_LMA) && sregs.cs.l) ||
+	     (vcpu->arch.cr4 & X86_CR4_PCIDE)))
+		return 1;
+
+	kvm_x86_ops->set_cr(vcpu, 0, cr0);
+	if ((cr0 ^ old) & (X86_CR0_PG | X86_CR0_WP))
+		kvm_x86_ops->flush_tlb(vcpu);
+	return 0;
+}
+
+/* The instruction at RIP is not what the exit said: an emulation error. */
+static int kvm_cr_decode_failed(struct kvm_vcpu *vcpu,
+				struct kvm_x86_exit *exit)
+{
+	exit->hw.info[1] = kvm_reg_read(vcpu, VCPU_REGS_RIP);
+	return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION, exit);
+}
+
 static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 			       struct kvm_x86_exit *exit)
 {
 	u64 rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
-	int cr = exit->cr.cr, gpr = exit->cr.gpr;
+	struct kvm_cr_insn ci = {
+		.kind = KVM_CR_MOV_TO, .cr = exit->cr.cr, .gpr = exit->cr.gpr,
+	};
 	u64 next_rip = exit->next_rip;
-	unsigned int len;
 	u64 val;
+	int r;
 
-	if (gpr < 0 || !next_rip) {
-		if (kvm_decode_mov_to_cr(vcpu, &cr, &gpr, &len) ||
-		    cr != exit->cr.cr) {
-			exit->hw.info[1] = rip;
-			return kvm_internal_error(vcpu,
-						  KVM_INTERNAL_ERROR_EMULATION,
-						  exit);
-		}
-		next_rip = rip + len;
+	if (ci.gpr < 0 || !next_rip) {
+		if (kvm_decode_cr_insn(vcpu, &ci) || ci.cr != exit->cr.cr ||
+		    ci.kind == KVM_CR_MOV_FROM || ci.kind == KVM_CR_SMSW)
+			return kvm_cr_decode_failed(vcpu, exit);
+		next_rip = rip + ci.len;
 	}
 
-	val = kvm_reg_read(vcpu, gpr);
+	val = kvm_reg_read(vcpu, ci.gpr);
 	if (!(vcpu->arch.efer & EFER_LMA))
 		val = (u32)val;
-	if (cr == 8)
+	/* CLTS clears TS; LMSW loads PE, MP, EM, TS but never clears PE. */
+	if (ci.kind == KVM_CR_CLTS)
+		val = vcpu->arch.cr0 & ~X86_CR0_TS;
+	else if (ci.kind == KVM_CR_LMSW)
+		val = (vcpu->arch.cr0 & ~0xeULL) | (val & 0xf);
+
+	switch (ci.cr) {
+	case 8:
 		return kvm_handle_cr8_write(vcpu, val, next_rip);
-	if (cr != 4 || kvm_set_cr4(vcpu, val)) {
+	case 0:
+		r = kvm_set_cr0(vcpu, val);
+		break;
+	case 4:
+		r = kvm_set_cr4(vcpu, val);
+		break;
+	default:
+		r = 1;
+		break;
+	}
+	if (r) {
 		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
 	}
 	nkvm_skip_insn(vcpu, next_rip);
+	return 1;
+}
+
+/*
+ * A read of CR0 that the vendor code made exit (see kvm_set_cr0()): the
+ * guest reads back the value it wrote, never the hardware's.
+ */
+static int kvm_handle_cr_read(struct kvm_vcpu *vcpu,
+			      struct kvm_x86_exit *exit)
+{
+	u64 rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
+	struct kvm_cr_insn ci;
+	u64 val;
+
+	if (kvm_decode_cr_insn(vcpu, &ci) || ci.cr != 0 || exit->cr.cr != 0 ||
+	    (ci.kind != KVM_CR_MOV_FROM && ci.kind != KVM_CR_SMSW))
+		return kvm_cr_decode_failed(vcpu, exit);
+
+	val = vcpu->arch.cr0;
+	if (ci.size == 2)	/* the register's other bits stay */
+		val = (kvm_reg_read(vcpu, ci.gpr) & ~0xffffULL) | (u16)val;
+	else if (ci.size == 4)
+		val = (u32)val;
+	kvm_reg_write(vcpu, ci.gpr, val);
+	nkvm_skip_insn(vcpu, rip + ci.len);
 	return 1;
 }
 
@@ -1324,6 +1414,8 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return kvm_pmu_rdpmc(vcpu, exit->next_rip);
 	case X86_EXIT_CR_WRITE:
 		return kvm_handle_cr_write(vcpu, exit);
+	case X86_EXIT_CR_READ:
+		return kvm_handle_cr_read(vcpu, exit);
 	case X86_EXIT_NPF:
 		return kvm_handle_npf(vcpu, exit);
 	case X86_EXIT_SHUTDOWN:
@@ -1347,6 +1439,9 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		run->fail_entry.hardware_entry_failure_reason = exit->hw.hw_reason;
 		run->fail_entry.cpu = vcpu->cpu;
 		return 0;
+	case X86_EXIT_DECODE_FAILED:
+		return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION,
+					  exit);
 	default:
 		return kvm_internal_error(vcpu,
 					  KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,

@@ -24,7 +24,8 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_XSETBV,
 	X86_EXIT_HYPERCALL,	/* VMMCALL / VMCALL */
 	X86_EXIT_UD,		/* #UD: maybe the other vendor's hypercall */
-	X86_EXIT_CR_WRITE,	/* MOV to a control register */
+	X86_EXIT_CR_WRITE,	/* MOV to a control register, CLTS, LMSW */
+	X86_EXIT_CR_READ,	/* MOV from a control register, SMSW */
 	X86_EXIT_NPF,		/* guest-physical access not mapped */
 	X86_EXIT_SHUTDOWN,	/* triple fault */
 	X86_EXIT_DEBUG,		/* a #DB or #BP for the debugger */
@@ -32,6 +33,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_FAIL_ENTRY,	/* hardware refused the guest state */
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
 	X86_EXIT_MONITOR_MWAIT,	/* MONITOR or MWAIT (next_rip) */
+	X86_EXIT_DECODE_FAILED,	/* the instruction at RIP is not the exit's */
 };
 
 struct kvm_x86_exit {
@@ -250,8 +252,27 @@ int kvm_emulate_instruction(struct kvm_vcpu *vcpu);
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu);
 int kvm_complete_emulation(struct kvm_vcpu *vcpu);
 int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
-int kvm_decode_mov_to_cr(struct kvm_vcpu *vcpu, int *cr, int *gpr,
-			 unsigned int *len);
+
+/* A control register access at RIP, as kvm_decode_cr_insn() found it. */
+enum kvm_cr_insn_kind {
+	KVM_CR_MOV_TO,		/* MOV to CRn from a register */
+	KVM_CR_MOV_FROM,	/* MOV from CRn to a register */
+	KVM_CR_CLTS,
+	KVM_CR_LMSW,		/* register operand only */
+	KVM_CR_SMSW,		/* register operand only */
+};
+
+struct kvm_cr_insn {
+	u8 kind;
+	u8 cr;
+	s8 gpr;
+	u8 len;			/* bytes, prefixes included */
+	u8 size;		/* MOV from CR and SMSW: the register's bytes */
+};
+
+int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci);
+int kvm_insn_len_at_rip(struct kvm_vcpu *vcpu, const u8 *op, unsigned int n,
+			unsigned int *len);
 
 /* mmu/mmu.c: the guest-physical map */
 int kvm_mmu_module_init(void);

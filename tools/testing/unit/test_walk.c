@@ -306,6 +306,12 @@ TEST(pae)
 	EXPECT_PF(0xc0201234, 0, PFERR_PRESENT_MASK | PFERR_RSVD_MASK);
 	put(pdpte, get(pdpte, 8) & ~NX, 8);
 	EXPECT_GPA(0xc0201234, 0, 0x123456234ULL);
+	/* Bit 5 is let through (QEMU's TCG sets it, see walk.c). */
+	put(pdpte, get(pdpte, 8) | A, 8);
+	EXPECT_GPA(0xc0201234, 0, 0x123456234ULL);
+	put(pdpte, get(pdpte, 8) | (1ULL << 6), 8);
+	EXPECT_PF(0xc0201234, 0, PFERR_PRESENT_MASK | PFERR_RSVD_MASK);
+	put(pdpte, get(pdpte, 8) & ~(A | (1ULL << 6)), 8);
 	/* PAE entries reserve 62:MAXPHYADDR (long mode ignores 62:52). */
 	put(pte, get(pte, 8) | (1ULL << 60), 8);
 	EXPECT_PF(0xc0201234, 0, PFERR_PRESENT_MASK | PFERR_RSVD_MASK);

@@ -179,8 +179,13 @@ static int walk_64(struct walk *w, struct x86_exception *fault,
 		w->e[w->n - 1].has_a = false;
 		if (!(pte & PTE_P))
 			goto not_present;
-		/* PDPTEs have no permission bits: 63, 8:5 and 2:1 reserved. */
-		rsvd = pa_rsvd(env, 63) | GENMASK_ULL(8, 5) | GENMASK_ULL(2, 1);
+		/*
+		 * PDPTEs have no permission bits: 63, 8:5 and 2:1 reserved.
+		 * Bit 5 excepted: QEMU's TCG (the SVM bed) sets it as an A
+		 * bit when it walks the tables under nested paging, and
+		 * Linux's walker never checks PDPTE bits after CR3 loads.
+		 */
+		rsvd = pa_rsvd(env, 63) | GENMASK_ULL(8, 6) | GENMASK_ULL(2, 1);
 		if (pte & rsvd)
 			goto reserved;
 		table = pte & pa_mask(env);

@@ -5,8 +5,8 @@
  * Owns the VMCB, the per-CPU SVM state, guest entry and exit, and the
  * translation of SVM exit codes into struct kvm_x86_exit.  It does not need
  * NRIP save or decode assists (QEMU's TCG offers neither): I/O exits carry
- * the next RIP in EXITINFO2, and the few other instructions it completes
- * have fixed lengths.
+ * the next RIP in EXITINFO2, and for the few other instructions it
+ * completes, the bytes at RIP give the length (prefixes and opcode).
  */
 #define pr_fmt(fmt) "nkvm-svm: " fmt
 
@@ -193,6 +193,30 @@ static void svm_update_rdtscp_intercept(struct kvm_vcpu *vcpu)
 		c->intercept_misc2 |= INTERCEPT_RDTSCP;
 }
 
+/*
+ * Load the guest's CR0.  With KVM_X86_QUIRK_CD_NW_CLEARED (on by default),
+ * as on Linux, the hardware's CR0 keeps CD and NW clear, so that a guest
+ * that sets CD does not run uncached; CR0 reads and writes exit while it
+ * differs from the guest's, so that the guest reads back what it wrote.
+ */
+static void svm_load_cr0(struct vcpu_svm *svm, u64 cr0)
+{
+	struct vmcb *vmcb = svm->vmcb;
+	u64 hcr0 = cr0;
+
+	if (kvm_has_quirk(svm->vcpu.kvm, KVM_X86_QUIRK_CD_NW_CLEARED))
+		hcr0 &= ~(X86_CR0_CD | X86_CR0_NW);
+	svm->vcpu.arch.cr0 = cr0;
+	vmcb->save.cr0 = hcr0;
+	if (hcr0 == cr0) {
+		vmcb->control.cr_read &= ~BIT(0);
+		vmcb->control.cr_write &= ~BIT(0);
+	} else {
+		vmcb->control.cr_read |= BIT(0);
+		vmcb->control.cr_write |= BIT(0);
+	}
+}
+
 /* Power-on state (real mode at 0xffff0) and nkvm's fixed intercepts. */
 static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 {
@@ -206,7 +230,8 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	c->intercept_misc1 = INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI |
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
 			     INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT |
-			     INTERCEPT_SHUTDOWN | INTERCEPT_RDPMC;
+			     INTERCEPT_SHUTDOWN | INTERCEPT_RDPMC |
+			     INTERCEPT_SELECTIVE_CR0;
 	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL |
 			     INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT |
@@ -238,7 +263,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	svm_init_seg(&s->tr, 0, SVM_SEG_P | 0x3);	/* busy 16-bit TSS */
 	/* Control and debug registers as common code reset them. */
 	s->efer = vcpu->arch.efer | EFER_SVME;
-	s->cr0 = vcpu->arch.cr0;
+	svm_load_cr0(svm, vcpu->arch.cr0);
 	s->cr4 = vcpu->arch.cr4;
 	s->dr6 = vcpu->arch.dr6;
 	s->dr7 = vcpu->arch.dr7;
@@ -392,7 +417,7 @@ static void svm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->gdt.limit = s->gdtr.limit;
 	sregs->idt.base = s->idtr.base;
 	sregs->idt.limit = s->idtr.limit;
-	sregs->cr0 = s->cr0;
+	sregs->cr0 = vcpu->arch.cr0;
 	sregs->cr2 = s->cr2;
 	sregs->cr3 = s->cr3;
 	sregs->cr4 = s->cr4;
@@ -418,12 +443,11 @@ static int svm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 	s->gdtr.limit = sregs->gdt.limit;
 	s->idtr.base = sregs->idt.base;
 	s->idtr.limit = sregs->idt.limit;
-	s->cr0 = sregs->cr0;
+	svm_load_cr0(to_svm(vcpu), sregs->cr0);
 	s->cr2 = sregs->cr2;
 	s->cr3 = sregs->cr3;
 	s->cr4 = sregs->cr4;
 	s->efer = sregs->efer | EFER_SVME;
-	vcpu->arch.cr0 = sregs->cr0;
 	vcpu->arch.cr4 = sregs->cr4;
 	vcpu->arch.efer = sregs->efer;
 	/* The CPL is SS.DPL, and 0 in real mode. */
@@ -453,8 +477,17 @@ static void svm_set_cr(struct kvm_vcpu *vcpu, int cr, u64 val)
 	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
 
 	if (cr == 0) {
-		s->cr0 = val;
-		vcpu->arch.cr0 = val;
+		/* An emulated write: long mode turns on and off with paging. */
+		u64 efer = vcpu->arch.efer;
+
+		if ((efer & EFER_LME) && !(vcpu->arch.cr0 & X86_CR0_PG) &&
+		    (val & X86_CR0_PG))
+			efer |= EFER_LMA;
+		else if ((efer & EFER_LME) && !(val & X86_CR0_PG))
+			efer &= ~EFER_LMA;
+		vcpu->arch.efer = efer;
+		s->efer = efer | EFER_SVME;
+		svm_load_cr0(to_svm(vcpu), val);
 	} else {
 		s->cr4 = val;
 		vcpu->arch.cr4 = val;
@@ -810,7 +843,13 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	regs[VCPU_REGS_RSP] = vmcb->save.rsp;
 	regs[VCPU_REGS_RIP] = vmcb->save.rip;
 	vcpu->arch.rflags = vmcb->save.rflags;
-	vcpu->arch.cr0 = vmcb->save.cr0;
+	/*
+	 * The guest changes TS and MP itself while its CR0 writes do not
+	 * exit (the selective intercept takes the other bits).
+	 */
+	if (!(vmcb->control.cr_write & BIT(0)) &&
+	    vmcb->save.cr0 != vcpu->arch.cr0)
+		svm_load_cr0(svm, vmcb->save.cr0);
 	vcpu->arch.cr4 = vmcb->save.cr4;
 	vcpu->arch.efer = vmcb->save.efer & ~EFER_SVME;
 	vcpu->arch.cr8 = vmcb->control.int_ctl & 0xf;
@@ -821,13 +860,30 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	svm_requeue_interrupted_event(svm);
 }
 
-/* RIP after an instruction of known length, or as saved by the CPU. */
-static u64 svm_next_rip(struct vcpu_svm *svm, unsigned int len)
+/*
+ * The RIP after the intercepted instruction whose opcode bytes are @op: as
+ * the CPU saved it (NRIP save), or else past the instruction at RIP with
+ * its prefixes (a 66, a segment override, a REX...).  If the bytes there
+ * are something else, the exit becomes an emulation failure.
+ */
+static void svm_set_next_rip(struct vcpu_svm *svm, struct kvm_x86_exit *exit,
+			     const u8 *op, unsigned int n)
 {
-	if (nrips)
-		return svm->vmcb->control.next_rip;
-	return svm->vcpu.arch.regs[VCPU_REGS_RIP] + len;
+	struct kvm_vcpu *vcpu = &svm->vcpu;
+	unsigned int len;
+
+	if (nrips) {
+		exit->next_rip = svm->vmcb->control.next_rip;
+	} else if (!kvm_insn_len_at_rip(vcpu, op, n, &len)) {
+		exit->next_rip = vcpu->arch.regs[VCPU_REGS_RIP] + len;
+	} else {
+		exit->reason = X86_EXIT_DECODE_FAILED;
+		exit->hw.info[1] = vcpu->arch.regs[VCPU_REGS_RIP];
+	}
 }
+
+/* The opcode bytes of an instruction, for svm_set_next_rip(). */
+#define SVM_OP(bytes)	(const u8 *)(bytes), sizeof(bytes) - 1
 
 static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
@@ -896,21 +952,33 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_HLT:
 		exit->reason = X86_EXIT_HLT;
-		exit->next_rip = svm_next_rip(svm, 1);
+		svm_set_next_rip(svm, exit, SVM_OP("\xf4"));
 		return;
 	case SVM_EXIT_CPUID:
 		exit->reason = X86_EXIT_CPUID;
-		exit->next_rip = svm_next_rip(svm, 2);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\xa2"));
 		return;
 	case SVM_EXIT_MSR:
 		exit->reason = info1 ? X86_EXIT_WRMSR : X86_EXIT_RDMSR;
 		exit->msr.index = vcpu->arch.regs[VCPU_REGS_RCX];
-		exit->next_rip = svm_next_rip(svm, 2);
+		if (info1)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x30"));
+		else
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x32"));
 		return;
+	case SVM_EXIT_READ_CR0:
+		/* Only while the hardware's CR0 is not the guest's. */
+		exit->reason = X86_EXIT_CR_READ;
+		exit->cr.cr = 0;
+		exit->cr.gpr = -1;
+		return;
+	case SVM_EXIT_CR0_SEL_WRITE:
+	case SVM_EXIT_WRITE_CR0:
 	case SVM_EXIT_WRITE_CR4:
 	case SVM_EXIT_WRITE_CR8:
 		exit->reason = X86_EXIT_CR_WRITE;
-		exit->cr.cr = code - SVM_EXIT_WRITE_CR0;
+		exit->cr.cr = code == SVM_EXIT_CR0_SEL_WRITE ? 0 :
+			      code - SVM_EXIT_WRITE_CR0;
 		/* With decode assists, EXITINFO1 names the source register. */
 		if (decode_assists && (info1 & BIT_ULL(63)))
 			exit->cr.gpr = info1 & 0xf;
@@ -920,12 +988,12 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_XSETBV:
 		exit->reason = X86_EXIT_XSETBV;
-		exit->next_rip = svm_next_rip(svm, 3);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xd1"));
 		return;
 	case SVM_EXIT_RDPMC:
 		/* The guest's counters are the vPMU's (pmu.c), never the host's. */
 		exit->reason = X86_EXIT_RDPMC;
-		exit->next_rip = svm_next_rip(svm, 2);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x33"));
 		return;
 	case SVM_EXIT_VINTR:
 		/* The interrupt window is open: common code injects now. */
@@ -957,17 +1025,29 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		return;
 	case SVM_EXIT_INVD:
 	case SVM_EXIT_WBINVD:
-		/* Caches are coherent for the guest: nothing to do. */
-		nkvm_skip_insn(vcpu, svm_next_rip(svm, 2));
+		/*
+		 * Caches are coherent for the guest: nothing to do.  QEMU 7.2
+		 * (TCG) reports INVD (0F 08) as WBINVD (0F 09): take either.
+		 */
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x09"));
+		if (exit->reason != X86_EXIT_NONE) {
+			exit->reason = X86_EXIT_NONE;
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x08"));
+		}
+		if (exit->reason == X86_EXIT_NONE)
+			nkvm_skip_insn(vcpu, exit->next_rip);
 		return;
 	case SVM_EXIT_VMMCALL:
 		exit->reason = X86_EXIT_HYPERCALL;
-		exit->next_rip = svm_next_rip(svm, 3);
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xd9"));
 		return;
 	case SVM_EXIT_MONITOR:
 	case SVM_EXIT_MWAIT:
 		exit->reason = X86_EXIT_MONITOR_MWAIT;
-		exit->next_rip = svm_next_rip(svm, 3);
+		if (code == SVM_EXIT_MONITOR)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xc8"));
+		else
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xc9"));
 		return;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:

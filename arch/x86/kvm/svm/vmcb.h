@@ -26,6 +26,7 @@
 #define INTERCEPT_NMI		BIT(1)
 #define INTERCEPT_SMI		BIT(2)
 #define INTERCEPT_VINTR		BIT(4)
+#define INTERCEPT_SELECTIVE_CR0	BIT(5)	/* CR0 writes beyond TS and MP */
 #define INTERCEPT_RDPMC		BIT(15)
 #define INTERCEPT_CPUID		BIT(18)
 #define INTERCEPT_IRET		BIT(20)
