@@ -158,7 +158,7 @@ bench: deps
 # clock, kvmclock_vm_init() leaves a pvclock system_time a few ns below 0.
 VMX_TESTS ?= test_io test_hlt test_shutdown test_memory test_modes test_mmio \
 	     test_cpuid test_events test_badstate test_lifecycle test_system test_pmu \
-	     test_quirks
+	     test_quirks test_cr0_cd
 
 # And the kernel's KVM selftests that run there (the others hang the bed or
 # need nested VMX, which Debian's kvm-intel offers and nkvm does not).

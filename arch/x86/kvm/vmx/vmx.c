@@ -135,6 +135,7 @@ static struct vmx_config {
 	bool has_invept_single, has_invvpid_single;
 	bool huge_2m, huge_1g;
 	u64 cr0_always_on;		/* guest CR0 bits VMX forces on */
+	u64 cr0_host_owned;		/* ... and those nkvm keeps clear too */
 	u64 cr4_always_on;
 	u64 host_pat, host_efer;
 	bool have_wbinvd_exiting, have_invpcid, have_rdtscp;
@@ -434,6 +435,12 @@ static int vmx_probe(void)
 	/* Guest CR0/CR4 bits VMX operation forces on (PE and PG excepted). */
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, fixed0);
 	vcfg.cr0_always_on = fixed0 & ~(u64)(X86_CR0_PE | X86_CR0_PG);
+	/*
+	 * As on Linux, the guest never runs with caching disabled: CD and NW
+	 * stay clear in the hardware's CR0 and the guest sees its own values
+	 * through the read shadow (a change of them exits).
+	 */
+	vcfg.cr0_host_owned = vcfg.cr0_always_on | X86_CR0_CD | X86_CR0_NW;
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, fixed0);
 	vcfg.cr4_always_on = fixed0;
 
@@ -632,7 +639,8 @@ static void vmx_write_state(struct vcpu_vmx *vmx)
 	vmcs_write(GUEST_GDTR_LIMIT, s->gdtr_limit);
 	vmcs_write(GUEST_IDTR_BASE, s->idtr_base);
 	vmcs_write(GUEST_IDTR_LIMIT, s->idtr_limit);
-	vmcs_write(GUEST_CR0, s->cr0 | vcfg.cr0_always_on);
+	vmcs_write(GUEST_CR0, (s->cr0 & ~(u64)(X86_CR0_CD | X86_CR0_NW)) |
+			      vcfg.cr0_always_on);
 	vmcs_write(CR0_READ_SHADOW, s->cr0);
 	vmcs_write(GUEST_CR3, s->cr3);
 	vmcs_write(GUEST_CR4, s->cr4 | vcfg.cr4_always_on);
@@ -717,8 +725,8 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	vmcs_write(VIRTUAL_APIC_PAGE_ADDR, virt_to_phys(vmx->vapic));
-	/* The guest owns CR0 but the bits VMX forces; CR4 writes all exit. */
-	vmcs_write(CR0_GUEST_HOST_MASK, vcfg.cr0_always_on);
+	/* The guest owns CR0 but the bits VMX forces and CD/NW; CR4 writes all exit. */
+	vmcs_write(CR0_GUEST_HOST_MASK, vcfg.cr0_host_owned);
 	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
 	vmcs_write(GUEST_ACTIVITY_STATE, 0);
 	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
@@ -1165,8 +1173,8 @@ static void vmx_set_cr(struct kvm_vcpu *vcpu, int cr, u64 val)
 }
 
 /*
- * A guest MOV to CR0 that changed a bit VMX forces on (NE): the rest of
- * CR0's semantics, done here.  Returns 0, or 1 for #GP.
+ * A guest MOV to CR0 that changed a bit the host owns (NE, CD, NW): the
+ * rest of CR0's semantics, done here.  Returns 0, or 1 for #GP.
  */
 static int vmx_guest_set_cr0(struct vcpu_vmx *vmx, u64 val)
 {
@@ -1706,9 +1714,9 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 	regs[VCPU_REGS_RIP] = vmcs_read(GUEST_RIP);
 	regs[VCPU_REGS_RSP] = vmcs_read(GUEST_RSP);
 	vcpu->arch.rflags = vmcs_read(GUEST_RFLAGS);
-	/* The guest owns CR0 but for the forced bits, seen through the shadow. */
-	vcpu->arch.cr0 = (vmcs_read(GUEST_CR0) & ~vcfg.cr0_always_on) |
-			 (vmx->s.cr0 & vcfg.cr0_always_on);
+	/* The guest owns CR0 but for the host's bits, seen through the shadow. */
+	vcpu->arch.cr0 = (vmcs_read(GUEST_CR0) & ~vcfg.cr0_host_owned) |
+			 (vmx->s.cr0 & vcfg.cr0_host_owned);
 	vmx->s.cr0 = vcpu->arch.cr0;
 	vmx->s.efer = vmcs_read(GUEST_IA32_EFER);
 	vcpu->arch.efer = vmx->s.efer;
