@@ -318,27 +318,6 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-static void alarm_every(long us)
-{
-	struct itimerval it = {
-		.it_value = { 0, us }, .it_interval = { 0, us },
-	};
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;	/* no SA_RESTART: KVM_RUN ends */
-	sigemptyset(&sa.sa_mask);
-	ASSERT_OK(sigaction(SIGALRM, &sa, NULL));
-	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
-}
-
-static void alarm_off(void)
-{
-	struct itimerval off = { 0 };
-
-	setitimer(ITIMER_REAL, &off, NULL);
-}
-
 static uint32_t peek32(struct vm *vm, uint64_t gpa)
 {
 	return *(volatile uint32_t *)vm_ptr(vm, gpa);
@@ -368,7 +347,7 @@ TEST(interrupt_storm_guest_makes_progress)
 	ASSERT_OK(ioctl(vm->fd, KVM_IRQFD, &irqfd));
 
 	ASSERT_EQ(pthread_create(&th, NULL, storm_fn, &st), 0);
-	alarm_every(50000);
+	vm_alarm_every(50000, on_alarm);
 	gettimeofday(&t0, NULL);
 	do {
 		int r = vcpu_run_raw(vcpu);
@@ -379,7 +358,7 @@ TEST(interrupt_storm_guest_makes_progress)
 			ASSERT_EQ(errno, EINTR);
 		gettimeofday(&t, NULL);
 	} while (t.tv_sec - t0.tv_sec < STORM_SECS && exits < 10);
-	alarm_off();
+	vm_alarm_off();
 	atomic_store(&st.stop, 1);
 	pthread_join(th, NULL);
 
@@ -394,10 +373,10 @@ TEST(interrupt_storm_guest_makes_progress)
 	ASSERT_GT(progress, 0);
 
 	/* And it goes on once the storm is over. */
-	alarm_every(50000);
+	vm_alarm_every(50000, on_alarm);
 	ASSERT_EQ(vcpu_run_raw(vcpu), -1);
 	ASSERT_EQ(errno, EINTR);
-	alarm_off();
+	vm_alarm_off();
 	ASSERT_GT(peek32(vm, PROGRESS), progress);
 	irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
 	ASSERT_OK(ioctl(vm->fd, KVM_IRQFD, &irqfd));
@@ -417,13 +396,13 @@ TEST(never_exiting_vcpu_ends_on_signal)
 	struct vcpu *vcpu = VM_WITH_GUEST(cli_spin_guest);
 	int i;
 
-	alarm_every(20000);
+	vm_alarm_every(20000, on_alarm);
 	for (i = 0; i < 10; i++) {
 		ASSERT_EQ(vcpu_run_raw(vcpu), -1);
 		ASSERT_EQ(errno, EINTR);
 		ASSERT_EQ(vcpu->run->exit_reason, KVM_EXIT_INTR);
 	}
-	alarm_off();
+	vm_alarm_off();
 	assert_host_still_works();
 }
 

@@ -35,7 +35,6 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 
 #include "vm.h"
 
@@ -672,14 +671,10 @@ static void scribble_handler(int sig)
 TEST(fpu_kept_apart_across_signals)
 {
 	struct vcpu *vcpu = iso_vm(spin_guest, GUEST_SIZE(spin_guest));
-	struct itimerval it = { { 0, 2000 }, { 0, 2000 } };
-	struct sigaction sa = { .sa_handler = scribble_handler };
 	int runs = 0, intr = 0;
 	long r;
 
-	sigemptyset(&sa.sa_mask);
-	ASSERT_OK(sigaction(SIGALRM, &sa, NULL));	/* no SA_RESTART */
-	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+	vm_alarm_every(2000, scribble_handler);
 	for (;;) {
 		r = host_checked_run(vcpu, runs++);
 		if (r == -EINTR) {
@@ -692,8 +687,7 @@ TEST(fpu_kept_apart_across_signals)
 		ASSERT_IO(vcpu, KVM_EXIT_IO_OUT, 1, PORT_IMAGE);
 		break;
 	}
-	memset(&it, 0, sizeof(it));
-	setitimer(ITIMER_REAL, &it, NULL);
+	vm_alarm_off();
 	TH_LOG("%d runs, %d interrupted by a signal, %d signals", runs, intr,
 	       (int)signals);
 	ASSERT_GE(intr, 20);

@@ -16,7 +16,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "vm.h"
@@ -210,34 +209,22 @@ TEST(signal_from_thread_interrupts_run)
 TEST(sigalrm_interrupts_run)
 {
 	struct vcpu *vcpu = VM_WITH_GUEST(spin_guest);
-	struct itimerval it = {
-		.it_value = { 0, 30 * 1000 },
-		.it_interval = { 0, 30 * 1000 },
-	};
-	struct itimerval off = { 0 };
 	int r, err;
 
-	install_handler(SIGALRM);
-	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+	vm_alarm_every(30 * 1000, count_signal);
 	r = vcpu_run_raw(vcpu);
 	err = errno;
-	ASSERT_OK(setitimer(ITIMER_REAL, &off, NULL));
+	vm_alarm_off();
 	check_interrupted_then_resume(vcpu, r, err);
 }
 
 TEST(many_signal_interruptions)
 {
 	struct vcpu *vcpu = VM_WITH_GUEST(spin_guest);
-	struct itimerval it = {
-		.it_value = { 0, 2 * 1000 },
-		.it_interval = { 0, 2 * 1000 },
-	};
-	struct itimerval off = { 0 };
 	int interrupted = 0;
 
 	/* 20 interruptions of the spinning guest, resumed each time. */
-	install_handler(SIGALRM);
-	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+	vm_alarm_every(2 * 1000, count_signal);
 	while (interrupted < 20) {
 		int r = vcpu_run_raw(vcpu);
 
@@ -246,7 +233,7 @@ TEST(many_signal_interruptions)
 		ASSERT_EQ(vcpu->run->exit_reason, KVM_EXIT_INTR);
 		interrupted++;
 	}
-	ASSERT_OK(setitimer(ITIMER_REAL, &off, NULL));
+	vm_alarm_off();
 	*(volatile uint8_t *)vm_ptr(vcpu->vm, FLAG_ADDR) = 1;
 	ASSERT_EQ(RUN_OUT(vcpu, 1, 0x10), 0x77);
 }

@@ -28,7 +28,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 
 #include "vm.h"
 
@@ -817,20 +816,15 @@ static void on_alarm(int sig)
  */
 static void migrate_anywhere(bool xsave)
 {
-	struct itimerval it = { { 0, 200 }, { 0, 200 } }, off = { 0 };
-	struct sigaction sa;
 	struct vcpu *vcpu;
 	int i = 0, moves = 0;
 
 	skip_fpu_only_with_xsave(xsave);
 	run_reference_n(MAX_DIGESTS);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;	/* no SA_RESTART */
-	ASSERT_OK(sigaction(SIGALRM, &sa, NULL));
 
 	/* At least NR_DIGESTS digests, and on until moved 4 times. */
 	vcpu = state_start();
-	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+	vm_alarm_every(200, on_alarm);
 	while (i < NR_DIGESTS || moves < 4) {
 		int r;
 
@@ -842,16 +836,16 @@ static void migrate_anywhere(bool xsave)
 			/* Once the guest is well into its work. */
 			if (i > 0 && moves < 6) {
 				/* No signals while moving: ioctls would fail. */
-				ASSERT_OK(setitimer(ITIMER_REAL, &off, NULL));
+				vm_alarm_off();
 				vcpu = migrate(vcpu, xsave);
 				moves++;
-				ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+				vm_alarm_every(200, on_alarm);
 			}
 			continue;
 		}
 		check_digest(vcpu, i++, moves);
 	}
-	ASSERT_OK(setitimer(ITIMER_REAL, &off, NULL));
+	vm_alarm_off();
 	TH_LOG("moved %d times mid-guest in %d digests (%d alarms)", moves, i,
 	       (int)alarms);
 	run_reference_n(i);		/* the registers after i digests */

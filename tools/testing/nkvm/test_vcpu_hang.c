@@ -26,7 +26,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
-#include <sys/time.h>
 
 #include "vm.h"
 
@@ -41,39 +40,18 @@ static void on_alarm(int sig)
 	atomic_fetch_add(&ticks, 1);
 }
 
-static void alarm_every(long us)
-{
-	struct itimerval it = {
-		.it_value = { 0, us }, .it_interval = { 0, us },
-	};
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;	/* no SA_RESTART: KVM_RUN ends */
-	sigemptyset(&sa.sa_mask);
-	ASSERT_OK(sigaction(SIGALRM, &sa, NULL));
-	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
-}
-
-static void alarm_off(void)
-{
-	struct itimerval off = { 0 };
-
-	setitimer(ITIMER_REAL, &off, NULL);
-}
-
 /* Every one of RUNS KVM_RUNs ends with EINTR and KVM_EXIT_INTR. */
 static void assert_signals_end_run(struct vcpu *vcpu)
 {
 	int i;
 
-	alarm_every(TICK_US);
+	vm_alarm_every(TICK_US, on_alarm);
 	for (i = 0; i < RUNS; i++) {
 		int r = vcpu_run_raw(vcpu);
 		int err = errno;
 
 		if (r != -1 || err != EINTR) {
-			alarm_off();
+			vm_alarm_off();
 			TH_LOG("run %d: r %d errno %d exit %s", i, r, err,
 			       exit_name(vcpu->run->exit_reason));
 		}
@@ -81,7 +59,7 @@ static void assert_signals_end_run(struct vcpu *vcpu)
 		ASSERT_EQ(err, EINTR);
 		ASSERT_EQ(vcpu->run->exit_reason, KVM_EXIT_INTR);
 	}
-	alarm_off();
+	vm_alarm_off();
 	ASSERT_GE(atomic_load(&ticks), RUNS);
 }
 
@@ -152,7 +130,7 @@ TEST(uninitialized_with_nmi_pending_returns)
 
 	set_mp_state(vcpu, KVM_MP_STATE_UNINITIALIZED);
 	ASSERT_OK(ioctl(vcpu->fd, KVM_NMI));
-	alarm_every(TICK_US);
+	vm_alarm_every(TICK_US, on_alarm);
 	for (i = 0; i < RUNS; i++) {
 		int r = vcpu_run_raw(vcpu);
 		int err = errno;
@@ -160,7 +138,7 @@ TEST(uninitialized_with_nmi_pending_returns)
 		ASSERT_EQ(r, -1);
 		ASSERT_TRUE(err == EINTR || err == EAGAIN);
 	}
-	alarm_off();
+	vm_alarm_off();
 	ASSERT_EQ(get_mp_state(vcpu), KVM_MP_STATE_UNINITIALIZED);
 }
 

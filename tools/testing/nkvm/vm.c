@@ -4,7 +4,9 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/time.h>
 
 #include "vm.h"
 
@@ -194,6 +196,28 @@ struct vcpu *vm_with_guest(const void *code, size_t len)
 int vcpu_run_raw(struct vcpu *vcpu)
 {
 	return ioctl(vcpu->fd, KVM_RUN, 0);
+}
+
+void vm_alarm_every(long us, void (*handler)(int sig))
+{
+	struct itimerval it = {
+		.it_value = { us / 1000000, us % 1000000 },
+		.it_interval = { us / 1000000, us % 1000000 },
+	};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_OK(sigaction(SIGALRM, &sa, NULL));
+	ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+}
+
+void vm_alarm_off(void)
+{
+	struct itimerval off = { 0 };
+
+	ASSERT_OK(setitimer(ITIMER_REAL, &off, NULL));
 }
 
 uint32_t vcpu_run(struct vcpu *vcpu)

@@ -276,6 +276,13 @@ struct vcpu *vm_with_guest(const void *code, size_t len);
 uint32_t vcpu_run(struct vcpu *vcpu);
 /* KVM_RUN; returns the ioctl's result (errno set), for error tests. */
 int vcpu_run_raw(struct vcpu *vcpu);
+/*
+ * SIGALRM every @us microseconds, calling @handler (without SA_RESTART, so
+ * that a KVM_RUN in progress ends with EINTR and KVM_EXIT_INTR), until
+ * vm_alarm_off().
+ */
+void vm_alarm_every(long us, void (*handler)(int sig));
+void vm_alarm_off(void);
 
 /*
  * Complete the instruction of the last exit without running the guest any
