@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/kvm.h>
+#include <nkvm/nkvm.h>
 
 #include "compat.h"
 #include "fuzz.h"
@@ -457,16 +458,33 @@ GEN(gen_irqfd)
 		f->resamplefd = (uint32_t)fz_pick_fd(t, FKM(FK_EVENT));
 }
 
+/* Linux's layout; nkvm's DATAREAD flag reads a value from its padding. */
 GEN(gen_ioeventfd)
 {
-	struct kvm_ioeventfd *e = arg_struct(a, sizeof(*e));
+	struct nkvm_ioeventfd_dataread *e = arg_struct(a, sizeof(*e));
 	static const uint32_t lens[] = { 0, 1, 2, 4, 8, 3, 16 };
 
 	e->fd = fz_pick_fd(t, FKM(FK_EVENT));
 	e->flags = fz_chance(t, 80) ? fz_below(t, 8) : (uint32_t)fz_val(t);
+	if (fz_chance(t, 30))
+		e->flags |= KVM_IOEVENTFD_FLAG_DATAREAD;
 	e->len = lens[fz_below(t, 7)];
 	e->addr = (e->flags & KVM_IOEVENTFD_FLAG_PIO) ? fz_below(t, 0x10000) : fz_gpa(t);
 	e->datamatch = fz_val(t);
+	e->dataread = fz_chance(t, 70) ? fz_below(t, 256) : fz_val(t);
+	if (fz_chance(t, 10))
+		e->pad0 = (uint32_t)fz_val(t);
+}
+
+/* nkvm's floor loop: few entries, sometimes none or far too many. */
+GEN(gen_floor)
+{
+	struct nkvm_floor *f = arg_struct(a, sizeof(*f));
+
+	f->iterations = fz_chance(t, 80) ? fz_below(t, 64) : fz_val(t);
+	f->flags = fz_chance(t, 90) ? 0 : (uint32_t)fz_val(t);
+	if (fz_chance(t, 10))
+		f->pad[fz_below(t, 3)] = fz_val(t);
 }
 
 GEN(gen_coalesced)
@@ -988,7 +1006,7 @@ const struct fz_row fz_rows[] = {
 	R(KVM_SET_CLOCK,		V, NK, 1, gen_clock, NULL),
 	R(KVM_GET_CLOCK,		V, NK | O, 1, NULL, NULL),
 	R(KVM_SIGNAL_MSI,		V, NK, 2, gen_msi, NULL),
-	R(KVM_SET_PMU_EVENT_FILTER,	V, 0, 1, gen_pmu_filter, NULL),
+	R(KVM_SET_PMU_EVENT_FILTER,	V, NK, 1, gen_pmu_filter, NULL),
 	R(KVM_CREATE_DEVICE,		V, O, 2, gen_create_device, post_create_device),
 	R(KVM_SET_DEVICE_ATTR,		V | C | D, NK, 2, gen_device_attr, NULL),
 	R(KVM_ENABLE_CAP,		V | C, NK, 3, gen_enable_cap, NULL),
@@ -997,7 +1015,7 @@ const struct fz_row fz_rows[] = {
 	R(KVM_MEMORY_ENCRYPT_UNREG_REGION, V, 0, 1, gen_enc_region, NULL),
 	R(KVM_HYPERV_EVENTFD,		V, 0, 1, gen_hv_eventfd, NULL),
 	R(KVM_X86_SET_MSR_FILTER,	V, NK, 1, gen_msr_filter, NULL),
-	R(KVM_RESET_DIRTY_RINGS,	V, Z, 1, gen_zero, NULL),
+	R(KVM_RESET_DIRTY_RINGS,	V, NK | Z, 1, gen_zero, NULL),
 	R(KVM_XEN_HVM_GET_ATTR,		V, O, 1, gen_xen_hvm_attr, NULL),
 	R(KVM_XEN_HVM_SET_ATTR,		V, 0, 1, gen_xen_hvm_attr, NULL),
 	R(KVM_XEN_HVM_EVTCHN_SEND,	V, 0, 1, NULL, NULL),
@@ -1022,13 +1040,13 @@ const struct fz_row fz_rows[] = {
 	R(KVM_GET_SREGS2,		C, NK | O, 1, NULL, NULL),
 	R(KVM_SET_SREGS2,		C, NK, 1, gen_sregs2, NULL),
 	R(KVM_TRANSLATE,		C, NK | O, 1, gen_translation, NULL),
-	R(KVM_INTERRUPT,		C, 0, 2, gen_interrupt, NULL),
+	R(KVM_INTERRUPT,		C, NK, 2, gen_interrupt, NULL),
 	R(KVM_GET_MSRS,			S | C, NK | O, 2, gen_msrs, NULL),
 	R(KVM_SET_MSRS,			C, NK, 2, gen_msrs, NULL),
 	R(KVM_SET_CPUID,		C, NK, 1, gen_cpuid1, NULL),
 	R(KVM_SET_CPUID2,		C, NK, 2, gen_cpuid2, NULL),
 	R(KVM_GET_CPUID2,		C, NK | O, 1, gen_cpuid2, NULL),
-	R(KVM_SET_SIGNAL_MASK,		C, 0, 1, gen_signal_mask, NULL),
+	R(KVM_SET_SIGNAL_MASK,		C, NK, 1, gen_signal_mask, NULL),
 	R(KVM_GET_FPU,			C, NK | O, 1, NULL, NULL),
 	R(KVM_SET_FPU,			C, NK, 1, NULL, NULL),
 	R(KVM_GET_LAPIC,		C, NK | O, 1, NULL, NULL),
@@ -1055,11 +1073,12 @@ const struct fz_row fz_rows[] = {
 	R(KVM_SET_ONE_REG,		C, 0, 1, gen_one_reg, NULL),
 	R(KVM_GET_REG_LIST,		C, O, 1, gen_reg_list, NULL),
 	R(KVM_KVMCLOCK_CTRL,		C, Z, 1, gen_zero, NULL),
-	R(KVM_GET_NESTED_STATE,		C, O, 1, gen_nested_state, NULL),
-	R(KVM_SET_NESTED_STATE,		C, 0, 1, gen_nested_state, NULL),
+	R(KVM_GET_NESTED_STATE,		C, NK | O, 1, gen_nested_state, NULL),
+	R(KVM_SET_NESTED_STATE,		C, NK, 1, gen_nested_state, NULL),
 	R(KVM_XEN_VCPU_GET_ATTR,	C, O, 1, gen_xen_vcpu_attr, NULL),
 	R(KVM_XEN_VCPU_SET_ATTR,	C, 0, 1, gen_xen_vcpu_attr, NULL),
 	R(KVM_PRE_FAULT_MEMORY,		C, O, 1, gen_pre_fault, NULL),
+	R(KVM_NKVM_FLOOR,		C, NK | O, 1, gen_floor, NULL),
 	R(FZ_ARM_VCPU_INIT,		C, 0, 1, NULL, NULL),
 	R(KVM_S390_INITIAL_RESET,	C, Z, 1, gen_zero, NULL),
 	R(FZ_OLD_DEBUG_GUEST,		C, 0, 1, NULL, NULL),
