@@ -203,7 +203,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_MP_STATE:
 	case KVM_CAP_DEBUGREGS:
 	case KVM_CAP_VCPU_EVENTS:
-	case KVM_CAP_XCRS:
+	case KVM_CAP_XSAVE:		/* the FXSAVE image where there is no XSAVE */
 	case KVM_CAP_GET_TSC_KHZ:
 	case KVM_CAP_GET_MSR_FEATURES:
 	case KVM_CAP_MSR_PLATFORM_INFO:
@@ -224,7 +224,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		return kvm_nested_state_max_size();
 	case KVM_CAP_SET_GUEST_DEBUG2:
 		return KVM_GUESTDBG_VALID_MASK;
-	case KVM_CAP_XSAVE:
+	case KVM_CAP_XCRS:
 		return boot_cpu_has(X86_FEATURE_XSAVE);
 	case KVM_CAP_XSAVE2:
 		return kvm_xsave2_size();
@@ -1943,8 +1943,14 @@ static void kvm_set_fpu(struct kvm_vcpu *vcpu, const struct kvm_fpu *fpu)
 	fx->mxcsr = fpu->mxcsr;
 }
 
+/*
+ * The image names only the components the guest's CPUID offers (x87 and SSE
+ * always, with or without XSAVE on the host), so that it restores on any
+ * host that offers the guest as much, as on Linux.
+ */
 static int kvm_get_xsave(struct kvm_vcpu *vcpu, void __user *uxsave, u32 size)
 {
+	u64 xfeatures = vcpu->arch.model.supported_xcr0 | XFEATURE_MASK_FPSSE;
 	void *buf;
 	int r = 0;
 
@@ -1952,7 +1958,7 @@ static int kvm_get_xsave(struct kvm_vcpu *vcpu, void __user *uxsave, u32 size)
 	if (!buf)
 		return -ENOMEM;
 	fpu_copy_guest_fpstate_to_uabi(&vcpu->arch.guest_fpu, buf, size,
-				       kvm_host_supported_xcr0(), 0);
+				       xfeatures, 0);
 	if (copy_to_user(uxsave, buf, size))
 		r = -EFAULT;
 	kvfree(buf);
@@ -2257,16 +2263,10 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return 0;
 	}
 	case KVM_GET_XSAVE:
-		if (!boot_cpu_has(X86_FEATURE_XSAVE))
-			return -EINVAL;
 		return kvm_get_xsave(vcpu, argp, sizeof(struct kvm_xsave));
 	case KVM_GET_XSAVE2:
-		if (!boot_cpu_has(X86_FEATURE_XSAVE))
-			return -EINVAL;
 		return kvm_get_xsave(vcpu, argp, kvm_xsave2_size());
 	case KVM_SET_XSAVE:
-		if (!boot_cpu_has(X86_FEATURE_XSAVE))
-			return -EINVAL;
 		return kvm_set_xsave(vcpu, argp);
 	case KVM_GET_XCRS:
 		return IOCTL_OUT(struct kvm_xcrs, kvm_get_xcrs);
