@@ -175,7 +175,9 @@ int kvm_set_apic_base_host(struct kvm_vcpu *vcpu, u64 data)
 /*
  * EFER: bits the host does not have are reserved; a guest may set LME,
  * NXE and FFXSR only if its CPUID offers the feature, and may not change
- * LME while paging is on.
+ * LME while paging is on.  LMA is the CPU's to set (as paging is turned on
+ * with LME set): a write, the guest's or userspace's, leaves it as it is,
+ * as on Linux, so that no entry ever has LMA without paging.
  */
 static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 {
@@ -202,6 +204,7 @@ static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 		    ((efer ^ vcpu->arch.efer) & EFER_LME))
 			return 1;
 	}
+	efer = (efer & ~EFER_LMA) | (vcpu->arch.efer & EFER_LMA);
 	return kvm_x86_ops->set_efer(vcpu, efer, host);
 }
 
