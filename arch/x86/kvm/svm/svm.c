@@ -47,6 +47,16 @@ MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
 
 static bool nrips;			/* the CPU saves the next RIP on exits */
 static bool decode_assists;		/* and decodes MOV CR for us */
+/*
+ * A VMRUN that fails its consistency checks exits with VMEXIT_INVALID and,
+ * on hardware, leaves the VMCB as it was.  QEMU's TCG (7.2, helper_vmrun()
+ * and do_vmexit()), the CPU of nkvm's test bed, loads part of the guest's
+ * state before it checks the rest, and its exit then writes that mixture
+ * of guest and host registers over the save area: the guest would resume
+ * in host code with the host's stack.  Under it, the save area is copied
+ * before VMRUN and put back after a failed one.
+ */
+static DEFINE_STATIC_KEY_FALSE(vmrun_overwrites_save);
 
 /* Permission maps with every bit set: every port and MSR access exits. */
 #define IOPM_ORDER	2		/* 12 KiB used */
@@ -55,6 +65,7 @@ static struct page *iopm_pages;
 static struct page *msrpm_pages;
 
 struct svm_cpu {
+	struct vmcb_save save_copy;	/* see vmrun_overwrites_save */
 	struct page *hsave;		/* MSR_VM_HSAVE_PA: VMRUN's host area */
 	struct page *host_vmcb;		/* VMSAVE/VMLOAD of host state */
 	u64 asid_generation;
@@ -812,6 +823,8 @@ static void svm_run(struct kvm_vcpu *vcpu)
 			wrpkru(svm->guest_pkru);
 	}
 
+	if (static_branch_unlikely(&vmrun_overwrites_save))
+		sd->save_copy = vmcb->save;
 	svm_clgi();
 	/*
 	 * The host's IF at VMRUN decides whether its interrupts exit the
@@ -822,6 +835,9 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb));
 	raw_local_irq_disable();
 	svm_stgi();
+	if (static_branch_unlikely(&vmrun_overwrites_save) &&
+	    (u32)vmcb->control.exit_code == SVM_EXIT_ERR)
+		vmcb->save = sd->save_copy;
 
 	if (pku) {
 		svm->guest_pkru = rdpkru();
@@ -1269,6 +1285,17 @@ static int svm_alloc_pages(void)
 	return 0;
 }
 
+/* QEMU's TCG names itself in the hypervisor CPUID leaf. */
+static bool svm_cpu_is_tcg(void)
+{
+	u32 eax, sig[3];
+
+	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR))
+		return false;
+	cpuid(0x40000000, &eax, &sig[0], &sig[1], &sig[2]);
+	return !memcmp(sig, "TCGTCGTCGTCG", sizeof(sig));
+}
+
 /* Is this a CPU nkvm can run guests on? */
 static int svm_probe(void)
 {
@@ -1282,6 +1309,8 @@ static int svm_probe(void)
 	}
 	nrips = boot_cpu_has(X86_FEATURE_NRIPS);
 	decode_assists = boot_cpu_has(X86_FEATURE_DECODEASSISTS);
+	if (svm_cpu_is_tcg())
+		static_branch_enable(&vmrun_overwrites_save);
 	return 0;
 }
 
@@ -1302,8 +1331,10 @@ static int __init svm_init(void)
 	r = nkvm_x86_register(&svm_ops);
 	if (r)
 		goto err;
-	pr_info("SVM with nested paging%s\n",
-		nrips ? ", NRIP save" : ", without NRIP save");
+	pr_info("SVM with nested paging%s%s\n",
+		nrips ? ", NRIP save" : ", without NRIP save",
+		static_key_enabled(&vmrun_overwrites_save) ?
+		", QEMU TCG (failed VMRUNs undone)" : "");
 	return 0;
 err:
 	svm_free_pages();
