@@ -1705,13 +1705,14 @@ static int vmx_setup_mitigations(void)
 	/* What /sys/devices/system/cpu/vulnerabilities/l1tf reports. */
 	l1tf_vmx_mitigation = l1d_flush;
 
-	pr_info("mitigations: VERW %s, RSB %s, SPEC_CTRL %s, L1D flush %s%s\n",
+	pr_info("mitigations: VERW %s, RSB %s, SPEC_CTRL %s, L1D flush %s%s%s\n",
 		vmx_run_flags & NKVM_RUN_VERW ? "on" : "off",
 		vmx_run_flags & NKVM_RUN_RSB ? "refill" :
 		vmx_run_flags & NKVM_RUN_RSB_LITE ? "one call" : "off",
 		vmx_run_flags & NKVM_RUN_SPEC_CTRL ?
 		(vmx_run_flags & NKVM_RUN_HOST_IBRS ? "switched, IBRS" : "switched") :
 		"absent", l1d_flush_names[l1d_flush],
+		l1d_flush_buf ? " (software)" : "",
 		nkvm_forced_mitigations ? " (some forced for testing)" : "");
 	return 0;
 }
