@@ -309,7 +309,8 @@ static const u32 cpuid_8000_0001_edx_mask =
 	FEAT(FXSR_OPT) | FEAT(GBPAGES) | FEAT(LM) | FEAT(3DNOWEXT) |
 	FEAT(3DNOW);
 static const u32 cpuid_8000_0008_ebx_mask =
-	FEAT(CLZERO) | FEAT(XSAVEERPTR) | FEAT(WBNOINVD) | FEAT(AMD_IBPB);
+	FEAT(CLZERO) | FEAT(XSAVEERPTR) | FEAT(WBNOINVD);
+/* IA32_SPEC_CTRL and IA32_PRED_CMD bits: spec.c decides them. */
 
 /* The XCR0 features nkvm switches for the guest (no dynamic ones). */
 #define NKVM_SUPPORTED_XCR0 (NKVM_XFEATURE_X87 | NKVM_XFEATURE_SSE | \
@@ -417,6 +418,7 @@ static void build_supported_cpuid(void)
 		e->ecx &= (cpuid_7_ecx_mask | tsc_aux_mask(CPUID_7_ECX_RDPID)) &
 			  caps(CPUID_7_ECX);
 		e->edx &= cpuid_7_edx_mask & caps(CPUID_7_EDX);
+		e->edx |= nkvm_spec_cpuid_7_edx();
 		if (sub >= 1) {
 			e = add_entry(7, 1, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
 			e->eax &= cpuid_7_1_eax_mask & caps(CPUID_7_1_EAX);
@@ -467,6 +469,7 @@ static void build_supported_cpuid(void)
 			e->eax &= 0xffff;
 			e->ebx &= cpuid_8000_0008_ebx_mask &
 				  caps(CPUID_8000_0008_EBX);
+			e->ebx |= nkvm_spec_cpuid_8000_0008_ebx();
 			e->ecx = e->edx = 0;
 			break;
 		default:		/* brand string, cache and TLB info */
@@ -580,6 +583,8 @@ static void kvm_vcpu_after_set_cpuid(struct kvm_vcpu *vcpu)
 			kvm_guest_cpuid_has(vcpu, 1, 0, CPUID_ECX, BIT(21)));
 	if (kvm_x86_ops->vcpu_after_set_cpuid)
 		kvm_x86_ops->vcpu_after_set_cpuid(vcpu);
+	/* IA32_SPEC_CTRL passes through only to a guest that has it. */
+	nkvm_spec_ctrl_update_intercept(vcpu);
 }
 
 void kvm_vcpu_cpuid_free(struct kvm_vcpu *vcpu)

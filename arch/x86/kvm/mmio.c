@@ -380,6 +380,8 @@ int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
 	struct kvm_sregs sregs;
 
 	vcpu->stat.insn_emulation++;
+	/* L1TF: the emulator reads guest memory through the host's maps. */
+	vcpu->arch.l1tf_flush_l1d = true;
 	kvm_x86_ops->get_sregs(vcpu, &sregs);
 	kvm_walk_env_init(vcpu, &es->walk, &sregs);
 	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,

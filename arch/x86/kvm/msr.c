@@ -458,15 +458,7 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		*data = vcpu->arch.ucode_rev;
 		return 0;
 	case MSR_IA32_SPEC_CTRL:
-		/*
-		 * Not offered to the guest: nkvm does not load a guest value
-		 * around guest entry.  Its accesses #GP; userspace reads 0,
-		 * as on Linux for a guest that never wrote it.
-		 */
-		if (!host)
-			return 1;
-		*data = 0;
-		return 0;
+		return nkvm_get_spec_ctrl(vcpu, data, host);
 	case MSR_PLATFORM_INFO:
 		if (!host && !vcpu->kvm->arch.guest_can_read_platform_info)
 			return 1;
@@ -603,27 +595,18 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 			return 1;
 		vcpu->arch.tsc_aux = (u32)data;
 		return 0;
-	case MSR_IA32_SPEC_CTRL: {
-		u64 cur;
-
-		/*
-		 * Userspace may write 0 (a VMM restoring a vCPU) where the
-		 * host's MSR can be read, as Linux tries the value on it; a
-		 * non-zero value would need loading around guest entry,
-		 * which nkvm does not do.
-		 */
-		if (!host || data || rdmsrl_safe(MSR_IA32_SPEC_CTRL, &cur))
-			return 1;
-		return 0;
-	}
+	case MSR_IA32_SPEC_CTRL:
+		return nkvm_set_spec_ctrl(vcpu, data, host);
 	case MSR_IA32_PRED_CMD:
-		/* IBPB, when the guest was offered it. */
-		if (!host && !kvm_guest_cpuid_has(vcpu, 0x80000008, 0, CPUID_EBX,
-						  BIT(12)))
+		/*
+		 * IBPB, when the guest was offered it: done on the host.  As
+		 * on Linux, a host without IBPB refuses even 0.
+		 */
+		if (!host && !nkvm_guest_has_pred_cmd(vcpu))
 			return 1;
-		if (data & ~PRED_CMD_IBPB)
+		if ((data & ~PRED_CMD_IBPB) || !boot_cpu_has(X86_FEATURE_IBPB))
 			return 1;
-		if (data && boot_cpu_has(X86_FEATURE_IBPB))
+		if (data)
 			wrmsrl(MSR_IA32_PRED_CMD, PRED_CMD_IBPB);
 		return 0;
 	case MSR_PLATFORM_INFO:
@@ -851,6 +834,8 @@ int kvm_vm_ioctl_set_msr_filter(struct kvm *kvm, void __user *argp)
 	mutex_unlock(&kvm->lock);
 	synchronize_srcu(&kvm->srcu);
 	msr_filter_free(old);
+	/* MSRs passed through may be filtered now, or the other way round. */
+	kvm_make_all_vcpus_request(kvm, KVM_REQ_MSR_FILTER_CHANGED);
 	return 0;
 err:
 	msr_filter_free(new);
@@ -889,24 +874,29 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 {
 	const u32 *list = features ? feature_msrs : msrs_to_save;
 	u32 n = features ? ARRAY_SIZE(feature_msrs) : ARRAY_SIZE(msrs_to_save);
+	static const u32 spec_ctrl = MSR_IA32_SPEC_CTRL;
 	struct kvm_msr_list head;
 	const u32 *pmu_list;
-	u32 room, npmu = 0;
+	u32 room, npmu = 0, nspec;
 
 	/* The vPMU's counters are saved too. */
 	pmu_list = kvm_pmu_msrs_to_save(&npmu);
 	if (features)
 		npmu = 0;
+	/* IA32_SPEC_CTRL, where guests are offered it (spec.c). */
+	nspec = !features && boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL);
 	if (copy_from_user(&head, ulist, sizeof(head)))
 		return -EFAULT;
 	room = head.nmsrs;
-	head.nmsrs = n + npmu;
+	head.nmsrs = n + npmu + nspec;
 	if (copy_to_user(ulist, &head, sizeof(head)))
 		return -EFAULT;
-	if (room < n + npmu)
+	if (room < head.nmsrs)
 		return -E2BIG;
 	if (copy_to_user(ulist->indices, list, n * sizeof(u32)) ||
-	    copy_to_user(ulist->indices + n, pmu_list, npmu * sizeof(u32)))
+	    copy_to_user(ulist->indices + n, pmu_list, npmu * sizeof(u32)) ||
+	    copy_to_user(ulist->indices + n + npmu, &spec_ctrl,
+			 nspec * sizeof(u32)))
 		return -EFAULT;
 	return 0;
 }

@@ -7,6 +7,28 @@
 #ifndef _NKVM_VMENTER_H
 #define _NKVM_VMENTER_H
 
+/*
+ * What __svm_vcpu_run() and __vmx_vcpu_run() do around the entry, decided
+ * in C before each (bit numbers of their flags argument).
+ */
+#define NKVM_RUN_VMRESUME_BIT		0	/* VMX: VMRESUME, not VMLAUNCH */
+#define NKVM_RUN_VERW_BIT		1	/* VMX: VERW just before the entry */
+#define NKVM_RUN_RSB_BIT		2	/* VMX: refill the RSB after the exit */
+#define NKVM_RUN_RSB_LITE_BIT		3	/* VMX: one balanced CALL (eIBRS PBRSB) */
+#define NKVM_RUN_SPEC_CTRL_BIT		4	/* load the guest's SPEC_CTRL, then the host's */
+#define NKVM_RUN_SAVE_SPEC_CTRL_BIT	5	/* read the guest's back after the exit */
+#define NKVM_RUN_HOST_IBRS_BIT		6	/* VMX: write the host's even if equal */
+
+#define NKVM_RUN_VMRESUME		(1 << NKVM_RUN_VMRESUME_BIT)
+#define NKVM_RUN_VERW			(1 << NKVM_RUN_VERW_BIT)
+#define NKVM_RUN_RSB			(1 << NKVM_RUN_RSB_BIT)
+#define NKVM_RUN_RSB_LITE		(1 << NKVM_RUN_RSB_LITE_BIT)
+#define NKVM_RUN_SPEC_CTRL		(1 << NKVM_RUN_SPEC_CTRL_BIT)
+#define NKVM_RUN_SAVE_SPEC_CTRL		(1 << NKVM_RUN_SAVE_SPEC_CTRL_BIT)
+#define NKVM_RUN_HOST_IBRS		(1 << NKVM_RUN_HOST_IBRS_BIT)
+
+#ifdef __ASSEMBLY__
+
 /* Offsets in regs[], in the order of enum kvm_reg (RSP is in the VMCB/VMCS). */
 #define REG_RAX		(0 * 8)
 #define REG_RCX		(1 * 8)
@@ -24,7 +46,61 @@
 #define REG_R14		(14 * 8)
 #define REG_R15		(15 * 8)
 
-#ifdef __ASSEMBLY__
+/*
+ * Before the entry, with \flags and \ptr (the guest's SPEC_CTRL value)
+ * in memory: load the guest's value where the host has the MSR and the
+ * values differ.  Clobbers RAX, RCX and RDX.  Nothing between this and
+ * the entry may RET or branch indirectly (the host's protections are off).
+ */
+.macro LOAD_GUEST_SPEC_CTRL flags:req, ptr:req
+	testl	$NKVM_RUN_SPEC_CTRL, \flags
+	jz	.Lgsc_done_\@
+	mov	\ptr, %rdx
+	mov	(%rdx), %rax
+	cmp	PER_CPU_VAR(x86_spec_ctrl_current), %rax
+	je	.Lgsc_done_\@
+	mov	%rax, %rdx
+	shr	$32, %rdx
+	mov	$MSR_IA32_SPEC_CTRL, %ecx
+	wrmsr
+.Lgsc_done_\@:
+.endm
+
+/*
+ * After the exit, before the first unbalanced RET: save the guest's value
+ * if it may have changed it (the MSR is passed through), then put the
+ * host's back where they differ (always, with NKVM_RUN_HOST_IBRS: a legacy
+ * IBRS host must write IBRS again after running less privileged code).
+ * Clobbers RAX, RCX and RDX.
+ */
+.macro RESTORE_HOST_SPEC_CTRL flags:req, ptr:req
+	testl	$NKVM_RUN_SPEC_CTRL, \flags
+	jz	.Lhsc_done_\@
+	testl	$NKVM_RUN_SAVE_SPEC_CTRL, \flags
+	jz	.Lhsc_saved_\@
+	mov	$MSR_IA32_SPEC_CTRL, %ecx
+	rdmsr
+	shl	$32, %rdx
+	or	%rdx, %rax
+	mov	\ptr, %rcx
+	mov	%rax, (%rcx)
+.Lhsc_saved_\@:
+	mov	PER_CPU_VAR(x86_spec_ctrl_current), %rax
+	testl	$NKVM_RUN_HOST_IBRS, \flags
+	jnz	.Lhsc_write_\@
+	mov	\ptr, %rcx
+	cmp	(%rcx), %rax
+	je	.Lhsc_fence_\@
+.Lhsc_write_\@:
+	mov	%rax, %rdx
+	shr	$32, %rdx
+	mov	$MSR_IA32_SPEC_CTRL, %ecx
+	wrmsr
+.Lhsc_fence_\@:
+	/* No speculation on past the choice with the guest's value. */
+	lfence
+.Lhsc_done_\@:
+.endm
 
 /* Load every general register but RAX and RSP from regs[] at \regs (%rax). */
 .macro LOAD_GUEST_GPRS regs:req

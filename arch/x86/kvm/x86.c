@@ -602,6 +602,7 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
 	kvm_mmu_destroy_vcpu(vcpu);
 	kvm_vcpu_cpuid_free(vcpu);
+	nkvm_vcpu_forget_ibpb(vcpu);
 	kvm_x86_ops->vcpu_free(vcpu);
 	kvm_pmu_vcpu_destroy(vcpu);
 	kvm_lapic_destroy(vcpu);
@@ -617,6 +618,9 @@ void kvm_arch_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 	/* The task may have waited for a CPU: the guest's steal time. */
 	if (vcpu->arch.steal_time_msr & KVM_MSR_ENABLED)
 		kvm_make_request(vcpu, KVM_REQ_STEAL_UPDATE);
+	nkvm_vcpu_switch_ibpb(vcpu, cpu);
+	/* L1TF: whatever ran on this CPU before may be in its L1D. */
+	vcpu->arch.l1tf_flush_l1d = true;
 	kvm_x86_ops->vcpu_load(vcpu, cpu);
 }
 
@@ -934,6 +938,8 @@ static int kvm_emulate_halt(struct kvm_vcpu *vcpu)
 	kvm_pmu_service(vcpu);
 	vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
 	r = kvm_vcpu_halt(vcpu, kvm_vcpu_runnable);
+	/* L1TF: the CPU may have run anything while the vCPU slept. */
+	vcpu->arch.l1tf_flush_l1d = true;
 	if (r) {
 		vcpu->stat.signal_exits++;
 		vcpu->run->exit_reason = KVM_EXIT_INTR;
@@ -1368,7 +1374,11 @@ static int kvm_handle_cr_read(struct kvm_vcpu *vcpu,
 
 static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
-	int r = kvm_mmu_page_fault(vcpu, exit->npf.gpa, exit->npf.error_code);
+	int r;
+
+	/* L1TF: the fault path walks and fills the MMU's tables (spec.c). */
+	vcpu->arch.l1tf_flush_l1d = true;
+	r = kvm_mmu_page_fault(vcpu, exit->npf.gpa, exit->npf.error_code);
 
 	/*
 	 * Outside every memslot, or a write to a read-only one: MMIO, through
@@ -1486,6 +1496,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	}
 	if (kvm_check_request(vcpu, KVM_REQ_STEAL_UPDATE))
 		kvm_record_steal_time(vcpu);
+	if (kvm_check_request(vcpu, KVM_REQ_MSR_FILTER_CHANGED))
+		nkvm_spec_ctrl_update_intercept(vcpu);
 	kvm_pmu_service(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);
@@ -1647,6 +1659,8 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 
 	run->flags = 0;
 	fpu_swap_kvm_fpstate(&vcpu->arch.guest_fpu, true);
+	/* L1TF: back from userspace, which may have touched anything. */
+	vcpu->arch.l1tf_flush_l1d = true;
 
 	/*
 	 * State userspace left in kvm_run first, then finish what the last

@@ -162,6 +162,13 @@ struct kvm_x86_ops {
 	 * interrupt, so that a guest lowering CR8 gets it at once.
 	 */
 	void (*update_cr8_intercept)(struct kvm_vcpu *vcpu, bool intercept);
+	/*
+	 * Optional: let the guest read and write IA32_SPEC_CTRL without exits
+	 * (intercept false) or not.  A backend with it loads vcpu->arch.
+	 * spec_ctrl around each entry and, while it is passed through, reads
+	 * the guest's value back after each exit (spec.c).
+	 */
+	void (*set_spec_ctrl_intercept)(struct kvm_vcpu *vcpu, bool intercept);
 	/* Optional, debug: KVM_NKVM_FLOOR's bare entry loop (floor.c). */
 	int (*floor)(struct kvm_vcpu *vcpu, struct nkvm_floor *f);
 };
@@ -234,6 +241,28 @@ int kvm_vm_ioctl_set_msr_filter(struct kvm *kvm, void __user *argp);
 void kvm_msr_filter_free(struct kvm *kvm);
 int kvm_vcpu_ioctl_msrs(struct kvm_vcpu *vcpu, struct kvm_msrs __user *umsrs,
 			bool set);
+
+/* spec.c: speculative-execution mitigations both backends share */
+enum {
+	NKVM_FORCE_IBPB,		/* IBPB on a switch of vCPU */
+	NKVM_FORCE_VERW,		/* VERW before each entry (VMX) */
+	NKVM_FORCE_L1D_FLUSH,		/* act as if the CPU had L1TF (VMX) */
+	NKVM_FORCE_RSB,			/* stuff the RSB after each exit (VMX) */
+};
+extern unsigned int nkvm_forced_mitigations;
+static inline bool nkvm_mitigation_forced(int which)
+{
+	return nkvm_forced_mitigations & BIT(which);
+}
+void nkvm_vcpu_switch_ibpb(struct kvm_vcpu *vcpu, int cpu);
+void nkvm_vcpu_forget_ibpb(struct kvm_vcpu *vcpu);
+bool nkvm_l1tf_flush_wanted(struct kvm_vcpu *vcpu);
+u32 nkvm_spec_cpuid_7_edx(void);
+u32 nkvm_spec_cpuid_8000_0008_ebx(void);
+bool nkvm_guest_has_pred_cmd(struct kvm_vcpu *vcpu);
+int nkvm_get_spec_ctrl(struct kvm_vcpu *vcpu, u64 *data, bool host);
+int nkvm_set_spec_ctrl(struct kvm_vcpu *vcpu, u64 data, bool host);
+void nkvm_spec_ctrl_update_intercept(struct kvm_vcpu *vcpu);
 
 /* kvmclock.c */
 #define KVM_CLOCK_VALID_FLAGS	(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | \

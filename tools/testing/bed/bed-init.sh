@@ -125,11 +125,12 @@ heartbeat() {
 
 mod_loaded() { [ -d "/sys/module/$1" ]; }
 
-insmod_one() {	# insmod_one FILE: load unless a module of that name is in
+insmod_one() {	# insmod_one FILE [PARAM=VALUE...]: load unless a module of
+	# that name is in
 	name=$(basename "$1" .ko | tr - _)
 	mod_loaded "$name" && return 0
-	echo "# insmod $1"
-	if ! insmod "$1"; then
+	echo "# insmod $*"
+	if ! insmod "$@"; then
 		echo "# bed: insmod $1 failed; kernel log tail:"
 		show_dmesg 30
 		return 1
@@ -156,7 +157,16 @@ load_nkvm() {
 	for m in $BED_NKVM_DEPS; do
 		insmod_one "$(debian_mod "$m")" || return 1
 	done
-	insmod_one /nkvm/kvm.ko && insmod_one "/nkvm/$VMOD_KO"
+	insmod_one /nkvm/kvm.ko $(nkvm_params kvm) &&
+		insmod_one "/nkvm/$VMOD_KO" $(nkvm_params "$VMOD")
+}
+
+nkvm_params() {	# nkvm_params MODULE: its PARAM=VALUE words of --nkvm-params
+	for p in $BED_NKVM_PARAMS; do
+		case $p in
+		"$(echo "$1" | tr - _)".*) echo "${p#*.}" ;;
+		esac
+	done
 }
 
 load_phase() {	# load_phase PHASE: modules loaded and /dev/kvm present

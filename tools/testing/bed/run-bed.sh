@@ -34,6 +34,7 @@ BENCH_OUT=
 ICOUNT=0
 DEMO=
 DEMO_ARGS=
+NKVM_PARAMS=
 TIMEOUT=120
 MEM=
 SMP=1
@@ -80,6 +81,9 @@ usage: $0 [options]
                           the bed do not depend on the host's load
   --demo PROGRAM          run only PROGRAM, on nkvm, output unprefixed
   --args "ARGS"           arguments for every test program (e.g. the demo)
+  --nkvm-params "M.P=V ..."  parameters for our modules when they are
+                          loaded, each "module.param=value" (kvm, kvm_amd,
+                          kvm_intel), e.g. kvm.force_mitigations=verw,rsb
   --files "SRC[:DST] ..." extra files for the initramfs (default DST /data/)
   --timeout SECONDS       per test program (default $TIMEOUT)
   --mem SIZE              guest memory (default 1G, 4G with --kvm-selftests)
@@ -152,7 +156,8 @@ while [ $# -gt 0 ]; do
 	--bed | --mode | --modules | --tests | --build | --demo | --args | \
 	--files | --timeout | --mem | --smp | --kernel-version | --append | \
 	--output-cap | --silence | --boot-timeout | --budget | --kvm-selftests | \
-	--kvm-selftests-list | --kvm-selftests-only | --bench-out) ;;
+	--kvm-selftests-list | --kvm-selftests-only | --bench-out | \
+	--nkvm-params) ;;
 	*) usage >&2; fatal "unknown option $opt" ;;
 	esac
 	[ $# -ge 2 ] || fatal "option $opt needs a value"
@@ -165,6 +170,7 @@ while [ $# -gt 0 ]; do
 	--build) BUILD=$val ;;
 	--demo) DEMO=$val ;;
 	--args) DEMO_ARGS=$val ;;
+	--nkvm-params) NKVM_PARAMS=$val ;;
 	--files) FILES=$val ;;
 	--timeout) TIMEOUT=$val ;;
 	--mem) MEM=$val ;;
@@ -490,6 +496,7 @@ build_initramfs() {
 		echo "BED_CAP=$CAP"
 		echo "BED_RAW=$([ -n "$DEMO" ] && echo 1 || echo 0)"
 		printf "BED_ARGS=%q\n" "$DEMO_ARGS"
+		printf "BED_NKVM_PARAMS=%q\n" "$NKVM_PARAMS"
 		echo "BED_NKVM_DEPS='$NKVM_DEPS'"
 		echo "BED_VERBOSE=$VERBOSE"
 		echo "BED_VENDOR=$VENDOR"

@@ -175,6 +175,12 @@ struct kvm_vcpu_arch {
 	bool nmi_masked;		/* between an NMI and its IRET */
 	bool triple_fault_pending;	/* KVM_EXIT_SHUTDOWN before the next entry */
 	bool has_run;			/* entered the guest at least once */
+	/*
+	 * L1TF, vmentry_l1d_flush=cond: since the last entry, this vCPU ran
+	 * host code that may have brought other data into the L1D (see
+	 * spec.c): flush it before the next entry.
+	 */
+	bool l1tf_flush_l1d;
 	u32 mp_state;
 
 	/*
@@ -236,6 +242,16 @@ struct kvm_vcpu_arch {
 	u64 misc_features_enables;
 	u64 power_ctl;			/* MSR_IA32_POWER_CTL, only stored */
 	u64 arch_capabilities;
+	/*
+	 * IA32_SPEC_CTRL as the guest set it, loaded around each entry by the
+	 * backend's entry code.  spec_ctrl_written: it was once non-zero;
+	 * spec_ctrl_passthrough: so the guest's accesses no longer exit (if
+	 * the MSR filter allows) and the entry code reads the MSR back after
+	 * each exit (spec.c).
+	 */
+	u64 spec_ctrl;
+	bool spec_ctrl_written;
+	bool spec_ctrl_passthrough;
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];

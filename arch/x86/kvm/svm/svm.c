@@ -31,6 +31,7 @@
 
 #include "../x86.h"
 #include "../lapic.h"
+#include "../vmenter.h"
 #include "vmcb.h"
 
 MODULE_AUTHOR("nkvm developers");
@@ -58,11 +59,16 @@ static bool decode_assists;		/* and decodes MOV CR for us */
  */
 static DEFINE_STATIC_KEY_FALSE(vmrun_overwrites_save);
 
-/* Permission maps with every bit set: every port and MSR access exits. */
+/*
+ * Permission maps with every bit set: every port and MSR access exits (the
+ * MSR map is per vCPU: IA32_SPEC_CTRL may be let through, spec.c).
+ */
 #define IOPM_ORDER	2		/* 12 KiB used */
 #define MSRPM_ORDER	1		/* 8 KiB */
 static struct page *iopm_pages;
-static struct page *msrpm_pages;
+
+/* The NKVM_RUN_* bits every entry uses (svm_init()). */
+static unsigned long svm_run_flags;
 
 struct svm_cpu {
 	struct vmcb_save save_copy;	/* see vmrun_overwrites_save */
@@ -71,7 +77,6 @@ struct svm_cpu {
 	u64 asid_generation;
 	u32 next_asid;
 	u32 max_asid;
-	struct vmcb *last_vmcb;		/* the last vCPU loaded here */
 };
 
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
@@ -80,6 +85,7 @@ struct vcpu_svm {
 	struct kvm_vcpu vcpu;		/* must be first: the core allocates us */
 	struct vmcb *vmcb;
 	u64 vmcb_pa;
+	unsigned long *msrpm;		/* MSR permission map */
 	u64 asid_generation;		/* 0: needs a new ASID */
 	int last_cpu;			/* where the ASID was assigned */
 	u64 iret_rip;			/* an NMI handler's IRET, not yet run */
@@ -99,7 +105,8 @@ static inline struct vcpu_svm *to_svm(struct kvm_vcpu *vcpu)
 }
 
 /* Entry and exit, in vmenter.S. */
-void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa);
+void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa,
+		    u64 *spec_ctrl, unsigned long flags);
 
 /*
  * CLGI, STGI and VMSAVE fault only when SVM has been turned off under a
@@ -256,7 +263,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 	c->dr_read = 0xff;
 	c->dr_write = 0xff;
 	c->iopm_base_pa = page_to_phys(iopm_pages);
-	c->msrpm_base_pa = page_to_phys(msrpm_pages);
+	c->msrpm_base_pa = virt_to_phys(svm->msrpm);
 	/* The guest's IF masks only virtual interrupts, never the host's. */
 	c->int_ctl = V_INTR_MASKING;
 	c->nested_ctl = NESTED_CTL_NP_ENABLE;
@@ -301,39 +308,28 @@ static int svm_vcpu_create(struct kvm_vcpu *vcpu)
 		return -ENOMEM;
 	svm->vmcb = page_address(page);
 	svm->vmcb_pa = page_to_phys(page);
+	svm->msrpm = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT, MSRPM_ORDER);
+	if (!svm->msrpm) {
+		__free_page(page);
+		return -ENOMEM;
+	}
+	memset(svm->msrpm, 0xff, PAGE_SIZE << MSRPM_ORDER);
 	svm->last_cpu = -1;
 	return 0;
 }
 
 static void svm_vcpu_free(struct kvm_vcpu *vcpu)
 {
-	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
-	int cpu;
-
-	/* A new vCPU may get this page: it must not pass for this one. */
-	for_each_possible_cpu(cpu)
-		cmpxchg(&per_cpu(svm_cpu, cpu).last_vmcb, vmcb, NULL);
-	free_page((unsigned long)vmcb);
+	free_pages((unsigned long)to_svm(vcpu)->msrpm, MSRPM_ORDER);
+	free_page((unsigned long)to_svm(vcpu)->vmcb);
 }
 
 static void svm_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
-	struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
 
 	/*
-	 * Another vCPU than the last one here (of this VM or another): its
-	 * branch predictions must not steer this one (Spectre v2 between
-	 * guests).  The IBPB is what the host's X86_FEATURE_USE_IBPB asks
-	 * for; with X86_FEATURE_IBPB_ON_VMEXIT every exit has one already.
-	 */
-	if (sd->last_vmcb != svm->vmcb) {
-		sd->last_vmcb = svm->vmcb;
-		if (!cpu_feature_enabled(X86_FEATURE_IBPB_ON_VMEXIT))
-			indirect_branch_prediction_barrier();
-	}
-
-	/*
+	 * (The IBPB between vCPUs is common code's: spec.c.)
 	 * Host FS/GS/TR/LDTR, KERNEL_GS_BASE and the syscall MSRs are the same
 	 * for as long as this task runs on this CPU: save them once here, and
 	 * restore them after every exit.
@@ -774,6 +770,13 @@ static void svm_debug_exit(struct vcpu_svm *svm, struct kvm_x86_exit *exit,
 	s->dr6 = DR6_RESET;
 }
 
+/* __svm_vcpu_run()'s flags: the guest's SPEC_CTRL is read back if passed through. */
+static unsigned long svm_entry_flags(struct kvm_vcpu *vcpu)
+{
+	return svm_run_flags | (vcpu->arch.spec_ctrl_passthrough ?
+				NKVM_RUN_SAVE_SPEC_CTRL : 0);
+}
+
 static void svm_run(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
@@ -781,6 +784,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	struct vmcb *vmcb = svm->vmcb;
 	unsigned long *regs = vcpu->arch.regs;
 	bool pku = cpu_feature_enabled(X86_FEATURE_OSPKE);
+	unsigned long run_flags;
 
 	if (svm->asid_generation != sd->asid_generation)
 		svm_new_asid(svm, sd);
@@ -823,8 +827,17 @@ static void svm_run(struct kvm_vcpu *vcpu)
 			wrpkru(svm->guest_pkru);
 	}
 
+	/*
+	 * The guest's IA32_SPEC_CTRL: in the VMCB where the CPU switches it
+	 * (V_SPEC_CTRL), else loaded by __svm_vcpu_run(); read back while the
+	 * guest can write it without exits.
+	 */
+	run_flags = svm_entry_flags(vcpu);
+	if (boot_cpu_has(X86_FEATURE_V_SPEC_CTRL))
+		vmcb->save.spec_ctrl = vcpu->arch.spec_ctrl;
 	if (static_branch_unlikely(&vmrun_overwrites_save))
 		sd->save_copy = vmcb->save;
+
 	svm_clgi();
 	/*
 	 * The host's IF at VMRUN decides whether its interrupts exit the
@@ -832,12 +845,16 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	 * them pending meanwhile.
 	 */
 	raw_local_irq_enable();
-	__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb));
+	__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb),
+		       &vcpu->arch.spec_ctrl, run_flags);
 	raw_local_irq_disable();
 	svm_stgi();
 	if (static_branch_unlikely(&vmrun_overwrites_save) &&
 	    (u32)vmcb->control.exit_code == SVM_EXIT_ERR)
 		vmcb->save = sd->save_copy;
+	if (boot_cpu_has(X86_FEATURE_V_SPEC_CTRL) &&
+	    vcpu->arch.spec_ctrl_passthrough)
+		vcpu->arch.spec_ctrl = vmcb->save.spec_ctrl;
 
 	if (pku) {
 		svm->guest_pkru = rdpkru();
@@ -1129,7 +1146,8 @@ static int svm_floor(struct kvm_vcpu *vcpu, struct nkvm_floor *f)
 			local_irq_disable();
 			svm_clgi();
 			raw_local_irq_enable();
-			__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb));
+			__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb),
+				       &vcpu->arch.spec_ctrl, svm_entry_flags(vcpu));
 			raw_local_irq_disable();
 			svm_stgi();
 			local_irq_enable();
@@ -1185,6 +1203,21 @@ static void svm_update_cr8_intercept(struct kvm_vcpu *vcpu, bool intercept)
 		c->cr_write &= ~BIT(8);
 }
 
+/* IA32_SPEC_CTRL's read and write bits in the MSR permission map. */
+static void svm_set_spec_ctrl_intercept(struct kvm_vcpu *vcpu, bool intercept)
+{
+	unsigned long *pm = to_svm(vcpu)->msrpm;
+
+	/* Not in guest mode: the CPU reads the map only at accesses. */
+	if (intercept) {
+		__set_bit(2 * MSR_IA32_SPEC_CTRL, pm);
+		__set_bit(2 * MSR_IA32_SPEC_CTRL + 1, pm);
+	} else {
+		__clear_bit(2 * MSR_IA32_SPEC_CTRL, pm);
+		__clear_bit(2 * MSR_IA32_SPEC_CTRL + 1, pm);
+	}
+}
+
 static const struct kvm_x86_ops svm_ops = {
 	.name = "svm",
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
@@ -1229,6 +1262,7 @@ static const struct kvm_x86_ops svm_ops = {
 	.handle_exit = svm_handle_exit,
 	.flush_tlb = svm_flush_tlb,
 	.update_cr8_intercept = svm_update_cr8_intercept,
+	.set_spec_ctrl_intercept = svm_set_spec_ctrl_intercept,
 	.floor = svm_floor,
 };
 
@@ -1255,10 +1289,7 @@ static void svm_free_pages(void)
 	svm_free_cpu_pages();
 	if (iopm_pages)
 		__free_pages(iopm_pages, IOPM_ORDER);
-	if (msrpm_pages)
-		__free_pages(msrpm_pages, MSRPM_ORDER);
 	iopm_pages = NULL;
-	msrpm_pages = NULL;
 }
 
 static int svm_alloc_pages(void)
@@ -1266,11 +1297,9 @@ static int svm_alloc_pages(void)
 	int cpu;
 
 	iopm_pages = alloc_pages(GFP_KERNEL, IOPM_ORDER);
-	msrpm_pages = alloc_pages(GFP_KERNEL, MSRPM_ORDER);
-	if (!iopm_pages || !msrpm_pages)
+	if (!iopm_pages)
 		return -ENOMEM;
 	memset(page_address(iopm_pages), 0xff, PAGE_SIZE << IOPM_ORDER);
-	memset(page_address(msrpm_pages), 0xff, PAGE_SIZE << MSRPM_ORDER);
 
 	for_each_possible_cpu(cpu) {
 		struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
@@ -1327,6 +1356,15 @@ static int __init svm_init(void)
 	r = svm_alloc_pages();
 	if (r)
 		goto err;
+	/*
+	 * The guest's IA32_SPEC_CTRL is switched by __svm_vcpu_run() where
+	 * the host has the MSR, unless the CPU does it (V_SPEC_CTRL).  The
+	 * rest of SVM's entry and exit mitigations follow the host's feature
+	 * bits directly (ALTERNATIVEs in vmenter.S).
+	 */
+	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL) &&
+	    !boot_cpu_has(X86_FEATURE_V_SPEC_CTRL))
+		svm_run_flags |= NKVM_RUN_SPEC_CTRL;
 
 	r = nkvm_x86_register(&svm_ops);
 	if (r)

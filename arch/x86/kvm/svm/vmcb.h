@@ -185,7 +185,9 @@ struct vmcb_save {
 	u8 reserved_248[0x268 - 0x248];
 	u64 g_pat;			/* 0x668 */
 	u64 dbgctl;
-	u8 reserved_278[0xc00 - 0x278];
+	u8 reserved_278[0x2e0 - 0x278];
+	u64 spec_ctrl;			/* 0x6e0: the guest's, with V_SPEC_CTRL */
+	u8 reserved_2e8[0xc00 - 0x2e8];
 } __packed;
 
 struct vmcb {
@@ -210,6 +212,7 @@ static inline void svm_check_layout(void)
 	BUILD_BUG_ON(offsetof(struct vmcb, save.rax) != 0x5f8);
 	BUILD_BUG_ON(offsetof(struct vmcb, save.cr2) != 0x640);
 	BUILD_BUG_ON(offsetof(struct vmcb, save.g_pat) != 0x668);
+	BUILD_BUG_ON(offsetof(struct vmcb, save.spec_ctrl) != 0x6e0);
 	BUILD_BUG_ON(sizeof(struct vmcb) != PAGE_SIZE);
 }
 

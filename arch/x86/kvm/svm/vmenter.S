@@ -2,21 +2,26 @@
 /*
  * nkvm: SVM guest entry and exit.
  *
- * void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa)
+ * void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa,
+ *		       u64 *spec_ctrl, unsigned long flags)
  *
  * Called with GIF clear and RFLAGS.IF set (by the caller: with
  * V_INTR_MASKING, the host's IF at VMRUN lets host interrupts cause a
  * #VMEXIT; with GIF clear none is taken in between).  Loads the guest's general
  * registers from regs[] (RAX, RSP and RIP travel in the VMCB), runs the
  * guest, stores them back, and restores the host state VMRUN does not:
- * VMSAVE/VMLOAD move FS, GS, TR, LDTR and the syscall MSRs.
+ * VMSAVE/VMLOAD move FS, GS, TR, LDTR and the syscall MSRs.  With
+ * NKVM_RUN_SPEC_CTRL in @flags it also loads the guest's IA32_SPEC_CTRL
+ * (*spec_ctrl) and puts the host's back (../vmenter.h).
  *
  * IF is set right before VMRUN so that, with V_INTR_MASKING, host
  * interrupts cause a #VMEXIT; with GIF clear, none is taken here.
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
+#include <asm/msr-index.h>
 #include <asm/nospec-branch.h>
+#include <asm/percpu.h>
 
 #include "../vmenter.h"
 
@@ -24,6 +29,8 @@
 #define ARG_VMCB	0
 #define ARG_REGS	8
 #define ARG_HOST	16
+#define ARG_SPEC_CTRL	24
+#define ARG_FLAGS	32
 
 	.section .text, "ax"
 
@@ -35,12 +42,17 @@ SYM_FUNC_START(__svm_vcpu_run)
 	push	%r13
 	push	%r12
 	push	%rbx
+	push	%r8
+	push	%rcx
 	push	%rdx
 	push	%rsi
 	push	%rdi
 
+	/* From here to VMRUN: no RET, no indirect branch. */
+	LOAD_GUEST_SPEC_CTRL ARG_FLAGS(%rsp), ARG_SPEC_CTRL(%rsp)
+
 	/* Load the guest's registers; %rax last, it holds regs[] meanwhile. */
-	mov	%rsi, %rax
+	mov	ARG_REGS(%rsp), %rax
 	LOAD_GUEST_GPRS %rax
 	mov	ARG_VMCB(%rsp), %rax
 
@@ -61,8 +73,12 @@ SYM_FUNC_START(__svm_vcpu_run)
 	mov	ARG_HOST(%rsp), %rax
 7:	vmload	%rax
 8:
-	/* The guest's return predictions must not steer the host's. */
+	/*
+	 * Before the first unbalanced RET: the guest's return predictions
+	 * must not steer the host's, and the host's SPEC_CTRL must be back.
+	 */
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
+	RESTORE_HOST_SPEC_CTRL ARG_FLAGS(%rsp), ARG_SPEC_CTRL(%rsp)
 
 	/*
 	 * Retbleed and SRSO, where the host mitigates them: untrain the
@@ -75,7 +91,7 @@ SYM_FUNC_START(__svm_vcpu_run)
 	/* Leave no guest value in a register the host does not restore. */
 	CLEAR_GUEST_SCRATCH_GPRS
 
-	add	$24, %rsp
+	add	$40, %rsp
 	pop	%rbx
 	pop	%r12
 	pop	%r13

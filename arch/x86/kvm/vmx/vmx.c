@@ -32,10 +32,12 @@
 #include <asm/msr.h>
 #include <asm/msr-index.h>
 #include <asm/mtrr.h>
+#include <asm/nospec-branch.h>
 #include <asm/perf_event.h>
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
 #include <asm/special_insns.h>
+#include <asm/sync_core.h>
 #include <asm/tlbflush.h>
 #include <asm/trapnr.h>
 #include <asm/vmx.h>
@@ -49,6 +51,7 @@
 
 #include "../x86.h"
 #include "../lapic.h"
+#include "../vmenter.h"
 #include "vmx_ops.h"
 
 MODULE_AUTHOR("nkvm developers");
@@ -74,6 +77,56 @@ MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
 static bool hv_tlb_flush;
 module_param(hv_tlb_flush, bool, 0444);
 MODULE_PARM_DESC(hv_tlb_flush, "Hyper-V guest-mapping flush available (read only)");
+
+/*
+ * L1TF: flush the L1D before VM entry (Linux's parameter and values).
+ * "auto", the default, follows the host's l1tf= choice as Linux does:
+ * "cond" unless l1tf=off ("never") or l1tf=full ("always").  Read-only
+ * here (Linux lets root change it at run time); reading it gives the
+ * state in force, "not required" on a CPU without L1TF.
+ */
+static enum vmx_l1d_flush_state l1d_flush = VMENTER_L1D_FLUSH_AUTO;
+
+static const char * const l1d_flush_names[] = {
+	[VMENTER_L1D_FLUSH_AUTO] = "auto",
+	[VMENTER_L1D_FLUSH_NEVER] = "never",
+	[VMENTER_L1D_FLUSH_COND] = "cond",
+	[VMENTER_L1D_FLUSH_ALWAYS] = "always",
+	[VMENTER_L1D_FLUSH_EPT_DISABLED] = "EPT disabled",
+	[VMENTER_L1D_FLUSH_NOT_REQUIRED] = "not required",
+};
+
+static int l1d_flush_set(const char *val, const struct kernel_param *kp)
+{
+	int i;
+
+	for (i = VMENTER_L1D_FLUSH_AUTO; i <= VMENTER_L1D_FLUSH_ALWAYS; i++) {
+		if (sysfs_streq(val, l1d_flush_names[i])) {
+			l1d_flush = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int l1d_flush_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", l1d_flush_names[l1d_flush]);
+}
+
+static const struct kernel_param_ops l1d_flush_ops = {
+	.set = l1d_flush_set,
+	.get = l1d_flush_get,
+};
+module_param_cb(vmentry_l1d_flush, &l1d_flush_ops, NULL, 0444);
+MODULE_PARM_DESC(vmentry_l1d_flush, "L1D flush on VM entry for L1TF: auto (default), never, cond, always");
+
+/* 64 KiB, twice the L1D of the CPUs with L1TF: the software flush reads it. */
+#define L1D_FLUSH_ORDER		4
+static u8 *l1d_flush_buf;
+
+/* The NKVM_RUN_* mitigation bits every entry uses (vmx_setup_mitigations()). */
+static unsigned long vmx_run_flags;
 
 /* IA32_VMX_BASIC, from the SDM (Appendix A.1). */
 /* Entries of each MSR-load list for perf (perf asks for one or two). */
@@ -139,6 +192,7 @@ static struct vmx_config {
 	u64 cr4_always_on;
 	u64 host_pat, host_efer;
 	bool have_wbinvd_exiting, have_invpcid, have_rdtscp;
+	bool have_msr_bitmaps;
 } vcfg;
 
 struct vmx_cpu {
@@ -181,6 +235,8 @@ struct vcpu_vmx {
 	void *vmcs;
 	u64 vmcs_pa;
 	u32 *vapic;			/* virtual-APIC page: the TPR shadow */
+	unsigned long *msr_bitmap;	/* which MSR accesses exit (all, but
+					 * IA32_SPEC_CTRL once passed through) */
 	int cpu;			/* where the VMCS is active, -1: clear */
 	struct list_head loaded_node;	/* in vmx_cpu.loaded of that CPU */
 	bool launched;
@@ -239,7 +295,7 @@ static inline struct vcpu_vmx *to_vmx(struct kvm_vcpu *vcpu)
 }
 
 /* Entry and exit, in vmenter.S. */
-int __vmx_vcpu_run(unsigned long *regs, unsigned long launched);
+int __vmx_vcpu_run(unsigned long *regs, u64 *spec_ctrl, unsigned long flags);
 void __vmx_vmexit(void);
 
 /* ---- Capabilities ------------------------------------------------------ */
@@ -357,6 +413,13 @@ static int vmx_probe(void)
 		pr_err("the CPU lacks CR8-load exiting\n");
 		return -EOPNOTSUPP;
 	}
+	/*
+	 * An MSR bitmap with every bit set exits as no bitmap does; it lets
+	 * IA32_SPEC_CTRL through once the guest uses it (spec.c).
+	 */
+	vcfg.have_msr_bitmaps = vmx_ctl_allowed1(cpu_msr, CPU_BASED_USE_MSR_BITMAPS);
+	if (vcfg.have_msr_bitmaps)
+		vcfg.cpu |= CPU_BASED_USE_MSR_BITMAPS;
 
 	vcfg.have_wbinvd_exiting = vmx_ctl_allowed1(MSR_IA32_VMX_PROCBASED_CTLS2,
 						    SECONDARY_EXEC_WBINVD_EXITING);
@@ -725,6 +788,8 @@ static void vmx_setup_vmcs(struct vcpu_vmx *vmx)
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	vmcs_write(VIRTUAL_APIC_PAGE_ADDR, virt_to_phys(vmx->vapic));
+	if (vcfg.have_msr_bitmaps)
+		vmcs_write(MSR_BITMAP, virt_to_phys(vmx->msr_bitmap));
 	/* The guest owns CR0 but the bits VMX forces and CD/NW; CR4 writes all exit. */
 	vmcs_write(CR0_GUEST_HOST_MASK, vcfg.cr0_host_owned);
 	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
@@ -872,13 +937,16 @@ static int vmx_vcpu_create(struct kvm_vcpu *vcpu)
 	vmx->vmcs_pa = page_to_phys(page);
 	vmx->vapic = (u32 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	vmx->perf_msrs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!vmx->vapic || !vmx->perf_msrs) {
+	vmx->msr_bitmap = (void *)__get_free_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->vapic || !vmx->perf_msrs || !vmx->msr_bitmap) {
+		free_page((unsigned long)vmx->msr_bitmap);
 		free_page((unsigned long)vmx->perf_msrs);
 		free_page((unsigned long)vmx->vapic);
 		free_page((unsigned long)vmx->vmcs);
 		vmx_free_vpid(vmx->vpid);
 		return -ENOMEM;
 	}
+	memset(vmx->msr_bitmap, 0xff, PAGE_SIZE);
 	*(u32 *)vmx->vmcs = vcfg.revision;
 	vmx->cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded_node);
@@ -888,6 +956,7 @@ static int vmx_vcpu_create(struct kvm_vcpu *vcpu)
 	r = vmx_vmclear(vmx->vmcs_pa);
 	preempt_enable();
 	if (r) {
+		free_page((unsigned long)vmx->msr_bitmap);
 		free_page((unsigned long)vmx->perf_msrs);
 		free_page((unsigned long)vmx->vapic);
 		free_page((unsigned long)vmx->vmcs);
@@ -902,6 +971,7 @@ static void vmx_vcpu_free(struct kvm_vcpu *vcpu)
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
 
 	vmx_clear_vcpu(vmx);
+	free_page((unsigned long)vmx->msr_bitmap);
 	free_page((unsigned long)vmx->perf_msrs);
 	free_page((unsigned long)vmx->vapic);
 	free_page((unsigned long)vmx->vmcs);
@@ -1539,13 +1609,146 @@ static void vmx_switch_perf_msrs(struct vcpu_vmx *vmx)
 	}
 }
 
+/* ---- Speculative-execution mitigations --------------------------------- */
+
+/*
+ * L1TF: evict the L1D, so that the guest cannot read through it what the
+ * host left there.  The CPU's own command where it has one; otherwise read
+ * a buffer twice the size of the L1D, after touching each of its pages so
+ * that the reads do not stop on TLB misses.
+ */
+static void vmx_l1d_flush(void)
+{
+	unsigned int off, size = PAGE_SIZE << L1D_FLUSH_ORDER;
+
+	if (static_cpu_has(X86_FEATURE_FLUSH_L1D)) {
+		native_wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
+		return;
+	}
+	for (off = 0; off < size; off += PAGE_SIZE)
+		(void)READ_ONCE(l1d_flush_buf[off]);
+	/* Every page walk done before the cache is filled. */
+	sync_core();
+	for (off = 0; off < size; off += L1_CACHE_BYTES)
+		(void)READ_ONCE(l1d_flush_buf[off]);
+}
+
+/*
+ * What the host's kernel decided, read as Linux's kvm_intel reads it (the
+ * X86_FEATURE_* and X86_BUG_* bits and the exported l1tf_mitigation), and
+ * the paths force_mitigations (kvm.ko) turns on for testing.
+ */
+static int vmx_setup_mitigations(void)
+{
+	bool l1tf = boot_cpu_has_bug(X86_BUG_L1TF) ||
+		    nkvm_mitigation_forced(NKVM_FORCE_L1D_FLUSH);
+	struct page *page;
+	u64 caps = 0;
+	int i;
+
+	/*
+	 * CPU buffers (MDS, TAA, MMIO stale data, RFDS) where the host clears
+	 * them on its own transitions: 6.1 says so with CLEAR_CPU_BUF, later
+	 * kernels may with CLEAR_CPU_BUF_VM.  The MMIO-stale-data-only case
+	 * (the mmio_stale_data_clear key) concerns guests with assigned
+	 * devices, which nkvm does not have.
+	 */
+	if (boot_cpu_has(X86_FEATURE_CLEAR_CPU_BUF) ||
+	    boot_cpu_has(X86_FEATURE_CLEAR_CPU_BUF_VM) ||
+	    nkvm_mitigation_forced(NKVM_FORCE_VERW))
+		vmx_run_flags |= NKVM_RUN_VERW;
+	/* The RSB after VM exit: refilled, or one CALL for eIBRS PBRSB. */
+	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT) ||
+	    nkvm_mitigation_forced(NKVM_FORCE_RSB))
+		vmx_run_flags |= NKVM_RUN_RSB;
+	else if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE))
+		vmx_run_flags |= NKVM_RUN_RSB_LITE;
+	/* The guest's IA32_SPEC_CTRL; legacy IBRS rewrites the host's always. */
+	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL))
+		vmx_run_flags |= NKVM_RUN_SPEC_CTRL;
+	if (boot_cpu_has(X86_FEATURE_KERNEL_IBRS))
+		vmx_run_flags |= NKVM_RUN_HOST_IBRS;
+
+	/* L1TF, decided as Linux decides it (EPT is always on here). */
+	if (boot_cpu_has(X86_FEATURE_ARCH_CAPABILITIES))
+		rdmsrl_safe(MSR_IA32_ARCH_CAPABILITIES, &caps);
+	if (!l1tf || (caps & ARCH_CAP_SKIP_VMENTRY_L1DFLUSH)) {
+		l1d_flush = VMENTER_L1D_FLUSH_NOT_REQUIRED;
+	} else if (l1d_flush == VMENTER_L1D_FLUSH_AUTO) {
+		switch (l1tf_mitigation) {
+		case L1TF_MITIGATION_OFF:
+			l1d_flush = VMENTER_L1D_FLUSH_NEVER;
+			break;
+		case L1TF_MITIGATION_FULL:
+		case L1TF_MITIGATION_FULL_FORCE:
+			l1d_flush = VMENTER_L1D_FLUSH_ALWAYS;
+			break;
+		default:
+			l1d_flush = VMENTER_L1D_FLUSH_COND;
+			break;
+		}
+	} else if (l1tf_mitigation == L1TF_MITIGATION_FULL_FORCE) {
+		l1d_flush = VMENTER_L1D_FLUSH_ALWAYS;
+	}
+	if ((l1d_flush == VMENTER_L1D_FLUSH_COND ||
+	     l1d_flush == VMENTER_L1D_FLUSH_ALWAYS) &&
+	    !boot_cpu_has(X86_FEATURE_FLUSH_L1D)) {
+		page = alloc_pages(GFP_KERNEL, L1D_FLUSH_ORDER);
+		if (!page)
+			return -ENOMEM;
+		l1d_flush_buf = page_address(page);
+		/* Distinct contents: nothing may merge these pages. */
+		memset(l1d_flush_buf, 0x5a, PAGE_SIZE << L1D_FLUSH_ORDER);
+		for (i = 0; i < (1 << L1D_FLUSH_ORDER); i++)
+			l1d_flush_buf[i * PAGE_SIZE] = i;
+	}
+	/* What /sys/devices/system/cpu/vulnerabilities/l1tf reports. */
+	l1tf_vmx_mitigation = l1d_flush;
+
+	pr_info("mitigations: VERW %s, RSB %s, SPEC_CTRL %s, L1D flush %s%s%s\n",
+		vmx_run_flags & NKVM_RUN_VERW ? "on" : "off",
+		vmx_run_flags & NKVM_RUN_RSB ? "refill" :
+		vmx_run_flags & NKVM_RUN_RSB_LITE ? "one call" : "off",
+		vmx_run_flags & NKVM_RUN_SPEC_CTRL ?
+		(vmx_run_flags & NKVM_RUN_HOST_IBRS ? "switched, IBRS" : "switched") :
+		"absent", l1d_flush_names[l1d_flush],
+		l1d_flush_buf ? " (software)" : "",
+		nkvm_forced_mitigations ? " (some forced for testing)" : "");
+	return 0;
+}
+
+static void vmx_free_mitigations(void)
+{
+	if (l1d_flush_buf)
+		free_pages((unsigned long)l1d_flush_buf, L1D_FLUSH_ORDER);
+	l1d_flush_buf = NULL;
+	l1tf_vmx_mitigation = VMENTER_L1D_FLUSH_AUTO;
+}
+
+/* IA32_SPEC_CTRL in the MSR bitmap: bits of the low read and write halves. */
+#define MSR_BITMAP_WRITE_LOW	(0x800 * BITS_PER_BYTE)
+
+static void vmx_set_spec_ctrl_intercept(struct kvm_vcpu *vcpu, bool intercept)
+{
+	unsigned long *bm = to_vmx(vcpu)->msr_bitmap;
+
+	/* Not in guest mode: the CPU reads the bitmap only at accesses. */
+	if (intercept) {
+		__set_bit(MSR_IA32_SPEC_CTRL, bm);
+		__set_bit(MSR_BITMAP_WRITE_LOW + MSR_IA32_SPEC_CTRL, bm);
+	} else {
+		__clear_bit(MSR_IA32_SPEC_CTRL, bm);
+		__clear_bit(MSR_BITMAP_WRITE_LOW + MSR_IA32_SPEC_CTRL, bm);
+	}
+}
+
 static void vmx_run(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
 	unsigned long *regs = vcpu->arch.regs;
 	bool pku = cpu_feature_enabled(X86_FEATURE_OSPKE);
 	u64 eptp = vmx_eptp(vcpu->arch.mmu.root_pa);
-	unsigned long debugctl, cr3, cr4;
+	unsigned long debugctl, cr3, cr4, run_flags;
 	u32 ctls, st;
 	u8 tpr;
 	int fail;
@@ -1667,7 +1870,16 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 	if (native_read_cr2() != vmx->cr2)
 		native_write_cr2(vmx->cr2);
 
-	fail = __vmx_vcpu_run(regs, vmx->launched);
+	/* L1TF: see spec.c for what "cond" counts. */
+	if (l1d_flush == VMENTER_L1D_FLUSH_ALWAYS ||
+	    (l1d_flush == VMENTER_L1D_FLUSH_COND && nkvm_l1tf_flush_wanted(vcpu)))
+		vmx_l1d_flush();
+	run_flags = vmx_run_flags;
+	if (vmx->launched)
+		run_flags |= NKVM_RUN_VMRESUME;
+	if (vcpu->arch.spec_ctrl_passthrough)
+		run_flags |= NKVM_RUN_SAVE_SPEC_CTRL;
+	fail = __vmx_vcpu_run(regs, &vcpu->arch.spec_ctrl, run_flags);
 
 	vmx->cr2 = native_read_cr2();
 	if (pku) {
@@ -2070,6 +2282,7 @@ static struct kvm_x86_ops vmx_ops __ro_after_init = {
 	.handle_exit = vmx_handle_exit,
 	.flush_tlb = vmx_flush_tlb,
 	.update_cr8_intercept = vmx_update_cr8_intercept,
+	.set_spec_ctrl_intercept = vmx_set_spec_ctrl_intercept,
 };
 
 /* ---- Module load and unload -------------------------------------------- */
@@ -2113,7 +2326,12 @@ static int __init vmx_init(void)
 	r = vmx_alloc_pages();
 	if (r)
 		goto err;
+	r = vmx_setup_mitigations();
+	if (r)
+		goto err;
 	vmx_ops.tsc_aux_native = vcfg.have_rdtscp;
+	if (!vcfg.have_msr_bitmaps)
+		vmx_ops.set_spec_ctrl_intercept = NULL;
 	r = nkvm_x86_register(&vmx_ops);
 	if (r)
 		goto err;
@@ -2122,6 +2340,7 @@ static int __init vmx_init(void)
 		hv_tlb_flush ? "; Hyper-V guest-mapping flush available" : "");
 	return 0;
 err:
+	vmx_free_mitigations();
 	vmx_free_pages();
 	return r;
 }
@@ -2129,6 +2348,7 @@ err:
 static void __exit vmx_exit(void)
 {
 	nkvm_x86_unregister();
+	vmx_free_mitigations();
 	vmx_free_pages();
 }
 
