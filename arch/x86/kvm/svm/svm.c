@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
+#include <linux/smp.h>
 #include <linux/timekeeping.h>
 #include <asm/asm.h>
 #include <asm/cpufeature.h>
@@ -28,6 +29,8 @@
 #include <asm/trapnr.h>
 #include <uapi/asm/svm.h>
 #include <uapi/nkvm/nkvm.h>
+/* 6.12's smp_send_reschedule() traces the IPI. */
+#include <trace/events/ipi.h>
 
 #include "../x86.h"
 #include "../lapic.h"
@@ -47,6 +50,8 @@ MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
 
 static bool nrips;			/* the CPU saves the next RIP on exits */
 static bool decode_assists;		/* and decodes MOV CR for us */
+/* The "CPU" is QEMU's TCG: see svm_tcg_settle_injected_irq(). */
+static bool tcg_below;
 
 /* Permission maps with every bit set: every port and MSR access exits. */
 #define IOPM_ORDER	2		/* 12 KiB used */
@@ -702,6 +707,9 @@ static void svm_requeue_interrupted_event(struct vcpu_svm *svm)
 	c->event_inj = 0;
 	if (!(info & SVM_EVTINJ_VALID))
 		return;
+	nkvm_trace_ev("requeue %x code %llx rip %llx fl %llx ist %x\n", info,
+		      (u64)c->exit_code, svm->vmcb->save.rip, svm->vmcb->save.rflags,
+		      (u32)c->int_state);
 
 	switch (type) {
 	case SVM_EVTINJ_TYPE_EXEPT:
@@ -722,6 +730,45 @@ static void svm_requeue_interrupted_event(struct vcpu_svm *svm)
 }
 
 /* ---- Entry and exit ---------------------------------------------------- */
+
+/*
+ * QEMU's TCG (7.2 and later alike, helper_vmrun()) delivers an EVENTINJ
+ * of type INTR inside VMRUN itself, but leaves the vector behind as its
+ * CPU's pending exception number.  Nothing clears it until the guest's
+ * next #VMEXIT or exception; if anything kicks that CPU's thread before
+ * then (work queued by another thread, a TLB flush from another CPU...),
+ * TCG's CPU loop takes the leftover for an exception still to deliver and
+ * delivers the vector a second time, as an exception (EXITINTINFO type 3),
+ * whatever the guest's RFLAGS.IF: inside the handler of the first
+ * delivery.  A Linux guest then deadlocks on its irq descriptor's lock,
+ * taken by the first handler and wanted by the second, with interrupts
+ * off (seen about one QEMU boot in ten, right after the kernel's IO-APIC
+ * timer check; SeaBIOS ran off to 0:0 the same way).
+ *
+ * A host interrupt that is pending when VMRUN opens GIF makes TCG exit
+ * to the host (INTR intercept) before the guest runs an instruction, once
+ * the injected interrupt's frame is pushed, and that exit clears the
+ * leftover.  So under TCG, an entry that injects an external interrupt
+ * sends its own CPU a reschedule IPI first, with interrupts off; the cost
+ * is one more exit per injected interrupt, on TCG only.
+ */
+static void svm_tcg_settle_injected_irq(u32 inj)
+{
+	if (tcg_below && (inj & SVM_EVTINJ_VALID) &&
+	    (inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR)
+		smp_send_reschedule(smp_processor_id());
+}
+
+/* QEMU's TCG says so in its hypervisor CPUID leaf. */
+static bool svm_detect_tcg(void)
+{
+	u32 eax, sig[3];
+
+	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR))
+		return false;
+	cpuid(0x40000000, &eax, &sig[0], &sig[1], &sig[2]);
+	return !memcmp(sig, "TCGTCGTCGTCG", sizeof(sig));
+}
 
 /*
  * Debug state for the next entry.  A debugger's hardware breakpoints
@@ -770,6 +817,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	struct vmcb *vmcb = svm->vmcb;
 	unsigned long *regs = vcpu->arch.regs;
 	bool pku = cpu_feature_enabled(X86_FEATURE_OSPKE);
+	u32 inj = vmcb->control.event_inj;	/* what this entry delivers */
 
 	if (svm->asid_generation != sd->asid_generation)
 		svm_new_asid(svm, sd);
@@ -812,6 +860,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 			wrpkru(svm->guest_pkru);
 	}
 
+	svm_tcg_settle_injected_irq(inj);
 	svm_clgi();
 	/*
 	 * The host's IF at VMRUN decides whether its interrupts exit the
@@ -857,6 +906,11 @@ static void svm_run(struct kvm_vcpu *vcpu)
 		vcpu->arch.dr6 = vmcb->save.dr6;
 		vcpu->arch.dr7 = vmcb->save.dr7;
 	}
+	if (inj & SVM_EVTINJ_VALID)
+		nkvm_trace_ev("ran inj %x: exit %llx rip %llx fl %llx ii %x ist %x\n",
+			      inj, (u64)vmcb->control.exit_code, vmcb->save.rip,
+			      vmcb->save.rflags, (u32)vmcb->control.exit_int_info,
+			      (u32)vmcb->control.int_state);
 	svm_requeue_interrupted_event(svm);
 }
 
@@ -1282,6 +1336,7 @@ static int svm_probe(void)
 	}
 	nrips = boot_cpu_has(X86_FEATURE_NRIPS);
 	decode_assists = boot_cpu_has(X86_FEATURE_DECODEASSISTS);
+	tcg_below = svm_detect_tcg();
 	return 0;
 }
 
@@ -1302,8 +1357,9 @@ static int __init svm_init(void)
 	r = nkvm_x86_register(&svm_ops);
 	if (r)
 		goto err;
-	pr_info("SVM with nested paging%s\n",
-		nrips ? ", NRIP save" : ", without NRIP save");
+	pr_info("SVM with nested paging%s%s\n",
+		nrips ? ", NRIP save" : ", without NRIP save",
+		tcg_below ? ", on QEMU's TCG (injected interrupts exit at once)" : "");
 	return 0;
 err:
 	svm_free_pages();
