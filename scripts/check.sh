@@ -105,9 +105,10 @@ bed_total() {
 }
 
 # Every test program but test_qemu_irqchip_off: with QEMU's userspace
-# irqchip, boots in the two-CPU bed are slow and erratic on either KVM and
-# often hit nkvm's known guest hang (Documentation/virt/testing.rst, "QEMU
-# on nkvm"); run it by hand: run-bed.sh --tests test_qemu_irqchip_off.
+# irqchip, boots in the two-CPU bed were slow and erratic on either KVM
+# (Documentation/virt/testing.rst, "QEMU on nkvm"; better on nkvm since
+# "The doubled interrupt" was fixed); run it by hand: run-bed.sh --tests
+# test_qemu_irqchip_off.
 tests=$(cd tools/testing/build && ls test_* | grep -vx test_qemu_irqchip_off | tr '\n' ' ')
 
 echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"

@@ -729,6 +729,9 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 	} else if (arch->nmi_injected) {
 		kvm_x86_ops->inject_nmi(vcpu);
 	} else if (arch->interrupt.injected && !block_irq) {
+		nkvm_trace_ev("reinject irq %x rip %lx fl %lx sh %x\n", arch->interrupt.nr,
+			      arch->regs[VCPU_REGS_RIP], arch->rflags,
+			      kvm_x86_ops->get_interrupt_shadow(vcpu));
 		kvm_x86_ops->inject_irq(vcpu);
 	} else if (arch->exception.pending) {
 		arch->exception.pending = false;
@@ -750,6 +753,9 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 				arch->interrupt.injected = true;
 				arch->interrupt.soft = false;
 				arch->interrupt.nr = vector;
+				nkvm_trace_ev("inject irq %x rip %lx fl %lx sh %x\n", vector,
+					      arch->regs[VCPU_REGS_RIP], arch->rflags,
+					      kvm_x86_ops->get_interrupt_shadow(vcpu));
 				kvm_x86_ops->inject_irq(vcpu);
 			}
 		} else {

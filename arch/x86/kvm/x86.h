@@ -205,6 +205,16 @@ enum kvm_event_type {
 	KVM_EVENT_IRQ,
 	KVM_EVENT_SOFT_IRQ,
 };
+/*
+ * Built with KCFLAGS=-DNKVM_TRACE_EVENTS, the event injection paths write
+ * what they inject, re-inject and requeue to the kernel's trace buffer
+ * (trace_printk; test_qemu_boot shows it after a hang).
+ */
+#ifdef NKVM_TRACE_EVENTS
+#define nkvm_trace_ev(fmt, ...) trace_printk(fmt, ##__VA_ARGS__)
+#else
+#define nkvm_trace_ev(fmt, ...) do { } while (0)
+#endif
 void nkvm_requeue_event(struct kvm_vcpu *vcpu, enum kvm_event_type type,
 			u8 vector, bool has_error, u32 error_code);
 

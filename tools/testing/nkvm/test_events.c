@@ -20,6 +20,8 @@
  *  - A second NMI that arrives while the handler of the first runs is
  *    delivered right after the handler's IRET, before the instruction it
  *    returns to.
+ *  - Each KVM_INTERRUPT is delivered once, even to a handler that runs
+ *    long with IF clear (a QEMU TCG quirk under nkvm delivered some twice).
  *  - KVM_CAP_X86_TRIPLE_FAULT_EVENT: once enabled on the VM, the events
  *    carry KVM_VCPUEVENT_VALID_TRIPLE_FAULT and triple_fault.pending; a
  *    pending triple fault makes the next KVM_RUN exit with
@@ -191,6 +193,59 @@ TEST(interrupt_twice_replaces)
 	/* Out of range. */
 	i.irq = 256;
 	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_INTERRUPT, &i), EINVAL);
+}
+
+/*
+ * Each injected interrupt is delivered once, and never while IF is clear:
+ * the handler runs a long stretch with IF clear and no exit, and counts
+ * how deep it is nested.  QEMU's TCG, as the CPU under nkvm, used to
+ * deliver an injected interrupt a second time inside its own handler when
+ * its CPU thread was kicked before the guest's next exit (svm.c,
+ * svm_tcg_settle_injected_irq()); this replays that sequence, hundreds of
+ * times (the kick itself is up to the host, so the test can only make the
+ * window wide).
+ */
+GUEST_CODE(once_guest,
+	"sti\n"
+	"1: out %al, $0x10\n"
+	"jmp 1b\n"
+);
+GUEST_CODE(once_handler,
+	"push %cx\n"
+	"incw (0x700)\n"		/* depth */
+	"cmpw $1, (0x700)\n"
+	"je 1f\n"
+	"movw $1, (0x702)\n"		/* nested: taken with IF clear */
+	"1: mov $20000, %cx\n"
+	"2: loop 2b\n"
+	"decw (0x700)\n"
+	"incw (0x704)\n"		/* handled */
+	"pop %cx\n"
+	"iret\n"
+);
+
+TEST(interrupt_delivered_once)
+{
+	struct vcpu *vcpu = vm_with_guest(once_guest, GUEST_SIZE(once_guest));
+	const uint16_t *w = (const uint16_t *)((char *)vcpu->vm->mem + FLAG_ADDR);
+	struct kvm_run *run = vcpu->run;
+	int injected = 0;
+
+	LOAD_AT(vcpu->vm, HANDLER_ADDR, once_handler);
+	vm_set_ivt(vcpu->vm, 0x20, 0, HANDLER_ADDR);
+	while (injected < 300) {
+		RUN_OUT(vcpu, 1, 0x10);
+		ASSERT_EQ(w[1], 0);
+		if (run->ready_for_interrupt_injection) {
+			interrupt(vcpu, 0x20);
+			injected++;
+		}
+	}
+	/* The last handler has returned to the main loop. */
+	RUN_OUT(vcpu, 1, 0x10);
+	ASSERT_EQ(w[1], 0);
+	ASSERT_EQ(w[0], 0);
+	ASSERT_EQ(w[2], injected);
 }
 
 /* The interrupt queued in KVM_GET_SREGS's bitmap, and back through SET. */

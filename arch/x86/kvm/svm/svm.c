@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
+#include <linux/smp.h>
 #include <linux/timekeeping.h>
 #include <asm/asm.h>
 #include <asm/cpufeature.h>
@@ -28,6 +29,8 @@
 #include <asm/trapnr.h>
 #include <uapi/asm/svm.h>
 #include <uapi/nkvm/nkvm.h>
+/* 6.12's smp_send_reschedule() traces the IPI. */
+#include <trace/events/ipi.h>
 
 #include "../x86.h"
 #include "../lapic.h"
@@ -49,15 +52,11 @@ MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
 static bool nrips;			/* the CPU saves the next RIP on exits */
 static bool decode_assists;		/* and decodes MOV CR for us */
 /*
- * A VMRUN that fails its consistency checks exits with VMEXIT_INVALID and,
- * on hardware, leaves the VMCB as it was.  QEMU's TCG (7.2, helper_vmrun()
- * and do_vmexit()), the CPU of nkvm's test bed, loads part of the guest's
- * state before it checks the rest, and its exit then writes that mixture
- * of guest and host registers over the save area: the guest would resume
- * in host code with the host's stack.  Under it, the save area is copied
- * before VMRUN and put back after a failed one.
+ * The "CPU" is QEMU's TCG (our test bed), whose SVM differs from hardware
+ * in two ways nkvm works around: svm_tcg_settle_injected_irq(), and a
+ * failed VMRUN that overwrites the VMCB's save area (svm_run()).
  */
-static DEFINE_STATIC_KEY_FALSE(vmrun_overwrites_save);
+static DEFINE_STATIC_KEY_FALSE(tcg_below);
 
 /*
  * Permission maps with every bit set: every port and MSR access exits (the
@@ -71,7 +70,7 @@ static struct page *iopm_pages;
 static unsigned long svm_run_flags;
 
 struct svm_cpu {
-	struct vmcb_save save_copy;	/* see vmrun_overwrites_save */
+	struct vmcb_save save_copy;	/* TCG: svm_run() */
 	struct page *hsave;		/* MSR_VM_HSAVE_PA: VMRUN's host area */
 	struct page *host_vmcb;		/* VMSAVE/VMLOAD of host state */
 	u64 asid_generation;
@@ -709,6 +708,9 @@ static void svm_requeue_interrupted_event(struct vcpu_svm *svm)
 	c->event_inj = 0;
 	if (!(info & SVM_EVTINJ_VALID))
 		return;
+	nkvm_trace_ev("requeue %x code %llx rip %llx fl %llx ist %x\n", info,
+		      (u64)c->exit_code, svm->vmcb->save.rip, svm->vmcb->save.rflags,
+		      (u32)c->int_state);
 
 	switch (type) {
 	case SVM_EVTINJ_TYPE_EXEPT:
@@ -729,6 +731,45 @@ static void svm_requeue_interrupted_event(struct vcpu_svm *svm)
 }
 
 /* ---- Entry and exit ---------------------------------------------------- */
+
+/*
+ * QEMU's TCG (7.2 and later alike, helper_vmrun()) delivers an EVENTINJ
+ * of type INTR inside VMRUN itself, but leaves the vector behind as its
+ * CPU's pending exception number.  Nothing clears it until the guest's
+ * next #VMEXIT or exception; if anything kicks that CPU's thread before
+ * then (work queued by another thread, a TLB flush from another CPU...),
+ * TCG's CPU loop takes the leftover for an exception still to deliver and
+ * delivers the vector a second time, as an exception (EXITINTINFO type 3),
+ * whatever the guest's RFLAGS.IF: inside the handler of the first
+ * delivery.  A Linux guest then deadlocks on its irq descriptor's lock,
+ * taken by the first handler and wanted by the second, with interrupts
+ * off (seen about one QEMU boot in ten, right after the kernel's IO-APIC
+ * timer check; SeaBIOS ran off to 0:0 the same way).
+ *
+ * A host interrupt that is pending when VMRUN opens GIF makes TCG exit
+ * to the host (INTR intercept) before the guest runs an instruction, once
+ * the injected interrupt's frame is pushed, and that exit clears the
+ * leftover.  So under TCG, an entry that injects an external interrupt
+ * sends its own CPU a reschedule IPI first, with interrupts off; the cost
+ * is one more exit per injected interrupt, on TCG only.
+ */
+static void svm_tcg_settle_injected_irq(u32 inj)
+{
+	if ((inj & SVM_EVTINJ_VALID) &&
+	    (inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_INTR)
+		smp_send_reschedule(smp_processor_id());
+}
+
+/* QEMU's TCG says so in its hypervisor CPUID leaf. */
+static bool svm_detect_tcg(void)
+{
+	u32 eax, sig[3];
+
+	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR))
+		return false;
+	cpuid(0x40000000, &eax, &sig[0], &sig[1], &sig[2]);
+	return !memcmp(sig, "TCGTCGTCGTCG", sizeof(sig));
+}
 
 /*
  * Debug state for the next entry.  A debugger's hardware breakpoints
@@ -784,6 +825,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	struct vmcb *vmcb = svm->vmcb;
 	unsigned long *regs = vcpu->arch.regs;
 	bool pku = cpu_feature_enabled(X86_FEATURE_OSPKE);
+	u32 inj = vmcb->control.event_inj;	/* what this entry delivers */
 	unsigned long run_flags;
 
 	if (svm->asid_generation != sd->asid_generation)
@@ -835,8 +877,19 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	run_flags = svm_entry_flags(vcpu);
 	if (boot_cpu_has(X86_FEATURE_V_SPEC_CTRL))
 		vmcb->save.spec_ctrl = vcpu->arch.spec_ctrl;
-	if (static_branch_unlikely(&vmrun_overwrites_save))
+	/*
+	 * A VMRUN that fails its consistency checks exits with VMEXIT_INVALID
+	 * and, on hardware, leaves the VMCB as it was.  TCG (7.2,
+	 * helper_vmrun() and do_vmexit()) loads part of the guest's state
+	 * before it checks the rest, and its exit then writes that mixture of
+	 * guest and host registers over the save area: the guest would resume
+	 * in host code with the host's stack.  Under TCG, the save area is
+	 * copied here and put back after a failed VMRUN.
+	 */
+	if (static_branch_unlikely(&tcg_below)) {
 		sd->save_copy = vmcb->save;
+		svm_tcg_settle_injected_irq(inj);
+	}
 
 	svm_clgi();
 	/*
@@ -849,7 +902,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 		       &vcpu->arch.spec_ctrl, run_flags);
 	raw_local_irq_disable();
 	svm_stgi();
-	if (static_branch_unlikely(&vmrun_overwrites_save) &&
+	if (static_branch_unlikely(&tcg_below) &&
 	    (u32)vmcb->control.exit_code == SVM_EXIT_ERR)
 		vmcb->save = sd->save_copy;
 	if (boot_cpu_has(X86_FEATURE_V_SPEC_CTRL) &&
@@ -890,6 +943,11 @@ static void svm_run(struct kvm_vcpu *vcpu)
 		vcpu->arch.dr6 = vmcb->save.dr6;
 		vcpu->arch.dr7 = vmcb->save.dr7;
 	}
+	if (inj & SVM_EVTINJ_VALID)
+		nkvm_trace_ev("ran inj %x: exit %llx rip %llx fl %llx ii %x ist %x\n",
+			      inj, (u64)vmcb->control.exit_code, vmcb->save.rip,
+			      vmcb->save.rflags, (u32)vmcb->control.exit_int_info,
+			      (u32)vmcb->control.int_state);
 	svm_requeue_interrupted_event(svm);
 }
 
@@ -1314,17 +1372,6 @@ static int svm_alloc_pages(void)
 	return 0;
 }
 
-/* QEMU's TCG names itself in the hypervisor CPUID leaf. */
-static bool svm_cpu_is_tcg(void)
-{
-	u32 eax, sig[3];
-
-	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR))
-		return false;
-	cpuid(0x40000000, &eax, &sig[0], &sig[1], &sig[2]);
-	return !memcmp(sig, "TCGTCGTCGTCG", sizeof(sig));
-}
-
 /* Is this a CPU nkvm can run guests on? */
 static int svm_probe(void)
 {
@@ -1338,8 +1385,8 @@ static int svm_probe(void)
 	}
 	nrips = boot_cpu_has(X86_FEATURE_NRIPS);
 	decode_assists = boot_cpu_has(X86_FEATURE_DECODEASSISTS);
-	if (svm_cpu_is_tcg())
-		static_branch_enable(&vmrun_overwrites_save);
+	if (svm_detect_tcg())
+		static_branch_enable(&tcg_below);
 	return 0;
 }
 
@@ -1371,8 +1418,8 @@ static int __init svm_init(void)
 		goto err;
 	pr_info("SVM with nested paging%s%s\n",
 		nrips ? ", NRIP save" : ", without NRIP save",
-		static_key_enabled(&vmrun_overwrites_save) ?
-		", QEMU TCG (failed VMRUNs undone)" : "");
+		static_key_enabled(&tcg_below) ?
+		", on QEMU's TCG (injected interrupts exit at once, failed VMRUNs undone)" : "");
 	return 0;
 err:
 	svm_free_pages();
