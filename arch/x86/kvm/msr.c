@@ -185,6 +185,8 @@ static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 		known |= EFER_NX;
 	if (boot_cpu_has(X86_FEATURE_FXSR_OPT))
 		known |= EFER_FFXSR;
+	if (kvm_x86_ops->nested_svm)
+		known |= EFER_SVME;
 	if (efer & ~known)
 		return 1;
 
@@ -197,6 +199,10 @@ static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 			return 1;
 		if ((efer & EFER_FFXSR) &&
 		    !kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX, BIT(25)))
+			return 1;
+		/* SVM only where the guest's CPUID offers it. */
+		if ((efer & EFER_SVME) &&
+		    !kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_ECX, BIT(2)))
 			return 1;
 		if ((vcpu->arch.cr0 & X86_CR0_PG) &&
 		    ((efer ^ vcpu->arch.efer) & EFER_LME))
