@@ -42,6 +42,8 @@ static const u32 msrs_to_save[] = {
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_STEAL_TIME,
+	/* Last: only with nested SVM (see below). */
+	MSR_VM_HSAVE_PA,
 };
 
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
@@ -896,6 +898,8 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	const u32 *pmu_list;
 	u32 room, npmu = 0;
 
+	if (!features && !kvm_x86_ops->nested_svm)
+		n--;	/* no MSR_VM_HSAVE_PA */
 	/* The vPMU's counters are saved too. */
 	pmu_list = kvm_pmu_msrs_to_save(&npmu);
 	if (features)

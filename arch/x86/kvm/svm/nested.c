@@ -339,7 +339,14 @@ void svm_nested_vmrun(struct vcpu_svm *svm, u64 next_rip)
 	struct vmcb *v12 = svm->nested.scratch;
 	u64 gpa;
 
-	if (!svm_nested_insn_check(svm) || !svm_rax_vmcb(svm, &gpa))
+	if (!svm_nested_insn_check(svm))
+		return;
+	/* No host save area set: #GP, as on Linux. */
+	if (!svm->nested.hsave_pa) {
+		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return;
+	}
+	if (!svm_rax_vmcb(svm, &gpa))
 		return;
 	if (nkvm_read_guest(vcpu->kvm, gpa, v12, PAGE_SIZE)) {
 		nkvm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
