@@ -128,14 +128,15 @@ static bool svm_nested_save_valid(struct kvm_vcpu *vcpu,
 }
 
 /*
- * VMRUN, VMLOAD, VMSAVE, STGI, CLGI, INVLPGA: #UD without EFER.SVME, #GP
+ * VMRUN, VMLOAD, VMSAVE, STGI, CLGI, INVLPGA: #UD without EFER.SVME (or
+ * without paging, as on Linux), #GP
  * outside ring 0.  Returns true if the instruction may go on.
  */
 bool svm_nested_insn_check(struct vcpu_svm *svm)
 {
 	struct kvm_vcpu *vcpu = &svm->vcpu;
 
-	if (!(vcpu->arch.efer & EFER_SVME) || !(vcpu->arch.cr0 & X86_CR0_PE)) {
+	if (!(vcpu->arch.efer & EFER_SVME) || !(vcpu->arch.cr0 & X86_CR0_PG)) {
 		nkvm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
 		return false;
 	}
