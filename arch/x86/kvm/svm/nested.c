@@ -386,6 +386,11 @@ static void svm_nested_switch_to_l1(struct vcpu_svm *svm)
 	kvm_reg_write(vcpu, VCPU_REGS_RSP, s->rsp);
 	kvm_reg_write(vcpu, VCPU_REGS_RAX, s->rax);
 	vcpu->arch.rflags = s->rflags | X86_EFLAGS_FIXED;
+	/* LMA follows LME and paging (userspace may have said otherwise). */
+	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG))
+		s->efer |= EFER_LMA;
+	else
+		s->efer &= ~EFER_LMA;
 	vcpu->arch.efer = s->efer;
 	vcpu->arch.cr4 = s->cr4;
 	svm_load_cr0(svm, s->cr0);
@@ -811,7 +816,6 @@ int svm_nested_get_state(struct kvm_vcpu *vcpu,
 	}
 	/* L1's state as VMRUN left it (vmcb01: CR0 as L1 sees it). */
 	buf->save = svm->vmcb01->save;
-	buf->save.efer = svm->vmcb01->save.efer;
 	if (copy_to_user(ustate->data.svm[0].vmcb12, buf, PAGE_SIZE))
 		return -EFAULT;
 	return 0;
