@@ -856,8 +856,11 @@ static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 	if (vcpu->arch.nmi_pending || vcpu->arch.triple_fault_pending ||
 	    kvm_lapic_has_events(vcpu) || READ_ONCE(vcpu->arch.pv_unhalted))
 		return true;
-	return kvm_cpu_has_interrupt(vcpu) &&
-	       (vcpu->arch.rflags & X86_EFLAGS_IF);
+	if (!kvm_cpu_has_interrupt(vcpu))
+		return false;
+	if (kvm_x86_ops->interrupt_wakes)
+		return kvm_x86_ops->interrupt_wakes(vcpu);
+	return vcpu->arch.rflags & X86_EFLAGS_IF;
 }
 
 /*

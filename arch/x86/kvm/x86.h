@@ -174,6 +174,12 @@ struct kvm_x86_ops {
 	 */
 	bool nested_svm;
 	void (*check_nested_events)(struct kvm_vcpu *vcpu);
+	/*
+	 * Optional: may an interrupt the APIC holds end a HLT now (default:
+	 * the guest's IF)?  SVM: GIF, and in L2 the IF that gates L1's
+	 * interrupts (L1's with V_INTR_MASKING).
+	 */
+	bool (*interrupt_wakes)(struct kvm_vcpu *vcpu);
 	bool (*nested_triple_fault)(struct kvm_vcpu *vcpu);
 	int (*get_nested_state)(struct kvm_vcpu *vcpu,
 				struct kvm_nested_state __user *ustate);

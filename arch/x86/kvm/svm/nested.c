@@ -272,17 +272,31 @@ static void svm_nested_enter(struct vcpu_svm *svm, bool inject)
 	vcpu->arch.nmi_injected = false;
 }
 
-/* Keep L1's state (the part VMRUN saves) in vmcb01 while L2 runs. */
-static void svm_save_l1(struct vcpu_svm *svm, u64 next_rip)
+/* The segments and descriptor tables VMRUN and #VMEXIT switch. */
+static void svm_copy_vmrun_segs(struct vmcb_save *to,
+				const struct vmcb_save *from)
+{
+	to->es = from->es;
+	to->cs = from->cs;
+	to->ss = from->ss;
+	to->ds = from->ds;
+	to->gdtr = from->gdtr;
+	to->idtr = from->idtr;
+}
+
+/*
+ * The registers VMRUN and #VMEXIT switch that the vCPU holds, into @s: RIP
+ * is @rip, CR0 the guest's view (CD and NW as it wrote them).
+ */
+static void svm_vcpu_regs_to_save(struct vcpu_svm *svm, struct vmcb_save *s,
+				  u64 rip)
 {
 	struct kvm_vcpu *vcpu = &svm->vcpu;
-	struct vmcb_save *s = &svm->vmcb01->save;
 
-	s->rip = next_rip;
+	s->rip = rip;
 	s->rsp = kvm_reg_read(vcpu, VCPU_REGS_RSP);
 	s->rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
 	s->rflags = vcpu->arch.rflags;
-	/* The guest's view of CR0 (CD and NW as it wrote them). */
 	s->cr0 = vcpu->arch.cr0;
 	s->cr4 = vcpu->arch.cr4;
 	s->efer = vcpu->arch.efer;
@@ -299,12 +313,7 @@ static void svm_load_l2_from_vmcb12(struct vcpu_svm *svm,
 	u64 efer = l2->efer;
 
 	*s = svm->vmcb01->save;
-	s->es = l2->es;
-	s->cs = l2->cs;
-	s->ss = l2->ss;
-	s->ds = l2->ds;
-	s->gdtr = l2->gdtr;
-	s->idtr = l2->idtr;
+	svm_copy_vmrun_segs(s, l2);
 	s->cr3 = l2->cr3;
 	s->cr2 = l2->cr2;
 	s->cr4 = l2->cr4;
@@ -362,7 +371,8 @@ void svm_nested_vmrun(struct vcpu_svm *svm, u64 next_rip)
 
 	svm->nested.vmcb12_gpa = gpa;
 	svm->nested.ctl = v12->control;
-	svm_save_l1(svm, next_rip);
+	/* L1's state (what VMRUN saves) waits in vmcb01. */
+	svm_vcpu_regs_to_save(svm, &svm->vmcb01->save, next_rip);
 	svm_load_l2_from_vmcb12(svm, v12);
 	svm_nested_enter(svm, true);
 	svm->nested.run_pending = true;
@@ -420,23 +430,10 @@ static int svm_nested_write_vmcb12(struct vcpu_svm *svm, u64 code, u64 info1,
 	if (nkvm_read_guest(vcpu->kvm, svm->nested.vmcb12_gpa, v12, PAGE_SIZE))
 		return -EFAULT;
 
-	s->es = v02->save.es;
-	s->cs = v02->save.cs;
-	s->ss = v02->save.ss;
-	s->ds = v02->save.ds;
-	s->gdtr = v02->save.gdtr;
-	s->idtr = v02->save.idtr;
-	s->efer = vcpu->arch.efer;
-	s->cr0 = vcpu->arch.cr0;
+	svm_copy_vmrun_segs(s, &v02->save);
+	svm_vcpu_regs_to_save(svm, s, kvm_reg_read(vcpu, VCPU_REGS_RIP));
 	s->cr3 = v02->save.cr3;
 	s->cr2 = v02->save.cr2;
-	s->cr4 = vcpu->arch.cr4;
-	s->rflags = vcpu->arch.rflags;
-	s->rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
-	s->rsp = kvm_reg_read(vcpu, VCPU_REGS_RSP);
-	s->rax = kvm_reg_read(vcpu, VCPU_REGS_RAX);
-	s->dr6 = vcpu->arch.dr6;
-	s->dr7 = vcpu->arch.dr7;
 	s->cpl = v02->save.cpl;
 
 	int_ctl = svm->nested.ctl.int_ctl;
@@ -468,6 +465,7 @@ void svm_nested_vmexit(struct vcpu_svm *svm, u64 code, u64 info1, u64 info2)
 
 	svm_nested_switch_to_l1(svm);
 	svm->gif = false;
+	svm->nested.vmcb12_gpa = 0;	/* what Linux reports from now on */
 	/* vmcb12 vanished from under L1: that is L1's fault. */
 	if (r)
 		nkvm_queue_exception(&svm->vcpu, X86_TRAP_GP, true, 0);
@@ -483,14 +481,16 @@ void svm_nested_reset(struct vcpu_svm *svm)
 	svm->gif = true;
 	svm->nested.vm_cr = 0;
 	svm->nested.hsave_pa = 0;
-	svm->nested.vmcb12_gpa = 0;
+	svm->nested.vmcb12_gpa = -1ULL;	/* none yet, as Linux reports */
 }
 
 /* Out of guest mode without a #VMEXIT: userspace, EFER.SVME off. */
 void svm_nested_leave(struct vcpu_svm *svm)
 {
-	if (svm_guest_mode(svm))
+	if (svm_guest_mode(svm)) {
 		svm_nested_switch_to_l1(svm);
+		svm->nested.vmcb12_gpa = -1ULL;
+	}
 	svm->gif = true;
 }
 
@@ -864,12 +864,7 @@ int svm_nested_set_state(struct kvm_vcpu *vcpu,
 	/* L2's state, as userspace set it, moves to vmcb02. */
 	if (!svm_guest_mode(svm))
 		svm->nested.vmcb02->save = svm->vmcb01->save;
-	svm->vmcb01->save.es = l1->es;
-	svm->vmcb01->save.cs = l1->cs;
-	svm->vmcb01->save.ss = l1->ss;
-	svm->vmcb01->save.ds = l1->ds;
-	svm->vmcb01->save.gdtr = l1->gdtr;
-	svm->vmcb01->save.idtr = l1->idtr;
+	svm_copy_vmrun_segs(&svm->vmcb01->save, l1);
 	svm->vmcb01->save.rflags = l1->rflags;
 	svm->vmcb01->save.efer = l1->efer;
 	svm->vmcb01->save.cr0 = l1->cr0;

@@ -644,6 +644,19 @@ static bool svm_interrupt_allowed(struct kvm_vcpu *vcpu)
 	       !svm_get_interrupt_shadow(vcpu);
 }
 
+/* A halted vCPU: the interrupt shadow of an "sti; hlt" is over. */
+static bool svm_interrupt_wakes(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	if (!svm->gif)
+		return false;
+	if (svm_guest_mode(svm) &&
+	    (svm->nested.ctl.int_ctl & V_INTR_MASKING))
+		return svm->vmcb01->save.rflags & X86_EFLAGS_IF;
+	return vcpu->arch.rflags & X86_EFLAGS_IF;
+}
+
 static bool svm_nmi_allowed(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
@@ -1285,6 +1298,7 @@ static struct kvm_x86_ops svm_ops __ro_after_init = {
 	.update_cr8_intercept = svm_update_cr8_intercept,
 	.floor = svm_floor,
 	.check_nested_events = svm_nested_check_events,
+	.interrupt_wakes = svm_interrupt_wakes,
 	.nested_triple_fault = svm_nested_triple_fault,
 	.get_nested_state = svm_nested_get_state,
 	.set_nested_state = svm_nested_set_state,
