@@ -94,6 +94,17 @@ GUEST_SYM(l2_ud);
 
 GUEST_CODE64(nested_guest,
 	"l1_main:\n"
+	"call l1_svm_on\n"
+	"out %al, $0x10\n"		/* ready: the test fills vmcb12 */
+	"l1_loop:\n"
+	"mov $" XSTR(VMCB_GPA) ", %rax\n"
+	"vmrun %rax\n"
+	"mov " XSTR(VMCB_GPA) " + 0x70, %eax\n"
+	"out %eax, $0x11\n"
+	"jmp l1_loop\n"
+
+	/* EFER.SVME on, the host save area at HSAVE_GPA. */
+	"l1_svm_on:\n"
 	"mov $0xc0000080, %ecx\n"
 	"rdmsr\n"
 	"or $0x1000, %eax\n"
@@ -102,13 +113,7 @@ GUEST_CODE64(nested_guest,
 	"mov $" XSTR(HSAVE_GPA) ", %eax\n"
 	"xor %edx, %edx\n"
 	"wrmsr\n"
-	"out %al, $0x10\n"		/* ready: the test fills vmcb12 */
-	"l1_loop:\n"
-	"mov $" XSTR(VMCB_GPA) ", %rax\n"
-	"vmrun %rax\n"
-	"mov " XSTR(VMCB_GPA) " + 0x70, %eax\n"
-	"out %eax, $0x11\n"
-	"jmp l1_loop\n"
+	"ret\n"
 
 	/* #GP in L1: report, halt. */
 	"l1_gp:\n"
@@ -120,10 +125,7 @@ GUEST_CODE64(nested_guest,
 
 	/* VMSAVE what L1 set, VMLOAD what the test left at LOAD_GPA. */
 	"l1_loadsave:\n"
-	"mov $0xc0000080, %ecx\n"
-	"rdmsr\n"
-	"or $0x1000, %eax\n"
-	"wrmsr\n"
+	"call l1_svm_on\n"
 	"mov $" XSTR(MSR_STAR) ", %ecx\n"
 	"mov $0x11112222, %eax\n"
 	"mov $0x00230010, %edx\n"
@@ -144,10 +146,7 @@ GUEST_CODE64(nested_guest,
 
 	/* GIF: IF set, then CLGI: no interrupt may come; STGI. */
 	"l1_gif:\n"
-	"mov $0xc0000080, %ecx\n"
-	"rdmsr\n"
-	"or $0x1000, %eax\n"
-	"wrmsr\n"
+	"call l1_svm_on\n"
 	"sti\n"
 	"nop\n"
 	"clgi\n"
@@ -156,13 +155,10 @@ GUEST_CODE64(nested_guest,
 	"out %al, $0x15\n"
 	"hlt\n"
 
-	/* VMRUN with a VMCB address that is not page-aligned: #GP. */
+	/* VMRUN with the VMCB address the test put in RBX. */
 	"l1_badaddr:\n"
-	"mov $0xc0000080, %ecx\n"
-	"rdmsr\n"
-	"or $0x1000, %eax\n"
-	"wrmsr\n"
-	"mov $" XSTR(VMCB_GPA) " + 8, %rax\n"
+	"call l1_svm_on\n"
+	"mov %rbx, %rax\n"
 	"vmrun %rax\n"
 	"out %al, $0x1e\n"
 	"hlt\n"
@@ -399,13 +395,32 @@ TEST(nested_vmcb12_invalid)
 	vm_free(vm);
 }
 
-TEST(nested_vmrun_bad_address_gp)
+/*
+ * A VMCB address that is not page-aligned, outside guest memory, or beyond
+ * the physical address width: #GP.  (A good one, as a control: L2 runs.)
+ */
+static void vmrun_at(uint64_t gpa, int port)
 {
 	struct vcpu *vcpu = nested_vm(l1_badaddr);
+	struct kvm_regs regs;
 
+	fill_vmcb12(vcpu, l2_vmmcall, 0);
+	put64(vcpu->vm, VMCB_GPA + S_EFER,
+	      get64(vcpu->vm, VMCB_GPA + S_EFER) | EFER_SVME);
+	vcpu_get_regs(vcpu, &regs);
+	regs.rbx = gpa;
+	vcpu_set_regs(vcpu, &regs);
 	(void)vcpu_run(vcpu);
-	ASSERT_IO(vcpu, KVM_EXIT_IO_OUT, 1, 0x1d);
+	ASSERT_IO(vcpu, KVM_EXIT_IO_OUT, 1, port);
 	vm_free(vcpu->vm);
+}
+
+TEST(nested_vmrun_bad_address_gp)
+{
+	vmrun_at(VMCB_GPA + 8, 0x1d);
+	vmrun_at(0x40000000, 0x1d);
+	vmrun_at(1ULL << 52, 0x1d);
+	vmrun_at(VMCB_GPA, 0x1e);
 }
 
 TEST(nested_vmrun_without_hsave_gp)
