@@ -374,7 +374,8 @@ static void build_xsave_leaves(void)
 static void build_supported_cpuid(void)
 {
 	u32 max_basic = min_t(u32, cpuid_eax(0), 0xd);
-	u32 max_ext = min_t(u32, cpuid_eax(0x80000000), 0x80000008);
+	u32 max_ext = min_t(u32, cpuid_eax(0x80000000),
+			    kvm_x86_ops->nested_svm ? 0x8000000a : 0x80000008);
 	struct kvm_cpuid_entry2 *e;
 	u32 f;
 
@@ -459,6 +460,9 @@ static void build_supported_cpuid(void)
 			e->edx &= (cpuid_8000_0001_edx_mask |
 				   tsc_aux_mask(CPUID_80000001_EDX_RDTSCP)) &
 				  caps(CPUID_8000_0001_EDX);
+			/* Nested SVM (svm/nested.c). */
+			if (kvm_x86_ops->nested_svm)
+				e->ecx |= FEAT(SVM) & caps(CPUID_8000_0001_ECX);
 			break;
 		case 0x80000007:
 			e->eax = e->ebx = e->ecx = 0;
@@ -470,6 +474,19 @@ static void build_supported_cpuid(void)
 			e->ebx &= cpuid_8000_0008_ebx_mask &
 				  caps(CPUID_8000_0008_EBX);
 			e->ebx |= nkvm_spec_cpuid_8000_0008_ebx();
+			e->ecx = e->edx = 0;
+			break;
+		case 0x80000009:
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+			break;
+		case 0x8000000a:
+			/*
+			 * SVM revision 1 and 8 ASIDs, as Linux offers, and no
+			 * optional feature: no nested paging, NRIP save,
+			 * decode assists, V_VMSAVE_VMLOAD, vGIF or AVIC.
+			 */
+			e->eax = 1;
+			e->ebx = 8;
 			e->ecx = e->edx = 0;
 			break;
 		default:		/* brand string, cache and TLB info */

@@ -305,6 +305,7 @@ bool kvm_cpu_has_interrupt(struct kvm_vcpu *vcpu)
 	kvm_lapic_service_timer(vcpu);
 	return has_extint(vcpu) || vlapic_pending_irq(apic) >= 0;
 }
+EXPORT_SYMBOL_GPL(kvm_cpu_has_interrupt);
 
 int kvm_cpu_get_interrupt(struct kvm_vcpu *vcpu)
 {

@@ -42,6 +42,8 @@ static const u32 msrs_to_save[] = {
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_STEAL_TIME,
+	/* Last: only with nested SVM (see below). */
+	MSR_VM_HSAVE_PA,
 };
 
 /* MSRs describing the host's features (KVM_GET_MSR_FEATURE_INDEX_LIST). */
@@ -187,6 +189,8 @@ static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 		known |= EFER_NX;
 	if (boot_cpu_has(X86_FEATURE_FXSR_OPT))
 		known |= EFER_FFXSR;
+	if (kvm_x86_ops->nested_svm)
+		known |= EFER_SVME;
 	if (efer & ~known)
 		return 1;
 
@@ -199,6 +203,10 @@ static int kvm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 			return 1;
 		if ((efer & EFER_FFXSR) &&
 		    !kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX, BIT(25)))
+			return 1;
+		/* SVM only where the guest's CPUID offers it. */
+		if ((efer & EFER_SVME) &&
+		    !kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_ECX, BIT(2)))
 			return 1;
 		if ((vcpu->arch.cr0 & X86_CR0_PG) &&
 		    ((efer ^ vcpu->arch.efer) & EFER_LME))
@@ -879,6 +887,8 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	const u32 *pmu_list;
 	u32 room, npmu = 0, nspec;
 
+	if (!features && !kvm_x86_ops->nested_svm)
+		n--;	/* no MSR_VM_HSAVE_PA */
 	/* The vPMU's counters are saved too. */
 	pmu_list = kvm_pmu_msrs_to_save(&npmu);
 	if (features)

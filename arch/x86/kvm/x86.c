@@ -104,6 +104,7 @@ u64 kvm_host_cr4_reserved_bits(void)
 {
 	return kvm_cr4_reserved_bits;
 }
+EXPORT_SYMBOL_GPL(kvm_host_cr4_reserved_bits);
 
 int nkvm_x86_register(const struct kvm_x86_ops *ops)
 {
@@ -865,8 +866,11 @@ static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 	if (vcpu->arch.nmi_pending || vcpu->arch.triple_fault_pending ||
 	    kvm_lapic_has_events(vcpu) || READ_ONCE(vcpu->arch.pv_unhalted))
 		return true;
-	return kvm_cpu_has_interrupt(vcpu) &&
-	       (vcpu->arch.rflags & X86_EFLAGS_IF);
+	if (!kvm_cpu_has_interrupt(vcpu))
+		return false;
+	if (kvm_x86_ops->interrupt_wakes)
+		return kvm_x86_ops->interrupt_wakes(vcpu);
+	return vcpu->arch.rflags & X86_EFLAGS_IF;
 }
 
 /*
@@ -1494,11 +1498,15 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	if (vcpu->arch.triple_fault_pending) {
 		/*
 		 * A triple fault userspace queued (KVM_SET_VCPU_EVENTS): the
-		 * vCPU shuts down as if the guest had faulted, its state kept.
+		 * vCPU shuts down as if the guest had faulted, its state kept
+		 * (or, in L2 with L1 intercepting SHUTDOWN, L1 gets the exit).
 		 */
 		vcpu->arch.triple_fault_pending = false;
-		vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
-		return 0;
+		if (!kvm_x86_ops->nested_triple_fault ||
+		    !kvm_x86_ops->nested_triple_fault(vcpu)) {
+			vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+			return 0;
+		}
 	}
 	if (kvm_check_request(vcpu, KVM_REQ_STEAL_UPDATE))
 		kvm_record_steal_time(vcpu);
@@ -1514,6 +1522,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	if (kvm_x86_ops->update_cr8_intercept)
 		kvm_x86_ops->update_cr8_intercept(vcpu,
 			!kvm_lapic_in_kernel(vcpu) || kvm_lapic_tpr_blocks_irq(vcpu));
+	if (kvm_x86_ops->check_nested_events)
+		kvm_x86_ops->check_nested_events(vcpu);
 	kvm_inject_events(vcpu);
 	/* After the injection: the VAPIC word shows what is in service now. */
 	if (kvm_lapic_in_kernel(vcpu))
@@ -2140,6 +2150,8 @@ static int kvm_get_nested_state(struct kvm_vcpu *vcpu,
 	};
 	u32 room;
 
+	if (kvm_x86_ops->get_nested_state)
+		return kvm_x86_ops->get_nested_state(vcpu, ustate);
 	if (get_user(room, &ustate->size))
 		return -EFAULT;
 	if (room < st.size)
@@ -2153,9 +2165,13 @@ static int kvm_get_nested_state(struct kvm_vcpu *vcpu,
 	return copy_to_user(ustate, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
-/* KVM_SET_NESTED_STATE: only the state outside guest mode, as above. */
+/*
+ * KVM_SET_NESTED_STATE: the backend's if it runs nested guests, else only
+ * the state outside guest mode, as above.
+ */
 static int kvm_set_nested_state(struct kvm_vcpu *vcpu,
-				const struct kvm_nested_state *st)
+				const struct kvm_nested_state *st,
+				const void __user *data)
 {
 	if (st->size < sizeof(*st))
 		return -EINVAL;
@@ -2170,6 +2186,8 @@ static int kvm_set_nested_state(struct kvm_vcpu *vcpu,
 		return -EINVAL;
 	if (st->format != kvm_x86_ops->nested_state_format)
 		return -EINVAL;
+	if (kvm_x86_ops->set_nested_state)
+		return kvm_x86_ops->set_nested_state(vcpu, st, data);
 	if (st->format == KVM_STATE_NESTED_FORMAT_SVM)
 		/* EFER.SVME is never set: GIF set, not in guest mode. */
 		return st->flags == KVM_STATE_NESTED_GIF_SET ? 0 : -EINVAL;
@@ -2420,7 +2438,14 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_GET_NESTED_STATE:
 		return kvm_get_nested_state(vcpu, argp);
 	case KVM_SET_NESTED_STATE:
-		return IOCTL_IN(struct kvm_nested_state, kvm_set_nested_state);
+	{
+		struct kvm_nested_state __user *ust = argp;
+		struct kvm_nested_state st;
+
+		if (copy_from_user(&st, ust, sizeof(st)))
+			return -EFAULT;
+		return kvm_set_nested_state(vcpu, &st, ust->data.svm);
+	}
 	case KVM_NKVM_FLOOR:
 		return nkvm_floor_ioctl(vcpu, argp);
 	default:

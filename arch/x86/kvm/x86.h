@@ -171,6 +171,28 @@ struct kvm_x86_ops {
 	void (*set_spec_ctrl_intercept)(struct kvm_vcpu *vcpu, bool intercept);
 	/* Optional, debug: KVM_NKVM_FLOOR's bare entry loop (floor.c). */
 	int (*floor)(struct kvm_vcpu *vcpu, struct nkvm_floor *f);
+
+	/*
+	 * Nested virtualization (SVM only: svm/nested.c).  nested_svm: the
+	 * guest's CPUID may offer SVM (KVM_GET_SUPPORTED_CPUID does), and
+	 * then EFER.SVME.  Optional hooks: before event injection, turn an
+	 * event L1 intercepts into an exit to L1; a triple fault userspace
+	 * queued, true if it went to L1 as an exit; the nested state ioctls.
+	 */
+	bool nested_svm;
+	void (*check_nested_events)(struct kvm_vcpu *vcpu);
+	/*
+	 * Optional: may an interrupt the APIC holds end a HLT now (default:
+	 * the guest's IF)?  SVM: GIF, and in L2 the IF that gates L1's
+	 * interrupts (L1's with V_INTR_MASKING).
+	 */
+	bool (*interrupt_wakes)(struct kvm_vcpu *vcpu);
+	bool (*nested_triple_fault)(struct kvm_vcpu *vcpu);
+	int (*get_nested_state)(struct kvm_vcpu *vcpu,
+				struct kvm_nested_state __user *ustate);
+	int (*set_nested_state)(struct kvm_vcpu *vcpu,
+				const struct kvm_nested_state *st,
+				const void __user *data);
 };
 
 extern const struct kvm_x86_ops *kvm_x86_ops;

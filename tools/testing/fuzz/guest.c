@@ -597,7 +597,28 @@ static void snippet(struct fz_thread *t, struct code *c)
 			0xc8, 0xc9, 0xd0, 0xd1, 0xf9, 0xfd, 0xf8, 0xca,
 			0xcb, 0xee, 0xef, 0xfa, 0xfb,
 		};
-		mov_r32(c, EAX, (uint32_t)fz_val(t));
+		/*
+		 * Now and then turn EFER.SVME on and set a host save area
+		 * first, so that VMRUN and friends get past their #UD and #GP
+		 * checks (nested SVM: a VMCB in guest memory, bad or not).
+		 */
+		if (fz_chance(t, 30)) {
+			mov_r32(c, ECX, 0xc0000080);		/* EFER */
+			EMIT(c, 0x0f, 0x32);			/* rdmsr */
+			emit1(c, 0x0d);				/* or eax, imm32 */
+			emit1(c, 0x00);
+			emit1(c, 0x10);
+			emit1(c, 0x00);
+			emit1(c, 0x00);
+			EMIT(c, 0x0f, 0x30);			/* wrmsr */
+			mov_r32(c, ECX, 0xc0010117);		/* VM_HSAVE_PA */
+			mov_r32(c, EAX, (uint32_t)fz_gpa(t) & ~0xfffu);
+			mov_r32(c, EDX, 0);
+			EMIT(c, 0x0f, 0x30);
+		}
+		mov_r32(c, EAX, fz_chance(t, 50) ?
+				(uint32_t)fz_gpa(t) & ~0xfffu :
+				(uint32_t)fz_val(t));
 		mov_r32(c, ECX, (uint32_t)fz_val(t));
 		EMIT(c, 0x0f, 0x01);
 		emit1(c, op3[fz_below(t, sizeof(op3))]);

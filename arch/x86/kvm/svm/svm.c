@@ -35,7 +35,7 @@
 #include "../x86.h"
 #include "../lapic.h"
 #include "../vmenter.h"
-#include "vmcb.h"
+#include "svm.h"
 
 MODULE_AUTHOR("nkvm developers");
 MODULE_DESCRIPTION("nkvm: AMD SVM backend");
@@ -45,9 +45,9 @@ static bool npt = true;
 module_param(npt, bool, 0444);
 MODULE_PARM_DESC(npt, "Nested paging (always on: nkvm requires it)");
 
-static int nested;
+int nested = 1;
 module_param(nested, int, 0444);
-MODULE_PARM_DESC(nested, "Nested virtualization (not supported)");
+MODULE_PARM_DESC(nested, "Nested SVM: the guest may run its own guests (VMRUN)");
 
 static bool nrips;			/* the CPU saves the next RIP on exits */
 static bool decode_assists;		/* and decodes MOV CR for us */
@@ -65,6 +65,13 @@ static DEFINE_STATIC_KEY_FALSE(tcg_below);
 #define IOPM_ORDER	2		/* 12 KiB used */
 #define MSRPM_ORDER	1		/* 8 KiB */
 static struct page *iopm_pages;
+/* Every MSR access exits: L2's map, L1's own being checked by nested.c. */
+static struct page *msrpm_all_pages;
+
+u64 svm_msrpm_all_pa(void)
+{
+	return page_to_phys(msrpm_all_pages);
+}
 
 /* The NKVM_RUN_* bits every entry uses (svm_init()). */
 static unsigned long svm_run_flags;
@@ -79,29 +86,6 @@ struct svm_cpu {
 };
 
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
-
-struct vcpu_svm {
-	struct kvm_vcpu vcpu;		/* must be first: the core allocates us */
-	struct vmcb *vmcb;
-	u64 vmcb_pa;
-	unsigned long *msrpm;		/* MSR permission map */
-	u64 asid_generation;		/* 0: needs a new ASID */
-	int last_cpu;			/* where the ASID was assigned */
-	u64 iret_rip;			/* an NMI handler's IRET, not yet run */
-	bool awaiting_iret;
-	bool irq_window;		/* open the interrupt window this entry */
-	bool nmi_singlestep;		/* stepping over an NMI handler's IRET */
-	u64 nmi_singlestep_tf;		/* the guest's own TF and RF then */
-	u32 sysenter_esp_hi;		/* SYSENTER upper halves, Intel guests */
-	u32 sysenter_eip_hi;
-	u32 guest_pkru;
-	u32 host_pkru;
-};
-
-static inline struct vcpu_svm *to_svm(struct kvm_vcpu *vcpu)
-{
-	return container_of(vcpu, struct vcpu_svm, vcpu);
-}
 
 /* Entry and exit, in vmenter.S. */
 void __svm_vcpu_run(u64 vmcb_pa, unsigned long *regs, u64 host_vmcb_pa,
@@ -216,7 +200,7 @@ static void svm_update_rdtscp_intercept(struct kvm_vcpu *vcpu)
  * that sets CD does not run uncached; CR0 reads and writes exit while it
  * differs from the guest's, so that the guest reads back what it wrote.
  */
-static void svm_load_cr0(struct vcpu_svm *svm, u64 cr0)
+void svm_load_cr0(struct vcpu_svm *svm, u64 cr0)
 {
 	struct vmcb *vmcb = svm->vmcb;
 	u64 hcr0 = cr0;
@@ -238,9 +222,13 @@ static void svm_load_cr0(struct vcpu_svm *svm, u64 cr0)
 static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
-	struct vmcb_control *c = &svm->vmcb->control;
-	struct vmcb_save *s = &svm->vmcb->save;
+	struct vmcb_control *c;
+	struct vmcb_save *s;
 
+	/* RESET and INIT leave L2 for good. */
+	svm_nested_reset(svm);
+	c = &svm->vmcb->control;
+	s = &svm->vmcb->save;
 	memset(svm->vmcb, 0, sizeof(*svm->vmcb));
 
 	c->exceptions = BIT(X86_TRAP_MC);	/* more while debugging */
@@ -255,6 +243,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 			     INTERCEPT_RDTSCP | INTERCEPT_WBINVD |
 			     INTERCEPT_MONITOR | INTERCEPT_MWAIT |
 			     INTERCEPT_XSETBV | INTERCEPT_RDPRU;
+	c->intercept_misc1 |= INTERCEPT_INVLPGA;
 	svm_update_rdtscp_intercept(vcpu);
 	/* CR4 writes are checked against the guest's CPUID (x86.c). */
 	c->cr_write = BIT(4);
@@ -305,8 +294,10 @@ static int svm_vcpu_create(struct kvm_vcpu *vcpu)
 	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!page)
 		return -ENOMEM;
-	svm->vmcb = page_address(page);
-	svm->vmcb_pa = page_to_phys(page);
+	svm->vmcb01 = page_address(page);
+	svm->vmcb01_pa = page_to_phys(page);
+	svm->vmcb = svm->vmcb01;
+	svm->vmcb_pa = svm->vmcb01_pa;
 	svm->msrpm = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT, MSRPM_ORDER);
 	if (!svm->msrpm) {
 		__free_page(page);
@@ -314,13 +305,19 @@ static int svm_vcpu_create(struct kvm_vcpu *vcpu)
 	}
 	memset(svm->msrpm, 0xff, PAGE_SIZE << MSRPM_ORDER);
 	svm->last_cpu = -1;
+	svm->gif = true;
+	if (svm_nested_vcpu_create(svm)) {
+		__free_page(page);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 static void svm_vcpu_free(struct kvm_vcpu *vcpu)
 {
+	svm_nested_vcpu_free(to_svm(vcpu));
 	free_pages((unsigned long)to_svm(vcpu)->msrpm, MSRPM_ORDER);
-	free_page((unsigned long)to_svm(vcpu)->vmcb);
+	free_page((unsigned long)to_svm(vcpu)->vmcb01);
 }
 
 static void svm_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
@@ -427,15 +424,18 @@ static void svm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->cr2 = s->cr2;
 	sregs->cr3 = s->cr3;
 	sregs->cr4 = s->cr4;
-	sregs->efer = s->efer & ~EFER_SVME;
+	sregs->efer = (s->efer & ~EFER_SVME) | (vcpu->arch.efer & EFER_SVME);
 }
 
 static int svm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 {
-	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+	struct vmcb_save *s;
 
-	if (sregs->efer & EFER_SVME)	/* no nested SVM */
+	if ((sregs->efer & EFER_SVME) && !nested)
 		return -EINVAL;
+	if (!(sregs->efer & EFER_SVME))
+		svm_nested_leave(to_svm(vcpu));
+	s = &to_svm(vcpu)->vmcb->save;
 
 	kvm_seg_to_svm(&sregs->cs, &s->cs);
 	kvm_seg_to_svm(&sregs->ds, &s->ds);
@@ -464,8 +464,14 @@ static int svm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 /* Common code checked the value (msr.c). */
 static int svm_set_efer(struct kvm_vcpu *vcpu, u64 efer, bool host)
 {
-	struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+	struct vmcb_save *s;
 
+	if ((efer & EFER_SVME) && !nested)
+		return 1;
+	/* L1 (or userspace) turning SVM off: no more L2, GIF set. */
+	if (!(efer & EFER_SVME) && (host || !svm_guest_mode(to_svm(vcpu))))
+		svm_nested_leave(to_svm(vcpu));
+	s = &to_svm(vcpu)->vmcb->save;
 	if (!host)	/* LMA is the CPU's to set */
 		efer = (efer & ~EFER_LMA) | (s->efer & EFER_LMA);
 	s->efer = efer | EFER_SVME;
@@ -551,8 +557,13 @@ static int svm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
 	u64 *slot = svm_msr_slot(&svm->vmcb->save, index);
 	u32 *hi = svm_sysenter_hi(svm, index);
 
+	/* No LBR virtualization: DEBUGCTL reads 0 (Linux without lbrv). */
+	if (index == MSR_IA32_DEBUGCTLMSR) {
+		*data = 0;
+		return 0;
+	}
 	if (!slot)
-		return -ENOENT;
+		return svm_nested_get_msr(svm, index, data);
 	*data = *slot;
 	if (hi)
 		*data = (u32)*data | ((u64)*hi << 32);
@@ -565,8 +576,10 @@ static int svm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data)
 	u64 *slot = svm_msr_slot(&svm->vmcb->save, index);
 	u32 *hi = svm_sysenter_hi(svm, index);
 
+	if (index == MSR_IA32_DEBUGCTLMSR)	/* ignored, as above */
+		return 0;
 	if (!slot)
-		return -ENOENT;
+		return svm_nested_set_msr(svm, index, data);
 	if (hi) {
 		*hi = vcpu->arch.model.intel ? data >> 32 : 0;
 		data = (u32)data;
@@ -632,14 +645,36 @@ static void svm_set_interrupt_shadow(struct kvm_vcpu *vcpu, u32 shadow)
 
 static bool svm_interrupt_allowed(struct kvm_vcpu *vcpu)
 {
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	/* GIF clear (CLGI, or just after #VMEXIT) holds everything back. */
+	if (!svm->gif)
+		return false;
+	if (svm_guest_mode(svm))
+		return !svm_nested_intr_blocked(svm);
 	return (vcpu->arch.rflags & X86_EFLAGS_IF) &&
 	       !svm_get_interrupt_shadow(vcpu);
+}
+
+/* A halted vCPU: the interrupt shadow of an "sti; hlt" is over. */
+static bool svm_interrupt_wakes(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	if (!svm->gif)
+		return false;
+	if (svm_guest_mode(svm) &&
+	    (svm->nested.ctl.int_ctl & V_INTR_MASKING))
+		return svm->vmcb01->save.rflags & X86_EFLAGS_IF;
+	return vcpu->arch.rflags & X86_EFLAGS_IF;
 }
 
 static bool svm_nmi_allowed(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
 
+	if (!svm->gif || svm->nested.run_pending)
+		return false;
 	/* Not until the IRET that unmasked NMIs has actually run. */
 	if (svm->awaiting_iret &&
 	    vcpu->arch.regs[VCPU_REGS_RIP] == svm->iret_rip)
@@ -649,13 +684,24 @@ static bool svm_nmi_allowed(struct kvm_vcpu *vcpu)
 
 static void svm_enable_irq_window(struct kvm_vcpu *vcpu)
 {
-	to_svm(vcpu)->irq_window = true;
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	/*
+	 * With GIF clear, STGI exits: that is the window.  In L2 with
+	 * V_INTR_MASKING, L2's IF does not gate L1's interrupts: no window.
+	 */
+	if (!svm->gif || svm->nested.run_pending ||
+	    (svm_guest_mode(svm) && (svm->nested.ctl.int_ctl & V_INTR_MASKING)))
+		return;
+	svm->irq_window = true;
 }
 
 static void svm_enable_nmi_window(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
 
+	if (!svm->gif || svm->nested.run_pending)
+		return;
 	/* Blocked by an NMI in service: its IRET intercept is the window. */
 	if (vcpu->arch.nmi_masked) {
 		svm->vmcb->control.intercept_misc1 |= INTERCEPT_IRET;
@@ -849,6 +895,8 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	vmcb->control.int_ctl = V_INTR_MASKING | (vcpu->arch.cr8 & 0xf);
 	svm_update_irq_window(svm);
 	svm_load_debug_state(vcpu);
+	if (svm_guest_mode(svm))
+		svm_nested_pre_run(svm);
 	/* Stays so if VMRUN never runs (it faults once SVM is off at reboot). */
 	vmcb->control.exit_code = SVM_EXIT_ERR;
 
@@ -937,8 +985,13 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	    vmcb->save.cr0 != vcpu->arch.cr0)
 		svm_load_cr0(svm, vmcb->save.cr0);
 	vcpu->arch.cr4 = vmcb->save.cr4;
-	vcpu->arch.efer = vmcb->save.efer & ~EFER_SVME;
-	vcpu->arch.cr8 = vmcb->control.int_ctl & 0xf;
+	vcpu->arch.efer = (vmcb->save.efer & ~EFER_SVME) |
+			  (vcpu->arch.efer & EFER_SVME);
+	if (svm_guest_mode(svm))
+		svm_nested_post_run(svm);
+	if (!svm_guest_mode(svm) ||
+	    !(svm->nested.ctl.int_ctl & V_INTR_MASKING))
+		vcpu->arch.cr8 = vmcb->control.int_ctl & 0xf;
 	if (!kvm_debugger_owns_drs(vcpu)) {
 		vcpu->arch.dr6 = vmcb->save.dr6;
 		vcpu->arch.dr7 = vmcb->save.dr7;
@@ -993,6 +1046,10 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 		svm->awaiting_iret = false;
 	exit->hw.info[0] = info1;
 	exit->hw.info[1] = c->exit_info_2;
+
+	/* From L2: L1's, if L1 intercepts it. */
+	if (svm_guest_mode(svm) && svm_nested_reflect_exit(svm))
+		return;
 
 	switch (code) {
 	case SVM_EXIT_INTR:
@@ -1141,10 +1198,37 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xc9"));
 		return;
 	case SVM_EXIT_VMRUN:
+		svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xd8"));
+		if (exit->reason == X86_EXIT_NONE)
+			svm_nested_vmrun(svm, exit->next_rip);
+		return;
 	case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE:
+		if (code == SVM_EXIT_VMLOAD)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xda"));
+		else
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xdb"));
+		if (exit->reason == X86_EXIT_NONE)
+			svm_nested_vmload_vmsave(svm, code == SVM_EXIT_VMLOAD,
+						 exit->next_rip);
+		return;
 	case SVM_EXIT_STGI:
 	case SVM_EXIT_CLGI:
+	case SVM_EXIT_INVLPGA:
+		if (code == SVM_EXIT_STGI)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xdc"));
+		else if (code == SVM_EXIT_CLGI)
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xdd"));
+		else
+			svm_set_next_rip(svm, exit, SVM_OP("\x0f\x01\xdf"));
+		if (exit->reason != X86_EXIT_NONE || !svm_nested_insn_check(svm))
+			return;
+		if (code == SVM_EXIT_INVLPGA)
+			svm->asid_generation = 0;	/* a clean TLB */
+		else
+			svm->gif = code == SVM_EXIT_STGI;
+		nkvm_skip_insn(vcpu, exit->next_rip);
+		return;
 	case SVM_EXIT_SKINIT:
 	case SVM_EXIT_RDTSCP:
 	case SVM_EXIT_RDPRU:
@@ -1182,7 +1266,7 @@ static int svm_floor(struct kvm_vcpu *vcpu, struct nkvm_floor *f)
 	u32 code = SVM_EXIT_ERR;
 
 	if ((vmcb->control.int_ctl & V_IRQ) || svm->irq_window ||
-	    svm->nmi_singlestep)
+	    svm->nmi_singlestep || svm_guest_mode(svm))
 		return -EBUSY;
 	f->done = 0;
 	f->interrupts = 0;
@@ -1253,7 +1337,12 @@ static const struct kvm_tdp_format svm_npt_format = {
  */
 static void svm_update_cr8_intercept(struct kvm_vcpu *vcpu, bool intercept)
 {
-	struct vmcb_control *c = &to_svm(vcpu)->vmcb->control;
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct vmcb_control *c = &svm->vmcb->control;
+
+	/* L2 with V_INTR_MASKING writes its own V_TPR, never L1's TPR. */
+	if (svm_guest_mode(svm) && (svm->nested.ctl.int_ctl & V_INTR_MASKING))
+		intercept = false;
 
 	if (intercept)
 		c->cr_write |= BIT(8);
@@ -1276,7 +1365,7 @@ static void svm_set_spec_ctrl_intercept(struct kvm_vcpu *vcpu, bool intercept)
 	}
 }
 
-static const struct kvm_x86_ops svm_ops = {
+static struct kvm_x86_ops svm_ops __ro_after_init = {
 	.name = "svm",
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
 	.tsc_aux_native = true,
@@ -1322,6 +1411,11 @@ static const struct kvm_x86_ops svm_ops = {
 	.update_cr8_intercept = svm_update_cr8_intercept,
 	.set_spec_ctrl_intercept = svm_set_spec_ctrl_intercept,
 	.floor = svm_floor,
+	.check_nested_events = svm_nested_check_events,
+	.interrupt_wakes = svm_interrupt_wakes,
+	.nested_triple_fault = svm_nested_triple_fault,
+	.get_nested_state = svm_nested_get_state,
+	.set_nested_state = svm_nested_set_state,
 };
 
 /* ---- Module load and unload -------------------------------------------- */
@@ -1348,6 +1442,9 @@ static void svm_free_pages(void)
 	if (iopm_pages)
 		__free_pages(iopm_pages, IOPM_ORDER);
 	iopm_pages = NULL;
+	if (msrpm_all_pages)
+		__free_pages(msrpm_all_pages, MSRPM_ORDER);
+	msrpm_all_pages = NULL;
 }
 
 static int svm_alloc_pages(void)
@@ -1358,6 +1455,10 @@ static int svm_alloc_pages(void)
 	if (!iopm_pages)
 		return -ENOMEM;
 	memset(page_address(iopm_pages), 0xff, PAGE_SIZE << IOPM_ORDER);
+	msrpm_all_pages = alloc_pages(GFP_KERNEL, MSRPM_ORDER);
+	if (!msrpm_all_pages)
+		return -ENOMEM;
+	memset(page_address(msrpm_all_pages), 0xff, PAGE_SIZE << MSRPM_ORDER);
 
 	for_each_possible_cpu(cpu) {
 		struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
@@ -1413,6 +1514,7 @@ static int __init svm_init(void)
 	    !boot_cpu_has(X86_FEATURE_V_SPEC_CTRL))
 		svm_run_flags |= NKVM_RUN_SPEC_CTRL;
 
+	svm_ops.nested_svm = nested;
 	r = nkvm_x86_register(&svm_ops);
 	if (r)
 		goto err;
