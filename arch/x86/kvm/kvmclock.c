@@ -26,6 +26,7 @@
 
 #include "x86.h"
 #include "hypercall.h"
+#include "hyperv.h"
 
 /*
  * The scale with which ns = ((tsc_delta << shift) * mul) >> 32 (a
@@ -91,6 +92,12 @@ static u64 kvm_clock_base_ns(struct kvm *kvm)
 	       kvm_scale_delta(rdtsc() - ka->master_host_tsc, mul, shift);
 }
 
+/* kvmclock now, in ns (Hyper-V's TIME_REF_COUNT counts it in 100 ns). */
+u64 kvm_get_kvmclock_ns(struct kvm *kvm)
+{
+	return kvm_clock_base_ns(kvm) + kvm->arch.kvmclock_offset;
+}
+
 void kvm_kvmclock_vm_init(struct kvm *kvm)
 {
 	kvm_update_master_clock(kvm);
@@ -107,6 +114,8 @@ void kvm_kvmclock_update(struct kvm_vcpu *vcpu)
 	u64 host_tsc, ns;
 	u32 version;
 
+	/* Hyper-V's TSC page follows kvmclock. */
+	kvm_hv_update_tsc_page(vcpu);
 	if (!(vcpu->arch.pv_time & 1))
 		return;
 
