@@ -323,13 +323,15 @@ static struct kvm_vcpu *hv_vcpu0(struct kvm_vcpu *vcpu)
  * offset = system_time / 100 - (tsc_timestamp * scale) >> 64.
  * False if the scale does not fit in 64 bits (a TSC slower than 10 MHz).
  */
-static bool hv_tsc_page_params(u64 tsc_timestamp, u64 system_time, u32 mul,
+static bool hv_tsc_page_params(u64 tsc_timestamp, s64 system_time, u32 mul,
 			       s8 shift, struct kvm_hv_tsc_ref *ref)
 {
-	if (shift > 31 || (u64)mul >= (100ULL << (32 - shift)))
+	if (shift > 31 || shift < -31 ||
+	    (u64)mul >= (100ULL << (32 - shift)))
 		return false;
 	ref->scale = mul_u64_u32_div(1ULL << (32 + shift), mul, 100);
-	ref->offset = div_u64(system_time, 100) -
+	/* Just after KVM_SET_CLOCK, kvmclock may be a little below 0. */
+	ref->offset = div_s64(system_time, 100) -
 		      mul_u64_u64_shr(tsc_timestamp, ref->scale, 64);
 	return true;
 }

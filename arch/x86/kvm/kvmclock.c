@@ -6,9 +6,11 @@
  * KVM_SET_CLOCK adds).  A guest that writes the address of a
  * pvclock_vcpu_time_info to MSR_KVM_SYSTEM_TIME(_NEW) gets it filled with a
  * (TSC, nanoseconds) pair and the TSC's scale, from which it computes the
- * time with RDTSC alone.  Where the host TSC runs at a constant rate, every
- * vCPU of a VM gets the same pair (the VM's "master" reading), so that the
- * guest's clock is monotonic across vCPUs, and the stable bit is set.
+ * time with RDTSC alone.  Where the host trusts its TSC (it keeps time with
+ * it, or it runs at a constant rate), every vCPU of a VM gets the same pair
+ * (the VM's "master" reading), so that the guest's clock is monotonic
+ * across vCPUs, and the stable bit is set.  Hyper-V's TSC page (hyperv.c)
+ * is made from the same reading.
  *
  * Also here: the KVM PV MSRs (kvmclock's and the steal time's), the steal
  * time, and the vCPU's TSC offset attribute.
@@ -18,6 +20,8 @@
 #include <linux/ktime.h>
 #include <linux/sched/stat.h>
 #include <linux/timekeeping.h>
+#include <linux/timekeeper_internal.h>
+#include <linux/pvclock_gtod.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
 #include <uapi/asm/kvm_para.h>
@@ -58,11 +62,43 @@ static u64 kvm_scale_delta(u64 delta, u32 mul, s8 shift)
 	return mul_u64_u32_shr(delta, mul, 32);
 }
 
-/* The host's TSC runs at a constant rate, in every state: trust it. */
+/*
+ * The host keeps its own time with the TSC (the timekeeping notifier
+ * below follows the clocksource): the kernel trusts its TSC, and so does
+ * kvmclock, as on Linux.  A host whose TSC runs at a constant rate in
+ * every state is trusted too.
+ */
+static bool kvm_host_clock_is_tsc;
+
+static int kvm_gtod_notify(struct notifier_block *nb, unsigned long was_set,
+			   void *priv)
+{
+	struct timekeeper *tk = priv;
+
+	WRITE_ONCE(kvm_host_clock_is_tsc,
+		   tk->tkr_mono.clock->vdso_clock_mode == VDSO_CLOCKMODE_TSC);
+	return 0;
+}
+
+static struct notifier_block kvm_gtod_nb = {
+	.notifier_call = kvm_gtod_notify,
+};
+
+void kvm_kvmclock_module_init(void)
+{
+	pvclock_gtod_register_notifier(&kvm_gtod_nb);
+}
+
+void kvm_kvmclock_module_exit(void)
+{
+	pvclock_gtod_unregister_notifier(&kvm_gtod_nb);
+}
+
 static bool kvm_host_tsc_stable(void)
 {
-	return boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
-	       boot_cpu_has(X86_FEATURE_NONSTOP_TSC);
+	return READ_ONCE(kvm_host_clock_is_tsc) ||
+	       (boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
+		boot_cpu_has(X86_FEATURE_NONSTOP_TSC));
 }
 
 /* Take the VM's master (host TSC, host nanoseconds) reading. */

@@ -63,11 +63,16 @@ static u64 host_xcr0;
 
 int kvm_arch_init(void)
 {
-	return kvm_mmu_module_init();
+	int r = kvm_mmu_module_init();
+
+	if (!r)
+		kvm_kvmclock_module_init();
+	return r;
 }
 
 void kvm_arch_exit(void)
 {
+	kvm_kvmclock_module_exit();
 	kvm_mmu_module_exit();
 }
 
