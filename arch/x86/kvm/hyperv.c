@@ -748,7 +748,7 @@ static int hv_set_partition_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data,
 		/* Read-only; userspace's write (a restore) is ignored. */
 		return host ? 0 : 1;
 	case KVM_HV_MSR_RESET:
-		if (data == 1 && !host)
+		if (data == 1)
 			hv_system_event(vcpu, KVM_SYSTEM_EVENT_RESET);
 		return 0;
 	case KVM_HV_MSR_CRASH_P0 ... KVM_HV_MSR_CRASH_P4:

@@ -134,11 +134,21 @@ u64 kvm_get_kvmclock_ns(struct kvm *kvm)
 	return kvm_clock_base_ns(kvm) + kvm->arch.kvmclock_offset;
 }
 
+/* The base a new kvmclock offset counts from: the master reading's, as on Linux. */
+static u64 kvm_clock_now_base(struct kvm *kvm)
+{
+	return kvm->arch.use_master_clock ? kvm->arch.master_ns :
+					    kvm_clock_base_ns(kvm);
+}
+
 void kvm_kvmclock_vm_init(struct kvm *kvm)
 {
 	kvm_update_master_clock(kvm);
-	/* kvmclock starts at 0 with the VM. */
-	kvm->arch.kvmclock_offset = -(s64)kvm_clock_base_ns(kvm);
+	/*
+	 * kvmclock starts at 0 with the VM: at the master reading itself,
+	 * when there is one, so that no vCPU sees a time below 0.
+	 */
+	kvm->arch.kvmclock_offset = -(s64)kvm_clock_now_base(kvm);
 }
 
 /* Fill the guest's pvclock_vcpu_time_info, if it asked for one. */
@@ -242,7 +252,7 @@ int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp)
 
 	mutex_lock(&kvm->lock);
 	kvm_update_master_clock(kvm);
-	kvm->arch.kvmclock_offset = ns - kvm_clock_base_ns(kvm);
+	kvm->arch.kvmclock_offset = ns - kvm_clock_now_base(kvm);
 	mutex_unlock(&kvm->lock);
 	kvm_make_all_vcpus_request(kvm, KVM_REQ_CLOCK_UPDATE);
 	return 0;
