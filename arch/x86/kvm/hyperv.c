@@ -148,9 +148,11 @@ static void hv_signature(struct kvm_cpuid_entry2 *e, const char *sig)
 /*
  * KVM_GET_SUPPORTED_HV_CPUID (system: @vcpu NULL; vCPU): Linux 6.1's ten
  * leaves, with what nkvm implements.  No enlightened VMCS (so no version in
- * 0x4000000a); the enlightened MSR bitmap is offered as Linux always does:
- * it only lets a nested hypervisor's L0 skip re-reading an MSR bitmap the
- * guest says is clean, and an L0 that always reads it honours it.
+ * 0x4000000a).  The enlightened MSR bitmap is listed as Linux always lists
+ * it: it concerns only a guest that runs its own guests (L1 marks its MSR
+ * bitmap clean in the VMCB, and L0 may keep using what it merged before).
+ * nkvm has no nested virtualization yet, so nothing can use it; nested SVM
+ * must honour the clean bit (hyperv_svm_test checks that L0 does).
  */
 int kvm_dev_ioctl_get_supported_hv_cpuid(struct kvm_vcpu *vcpu,
 					 struct kvm_cpuid2 __user *ucpuid)
