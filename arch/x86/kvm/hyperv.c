@@ -548,6 +548,7 @@ static void hv_synic_exit(struct kvm_vcpu *vcpu, u32 msr)
 	hv->exit.u.synic.control = hv->synic.control;
 	hv->exit.u.synic.evt_page = hv->synic.evt_page;
 	hv->exit.u.synic.msg_page = hv->synic.msg_page;
+	hv->exit_pending = true;
 	hv_request_exit(vcpu);
 }
 
@@ -562,6 +563,7 @@ static void hv_syndbg_exit(struct kvm_vcpu *vcpu, u32 msr)
 	hv->exit.u.syndbg.send_page = kh->syndbg_send_page;
 	hv->exit.u.syndbg.recv_page = kh->syndbg_recv_page;
 	hv->exit.u.syndbg.pending_page = kh->syndbg_pending_page;
+	hv->exit_pending = true;
 	hv_request_exit(vcpu);
 }
 
@@ -1179,7 +1181,7 @@ static u64 hv_flush_tlb(struct kvm_vcpu *vcpu, struct hv_hcall *hc)
 		u64 format;		/* _EX: the VP set's */
 		u64 valid_mask;
 	} in = {};
-	u64 banks[HV_MAX_BANKS];
+	u64 banks[HV_MAX_BANKS] = {};
 	bool ex = hc->code == HVCALL_FLUSH_SPACE_EX ||
 		  hc->code == HVCALL_FLUSH_LIST_EX;
 
@@ -1213,7 +1215,7 @@ static u64 hv_send_ipi(struct kvm_vcpu *vcpu, struct hv_hcall *hc)
 {
 	struct kvm_lapic_irq irq = { .delivery_mode = LAPIC_DM_FIXED,
 				     .level = true };
-	u64 banks[HV_MAX_BANKS], valid_mask = 1;
+	u64 banks[HV_MAX_BANKS] = {}, valid_mask = 1;
 	struct kvm_vcpu *v;
 	unsigned long i;
 	bool all = false;
@@ -1479,7 +1481,11 @@ bool kvm_hv_complete_user_exit(struct kvm_vcpu *vcpu)
 	return false;
 }
 
-/* KVM_REQ_HV_EXIT, before an entry: the exit a guest MSR write asked for. */
+/*
+ * KVM_REQ_HV_EXIT, before an entry: the exit a guest MSR write asked for
+ * (a system event first, the KVM_EXIT_HYPERV at the next entry).  0, or 1
+ * if there is none.
+ */
 int kvm_hv_user_exit(struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_hv *hv = &vcpu->arch.hyperv;
@@ -1490,8 +1496,13 @@ int kvm_hv_user_exit(struct kvm_vcpu *vcpu)
 		memset(&run->system_event, 0, sizeof(run->system_event));
 		run->system_event.type = hv->system_event;
 		hv->system_event = 0;
+		if (hv->exit_pending)
+			hv_request_exit(vcpu);
 		return 0;
 	}
+	if (!hv->exit_pending)
+		return 1;
+	hv->exit_pending = false;
 	run->exit_reason = KVM_EXIT_HYPERV;
 	run->hyperv = hv->exit;
 	if (hv->exit.type == KVM_EXIT_HYPERV_SYNDBG)

@@ -131,7 +131,7 @@ bool kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu);
 int kvm_hv_hypercall(struct kvm_vcpu *vcpu, u64 next_rip);
 /* KVM_RUN after a KVM_EXIT_HYPERV: false if RIP must stay where it is. */
 bool kvm_hv_complete_user_exit(struct kvm_vcpu *vcpu);
-/* KVM_REQ_HV_EXIT: report the KVM_EXIT_HYPERV prepared. Returns 0. */
+/* KVM_REQ_HV_EXIT: report the exit prepared (0), or go on (1). */
 int kvm_hv_user_exit(struct kvm_vcpu *vcpu);
 
 #endif /* _NKVM_HYPERV_H */

@@ -1512,8 +1512,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	}
 	if (kvm_check_request(vcpu, KVM_REQ_STEAL_UPDATE))
 		kvm_record_steal_time(vcpu);
-	if (kvm_check_request(vcpu, KVM_REQ_HV_EXIT))
-		return kvm_hv_user_exit(vcpu);
+	if (kvm_check_request(vcpu, KVM_REQ_HV_EXIT) && !kvm_hv_user_exit(vcpu))
+		return 0;
 	kvm_pmu_service(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);

@@ -293,6 +293,51 @@ TEST(reset_and_crash_exit)
 	ASSERT_EQ(svc_wrmsr(vcpu, HV_MSR_RESET, 0), 0);
 }
 
+/*
+ * The SynIC's registers, once KVM_CAP_HYPERV_SYNIC2 activated it: kept,
+ * checked, and the control MSRs' writes reported to userspace.
+ */
+TEST(synic_registers)
+{
+	struct vm *vm = vm_create(VM_MEM_SIZE);
+	struct kvm_cpuid2 *c;
+	struct svc_result r;
+	struct vcpu *vcpu;
+	uint64_t v;
+
+	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	vcpu = vcpu_create(vm, 0);
+	c = hv_full_cpuid(vm->kvm_fd);
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+	svc_init(vcpu);
+
+	/* Inactive: the guest gets #GP, userspace reads the reset values. */
+	ASSERT_EQ(svc_rdmsr(vcpu, 0x40000080, &v), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, 0x40000081), 1);		/* SVERSION */
+	ASSERT_EQ(vcpu_get_msr(vcpu, 0x40000090), 1ULL << 16);	/* SINT0: masked */
+
+	ASSERT_OK(vcpu_enable_cap_raw(vcpu, KVM_CAP_HYPERV_SYNIC2, 0));
+	ASSERT_EQ(svc_rdmsr(vcpu, 0x40000080, &v), 0);		/* SCONTROL */
+	ASSERT_EQ(v, 1);
+	/* SINTs take vectors 16-255, or are masked. */
+	ASSERT_EQ(svc_wrmsr(vcpu, 0x40000090, 5), GP_VECTOR);
+	ASSERT_EQ(svc_wrmsr(vcpu, 0x40000090, 0x30), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, 0x40000090, &v), 0);
+	ASSERT_EQ(v, 0x30);
+	/* SVERSION is read-only for the guest. */
+	ASSERT_EQ(svc_wrmsr(vcpu, 0x40000081, 2), GP_VECTOR);
+
+	/* A write of SCONTROL is reported after it completed. */
+	ASSERT_EQ(svc_start(vcpu, SVC_WRMSR, 0, 0x40000080, 0), KVM_EXIT_HYPERV);
+	ASSERT_EQ(vcpu->run->hyperv.type, KVM_EXIT_HYPERV_SYNIC);
+	ASSERT_EQ(vcpu->run->hyperv.u.synic.msr, 0x40000080);
+	ASSERT_EQ(vcpu->run->hyperv.u.synic.control, 0);
+	vcpu_run(vcpu);
+	svc_finish(vcpu, &r);
+	ASSERT_FALSE(r.faulted);
+}
+
 /* ---- The TSC page ------------------------------------------------------- */
 
 struct tsc_page {

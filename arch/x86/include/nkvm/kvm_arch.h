@@ -104,6 +104,7 @@ struct kvm_vcpu_hv {
 	u64 stimer_count[4];
 	/* The exit the next entry reports (KVM_REQ_HV_EXIT). */
 	struct kvm_hyperv_exit exit;
+	bool exit_pending;		/* a KVM_EXIT_HYPERV is due */
 	u32 system_event;		/* KVM_SYSTEM_EVENT_*, before it */
 };
 struct kvm_pic;
