@@ -526,6 +526,57 @@ TEST(hypercall_page_and_calls)
 		  HV_STATUS_INVALID_INPUT);
 }
 
+/* Input a guest gets wrong, answered as Linux answers it. */
+TEST(hypercall_bad_input)
+{
+	struct vcpu *vcpu = hc_vcpu(false, 0, 0);
+	uint64_t *in = vm_ptr(vcpu->vm, HC_IN);
+	uint64_t var = 1ULL << 17, rep = 1ULL << 32;
+
+	/* Input outside guest memory. */
+	ASSERT_EQ(hcall(vcpu, HVCALL_FLUSH_SPACE, 0xfff00000, 0),
+		  HV_STATUS_INVALID_INPUT);
+	ASSERT_EQ(hcall(vcpu, HVCALL_SEND_IPI, 0xfff00000, 0),
+		  HV_STATUS_INVALID_INPUT);
+	/* Reps: a list needs some, a space none; all done at once. */
+	ASSERT_EQ(hcall(vcpu, 0x0003 | HV_FAST, 0, 1), HV_STATUS_INVALID_INPUT);
+	ASSERT_EQ(hcall(vcpu, 0x0003 | HV_FAST | 5 * rep, 0, 1), 5 * rep);
+	ASSERT_EQ(hcall(vcpu, HVCALL_FLUSH_SPACE | HV_FAST | rep, 0, 1),
+		  HV_STATUS_INVALID_INPUT);
+	ASSERT_EQ(hcall(vcpu, HVCALL_LONG_SPIN_WAIT | HV_FAST | var, 0, 0),
+		  HV_STATUS_INVALID_INPUT);
+
+	/* SEND_IPI_EX: 64 banks, as many as the mask says; then one more. */
+	in[0] = 0x40;			/* vector */
+	in[1] = 0;			/* sparse set */
+	in[2] = ~0ULL;			/* valid bank mask */
+	ASSERT_EQ(hcall(vcpu, 0x0015 | 64 * var, HC_IN, 0), 0);
+	ASSERT_EQ(hcall(vcpu, 0x0015 | 65 * var, HC_IN, 0),
+		  HV_STATUS_INVALID_INPUT);
+	ASSERT_EQ(hcall(vcpu, 0x0015 | 1023 * var, HC_IN, 0),
+		  HV_STATUS_INVALID_INPUT);
+	in[0] = 0x5;			/* below 16 */
+	ASSERT_EQ(hcall(vcpu, 0x0015 | 64 * var, HC_IN, 0),
+		  HV_STATUS_INVALID_INPUT);
+	/* FLUSH_SPACE_EX: the same mask with its banks after 4 words. */
+	in[0] = 0;
+	in[1] = 0;
+	in[2] = 0;
+	in[3] = 3;
+	ASSERT_EQ(hcall(vcpu, 0x0013 | 2 * var, HC_IN, 0), 0);
+	ASSERT_EQ(hcall(vcpu, 0x0013 | 3 * var, HC_IN, 0),
+		  HV_STATUS_INVALID_INPUT);
+
+	/* SIGNAL_EVENT: misaligned input; a flag number is an unknown port. */
+	ASSERT_EQ(hcall(vcpu, 0x005d, HC_IN + 1, 0), 4);
+	ASSERT_EQ(hcall(vcpu, 0x005d | HV_FAST, 1ULL << 32, 0),
+		  HV_STATUS_INVALID_INPUT);
+
+	/* The debugger's calls: no fast form; refused by its options. */
+	ASSERT_EQ(hcall(vcpu, 0x0069 | HV_FAST, 0, 0), 5);
+	ASSERT_EQ(hcall(vcpu, 0x0069, HC_IN, 0), 8);
+}
+
 TEST(hypercalls_enforced_by_cpuid)
 {
 	struct vcpu *vcpu = hc_vcpu(true, HV_HYPERCALL_AVAILABLE, 0);
