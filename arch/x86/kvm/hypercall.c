@@ -116,8 +116,7 @@ static long kvm_send_ipi(struct kvm_vcpu *vcpu, u64 low, u64 high, u32 min,
 				      &irq);
 }
 
-/* 64-bit code: long mode and a 64-bit code segment. */
-static bool kvm_hypercall_64(struct kvm_vcpu *vcpu)
+bool kvm_hypercall_64(struct kvm_vcpu *vcpu)
 {
 	struct kvm_sregs sregs;
 

@@ -48,6 +48,7 @@
 #include "hyperv.h"
 #include "cpuid.h"
 #include "lapic.h"
+#include "hypercall.h"
 
 /* Hypercall input value (RCX, or EDX:EAX) */
 #define HV_HC_FAST		BIT_ULL(16)
@@ -717,6 +718,41 @@ static int hv_write_hypercall_page(struct kvm_vcpu *vcpu, u64 data)
 				sizeof(insn)) ? 1 : 0;
 }
 
+static bool hv_is_syndbg_msr(u32 msr)
+{
+	return msr == KVM_HV_MSR_SYNDBG_OPTIONS ||
+	       (msr >= KVM_HV_MSR_SYNDBG_CONTROL &&
+		msr <= KVM_HV_MSR_SYNDBG_PENDING_BUFFER);
+}
+
+/*
+ * The partition-wide registers that are only kept: re-enlightenment, TSC
+ * emulation, the synthetic debugger's.
+ */
+static u64 *hv_plain_reg(struct kvm_hv *kh, u32 msr)
+{
+	switch (msr) {
+	case KVM_HV_MSR_REENLIGHTENMENT_CONTROL:
+		return &kh->reenlightenment_control;
+	case KVM_HV_MSR_TSC_EMULATION_CONTROL:
+		return &kh->tsc_emulation_control;
+	case KVM_HV_MSR_TSC_EMULATION_STATUS:
+		return &kh->tsc_emulation_status;
+	case KVM_HV_MSR_SYNDBG_CONTROL:
+		return &kh->syndbg_control;
+	case KVM_HV_MSR_SYNDBG_STATUS:
+		return &kh->syndbg_status;
+	case KVM_HV_MSR_SYNDBG_SEND_BUFFER:
+		return &kh->syndbg_send_page;
+	case KVM_HV_MSR_SYNDBG_RECV_BUFFER:
+		return &kh->syndbg_recv_page;
+	case KVM_HV_MSR_SYNDBG_PENDING_BUFFER:
+		return &kh->syndbg_pending_page;
+	default:
+		return &kh->syndbg_options;
+	}
+}
+
 /* The partition-wide MSRs, hyperv.lock held. */
 static int hv_set_partition_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data,
 				bool host)
@@ -765,49 +801,22 @@ static int hv_set_partition_msr(struct kvm_vcpu *vcpu, u32 msr, u64 data,
 		else if (data & HV_CRASH_CTL_NOTIFY)
 			hv_system_event(vcpu, KVM_SYSTEM_EVENT_CRASH);
 		return 0;
-	case KVM_HV_MSR_REENLIGHTENMENT_CONTROL:
-		kh->reenlightenment_control = data;
-		return 0;
-	case KVM_HV_MSR_TSC_EMULATION_CONTROL:
-		kh->tsc_emulation_control = data;
-		return 0;
 	case KVM_HV_MSR_TSC_EMULATION_STATUS:
 		/* The guest may only clear it. */
 		if (data && !host)
 			return 1;
-		kh->tsc_emulation_status = data;
-		return 0;
+		break;
 	default:
 		break;
 	}
 
-	/* The synthetic debugger's registers. */
-	if (!host && !hv_syndbg_enabled(vcpu))
+	if (hv_is_syndbg_msr(msr) && !host && !hv_syndbg_enabled(vcpu))
 		return 1;
-	switch (msr) {
-	case KVM_HV_MSR_SYNDBG_CONTROL:
-		kh->syndbg_control = data;
-		if (!host)
-			hv_syndbg_exit(vcpu, msr);
-		break;
-	case KVM_HV_MSR_SYNDBG_STATUS:
-		kh->syndbg_status = data;
-		break;
-	case KVM_HV_MSR_SYNDBG_SEND_BUFFER:
-		kh->syndbg_send_page = data;
-		break;
-	case KVM_HV_MSR_SYNDBG_RECV_BUFFER:
-		kh->syndbg_recv_page = data;
-		break;
-	case KVM_HV_MSR_SYNDBG_PENDING_BUFFER:
-		kh->syndbg_pending_page = data;
-		if (!host)
-			hv_syndbg_exit(vcpu, msr);
-		break;
-	default:	/* OPTIONS */
-		kh->syndbg_options = data;
-		break;
-	}
+	*hv_plain_reg(kh, msr) = data;
+	/* Userspace's debugger transport takes the guest's buffers. */
+	if (!host && (msr == KVM_HV_MSR_SYNDBG_CONTROL ||
+		      msr == KVM_HV_MSR_SYNDBG_PENDING_BUFFER))
+		hv_syndbg_exit(vcpu, msr);
 	return 0;
 }
 
@@ -839,41 +848,13 @@ static int hv_get_partition_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data,
 	case KVM_HV_MSR_CRASH_CTL:
 		*data = kh->crash_ctl;
 		return 0;
-	case KVM_HV_MSR_REENLIGHTENMENT_CONTROL:
-		*data = kh->reenlightenment_control;
-		return 0;
-	case KVM_HV_MSR_TSC_EMULATION_CONTROL:
-		*data = kh->tsc_emulation_control;
-		return 0;
-	case KVM_HV_MSR_TSC_EMULATION_STATUS:
-		*data = kh->tsc_emulation_status;
-		return 0;
 	default:
 		break;
 	}
 
-	if (!host && !hv_syndbg_enabled(vcpu))
+	if (hv_is_syndbg_msr(msr) && !host && !hv_syndbg_enabled(vcpu))
 		return 1;
-	switch (msr) {
-	case KVM_HV_MSR_SYNDBG_CONTROL:
-		*data = kh->syndbg_control;
-		break;
-	case KVM_HV_MSR_SYNDBG_STATUS:
-		*data = kh->syndbg_status;
-		break;
-	case KVM_HV_MSR_SYNDBG_SEND_BUFFER:
-		*data = kh->syndbg_send_page;
-		break;
-	case KVM_HV_MSR_SYNDBG_RECV_BUFFER:
-		*data = kh->syndbg_recv_page;
-		break;
-	case KVM_HV_MSR_SYNDBG_PENDING_BUFFER:
-		*data = kh->syndbg_pending_page;
-		break;
-	default:
-		*data = kh->syndbg_options;
-		break;
-	}
+	*data = *hv_plain_reg(kh, msr);
 	return 0;
 }
 
@@ -991,7 +972,8 @@ static int hv_get_vcpu_msr(struct kvm_vcpu *vcpu, u32 msr, u64 *data,
  * A guest reaches these MSRs only with Hyper-V in its CPUID (and, with
  * enforcement, the granting bit); userspace always.
  */
-int kvm_hv_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
+static int hv_msr_access(struct kvm_vcpu *vcpu, u32 index, u64 *data,
+			 bool host, bool write)
 {
 	struct kvm_hv *kh = &vcpu->kvm->arch.hyperv;
 	int r;
@@ -999,26 +981,23 @@ int kvm_hv_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	if (!host && (!hv_enabled(vcpu) || !hv_msr_allowed(vcpu, index)))
 		return 1;
 	if (!hv_msr_partition_wide(index))
-		return hv_set_vcpu_msr(vcpu, index, data, host);
+		return write ? hv_set_vcpu_msr(vcpu, index, *data, host) :
+			       hv_get_vcpu_msr(vcpu, index, data, host);
 	mutex_lock(&kh->lock);
-	r = hv_set_partition_msr(vcpu, index, data, host);
+	r = write ? hv_set_partition_msr(vcpu, index, *data, host) :
+		    hv_get_partition_msr(vcpu, index, data, host);
 	mutex_unlock(&kh->lock);
 	return r;
 }
 
+int kvm_hv_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	return hv_msr_access(vcpu, index, &data, host, true);
+}
+
 int kvm_hv_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
-	struct kvm_hv *kh = &vcpu->kvm->arch.hyperv;
-	int r;
-
-	if (!host && (!hv_enabled(vcpu) || !hv_msr_allowed(vcpu, index)))
-		return 1;
-	if (!hv_msr_partition_wide(index))
-		return hv_get_vcpu_msr(vcpu, index, data, host);
-	mutex_lock(&kh->lock);
-	r = hv_get_partition_msr(vcpu, index, data, host);
-	mutex_unlock(&kh->lock);
-	return r;
+	return hv_msr_access(vcpu, index, data, host, false);
 }
 
 /* ---- Hypercalls --------------------------------------------------------- */
@@ -1043,14 +1022,21 @@ bool kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu)
 	       hv_enabled(vcpu);
 }
 
-static bool hv_longmode(struct kvm_vcpu *vcpu)
+/*
+ * The flush and IPI calls: only the _EX ones have a variable header; the
+ * LIST ones are rep calls starting at rep 0, the others are not.
+ */
+static bool hv_flush_ipi_shape_ok(const struct hv_hcall *hc)
 {
-	struct kvm_sregs sregs;
+	bool ex = hc->code == HVCALL_FLUSH_SPACE_EX ||
+		  hc->code == HVCALL_FLUSH_LIST_EX ||
+		  hc->code == HVCALL_SEND_IPI_EX;
 
-	if (!(vcpu->arch.efer & EFER_LMA))
+	if (!ex && hc->var_cnt)
 		return false;
-	kvm_x86_ops->get_sregs(vcpu, &sregs);
-	return sregs.cs.l;
+	if (hc->code == HVCALL_FLUSH_LIST || hc->code == HVCALL_FLUSH_LIST_EX)
+		return hc->rep_cnt && !hc->rep_idx;
+	return !hc->rep;
 }
 
 /*
@@ -1341,7 +1327,7 @@ int kvm_hv_hypercall(struct kvm_vcpu *vcpu, u64 next_rip)
 		return 1;
 	}
 
-	hc.longmode = hv_longmode(vcpu);
+	hc.longmode = kvm_hypercall_64(vcpu);
 	if (hc.longmode) {
 		hc.param = kvm_reg_read(vcpu, VCPU_REGS_RCX);
 		hc.ingpa = kvm_reg_read(vcpu, VCPU_REGS_RDX);
@@ -1401,32 +1387,17 @@ int kvm_hv_hypercall(struct kvm_vcpu *vcpu, u64 next_rip)
 			break;
 		}
 		return hv_hcall_to_user(vcpu, &hc, next_rip);
-	case HVCALL_FLUSH_LIST:
-		if (hc.var_cnt)
-			break;
-		fallthrough;
-	case HVCALL_FLUSH_LIST_EX:
-		if (!hc.rep_cnt || hc.rep_idx)
-			break;
-		ret = hv_flush_tlb(vcpu, &hc);
-		break;
 	case HVCALL_FLUSH_SPACE:
-		if (hc.var_cnt)
-			break;
-		fallthrough;
+	case HVCALL_FLUSH_LIST:
 	case HVCALL_FLUSH_SPACE_EX:
-		if (hc.rep)
-			break;
-		ret = hv_flush_tlb(vcpu, &hc);
+	case HVCALL_FLUSH_LIST_EX:
+		if (hv_flush_ipi_shape_ok(&hc))
+			ret = hv_flush_tlb(vcpu, &hc);
 		break;
 	case HVCALL_SEND_IPI:
-		if (hc.var_cnt)
-			break;
-		fallthrough;
 	case HVCALL_SEND_IPI_EX:
-		if (hc.rep)
-			break;
-		ret = hv_send_ipi(vcpu, &hc);
+		if (hv_flush_ipi_shape_ok(&hc))
+			ret = hv_send_ipi(vcpu, &hc);
 		break;
 	case HVCALL_POST_DEBUG_DATA:
 	case HVCALL_RETRIEVE_DEBUG_DATA:
