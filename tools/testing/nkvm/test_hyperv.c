@@ -338,6 +338,30 @@ TEST(synic_registers)
 	ASSERT_FALSE(r.faulted);
 }
 
+/*
+ * The synthetic debugger: a write of its control MSR goes to userspace,
+ * and the status userspace leaves is what the guest reads next.
+ */
+TEST(syndbg_control_goes_to_userspace)
+{
+	struct vcpu *vcpu = svc_vcpu(true);
+	struct svc_result r;
+	uint64_t v;
+
+	ASSERT_EQ(svc_wrmsr(vcpu, 0x400000f3, 0x5000), 0);	/* SEND_BUFFER */
+	ASSERT_EQ(svc_start(vcpu, SVC_WRMSR, 5, 0x400000f1, 0), KVM_EXIT_HYPERV);
+	ASSERT_EQ(vcpu->run->hyperv.type, KVM_EXIT_HYPERV_SYNDBG);
+	ASSERT_EQ(vcpu->run->hyperv.u.syndbg.msr, 0x400000f1);
+	ASSERT_EQ(vcpu->run->hyperv.u.syndbg.control, 5);
+	ASSERT_EQ(vcpu->run->hyperv.u.syndbg.send_page, 0x5000);
+	vcpu->run->hyperv.u.syndbg.status = 0x77;
+	vcpu_run(vcpu);
+	svc_finish(vcpu, &r);
+	ASSERT_FALSE(r.faulted);
+	ASSERT_EQ(svc_rdmsr(vcpu, 0x400000f2, &v), 0);		/* STATUS */
+	ASSERT_EQ(v, 0x77);
+}
+
 /* ---- The TSC page ------------------------------------------------------- */
 
 struct tsc_page {
