@@ -707,15 +707,21 @@ static u64 hv_task_runtime(void)
 	return div_u64(utime + stime, 100);
 }
 
-/* The hypercall page: VMMCALL or VMCALL, then RET. */
+/*
+ * The hypercall page: VMMCALL or VMCALL, then RET.  Userspace's write (a
+ * restore) fills it too, as on Linux: the memslots need the VM's SRCU.
+ */
 static int hv_write_hypercall_page(struct kvm_vcpu *vcpu, u64 data)
 {
 	u8 insn[4];
+	int idx, r;
 
 	memcpy(insn, kvm_x86_ops->hypercall_insn, 3);
 	insn[3] = 0xc3;
-	return nkvm_write_guest(vcpu->kvm, data & PAGE_MASK, insn,
-				sizeof(insn)) ? 1 : 0;
+	idx = srcu_read_lock(&vcpu->kvm->srcu);
+	r = nkvm_write_guest(vcpu->kvm, data & PAGE_MASK, insn, sizeof(insn));
+	srcu_read_unlock(&vcpu->kvm->srcu, idx);
+	return r ? 1 : 0;
 }
 
 static bool hv_is_syndbg_msr(u32 msr)

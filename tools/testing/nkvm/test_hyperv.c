@@ -220,6 +220,10 @@ TEST(msrs_with_hv_cpuid)
 	ASSERT_EQ(svc_wrmsr(vcpu, HV_MSR_HYPERCALL, HC_PAGE | 1), 0);
 	ASSERT_EQ(svc_rdmsr(vcpu, HV_MSR_HYPERCALL, &v), 0);
 	ASSERT_EQ(v, 0);
+	/* Userspace restoring both fills the page too. */
+	vcpu_set_msr(vcpu, HV_MSR_GUEST_OS_ID, 1);
+	vcpu_set_msr(vcpu, HV_MSR_HYPERCALL, HC_PAGE | 1);
+	ASSERT_EQ(((uint8_t *)vm_ptr(vcpu->vm, HC_PAGE))[3], 0xc3);
 
 	/* A VMM saves them. */
 	l = calloc(1, sizeof(*l) + 1024 * sizeof(uint32_t));
