@@ -154,12 +154,10 @@ bench: deps
 # there instead of being patched: Linux's emulator takes VMMCALL in
 # protected mode only), and test_state fails on nkvm
 # only because the bed's kernel runs without XSAVE (KVM_CAP_XSAVE and
-# KVM_CAP_XCRS are the other way round from Linux's then), test_kvmclock on
-# nkvm only because Bochs's TSC is constant and nonstop: with the master
-# clock, kvmclock_vm_init() leaves a pvclock system_time a few ns below 0.
+# KVM_CAP_XCRS are the other way round from Linux's then).
 VMX_TESTS ?= test_io test_hlt test_shutdown test_memory test_modes test_mmio \
 	     test_cpuid test_events test_badstate test_lifecycle test_system test_pmu \
-	     test_quirks test_cr0_cd
+	     test_quirks test_cr0_cd test_kvmclock
 
 # And the kernel's KVM selftests that run there (the others hang the bed or
 # need nested VMX, which Debian's kvm-intel offers and nkvm does not).

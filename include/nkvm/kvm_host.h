@@ -50,6 +50,7 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_PMU		6	/* guest PMU: overflows, perf events */
 #define KVM_REQ_REPORT_TPR_ACCESS 7	/* KVM_EXIT_TPR_ACCESS */
 #define KVM_REQ_MSR_FILTER_CHANGED 8	/* recompute MSR pass-through */
+#define KVM_REQ_HV_EXIT		9	/* KVM_EXIT_HYPERV or a Hyper-V reset/crash */
 
 struct kvm_vcpu {
 	struct kvm *kvm;

@@ -23,6 +23,7 @@
 #include <uapi/linux/kvm_para.h>
 
 #include "hypercall.h"
+#include "hyperv.h"
 #include "cpuid.h"
 #include "lapic.h"
 #include "irq.h"
@@ -115,8 +116,7 @@ static long kvm_send_ipi(struct kvm_vcpu *vcpu, u64 low, u64 high, u32 min,
 				      &irq);
 }
 
-/* 64-bit code: long mode and a 64-bit code segment. */
-static bool kvm_hypercall_64(struct kvm_vcpu *vcpu)
+bool kvm_hypercall_64(struct kvm_vcpu *vcpu)
 {
 	struct kvm_sregs sregs;
 
@@ -135,6 +135,10 @@ int kvm_handle_hypercall(struct kvm_vcpu *vcpu, u64 next_rip)
 	u64 a2 = kvm_reg_read(vcpu, VCPU_REGS_RDX);
 	u64 a3 = kvm_reg_read(vcpu, VCPU_REGS_RSI);
 	long ret = -KVM_ENOSYS;
+
+	/* A guest that set up Hyper-V's interface makes Hyper-V's calls. */
+	if (kvm_hv_hypercall_enabled(vcpu))
+		return kvm_hv_hypercall(vcpu, next_rip);
 
 	if (!op64) {
 		nr = (u32)nr;
@@ -273,7 +277,7 @@ static int kvm_vcpu_enable_cap(struct kvm_vcpu *vcpu,
 		vcpu->arch.pv_enforce = cap->args[0];
 		return 0;
 	default:
-		return -EINVAL;
+		return kvm_hv_enable_cap(vcpu, cap);
 	}
 }
 
@@ -297,6 +301,8 @@ long kvm_pv_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 			return -EFAULT;
 		return kvm_vcpu_tsc_attr(vcpu, ioctl, &attr);
 	}
+	case KVM_GET_SUPPORTED_HV_CPUID:
+		return kvm_dev_ioctl_get_supported_hv_cpuid(vcpu, argp);
 	default:
 		return -EINVAL;
 	}

@@ -15,6 +15,9 @@
  */
 bool kvm_pv_has(struct kvm_vcpu *vcpu, unsigned int feature);
 
+/* The hypercall comes from 64-bit code (long mode, a 64-bit CS). */
+bool kvm_hypercall_64(struct kvm_vcpu *vcpu);
+
 /* VMMCALL/VMCALL, and the #UD that may be the other vendor's one. */
 int kvm_handle_hypercall(struct kvm_vcpu *vcpu, u64 next_rip);
 int kvm_handle_ud(struct kvm_vcpu *vcpu);

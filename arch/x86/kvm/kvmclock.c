@@ -6,9 +6,11 @@
  * KVM_SET_CLOCK adds).  A guest that writes the address of a
  * pvclock_vcpu_time_info to MSR_KVM_SYSTEM_TIME(_NEW) gets it filled with a
  * (TSC, nanoseconds) pair and the TSC's scale, from which it computes the
- * time with RDTSC alone.  Where the host TSC runs at a constant rate, every
- * vCPU of a VM gets the same pair (the VM's "master" reading), so that the
- * guest's clock is monotonic across vCPUs, and the stable bit is set.
+ * time with RDTSC alone.  Where the host trusts its TSC (it keeps time with
+ * it, or it runs at a constant rate), every vCPU of a VM gets the same pair
+ * (the VM's "master" reading), so that the guest's clock is monotonic
+ * across vCPUs, and the stable bit is set.  Hyper-V's TSC page (hyperv.c)
+ * is made from the same reading.
  *
  * Also here: the KVM PV MSRs (kvmclock's and the steal time's), the steal
  * time, and the vCPU's TSC offset attribute.
@@ -18,6 +20,8 @@
 #include <linux/ktime.h>
 #include <linux/sched/stat.h>
 #include <linux/timekeeping.h>
+#include <linux/timekeeper_internal.h>
+#include <linux/pvclock_gtod.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
 #include <uapi/asm/kvm_para.h>
@@ -26,6 +30,7 @@
 
 #include "x86.h"
 #include "hypercall.h"
+#include "hyperv.h"
 
 /*
  * The scale with which ns = ((tsc_delta << shift) * mul) >> 32 (a
@@ -57,11 +62,43 @@ static u64 kvm_scale_delta(u64 delta, u32 mul, s8 shift)
 	return mul_u64_u32_shr(delta, mul, 32);
 }
 
-/* The host's TSC runs at a constant rate, in every state: trust it. */
+/*
+ * The host keeps its own time with the TSC (the timekeeping notifier
+ * below follows the clocksource): the kernel trusts its TSC, and so does
+ * kvmclock, as on Linux.  A host whose TSC runs at a constant rate in
+ * every state is trusted too.
+ */
+static bool kvm_host_clock_is_tsc;
+
+static int kvm_gtod_notify(struct notifier_block *nb, unsigned long was_set,
+			   void *priv)
+{
+	struct timekeeper *tk = priv;
+
+	WRITE_ONCE(kvm_host_clock_is_tsc,
+		   tk->tkr_mono.clock->vdso_clock_mode == VDSO_CLOCKMODE_TSC);
+	return 0;
+}
+
+static struct notifier_block kvm_gtod_nb = {
+	.notifier_call = kvm_gtod_notify,
+};
+
+void kvm_kvmclock_module_init(void)
+{
+	pvclock_gtod_register_notifier(&kvm_gtod_nb);
+}
+
+void kvm_kvmclock_module_exit(void)
+{
+	pvclock_gtod_unregister_notifier(&kvm_gtod_nb);
+}
+
 static bool kvm_host_tsc_stable(void)
 {
-	return boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
-	       boot_cpu_has(X86_FEATURE_NONSTOP_TSC);
+	return READ_ONCE(kvm_host_clock_is_tsc) ||
+	       (boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
+		boot_cpu_has(X86_FEATURE_NONSTOP_TSC));
 }
 
 /* Take the VM's master (host TSC, host nanoseconds) reading. */
@@ -91,11 +128,27 @@ static u64 kvm_clock_base_ns(struct kvm *kvm)
 	       kvm_scale_delta(rdtsc() - ka->master_host_tsc, mul, shift);
 }
 
+/* kvmclock now, in ns (Hyper-V's TIME_REF_COUNT counts it in 100 ns). */
+u64 kvm_get_kvmclock_ns(struct kvm *kvm)
+{
+	return kvm_clock_base_ns(kvm) + kvm->arch.kvmclock_offset;
+}
+
+/* The base a new kvmclock offset counts from: the master reading's, as on Linux. */
+static u64 kvm_clock_now_base(struct kvm *kvm)
+{
+	return kvm->arch.use_master_clock ? kvm->arch.master_ns :
+					    kvm_clock_base_ns(kvm);
+}
+
 void kvm_kvmclock_vm_init(struct kvm *kvm)
 {
 	kvm_update_master_clock(kvm);
-	/* kvmclock starts at 0 with the VM. */
-	kvm->arch.kvmclock_offset = -(s64)kvm_clock_base_ns(kvm);
+	/*
+	 * kvmclock starts at 0 with the VM: at the master reading itself,
+	 * when there is one, so that no vCPU sees a time below 0.
+	 */
+	kvm->arch.kvmclock_offset = -(s64)kvm_clock_now_base(kvm);
 }
 
 /* Fill the guest's pvclock_vcpu_time_info, if it asked for one. */
@@ -107,6 +160,8 @@ void kvm_kvmclock_update(struct kvm_vcpu *vcpu)
 	u64 host_tsc, ns;
 	u32 version;
 
+	/* Hyper-V's TSC page follows kvmclock. */
+	kvm_hv_update_tsc_page(vcpu);
 	if (!(vcpu->arch.pv_time & 1))
 		return;
 
@@ -197,7 +252,7 @@ int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp)
 
 	mutex_lock(&kvm->lock);
 	kvm_update_master_clock(kvm);
-	kvm->arch.kvmclock_offset = ns - kvm_clock_base_ns(kvm);
+	kvm->arch.kvmclock_offset = ns - kvm_clock_now_base(kvm);
 	mutex_unlock(&kvm->lock);
 	kvm_make_all_vcpus_request(kvm, KVM_REQ_CLOCK_UPDATE);
 	return 0;

@@ -1144,6 +1144,49 @@ int kvm_lapic_msr_write(struct kvm_vcpu *vcpu, u32 msr, u64 data)
 	return vlapic_msr_write(vcpu->arch.apic, msr, data, lapic_now());
 }
 
+/*
+ * Hyper-V's EOI, ICR and TPR MSRs: the register at @off (LAPIC_EOI,
+ * LAPIC_ICR with the destination in the high half, LAPIC_TPR) in either
+ * APIC mode.  1 if there is no in-kernel APIC or the value is refused.
+ */
+int kvm_lapic_hv_reg_write(struct kvm_vcpu *vcpu, u32 off, u64 data)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+
+	if (!apic)
+		return 1;
+	if (vlapic_x2apic_mode(apic))
+		return vlapic_msr_write(apic, LAPIC_X2APIC_MSR_BASE + (off >> 4),
+					data, lapic_now());
+	if (off == LAPIC_ICR &&
+	    vlapic_write(apic, LAPIC_ICR2, data >> 32, lapic_now()))
+		return 1;
+	return vlapic_write(apic, off, (u32)data, lapic_now());
+}
+
+int kvm_lapic_hv_reg_read(struct kvm_vcpu *vcpu, u32 off, u64 *data)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+	u32 lo, hi = 0;
+
+	if (!apic)
+		return 1;
+	/* EOI is write-only: it reads as 0. */
+	if (off == LAPIC_EOI) {
+		*data = 0;
+		return 0;
+	}
+	if (vlapic_x2apic_mode(apic))
+		return vlapic_msr_read(apic, LAPIC_X2APIC_MSR_BASE + (off >> 4),
+				       data, lapic_now());
+	if (vlapic_read(apic, off, &lo, lapic_now()))
+		return 1;
+	if (off == LAPIC_ICR && vlapic_read(apic, LAPIC_ICR2, &hi, lapic_now()))
+		return 1;
+	*data = lo | (u64)hi << 32;
+	return 0;
+}
+
 u64 kvm_lapic_get_tscdeadline(struct kvm_vcpu *vcpu)
 {
 	return vcpu->arch.apic ? vlapic_get_tscdeadline(vcpu->arch.apic) : 0;

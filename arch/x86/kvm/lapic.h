@@ -489,6 +489,9 @@ int kvm_lapic_msr_read(struct kvm_vcpu *vcpu, u32 msr, u64 *data);
 int kvm_lapic_msr_write(struct kvm_vcpu *vcpu, u32 msr, u64 data);
 
 /* IA32_TSC_DEADLINE (MSR 0x6e0) */
+/* Hyper-V's APIC MSRs: a register at its xAPIC offset, in either mode. */
+int kvm_lapic_hv_reg_write(struct kvm_vcpu *vcpu, u32 off, u64 data);
+int kvm_lapic_hv_reg_read(struct kvm_vcpu *vcpu, u32 off, u64 *data);
 u64 kvm_lapic_get_tscdeadline(struct kvm_vcpu *vcpu);
 void kvm_lapic_set_tscdeadline(struct kvm_vcpu *vcpu, u64 data);
 

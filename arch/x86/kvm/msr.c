@@ -29,6 +29,7 @@
 #include "pmu.h"
 #include "lapic.h"
 #include "hypercall.h"
+#include "hyperv.h"
 
 #define MAX_IO_MSRS		256
 
@@ -432,6 +433,8 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return kvm_get_mce_msr(vcpu, index, data, host);
 	if (kvm_is_pv_msr(index))
 		return kvm_pv_get_msr(vcpu, index, data);
+	if (kvm_hv_is_msr(index))
+		return kvm_hv_get_msr(vcpu, index, data, host);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -536,6 +539,8 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return kvm_set_mce_msr(vcpu, index, data, host);
 	if (kvm_is_pv_msr(index))
 		return kvm_pv_set_msr(vcpu, index, data, host);
+	if (kvm_hv_is_msr(index))
+		return kvm_hv_set_msr(vcpu, index, data, host);
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
@@ -883,13 +888,14 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	const u32 *list = features ? feature_msrs : msrs_to_save;
 	u32 n = features ? ARRAY_SIZE(feature_msrs) : ARRAY_SIZE(msrs_to_save);
 	static const u32 spec_ctrl = MSR_IA32_SPEC_CTRL;
+	u32 nhv = features ? 0 : kvm_hv_nr_msrs_to_save;
 	struct kvm_msr_list head;
 	const u32 *pmu_list;
 	u32 room, npmu = 0, nspec;
 
 	if (!features && !kvm_x86_ops->nested_svm)
 		n--;	/* no MSR_VM_HSAVE_PA */
-	/* The vPMU's counters are saved too. */
+	/* The vPMU's counters and the Hyper-V MSRs are saved too. */
 	pmu_list = kvm_pmu_msrs_to_save(&npmu);
 	if (features)
 		npmu = 0;
@@ -898,7 +904,7 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	if (copy_from_user(&head, ulist, sizeof(head)))
 		return -EFAULT;
 	room = head.nmsrs;
-	head.nmsrs = n + npmu + nspec;
+	head.nmsrs = n + npmu + nspec + nhv;
 	if (copy_to_user(ulist, &head, sizeof(head)))
 		return -EFAULT;
 	if (room < head.nmsrs)
@@ -906,7 +912,9 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	if (copy_to_user(ulist->indices, list, n * sizeof(u32)) ||
 	    copy_to_user(ulist->indices + n, pmu_list, npmu * sizeof(u32)) ||
 	    copy_to_user(ulist->indices + n + npmu, &spec_ctrl,
-			 nspec * sizeof(u32)))
+			 nspec * sizeof(u32)) ||
+	    copy_to_user(ulist->indices + n + npmu + nspec,
+			 kvm_hv_msrs_to_save, nhv * sizeof(u32)))
 		return -EFAULT;
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include "pmu.h"
 #include "irq.h"
 #include "lapic.h"
+#include "hyperv.h"
 
 const struct kvm_x86_ops *kvm_x86_ops;
 
@@ -62,11 +63,16 @@ static u64 host_xcr0;
 
 int kvm_arch_init(void)
 {
-	return kvm_mmu_module_init();
+	int r = kvm_mmu_module_init();
+
+	if (!r)
+		kvm_kvmclock_module_init();
+	return r;
 }
 
 void kvm_arch_exit(void)
 {
+	kvm_kvmclock_module_exit();
 	kvm_mmu_module_exit();
 }
 
@@ -258,6 +264,18 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 		return nkvm_floor_available();
 	case KVM_CAP_VAPIC:
 		return 1;
+	/* Hyper-V (hyperv.c): not the SynIC, its timers, eventfds, eVMCS. */
+	case KVM_CAP_HYPERV:
+	case KVM_CAP_HYPERV_VAPIC:
+	case KVM_CAP_HYPERV_SPIN:
+	case KVM_CAP_HYPERV_TIME:
+	case KVM_CAP_HYPERV_VP_INDEX:
+	case KVM_CAP_HYPERV_TLBFLUSH:
+	case KVM_CAP_HYPERV_SEND_IPI:
+	case KVM_CAP_HYPERV_CPUID:
+	case KVM_CAP_SYS_HYPERV_CPUID:
+	case KVM_CAP_HYPERV_ENFORCE_CPUID:
+		return 1;
 	default:
 		return 0;
 	}
@@ -278,6 +296,8 @@ long kvm_arch_dev_ioctl(unsigned int ioctl, unsigned long arg)
 		return kvm_dev_ioctl_get_feature_msrs(argp);
 	case KVM_X86_GET_MCE_CAP_SUPPORTED:
 		return kvm_dev_ioctl_get_mce_cap(argp);
+	case KVM_GET_SUPPORTED_HV_CPUID:
+		return kvm_dev_ioctl_get_supported_hv_cpuid(NULL, argp);
 	default:
 		return -EINVAL;
 	}
@@ -303,6 +323,7 @@ int kvm_arch_vm_init(struct kvm *kvm, unsigned long type)
 	spin_lock_init(&kvm->arch.tsc_lock);
 	kvm->arch.guest_can_read_platform_info = true;
 	kvm_kvmclock_vm_init(kvm);
+	kvm_hv_vm_init(kvm);
 	return kvm_mmu_init_vm(kvm);
 }
 
@@ -581,6 +602,7 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	vcpu->arch.model.cr4_reserved = kvm_cr4_reserved_bits;
 	kvm_pmu_refresh(vcpu);
 	kvm_mce_init(vcpu);
+	kvm_hv_vcpu_init(vcpu);
 	kvm_vcpu_reset(vcpu);
 	/* With an in-kernel APIC, an AP waits for INIT/SIPI, as on Linux. */
 	if (kvm_lapic_in_kernel(vcpu) &&
@@ -1085,6 +1107,10 @@ static void kvm_complete_userspace_exit(struct kvm_vcpu *vcpu)
 			kvm_reg_write(vcpu, VCPU_REGS_RDX, run->msr.data >> 32);
 		}
 		break;
+	case KVM_PENDING_HV:
+		if (!kvm_hv_complete_user_exit(vcpu))
+			return;
+		break;
 	}
 	nkvm_skip_insn(vcpu, vcpu->arch.pio.next_rip);
 }
@@ -1512,6 +1538,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_record_steal_time(vcpu);
 	if (kvm_check_request(vcpu, KVM_REQ_MSR_FILTER_CHANGED))
 		nkvm_spec_ctrl_update_intercept(vcpu);
+	if (kvm_check_request(vcpu, KVM_REQ_HV_EXIT) && !kvm_hv_user_exit(vcpu))
+		return 0;
 	kvm_pmu_service(vcpu);
 	if (kvm_lapic_in_kernel(vcpu)) {
 		int r = kvm_lapic_pre_entry(vcpu);

@@ -300,7 +300,10 @@ void nkvm_spec_ctrl_update_intercept(struct kvm_vcpu *vcpu);
 #define KVM_CLOCK_VALID_FLAGS	(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | \
 				 KVM_CLOCK_HOST_TSC)
 void kvm_clock_scale(u64 tsc_hz, u32 *mul, s8 *shift);
+void kvm_kvmclock_module_init(void);
+void kvm_kvmclock_module_exit(void);
 void kvm_kvmclock_vm_init(struct kvm *kvm);
+u64 kvm_get_kvmclock_ns(struct kvm *kvm);
 void kvm_kvmclock_update(struct kvm_vcpu *vcpu);
 int kvm_write_wall_clock(struct kvm_vcpu *vcpu, u64 gpa);
 int kvm_vm_ioctl_get_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);

@@ -7,6 +7,7 @@
 
 #include <linux/types.h>
 #include <linux/spinlock.h>
+#include <linux/mutex.h>
 #include <asm/fpu/types.h>
 #include <uapi/linux/kvm.h>
 #include <nkvm/cpuid_model.h>
@@ -40,13 +41,72 @@ struct kvm_mmu_vcpu {
 #define KVM_DIRTY_LOG_MANUAL_CAPS	(KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | \
 					 KVM_DIRTY_LOG_INITIALLY_SET)
 
-enum { KVM_PENDING_PIO, KVM_PENDING_MSR };
+enum { KVM_PENDING_PIO, KVM_PENDING_MSR, KVM_PENDING_HV };
 
 /* Machine-check banks a vCPU may have (KVM_CAP_MCE), Linux's number. */
 #define NKVM_MAX_MCE_BANKS	32
 
 struct kvm_msr_filter_state;
 struct kvm_lapic;
+
+/*
+ * Hyper-V enlightenments (arch/x86/kvm/hyperv.c): the partition-wide
+ * state.  The TSC page copy is what nkvm last wrote to the guest's page.
+ */
+struct kvm_hv_tsc_ref {
+	u32 sequence;
+	u32 reserved;
+	u64 scale;
+	s64 offset;
+};
+
+struct kvm_hv {
+	struct mutex lock;		/* the partition-wide MSRs */
+	u64 guest_os_id;
+	u64 hypercall;
+	u64 tsc_page_msr;		/* HV_X64_MSR_REFERENCE_TSC */
+	u8 tsc_page_status;		/* KVM_HV_TSC_PAGE_* (hyperv.h) */
+	struct kvm_hv_tsc_ref tsc_ref;
+	u64 crash_param[5];
+	u64 crash_ctl;
+	u64 reenlightenment_control;
+	u64 tsc_emulation_control;
+	u64 tsc_emulation_status;
+	/* The synthetic debugger's registers, kept for userspace. */
+	u64 syndbg_control;
+	u64 syndbg_status;
+	u64 syndbg_send_page;
+	u64 syndbg_recv_page;
+	u64 syndbg_pending_page;
+	u64 syndbg_options;
+	bool vp_index_changed;		/* some VP index is not the vCPU's index */
+};
+
+/* The SynIC and synthetic timers' registers (state only, see hyperv.c). */
+struct kvm_vcpu_hv_synic {
+	bool active;			/* KVM_CAP_HYPERV_SYNIC(2) enabled */
+	bool dont_zero_pages;		/* ... as SYNIC2 */
+	u64 control;
+	u64 version;
+	u64 evt_page;			/* SIEFP */
+	u64 msg_page;			/* SIMP */
+	u64 sint[16];
+};
+
+struct kvm_vcpu_hv {
+	bool enforce_cpuid;		/* KVM_CAP_HYPERV_ENFORCE_CPUID */
+	bool vp_index_set;		/* else the vCPU's index in the VM */
+	u32 vp_index;
+	u64 vp_assist;			/* HV_X64_MSR_VP_ASSIST_PAGE */
+	s64 runtime_offset;		/* HV_X64_MSR_VP_RUNTIME, 100 ns */
+	struct kvm_vcpu_hv_synic synic;
+	u64 stimer_config[4];
+	u64 stimer_count[4];
+	/* The exit the next entry reports (KVM_REQ_HV_EXIT). */
+	struct kvm_hyperv_exit exit;
+	bool exit_pending;		/* a KVM_EXIT_HYPERV is due */
+	u32 system_event;		/* KVM_SYSTEM_EVENT_*, before it */
+};
 struct kvm_pic;
 struct kvm_ioapic;
 struct kvm_pit;
@@ -121,6 +181,7 @@ struct kvm_arch {
 	bool pmu_disabled;		/* KVM_CAP_PMU_CAPABILITY */
 	struct kvm_pmu_event_filter __rcu *pmu_event_filter;
 	u32 pmu_filter_gen;		/* bumped with each new filter */
+	struct kvm_hv hyperv;		/* Hyper-V enlightenments (hyperv.c) */
 };
 
 /*
@@ -235,6 +296,7 @@ struct kvm_vcpu_arch {
 	u64 steal_last_run_delay;	/* the task's run delay, last update */
 	bool pv_enforce;		/* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
 	bool pv_unhalted;		/* KVM_HC_KICK_CPU: the next HLT ends */
+	struct kvm_vcpu_hv hyperv;	/* Hyper-V enlightenments (hyperv.c) */
 
 	/* PDPTRs userspace gave with KVM_SET_SREGS2, until the next entry. */
 	u64 pdptrs[4];
