@@ -749,6 +749,16 @@ GEN(gen_msrs)
 		m->entries[i].index = fz_msr_index(t);
 		m->entries[i].reserved = fz_chance(t, 95) ? 0 : (uint32_t)fz_rand(t);
 		m->entries[i].data = fz_val(t);
+		/*
+		 * No EFER.LME from userspace either (see fz_tcg_safe_sregs()).
+		 * A bed CPU was once found running the host's kernel code with
+		 * the guest's CR0 (paging off) and EFER.LME and LMA set, under
+		 * Linux KVM as under nkvm (seed 0xff18b420dd494899 of the table
+		 * before this change, about 47,000 calls in); an EFER with LME
+		 * written here while paging was off is the likely way in.
+		 */
+		if (m->entries[i].index == 0xc0000080 && fz_tcg_workarounds())
+			m->entries[i].data &= ~(1ULL << 8);
 	}
 	a->len = sizeof(*m) + cnt * sizeof(m->entries[0]);
 }
