@@ -17,21 +17,14 @@
  */
 #define TH_DEFAULT_TIMEOUT 110
 #include "../testing/nkvm/harness.h"
+#include "../testing/nkvm/boot_common.h"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/ioctl.h>
-#include <linux/kvm.h>
-#include <nkvm/nkvm.h>
-#include <time.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 
 #include "vmm.h"
 
 #define MARKER		"VMM-GUEST: init reached, "
 #define BOOT_TIMEOUT	40		/* seconds, per boot (they take ~6) */
-#define OUT_MAX		(1 << 20)
 #define GUEST_CMDLINE	"console=ttyS0 panic=-1 quiet"
 
 extern const uint8_t vmm_guest_init[];
@@ -39,31 +32,9 @@ extern const uint8_t vmm_guest_init_end[];
 
 /* ------------------------------------------------------------ helpers */
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static const char *guest_kernel(void)
-{
-	static char path[300];
-	struct utsname u;
-	const char *env = getenv("VMM_TEST_KERNEL");
-
-	if (env && *env)
-		return env;
-	if (uname(&u))
-		return NULL;
-	snprintf(path, sizeof(path), "/boot/vmlinuz-%s", u.release);
-	return access(path, R_OK) ? NULL : path;
-}
-
 static void need_kernel(const char **path)
 {
-	*path = guest_kernel();
+	*path = boot_guest_kernel("VMM_TEST_KERNEL");
 	if (!*path)
 		SKIP("no guest kernel: set VMM_TEST_KERNEL or provide /boot/vmlinuz-<release>");
 }
@@ -81,36 +52,20 @@ static void need_kvm(void)
 		SKIP("/dev/kvm lacks %s", missing);
 }
 
-/* newc cpio: one entry, name and data padded to 4 bytes. */
-static size_t cpio_add(uint8_t *buf, size_t pos, const char *name,
-		       unsigned int mode, unsigned int rmaj, unsigned int rmin,
-		       const void *data, size_t size)
-{
-	static unsigned int ino = 1;
-	size_t nlen = strlen(name) + 1;
-
-	pos += sprintf((char *)buf + pos,
-		       "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X",
-		       ino++, mode, 0, 0, 1, 0, size, 0, 0, rmaj, rmin, nlen, 0);
-	memcpy(buf + pos, name, nlen);
-	pos = (pos + nlen + 3) & ~3UL;
-	if (size)
-		memcpy(buf + pos, data, size);
-	return (pos + size + 3) & ~3UL;
-}
-
 static uint8_t *make_initramfs(size_t *size)
 {
 	size_t init_size = vmm_guest_init_end - vmm_guest_init;
-	uint8_t *buf = calloc(1, init_size + 4096);
-	size_t pos = 0;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, size);
 
-	pos = cpio_add(buf, pos, "dev", 040755, 0, 0, NULL, 0);
-	pos = cpio_add(buf, pos, "dev/console", 020600, 5, 1, NULL, 0);
-	pos = cpio_add(buf, pos, "init", 0100755, 0, 0, vmm_guest_init, init_size);
-	pos = cpio_add(buf, pos, "TRAILER!!!", 0, 0, 0, NULL, 0);
-	*size = pos;
-	return buf;
+	ASSERT_TRUE(f != NULL);
+	ASSERT_OK(boot_cpio_add(f, "dev", 040755, 0, 0, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "dev/console", 020600, 5, 1, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "init", 0100755, 0, 0, vmm_guest_init,
+				init_size));
+	ASSERT_OK(boot_cpio_add(f, "TRAILER!!!", 0, 0, 0, NULL, 0));
+	ASSERT_OK(fclose(f));
+	return (uint8_t *)buf;
 }
 
 /* A child that writes buf (or the file path) into a pipe; its read end. */
@@ -153,102 +108,59 @@ static int feed(const char *path, const void *buf, size_t size, size_t limit)
 	return p[0];
 }
 
-struct run_result {
-	int status;		/* the VMM's exit status, or -1 */
-	char *out;		/* console and messages, NUL-terminated */
-	size_t len;
-	double marker_at;	/* seconds from start to the marker, or -1 */
-	double total;
-	int timed_out;
+struct vmm_child {
+	struct vmm_config cfg;
+	int in[2];		/* the console's input, or -1 */
 };
+
+/* In the child: the VMM, its console on stdout. */
+static void vmm_child(void *arg)
+{
+	struct vmm_child *c = arg;
+
+	if (c->in[1] >= 0)
+		close(c->in[1]);
+	c->cfg.console_in = c->in[0];
+	c->cfg.console_out = STDOUT_FILENO;
+	_exit(vmm_run(&c->cfg));
+}
 
 /*
  * Run the VMM in a child with its stdout and stderr on a pipe, the kernel
  * and initramfs from the fds given.  Returns once it has exited or after
  * timeout seconds (then it is killed).
  */
-static void run_vmm_talk(const struct vmm_config *cfg_in, int timeout,
+static void run_vmm_talk(const struct vmm_config *cfg, int timeout,
 			 struct run_result *r, const char *prompt,
 			 const char *reply)
 {
-	struct vmm_config cfg = *cfg_in;
-	double t0 = now();
-	int p[2], in[2] = { -1, -1 }, status;
-	pid_t pid;
+	struct vmm_child c = { .cfg = *cfg, .in = { -1, -1 } };
+	int *in = c.in, ret;
 
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	r->marker_at = -1;
-	r->out = calloc(1, OUT_MAX + 1);
-	ASSERT_TRUE(r->out != NULL);
-	ASSERT_OK(pipe(p));
 	if (prompt)
 		ASSERT_OK(pipe(in));
-	fflush(stdout);
-	pid = fork();
-	ASSERT_OK(pid);
-	if (pid == 0) {
-		close(p[0]);
-		dup2(p[1], STDOUT_FILENO);
-		dup2(p[1], STDERR_FILENO);
-		close(p[1]);
-		if (prompt)
-			close(in[1]);
-		cfg.console_in = prompt ? in[0] : -1;
-		cfg.console_out = STDOUT_FILENO;
-		_exit(vmm_run(&cfg));
-	}
-	close(p[1]);
+	run_spawn(r, vmm_child, &c);
 	if (prompt)
 		close(in[0]);
-	if (cfg.kernel_fd >= 0)
-		close(cfg.kernel_fd);
-	if (cfg.initrd_fd >= 0)
-		close(cfg.initrd_fd);
+	if (cfg->kernel_fd >= 0)
+		close(cfg->kernel_fd);
+	if (cfg->initrd_fd >= 0)
+		close(cfg->initrd_fd);
 
-	for (;;) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		double left = t0 + timeout - now();
-		ssize_t n;
-
-		if (left <= 0) {
-			TH_LOG("the VMM did not end within %d s: killing it", timeout);
-			kill(pid, SIGKILL);
-			r->timed_out = 1;
-			break;
-		}
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		if (r->len < OUT_MAX) {
-			n = read(p[0], r->out + r->len, OUT_MAX - r->len);
-		} else {
-			char sink[4096];
-
-			n = read(p[0], sink, sizeof(sink));
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (r->len < OUT_MAX) {
-			r->len += n;
-			if (r->marker_at < 0 && strstr(r->out, MARKER))
-				r->marker_at = now() - t0;
-		}
+	ret = run_read(r, timeout, MARKER, prompt);
+	if (ret > 0) {
 		/* The console's input, once the guest asks for it. */
-		if (prompt && in[1] >= 0 && strstr(r->out, prompt)) {
-			if (write(in[1], reply, strlen(reply)) < 0)
-				TH_LOG("writing to the console: %s", strerror(errno));
-			close(in[1]);
-			in[1] = -1;
-		}
+		if (write(in[1], reply, strlen(reply)) < 0)
+			TH_LOG("writing to the console: %s", strerror(errno));
+		close(in[1]);
+		in[1] = -1;
+		ret = run_read(r, timeout, MARKER, NULL);
 	}
-	close(p[0]);
+	if (ret < 0)
+		TH_LOG("the VMM did not end within %d s: killing it", timeout);
 	if (in[1] >= 0)
 		close(in[1]);
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-		r->status = WEXITSTATUS(status);
-	r->total = now() - t0;
+	run_end(r);
 	/* Reap the feeders. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
@@ -259,20 +171,6 @@ static void run_vmm(const struct vmm_config *cfg, int timeout,
 {
 	run_vmm_talk(cfg, timeout, r, NULL, NULL);
 }
-
-static void show_output(const struct run_result *r)
-{
-	char *line, *save = NULL, *copy = strdup(r->out);
-
-	for (line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		line[strcspn(line, "\r")] = 0;
-		printf("#   | %s\n", line);
-	}
-	free(copy);
-}
-
-static int kvm_is_nkvm(void);
 
 /*
  * Under Debian's KVM in the SVM test bed with two CPUs (nested KVM under
@@ -286,12 +184,9 @@ static int kvm_is_nkvm(void);
  * once after a hang) and skips the other boots, unless VMM_TEST_ALL=1:
  *	tools/testing/bed/run-bed.sh --mode both --smp 1 --tests test_vmm_boot
  */
-static int reference_is_flaky(void)
+static bool reference_is_flaky(void)
 {
-	const char *all = getenv("VMM_TEST_ALL");
-
-	return !(all && !strcmp(all, "1")) && !kvm_is_nkvm() &&
-	       sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	return boot_reference_is_flaky("VMM_TEST_ALL");
 }
 
 static void skip_if_flaky(void)
@@ -330,7 +225,7 @@ static void boot(int ncpus, const char *end, int acpi, int want_status,
 		if (!r.timed_out || --tries == 0)
 			break;
 		TH_LOG("the guest hung (Linux KVM in the nested bed): once more");
-		show_output(&r);
+		show_output(&r, false);
 		free(r.out);
 	}
 	/*
@@ -339,13 +234,13 @@ static void boot(int ncpus, const char *end, int acpi, int want_status,
 	 * the reference says nothing about our VMM then.
 	 */
 	if (r.timed_out && reference_is_flaky()) {
-		show_output(&r);
+		show_output(&r, false);
 		SKIP("Linux KVM hung the guest in both boots (the nested bed's known hang, Documentation/virt/testing.rst)");
 	}
 	snprintf(want, sizeof(want), MARKER "%d cpus", ncpus);
 	if (r.status != want_status || !strstr(r.out, want)) {
 		TH_LOG("console and VMM messages:");
-		show_output(&r);
+		show_output(&r, false);
 	}
 	if (r.marker_at >= 0)
 		TH_LOG("guest /init reached %.2f s after the VMM started; VMM ended after %.2f s",
@@ -368,7 +263,7 @@ static void expect_error(struct vmm_config *cfg, const char *want)
 	if (r.status != VMM_EXIT_ERROR || !strstr(r.out, want)) {
 		TH_LOG("expected exit status %d and \"%s\", got %d and:",
 		       VMM_EXIT_ERROR, want, r.status);
-		show_output(&r);
+		show_output(&r, false);
 	}
 	EXPECT_EQ(r.status, VMM_EXIT_ERROR);
 	EXPECT_TRUE(strstr(r.out, want) != NULL);
@@ -497,24 +392,12 @@ TEST(boot_console_input)
 		     "hello from the host\n");
 	if (r.status != 5 || !strstr(r.out, "VMM-GUEST: got hello from the host")) {
 		TH_LOG("console and VMM messages:");
-		show_output(&r);
+		show_output(&r, false);
 	}
 	ASSERT_TRUE(strstr(r.out, "VMM-GUEST: got hello from the host") != NULL);
 	ASSERT_EQ(r.status, 5);
 	free(initrd);
 	free(r.out);
-}
-
-/* Does /dev/kvm belong to nkvm? */
-static int kvm_is_nkvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR), ret = 0;
-
-	if (fd >= 0) {
-		ret = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NKVM) > 0;
-		close(fd);
-	}
-	return ret;
 }
 
 TEST_HARNESS_MAIN

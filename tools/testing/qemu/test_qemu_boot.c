@@ -42,17 +42,13 @@
 #define _GNU_SOURCE
 #define TH_DEFAULT_TIMEOUT 115
 #include "../nkvm/harness.h"
+#include "../nkvm/boot_common.h"
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <linux/kvm.h>
-#include <nkvm/nkvm.h>
 
 #ifndef QEMU_VARIANT
 #define QEMU_VARIANT	0
@@ -60,7 +56,6 @@
 
 #define MARKER		"QEMU-GUEST: init reached, "
 #define POWER_DOWN	"reboot: Power down"
-#define OUT_MAX		(1 << 20)
 /*
  * Seconds before a boot is given up: where the reference may hang, short
  * enough for one retry within the harness's timeout.
@@ -74,14 +69,6 @@ static const char guest_init[] =
 	"echo \"" MARKER "$(/bin/busybox nproc) cpus\"\n"
 	"/bin/busybox poweroff -f\n";
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = getenv(name);
@@ -89,62 +76,12 @@ static const char *env_or(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
-static const char *guest_kernel(void)
+static bool reference_is_flaky(void)
 {
-	static char path[300];
-	struct utsname u;
-
-	if (getenv("QEMU_TEST_KERNEL") && *getenv("QEMU_TEST_KERNEL"))
-		return getenv("QEMU_TEST_KERNEL");
-	if (uname(&u))
-		return NULL;
-	snprintf(path, sizeof(path), "/boot/vmlinuz-%s", u.release);
-	return path;
-}
-
-/* Does /dev/kvm belong to nkvm? */
-static int kvm_is_nkvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR), ret = 0;
-
-	if (fd >= 0) {
-		ret = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NKVM) > 0;
-		close(fd);
-	}
-	return ret;
-}
-
-static int reference_is_flaky(void)
-{
-	const char *all = getenv("QEMU_TEST_ALL");
-
-	return !(all && !strcmp(all, "1")) && !kvm_is_nkvm() &&
-	       sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	return boot_reference_is_flaky("QEMU_TEST_ALL");
 }
 
 /* ------------------------------------------------------------ initramfs */
-
-static int cpio_add(FILE *f, const char *name, unsigned int mode,
-		    unsigned int rmaj, unsigned int rmin,
-		    const void *data, size_t size)
-{
-	static unsigned int ino = 1;
-	static const char zeros[4];
-	size_t nlen = strlen(name) + 1;
-	int hdr;
-
-	hdr = fprintf(f, "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X",
-		      ino++, mode, 0, 0, 1, 0, size, 0, 0, rmaj, rmin, nlen, 0);
-	if (hdr != 110 || fwrite(name, 1, nlen, f) != nlen)
-		return -1;
-	if (fwrite(zeros, 1, (4 - (110 + nlen) % 4) % 4, f) > 4)
-		return -1;
-	if (size && fwrite(data, 1, size, f) != size)
-		return -1;
-	if (fwrite(zeros, 1, (4 - size % 4) % 4, f) > 4)
-		return -1;
-	return 0;
-}
 
 static void *slurp(const char *path, size_t *size)
 {
@@ -190,28 +127,19 @@ static void make_initramfs(char *path, size_t len)
 	ASSERT_OK(fd);
 	f = fdopen(fd, "w");
 	ASSERT_TRUE(f != NULL);
-	ASSERT_OK(cpio_add(f, "dev", 040755, 0, 0, NULL, 0));
-	ASSERT_OK(cpio_add(f, "dev/console", 020600, 5, 1, NULL, 0));
-	ASSERT_OK(cpio_add(f, "proc", 040755, 0, 0, NULL, 0));
-	ASSERT_OK(cpio_add(f, "bin", 040755, 0, 0, NULL, 0));
-	ASSERT_OK(cpio_add(f, "bin/busybox", 0100755, 0, 0, bb, bb_size));
-	ASSERT_OK(cpio_add(f, "init", 0100755, 0, 0, guest_init,
-			   strlen(guest_init)));
-	ASSERT_OK(cpio_add(f, "TRAILER!!!", 0, 0, 0, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "dev", 040755, 0, 0, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "dev/console", 020600, 5, 1, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "proc", 040755, 0, 0, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "bin", 040755, 0, 0, NULL, 0));
+	ASSERT_OK(boot_cpio_add(f, "bin/busybox", 0100755, 0, 0, bb, bb_size));
+	ASSERT_OK(boot_cpio_add(f, "init", 0100755, 0, 0, guest_init,
+				strlen(guest_init)));
+	ASSERT_OK(boot_cpio_add(f, "TRAILER!!!", 0, 0, 0, NULL, 0));
 	ASSERT_OK(fclose(f));
 	free(bb);
 }
 
 /* ------------------------------------------------------------ running */
-
-struct run_result {
-	int status;		/* QEMU's exit status, -1 if killed */
-	char *out;		/* console and QEMU's messages */
-	size_t len;
-	double marker_at;	/* seconds from start to the marker, or -1 */
-	double total;
-	int timed_out;
-};
 
 /*
  * The guest runs the bed's own kernel with nokaslr: its text addresses are
@@ -298,11 +226,11 @@ struct buf {
 /* Append what fd has to say within ms milliseconds to b. */
 static void drain_into(int fd, int ms, struct buf *b)
 {
-	double end = now() + ms / 1000.0;
+	double end = boot_now() + ms / 1000.0;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		double left = end - now();
+		double left = end - boot_now();
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
@@ -325,8 +253,8 @@ static void drain_into(int fd, int ms, struct buf *b)
 
 static void out_append(struct run_result *r, const char *s, size_t n)
 {
-	if (n > OUT_MAX - r->len)
-		n = OUT_MAX - r->len;
+	if (n > RUN_OUT_MAX - r->len)
+		n = RUN_OUT_MAX - r->len;
 	memcpy(r->out + r->len, s, n);
 	r->len += n;
 	r->out[r->len] = 0;
@@ -467,83 +395,27 @@ static void dump_hung_guest(const char *mon, int ncpus, struct run_result *r)
 	dump_host_trace(r);
 }
 
+/* In the child: QEMU, its stdin on /dev/null. */
+static void exec_qemu(void *arg)
+{
+	char *const *argv = arg;
+	int null = open("/dev/null", O_RDONLY);
+
+	dup2(null, STDIN_FILENO);
+	execv(argv[0], argv);
+	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
 static void run_qemu(char *const argv[], int timeout, const char *mon,
 		     int ncpus, struct run_result *r)
 {
-	double t0 = now();
-	int p[2], status, null;
-	pid_t pid;
-
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	r->marker_at = -1;
-	r->out = calloc(1, OUT_MAX + 1);
-	ASSERT_TRUE(r->out != NULL);
-	ASSERT_OK(pipe(p));
-	fflush(stdout);
-	pid = fork();
-	ASSERT_OK(pid);
-	if (pid == 0) {
-		null = open("/dev/null", O_RDONLY);
-		dup2(null, STDIN_FILENO);
-		dup2(p[1], STDOUT_FILENO);
-		dup2(p[1], STDERR_FILENO);
-		close(p[0]);
-		close(p[1]);
-		execv(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
+	run_spawn(r, exec_qemu, (void *)argv);
+	if (run_read(r, timeout, MARKER, NULL) < 0) {
+		TH_LOG("QEMU did not end within %d s: its state, then kill", timeout);
+		dump_hung_guest(mon, ncpus, r);
 	}
-	close(p[1]);
-	for (;;) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		double left = t0 + timeout - now();
-		ssize_t n;
-
-		if (left <= 0) {
-			TH_LOG("QEMU did not end within %d s: its state, then kill", timeout);
-			dump_hung_guest(mon, ncpus, r);
-			kill(pid, SIGKILL);
-			r->timed_out = 1;
-			break;
-		}
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		if (r->len < OUT_MAX) {
-			n = read(p[0], r->out + r->len, OUT_MAX - r->len);
-		} else {
-			char sink[4096];
-
-			n = read(p[0], sink, sizeof(sink));
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (r->len < OUT_MAX) {
-			r->len += n;
-			if (r->marker_at < 0 && strstr(r->out, MARKER))
-				r->marker_at = now() - t0;
-		}
-	}
-	close(p[0]);
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-		r->status = WEXITSTATUS(status);
-	r->total = now() - t0;
-}
-
-static void show_output(const struct run_result *r)
-{
-	char *line, *save = NULL, *copy = strdup(r->out);
-
-	for (line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		/* SeaBIOS's terminal escapes and CRs make noise. */
-		line[strcspn(line, "\r\033")] = 0;
-		if (*line)
-			printf("#   | %s\n", line);
-	}
-	free(copy);
+	run_end(r);
 }
 
 /* --loop N: boots per program (see main()). */
@@ -563,14 +435,14 @@ static void boot_once(char *const argv[], const char *mon, int ncpus,
 		if (!r.timed_out || --tries == 0)
 			break;
 		TH_LOG("the guest hung (Linux KVM in the nested bed): once more");
-		show_output(&r);
+		show_output(&r, true);
 		free(r.out);
 	}
 	snprintf(want, sizeof(want), MARKER "%d cpus", ncpus);
 	if (r.status != 0 || !strstr(r.out, want) || !strstr(r.out, POWER_DOWN)) {
 		TH_LOG("boot %d: QEMU's console and messages (exit status %d):",
 		       boot_nr, r.status);
-		show_output(&r);
+		show_output(&r, true);
 	}
 	if (r.marker_at >= 0)
 		TH_LOG("boot %d: guest /init reached %.2f s after QEMU started; QEMU ended after %.2f s",
@@ -589,7 +461,7 @@ static void boot_once(char *const argv[], const char *mon, int ncpus,
 static void boot(const char *machine, int ncpus, const char *bench)
 {
 	const char *qemu = env_or("QEMU_TEST_BINARY", "/usr/bin/qemu-system-x86_64");
-	const char *kernel = guest_kernel();
+	const char *kernel = boot_guest_kernel("QEMU_TEST_KERNEL");
 	char initrd[64], smp[16], mon[80], mon_opt[112];
 	int fd, i;
 
