@@ -354,6 +354,9 @@ static void build_xsave_leaves(void)
 	e->edx = supported_xcr0 >> 32;
 	e->ebx = kvm_xstate_size(&host_layout, supported_xcr0);
 	e->ecx = e->ebx;
+	/* Without XSAVE on the host, an empty leaf 0xD.0, as on Linux. */
+	if (!supported_xcr0)
+		return;
 
 	e = add_entry(0xd, 1, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
 	e->eax &= cpuid_d_1_eax_mask & caps(CPUID_D_1_EAX);
@@ -430,7 +433,7 @@ static void build_supported_cpuid(void)
 	if (max_basic >= 0xa)
 		add_entry(0xa, 0, 0);	/* the architectural PMU (below) */
 
-	if (max_basic >= 0xd && supported_xcr0)
+	if (max_basic >= 0xd)
 		build_xsave_leaves();
 
 	/* nkvm answers to the KVM paravirtual signature. */

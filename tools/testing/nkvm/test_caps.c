@@ -4,6 +4,7 @@
  * without on x86 are advertised by KVM_CHECK_EXTENSION, on /dev/kvm and on
  * a VM fd alike, and what each one promises works (one call or two each).
  */
+#include <cpuid.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -25,6 +26,22 @@ static const struct {
 
 #define NR_REQUIRED (sizeof(required) / sizeof(required[0]))
 
+/*
+ * KVM_CAP_XCRS follows the host's XSAVE on Linux as on nkvm (Bochs's CPU in
+ * the VMX bed has none): the host kernel uses XSAVE if CPUID says OSXSAVE.
+ */
+static int host_has_xsave(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1U << 27));
+}
+
+static int cap_required(long cap)
+{
+	return cap != KVM_CAP_XCRS || host_has_xsave();
+}
+
 TEST(advertised_on_dev_kvm_and_vm)
 {
 	struct vm *vm = vm_create(VM_MEM_SIZE);
@@ -32,6 +49,10 @@ TEST(advertised_on_dev_kvm_and_vm)
 
 	for (i = 0; i < NR_REQUIRED; i++) {
 		TH_LOG("KVM_CAP_%s", required[i].name);
+		if (!cap_required(required[i].cap)) {
+			ASSERT_EQ(kvm_check_cap(vm->kvm_fd, required[i].cap), 0);
+			continue;
+		}
 		ASSERT_GT(kvm_check_cap(vm->kvm_fd, required[i].cap), 0);
 		ASSERT_GT(kvm_check_cap(vm->fd, required[i].cap), 0);
 	}
@@ -117,9 +138,13 @@ TEST(vcpu_capabilities_work)
 	ASSERT_OK(ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev));
 
 	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_XCRS, &xcrs));
-	ASSERT_GE(xcrs.nr_xcrs, 1);
-	ASSERT_EQ(xcrs.xcrs[0].xcr, 0);
-	ASSERT_OK(ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs));
+	if (host_has_xsave()) {
+		ASSERT_GE(xcrs.nr_xcrs, 1);
+		ASSERT_EQ(xcrs.xcrs[0].xcr, 0);
+		ASSERT_OK(ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs));
+	} else {
+		ASSERT_EQ(xcrs.nr_xcrs, 0);
+	}
 
 	ASSERT_TRUE(xs != NULL);
 	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_XSAVE, xs));
