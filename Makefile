@@ -152,12 +152,10 @@ bench: deps
 # not readable; a single step reported at the wrong RIP), test_pv fails
 # under it (a real-mode VMMCALL, the other vendor's hypercall, raises #UD
 # there instead of being patched: Linux's emulator takes VMMCALL in
-# protected mode only), and test_state fails on nkvm
-# only because the bed's kernel runs without XSAVE (KVM_CAP_XSAVE and
-# KVM_CAP_XCRS are the other way round from Linux's then).
+# protected mode only).
 VMX_TESTS ?= test_io test_hlt test_shutdown test_memory test_modes test_mmio \
 	     test_cpuid test_events test_badstate test_lifecycle test_system test_pmu \
-	     test_quirks test_cr0_cd test_kvmclock
+	     test_quirks test_cr0_cd test_kvmclock test_state test_caps
 
 # And the kernel's KVM selftests that run there (the others hang the bed or
 # need nested VMX, which Debian's kvm-intel offers and nkvm does not).
