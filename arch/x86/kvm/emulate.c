@@ -64,10 +64,9 @@ struct opnd {
 	u64 val;
 };
 
-/* The working state of one step. */
+/* The working state of one step; r[] last (x86_emulate_insn()). */
 struct emu {
 	struct x86_emulate_ctxt *c;
-	u64 r[16];		/* GPRs */
 	u64 flags;
 	u64 rip;		/* of this instruction, within ip_mask */
 	u64 next_rip;
@@ -93,6 +92,7 @@ struct emu {
 	u8 str_size;		/* string element size */
 	u16 pio_taken;		/* INS: read-ahead bytes this step used */
 	struct opnd dst, src;
+	u64 r[16];		/* GPRs, copied in whole: not cleared */
 };
 
 static bool mode64(const struct emu *e)
@@ -1321,7 +1321,13 @@ static int execute(struct emu *e)
 
 static void reset_step(struct x86_emulate_ctxt *ctxt)
 {
-	memset(&ctxt->log, 0, sizeof(ctxt->log));
+	struct x86_emulate_log *l = &ctxt->log;
+
+	/* Entries past nr and bytes are never read. */
+	l->nr = 0;
+	l->bytes = 0;
+	l->pending = 0;
+	l->pending_kind = LOG_NONE;
 }
 
 /* Drop the INS read-ahead and any port input awaited. */
@@ -1338,7 +1344,18 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 		      unsigned long *regs, unsigned long rflags,
 		      const struct kvm_sregs *sregs)
 {
-	memset(ctxt, 0, sizeof(*ctxt));
+	/*
+	 * Field by field: the INS read-ahead buffer is large and needs no
+	 * clearing (pio_end says what it holds), nor do the instruction
+	 * bytes (insn_len) or the log's entries (log.nr, log.bytes).
+	 */
+	ctxt->exception = (struct x86_exception) {};
+	ctxt->rep_more = false;
+	ctxt->insn_len = 0;
+	ctxt->insn_valid = false;
+	reset_step(ctxt);
+	reset_pio(ctxt);
+	ctxt->pio_have = 0;
 	ctxt->ops = ops;
 	ctxt->opaque = opaque;
 	ctxt->regs = regs;
@@ -1375,8 +1392,12 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 {
-	struct emu e = { .c = ctxt, .seg_ovr = -1 };
+	struct emu e;
 	int i, r;
+
+	memset(&e, 0, offsetof(struct emu, r));
+	e.c = ctxt;
+	e.seg_ovr = -1;
 
 #ifndef NKVM_USERSPACE
 	BUILD_BUG_ON(VCPU_REGS_RIP != X86EMUL_REG_RIP);

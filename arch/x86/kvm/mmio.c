@@ -104,7 +104,9 @@ static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
 		.cr4 = sregs->cr4,
 		.efer = sregs->efer,
 		.maxphyaddr = vcpu->arch.model.maxphyaddr,
-		.gbpages = kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX,
+		/* (Only a walk looks at it: no CPUID lookup without paging.) */
+		.gbpages = (sregs->cr0 & X86_CR0_PG) &&
+			   kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX,
 					       BIT(26)),
 		/* The hardware walks the guest's tables: its rules apply. */
 		.amd = boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
@@ -122,6 +124,11 @@ static int emul_translate(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
 	struct kvm_emul_state *es = emul(ctxt_vcpu(ctxt));
 	struct x86_walk_result res;
 
+	/* Without paging (the emulator wrapped la to 32 bits already). */
+	if (!(es->walk.cr0 & X86_CR0_PG)) {
+		*gpa = la;
+		return X86EMUL_CONTINUE;
+	}
 	switch (x86_walk(&es->walk, la, access, &res, fault)) {
 	case X86_WALK_OK:
 		*gpa = res.gpa;
@@ -163,21 +170,38 @@ static bool emul_hold(struct kvm_vcpu *vcpu, bool write, bool pio, u64 addr,
 	return true;
 }
 
+/*
+ * The emulator's fetches stay within a 4 KiB page, so within one memslot:
+ * one lookup, then a copy from the VMM's mapping.  The usual fetch is the
+ * longest one: copied with a constant size, it needs no run-time object
+ * size check (hardened usercopy), which would cost as much as the rest.
+ */
 static int emul_fetch(struct x86_emulate_ctxt *ctxt, u64 la, void *buf,
 		      unsigned int len, u32 access, struct x86_exception *fault)
 {
 	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	struct kvm_memory_slot *slot;
+	void __user *hva;
+	unsigned long left;
 	u64 gpa;
 	int r;
 
 	r = emul_translate(ctxt, la, access, &gpa, fault);
 	if (r != X86EMUL_CONTINUE)
 		return r;
-	/* Instructions are never fetched from MMIO. */
-	if (!gpa_is_ram(vcpu, gpa, false) ||
-	    nkvm_read_guest(vcpu->kvm, gpa, buf, len))
+	if (WARN_ON_ONCE(offset_in_page(gpa) + len > PAGE_SIZE))
 		return X86EMUL_UNHANDLEABLE;
-	return X86EMUL_CONTINUE;
+	/* Instructions are never fetched from MMIO. */
+	slot = kvm_gfn_to_memslot(vcpu->kvm, gpa >> PAGE_SHIFT);
+	if (!slot)
+		return X86EMUL_UNHANDLEABLE;
+	hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) +
+			      offset_in_page(gpa));
+	if (len == X86EMUL_MAX_INSN)
+		left = copy_from_user(buf, hva, X86EMUL_MAX_INSN);
+	else
+		left = copy_from_user(buf, hva, len);
+	return left ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
 }
 
 /*
