@@ -49,6 +49,9 @@ enum {
 	I_XCHG,
 	I_NOT,
 	I_BT,		/* bt_op: 0 BT, 1 BTS, 2 BTR, 3 BTC */
+	I_SMSW,		/* dst = CR0 */
+	I_LMSW,		/* CR0 = CR0 with src's low 4 bits, PE kept */
+	/* The string instructions, last (ctxt->single_mem). */
 	I_MOVS, I_STOS, I_LODS, I_INS, I_OUTS,
 };
 
@@ -726,6 +729,27 @@ static int decode_0f(struct emu *e)
 	if (r)
 		return r;
 	switch (op) {
+	case 0x01:	/* group 7: SMSW Ew/Rv (/4), LMSW Ew (/6) only */
+		if (e->rep)
+			return X86EMUL_UNHANDLEABLE;
+		r = decode_modrm(e, &e->dst, sz);
+		if (r)
+			return r;
+		switch (e->reg & 7) {
+		case 4:
+			/* To memory, always a word. */
+			if (e->mod != 3)
+				e->dst.size = 2;
+			e->insn = I_SMSW;
+			return X86EMUL_CONTINUE;
+		case 6:
+			e->src = e->dst;
+			e->src.size = 2;
+			e->dst = (struct opnd) { .kind = OPND_NONE };
+			e->insn = I_LMSW;
+			return X86EMUL_CONTINUE;
+		}
+		return X86EMUL_UNHANDLEABLE;
 	case 0xa3:	/* BT Ev, Gv */
 	case 0xab:	/* BTS */
 	case 0xb3:	/* BTR */
@@ -1281,6 +1305,27 @@ static int exec_string(struct emu *e)
 	return X86EMUL_CONTINUE;
 }
 
+static int exec_lmsw(struct emu *e)
+{
+	struct x86_emulate_ctxt *c = e->c;
+	u64 cr0;
+	int r;
+
+	if (c->cpl)
+		return gp0(e);
+	r = opnd_read(e, &e->src);
+	if (r)
+		return r;
+	if (!c->ops->set_cr0)
+		return X86EMUL_UNHANDLEABLE;
+	/* PE, MP, EM and TS from the operand; PE can be set, not cleared. */
+	cr0 = (c->cr0 & ~0xeULL) | (e->src.val & 0xf);
+	if (c->ops->set_cr0(c, cr0))
+		return gp0(e);
+	c->cr0 = cr0;
+	return X86EMUL_CONTINUE;
+}
+
 static int execute(struct emu *e)
 {
 	int r;
@@ -1312,6 +1357,12 @@ static int execute(struct emu *e)
 		return r ? r : opnd_write(e, &e->dst, ~e->dst.val);
 	case I_BT:
 		return exec_bt(e);
+	case I_SMSW:
+		if (e->c->cpl && (e->c->cr4 & X86_CR4_UMIP))
+			return gp0(e);
+		return opnd_write(e, &e->dst, e->c->cr0);
+	case I_LMSW:
+		return exec_lmsw(e);
 	default:
 		return exec_string(e);
 	}
@@ -1351,6 +1402,7 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 	 */
 	ctxt->exception = (struct x86_exception) {};
 	ctxt->rep_more = false;
+	ctxt->single_mem = false;
 	ctxt->insn_len = 0;
 	ctxt->insn_valid = false;
 	reset_step(ctxt);
@@ -1418,8 +1470,10 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 	e.rip = ctxt->regs[X86EMUL_REG_RIP] & e.ip_mask;
 
 	r = decode(&e);
-	if (!r)
+	if (!r) {
+		ctxt->single_mem = e.insn < I_MOVS;
 		r = execute(&e);
+	}
 
 	if (r == X86EMUL_CONTINUE) {
 		ctxt->pio_pos += e.pio_taken;

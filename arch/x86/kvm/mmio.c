@@ -40,6 +40,10 @@ struct kvm_emul_state {
 	struct kvm_emul_access access;
 	bool pending;		/* a step waits for userspace */
 	u64 rip;		/* where the pending step's instruction is */
+	/* The nested page fault that started the emulation (emul_data_gpa). */
+	bool hint;
+	bool hint_write;
+	u64 hint_gpa;
 };
 
 static struct kvm_emul_state *emul(struct kvm_vcpu *vcpu)
@@ -142,6 +146,29 @@ static int emul_translate(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
 	}
 }
 
+/*
+ * The guest-physical address of a data access.  When a nested page fault
+ * at the final translation of a data access started the emulation, its
+ * GPA stands for the guest's page walk, as on Linux: the hardware did that
+ * walk and its checks (a write's too, if the fault was a write).  Only for
+ * an instruction with a single memory operand, and at the same offset in
+ * the page: MOVS's other operand, or the other page of an access that
+ * crosses one, is walked.
+ */
+static int emul_data_gpa(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
+			 u64 *gpa, struct x86_exception *fault)
+{
+	struct kvm_emul_state *es = emul(ctxt_vcpu(ctxt));
+
+	if (es->hint && ctxt->single_mem &&
+	    offset_in_page(la) == offset_in_page(es->hint_gpa) &&
+	    (es->hint_write || !(access & PFERR_WRITE_MASK))) {
+		*gpa = es->hint_gpa;
+		return X86EMUL_CONTINUE;
+	}
+	return emul_translate(ctxt, la, access, gpa, fault);
+}
+
 /* ---- The emulator's callbacks ------------------------------------------ */
 
 static bool gpa_is_ram(struct kvm_vcpu *vcpu, u64 gpa, bool write)
@@ -218,7 +245,7 @@ static int emul_mem(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
 	u64 gpa;
 	int r;
 
-	r = emul_translate(ctxt, la, access, &gpa, fault);
+	r = emul_data_gpa(ctxt, la, access, &gpa, fault);
 	if (r != X86EMUL_CONTINUE)
 		return r;
 
@@ -289,12 +316,19 @@ static int emul_pio_out(struct x86_emulate_ctxt *ctxt, u16 port,
 	       X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
 }
 
+/* LMSW: CR0 through the common checks (it cannot change PG). */
+static int emul_set_cr0(struct x86_emulate_ctxt *ctxt, u64 val)
+{
+	return kvm_set_cr0(ctxt_vcpu(ctxt), val) ? -EINVAL : 0;
+}
+
 static const struct x86_emulate_ops kvm_emul_ops = {
 	.fetch = emul_fetch,
 	.read = emul_read,
 	.write = emul_write,
 	.pio_in = emul_pio_in,
 	.pio_out = emul_pio_out,
+	.set_cr0 = emul_set_cr0,
 };
 
 /* ---- Steps and exits ------------------------------------------------------ */
@@ -394,11 +428,20 @@ again:
 	}
 }
 
-/*
- * Emulate the instruction at RIP (an MMIO access or a string port I/O).
- * Returns > 0 to enter the guest again, 0 to exit to userspace.
- */
-int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
+/* Set up the emulator for the instruction at RIP, without a GPA hint. */
+static void kvm_emul_setup(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+
+	kvm_x86_ops->get_sregs(vcpu, sregs);
+	kvm_walk_env_init(vcpu, &es->walk, sregs);
+	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
+			 vcpu->arch.rflags, sregs);
+	es->hint = false;
+}
+
+static int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint, u64 gpa,
+			      bool write)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct kvm_sregs sregs;
@@ -406,13 +449,32 @@ int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
 	vcpu->stat.insn_emulation++;
 	/* L1TF: the emulator reads guest memory through the host's maps. */
 	vcpu->arch.l1tf_flush_l1d = true;
-	kvm_x86_ops->get_sregs(vcpu, &sregs);
-	kvm_walk_env_init(vcpu, &es->walk, &sregs);
-	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
-			 vcpu->arch.rflags, &sregs);
+	kvm_emul_setup(vcpu, &sregs);
+	es->hint = hint;
+	es->hint_gpa = gpa;
+	es->hint_write = write;
 	es->access.held = false;
 	es->rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
 	return kvm_emulate_step(vcpu);
+}
+
+/*
+ * Emulate the instruction at RIP (an MMIO access or a string port I/O).
+ * Returns > 0 to enter the guest again, 0 to exit to userspace.
+ */
+int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
+{
+	return kvm_emulate_at_rip(vcpu, false, 0, false);
+}
+
+/* The same after a nested page fault at @gpa (an MMIO access). */
+int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code)
+{
+	bool hint = (error_code & KVM_NPF_FINAL) &&
+		    !(error_code & KVM_NPF_FETCH);
+
+	return kvm_emulate_at_rip(vcpu, hint, gpa,
+				  error_code & KVM_NPF_WRITE);
 }
 
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu)
@@ -495,10 +557,7 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 	bool long_mode;
 	u64 la;
 
-	kvm_x86_ops->get_sregs(vcpu, &sregs);
-	kvm_walk_env_init(vcpu, &es->walk, &sregs);
-	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
-			 vcpu->arch.rflags, &sregs);
+	kvm_emul_setup(vcpu, &sregs);
 	long_mode = es->ctxt.mode == X86EMUL_MODE_PROT64;
 	la = kvm_reg_read(vcpu, VCPU_REGS_RIP) + (long_mode ? 0 : sregs.cs.base);
 	if (!long_mode)
@@ -542,9 +601,10 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 /*
  * Decode the control register access at RIP, for an intercepted CR access
  * without decode assists: MOV to or from CRn (0F 22 /r, 0F 20 /r), CLTS
- * (0F 06), and LMSW and SMSW (0F 01 /6, /4) with a register operand.
- * Returns 0, or -EINVAL if the bytes are something else (LMSW and SMSW
- * with a memory operand included).
+ * (0F 06), and LMSW and SMSW (0F 01 /6, /4); those two with a memory
+ * operand are only recognized (KVM_CR_LMSW_MEM, KVM_CR_SMSW_MEM: the
+ * caller hands them to the emulator).  Returns 0, or -EINVAL if the bytes
+ * are something else.
  */
 int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci)
 {
@@ -579,8 +639,17 @@ int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci)
 		ci->len = i + 2;
 		return 0;
 	case 0x01:
-		if ((modrm >> 6) != 3)
+		if ((modrm >> 6) != 3) {
+			switch ((modrm >> 3) & 7) {
+			case 4:
+				ci->kind = KVM_CR_SMSW_MEM;
+				return 0;
+			case 6:
+				ci->kind = KVM_CR_LMSW_MEM;
+				return 0;
+			}
 			return -EINVAL;
+		}
 		if (((modrm >> 3) & 7) == 6) {
 			ci->kind = KVM_CR_LMSW;
 			return 0;
