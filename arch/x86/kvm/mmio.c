@@ -58,12 +58,30 @@ static struct kvm_vcpu *ctxt_vcpu(struct x86_emulate_ctxt *ctxt)
 
 /* ---- Guest page tables --------------------------------------------------- */
 
+/*
+ * An entry of the guest's paging structures: 4 or 8 bytes, aligned, so
+ * within one page of one memslot; get_user() is the cheapest read of it.
+ */
 static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
 {
 	struct kvm_vcpu *vcpu = opaque;
+	struct kvm_memory_slot *slot;
+	unsigned long hva;
+	u32 v32;
 
 	*pte = 0;
-	return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
+	if ((size != 4 && size != 8) || (gpa & (size - 1)))
+		return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
+	slot = kvm_gfn_to_memslot(vcpu->kvm, gpa >> PAGE_SHIFT);
+	if (!slot)
+		return -EFAULT;
+	hva = kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + offset_in_page(gpa);
+	if (size == 8)
+		return get_user(*pte, (u64 __user *)hva) ? -EFAULT : 0;
+	if (get_user(v32, (u32 __user *)hva))
+		return -EFAULT;
+	*pte = v32;
+	return 0;
 }
 
 /* 0 if swapped, 1 if the value had changed, -EFAULT on a fault. */
