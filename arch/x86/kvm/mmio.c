@@ -40,6 +40,12 @@ struct kvm_emul_state {
 	struct kvm_emul_access access;
 	bool pending;		/* a step waits for userspace */
 	u64 rip;		/* where the pending step's instruction is */
+	/*
+	 * The memslot of the last page table entry or instruction read: they
+	 * are usually in one.  Valid only within one srcu read section of
+	 * kvm->srcu: reset by kvm_walk_env_init() and on every restart.
+	 */
+	struct kvm_memory_slot *slot;
 	/* The nested page fault that started the emulation (emul_data_gpa). */
 	bool hint;
 	bool hint_write;
@@ -58,6 +64,20 @@ static struct kvm_vcpu *ctxt_vcpu(struct x86_emulate_ctxt *ctxt)
 
 /* ---- Guest page tables --------------------------------------------------- */
 
+/* The memslot of guest RAM at @gfn, NULL if none; see kvm_emul_state. */
+static struct kvm_memory_slot *emul_slot(struct kvm_vcpu *vcpu, gfn_t gfn)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+	struct kvm_memory_slot *slot = es->slot;
+
+	if (slot && gfn - slot->base_gfn < slot->npages)
+		return slot;
+	slot = kvm_gfn_to_memslot(vcpu->kvm, gfn);
+	if (slot)
+		es->slot = slot;
+	return slot;
+}
+
 /*
  * An entry of the guest's paging structures: 4 or 8 bytes, aligned, so
  * within one page of one memslot; get_user() is the cheapest read of it.
@@ -72,7 +92,7 @@ static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
 	*pte = 0;
 	if ((size != 4 && size != 8) || (gpa & (size - 1)))
 		return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
-	slot = kvm_gfn_to_memslot(vcpu->kvm, gpa >> PAGE_SHIFT);
+	slot = emul_slot(vcpu, gpa >> PAGE_SHIFT);
 	if (!slot)
 		return -EFAULT;
 	hva = kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + offset_in_page(gpa);
@@ -120,6 +140,8 @@ static int walk_cmpxchg_pte(void *opaque, u64 gpa, u64 old, u64 new,
 static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
 			      const struct kvm_sregs *sregs)
 {
+	/* A new srcu read section may have begun: forget the last slot. */
+	emul(vcpu)->slot = NULL;
 	*env = (struct x86_walk_env) {
 		.cr0 = sregs->cr0,
 		.cr3 = sregs->cr3,
@@ -237,7 +259,7 @@ static int emul_fetch(struct x86_emulate_ctxt *ctxt, u64 la, void *buf,
 	if (WARN_ON_ONCE(offset_in_page(gpa) + len > PAGE_SIZE))
 		return X86EMUL_UNHANDLEABLE;
 	/* Instructions are never fetched from MMIO. */
-	slot = kvm_gfn_to_memslot(vcpu->kvm, gpa >> PAGE_SHIFT);
+	slot = emul_slot(vcpu, gpa >> PAGE_SHIFT);
 	if (!slot)
 		return X86EMUL_UNHANDLEABLE;
 	hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) +
@@ -511,6 +533,8 @@ int kvm_complete_emulation(struct kvm_vcpu *vcpu)
 	struct kvm_emul_access *a = &es->access;
 
 	es->pending = false;
+	/* Userspace ran since: the memslots may have changed. */
+	es->slot = NULL;
 	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != es->rip)
 		return 1;
 

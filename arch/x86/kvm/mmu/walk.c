@@ -369,8 +369,13 @@ enum x86_walk_status x86_walk(const struct x86_walk_env *env, u64 la,
 		};
 		return X86_WALK_OK;
 	}
-	/* (Set up only now: the walk's state is large to clear.) */
-	w = (struct walk) { .env = env, .la = la, .access = access };
+	/*
+	 * Not cleared (it is large): walk_once() sets up the rest, and an
+	 * entry, the leaf's GPA and size are written before they are read.
+	 */
+	w.env = env;
+	w.la = la;
+	w.access = access;
 	for (i = 0; i < WALK_MAX_TRIES; i++)
 		if (walk_once(&w, res, fault, &st) == WALK_DONE)
 			return st;
