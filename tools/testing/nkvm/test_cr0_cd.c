@@ -190,17 +190,26 @@ GUEST_CODE64(cd_long_guest,
 	"hlt\n"
 );
 
-TEST(long_mode_cd)
+/* A long-mode vCPU running @code, CD and NW clear in *base, its CR0. */
+static struct vcpu *long_vm_cd_clear(const void *code, size_t len,
+				     uint64_t *base)
 {
-	struct vcpu *vcpu = vm_with_guest_in_mode(cd_long_guest,
-						  GUEST_SIZE(cd_long_guest),
-						  MODE_LONG);
-	uint64_t base = sregs_cr0(vcpu) & ~(CR0_CD | CR0_NW);
+	struct vcpu *vcpu = vm_with_guest_in_mode(code, len, MODE_LONG);
 	struct kvm_sregs sregs;
 
 	vcpu_get_sregs(vcpu, &sregs);
-	sregs.cr0 = base;
+	sregs.cr0 &= ~(CR0_CD | CR0_NW);
 	vcpu_set_sregs(vcpu, &sregs);
+	*base = sregs.cr0;
+	return vcpu;
+}
+
+TEST(long_mode_cd)
+{
+	uint64_t base;
+	struct vcpu *vcpu = long_vm_cd_clear(cd_long_guest,
+					     GUEST_SIZE(cd_long_guest), &base);
+
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), (uint32_t)(base | CR0_CD));
 	ASSERT_EQ(sregs_cr0(vcpu), base | CR0_CD);
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), (uint32_t)base);
@@ -329,16 +338,11 @@ GUEST_CODE64(msw_long_guest,
 
 TEST(long_mode_lmsw_smsw)
 {
-	struct vcpu *vcpu = vm_with_guest_in_mode(msw_long_guest,
-						  GUEST_SIZE(msw_long_guest),
-						  MODE_LONG);
-	uint64_t base = sregs_cr0(vcpu) & ~(CR0_CD | CR0_NW);
+	uint64_t base;
+	struct vcpu *vcpu = long_vm_cd_clear(msw_long_guest,
+					     GUEST_SIZE(msw_long_guest), &base);
 	uint64_t cr0 = base | CR0_CD;
-	struct kvm_sregs sregs;
 
-	vcpu_get_sregs(vcpu, &sregs);
-	sregs.cr0 = base;
-	vcpu_set_sregs(vcpu, &sregs);
 	ASSERT_EQ(base & CR0_PE, CR0_PE);
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), (uint32_t)cr0);
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), 0);
