@@ -1445,7 +1445,7 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 {
 	struct emu e;
-	int i, r;
+	int r;
 
 	memset(&e, 0, offsetof(struct emu, r));
 	e.c = ctxt;
@@ -1454,6 +1454,7 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 #ifndef NKVM_USERSPACE
 	BUILD_BUG_ON(VCPU_REGS_RIP != X86EMUL_REG_RIP);
 	BUILD_BUG_ON(NR_VCPU_REGS != X86EMUL_NR_REGS);
+	BUILD_BUG_ON(sizeof(ctxt->regs[0]) != sizeof(e.r[0]));
 #endif
 	if (!ctxt->insn_valid) {
 		ctxt->insn_len = 0;
@@ -1463,8 +1464,8 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 	}
 	ctxt->log.pending = 0;
 	ctxt->rep_more = false;
-	for (i = 0; i < 16; i++)
-		e.r[i] = ctxt->regs[i];
+	/* (One block copy: cheaper than a loop of 16.) */
+	memcpy(e.r, ctxt->regs, sizeof(e.r));
 	e.flags = ctxt->rflags;
 	e.ip_mask = ip_mask(ctxt);
 	e.rip = ctxt->regs[X86EMUL_REG_RIP] & e.ip_mask;
@@ -1477,8 +1478,7 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 
 	if (r == X86EMUL_CONTINUE) {
 		ctxt->pio_pos += e.pio_taken;
-		for (i = 0; i < 16; i++)
-			ctxt->regs[i] = e.r[i];
+		memcpy(ctxt->regs, e.r, sizeof(e.r));
 		if (!ctxt->rep_more) {
 			ctxt->regs[X86EMUL_REG_RIP] = e.next_rip;
 			e.flags &= ~X86_EFLAGS_RF;

@@ -49,6 +49,7 @@ struct kvm_emul_state {
 	/* The nested page fault that started the emulation (emul_data_gpa). */
 	bool hint;
 	bool hint_write;
+	bool hint_no_slot;	/* no memslot there (this srcu section only) */
 	u64 hint_gpa;
 };
 
@@ -142,15 +143,18 @@ static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
 {
 	/* A new srcu read section may have begun: forget the last slot. */
 	emul(vcpu)->slot = NULL;
+	/* Without paging x86_walk() looks at nothing else. */
+	if (!(sregs->cr0 & X86_CR0_PG)) {
+		env->cr0 = sregs->cr0;
+		return;
+	}
 	*env = (struct x86_walk_env) {
 		.cr0 = sregs->cr0,
 		.cr3 = sregs->cr3,
 		.cr4 = sregs->cr4,
 		.efer = sregs->efer,
 		.maxphyaddr = vcpu->arch.model.maxphyaddr,
-		/* (Only a walk looks at it: no CPUID lookup without paging.) */
-		.gbpages = (sregs->cr0 & X86_CR0_PG) &&
-			   kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX,
+		.gbpages = kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX,
 					       BIT(26)),
 		/* The hardware walks the guest's tables: its rules apply. */
 		.amd = boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
@@ -196,7 +200,7 @@ static int emul_translate(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
  * crosses one, is walked.
  */
 static int emul_data_gpa(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
-			 u64 *gpa, struct x86_exception *fault)
+			 u64 *gpa, bool *no_slot, struct x86_exception *fault)
 {
 	struct kvm_emul_state *es = emul(ctxt_vcpu(ctxt));
 
@@ -204,8 +208,10 @@ static int emul_data_gpa(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
 	    offset_in_page(la) == offset_in_page(es->hint_gpa) &&
 	    (es->hint_write || !(access & PFERR_WRITE_MASK))) {
 		*gpa = es->hint_gpa;
+		*no_slot = es->hint_no_slot;
 		return X86EMUL_CONTINUE;
 	}
+	*no_slot = false;
 	return emul_translate(ctxt, la, access, gpa, fault);
 }
 
@@ -282,14 +288,16 @@ static int emul_mem(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
 {
 	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
 	bool lapic = kvm_lapic_in_kernel(vcpu);
+	bool no_slot;
 	u64 gpa;
 	int r;
 
-	r = emul_data_gpa(ctxt, la, access, &gpa, fault);
+	r = emul_data_gpa(ctxt, la, access, &gpa, &no_slot, fault);
 	if (r != X86EMUL_CONTINUE)
 		return r;
 
-	if (gpa_is_ram(vcpu, gpa, write)) {
+	/* (The fault's memslot lookup found nothing there: not again.) */
+	if (!no_slot && gpa_is_ram(vcpu, gpa, write)) {
 		r = write ? nkvm_write_guest(vcpu->kvm, gpa, val, len) :
 			    nkvm_read_guest(vcpu->kvm, gpa, val, len);
 		return r ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
@@ -469,7 +477,7 @@ again:
 }
 
 /* Set up the emulator for the instruction at RIP, without a GPA hint. */
-static void kvm_emul_setup(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
+static __always_inline void kvm_emul_setup(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 
@@ -480,8 +488,8 @@ static void kvm_emul_setup(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 	es->hint = false;
 }
 
-static int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint, u64 gpa,
-			      bool write)
+static __always_inline int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint,
+					      u64 gpa, bool write, bool no_slot)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct kvm_sregs sregs;
@@ -493,6 +501,7 @@ static int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint, u64 gpa,
 	es->hint = hint;
 	es->hint_gpa = gpa;
 	es->hint_write = write;
+	es->hint_no_slot = no_slot;
 	es->access.held = false;
 	es->rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
 	return kvm_emulate_step(vcpu);
@@ -504,17 +513,21 @@ static int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint, u64 gpa,
  */
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
 {
-	return kvm_emulate_at_rip(vcpu, false, 0, false);
+	return kvm_emulate_at_rip(vcpu, false, 0, false, false);
 }
 
-/* The same after a nested page fault at @gpa (an MMIO access). */
-int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code)
+/*
+ * The same after a nested page fault at @gpa (an MMIO access): @no_slot if
+ * no memslot holds @gpa (else a write to a read-only one).
+ */
+int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code,
+			   bool no_slot)
 {
 	bool hint = (error_code & KVM_NPF_FINAL) &&
 		    !(error_code & KVM_NPF_FETCH);
 
 	return kvm_emulate_at_rip(vcpu, hint, gpa,
-				  error_code & KVM_NPF_WRITE);
+				  error_code & KVM_NPF_WRITE, no_slot);
 }
 
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu)
@@ -535,6 +548,7 @@ int kvm_complete_emulation(struct kvm_vcpu *vcpu)
 	es->pending = false;
 	/* Userspace ran since: the memslots may have changed. */
 	es->slot = NULL;
+	es->hint_no_slot = false;
 	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != es->rip)
 		return 1;
 

@@ -1430,7 +1430,8 @@ static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	 */
 	if (r == KVM_MMU_MMIO || r == KVM_MMU_RO_WRITE)
 		return kvm_emulate_mmio_fault(vcpu, exit->npf.gpa,
-					      exit->npf.error_code);
+					      exit->npf.error_code,
+					      r == KVM_MMU_MMIO);
 	return r < 0 ? r : 1;
 }
 

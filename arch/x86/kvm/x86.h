@@ -323,7 +323,8 @@ int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);
 int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu);
 void kvm_emul_vcpu_free(struct kvm_vcpu *vcpu);
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu);
-int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code);
+int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code,
+			   bool no_slot);
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu);
 int kvm_complete_emulation(struct kvm_vcpu *vcpu);
 int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
