@@ -220,10 +220,13 @@ static int fetch_to(struct emu *e, unsigned int pos)
 
 static int next_byte(struct emu *e, u8 *b)
 {
-	int r = fetch_to(e, e->pos);
+	/* The usual case: the first fetch brought the whole instruction. */
+	if (e->pos >= e->c->insn_len) {
+		int r = fetch_to(e, e->pos);
 
-	if (r)
-		return r;
+		if (r)
+			return r;
+	}
 	*b = e->c->insn_bytes[e->pos++];
 	return X86EMUL_CONTINUE;
 }
