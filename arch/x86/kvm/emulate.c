@@ -49,6 +49,9 @@ enum {
 	I_XCHG,
 	I_NOT,
 	I_BT,		/* bt_op: 0 BT, 1 BTS, 2 BTR, 3 BTC */
+	I_SMSW,		/* dst = CR0 */
+	I_LMSW,		/* CR0 = CR0 with src's low 4 bits, PE kept */
+	/* The string instructions, last (ctxt->single_mem). */
 	I_MOVS, I_STOS, I_LODS, I_INS, I_OUTS,
 };
 
@@ -64,10 +67,9 @@ struct opnd {
 	u64 val;
 };
 
-/* The working state of one step. */
+/* The working state of one step; r[] last (x86_emulate_insn()). */
 struct emu {
 	struct x86_emulate_ctxt *c;
-	u64 r[16];		/* GPRs */
 	u64 flags;
 	u64 rip;		/* of this instruction, within ip_mask */
 	u64 next_rip;
@@ -93,6 +95,7 @@ struct emu {
 	u8 str_size;		/* string element size */
 	u16 pio_taken;		/* INS: read-ahead bytes this step used */
 	struct opnd dst, src;
+	u64 r[16];		/* GPRs, copied in whole: not cleared */
 };
 
 static bool mode64(const struct emu *e)
@@ -217,10 +220,13 @@ static int fetch_to(struct emu *e, unsigned int pos)
 
 static int next_byte(struct emu *e, u8 *b)
 {
-	int r = fetch_to(e, e->pos);
+	/* The usual case: the first fetch brought the whole instruction. */
+	if (e->pos >= e->c->insn_len) {
+		int r = fetch_to(e, e->pos);
 
-	if (r)
-		return r;
+		if (r)
+			return r;
+	}
 	*b = e->c->insn_bytes[e->pos++];
 	return X86EMUL_CONTINUE;
 }
@@ -726,6 +732,27 @@ static int decode_0f(struct emu *e)
 	if (r)
 		return r;
 	switch (op) {
+	case 0x01:	/* group 7: SMSW Ew/Rv (/4), LMSW Ew (/6) only */
+		if (e->rep)
+			return X86EMUL_UNHANDLEABLE;
+		r = decode_modrm(e, &e->dst, sz);
+		if (r)
+			return r;
+		switch (e->reg & 7) {
+		case 4:
+			/* To memory, always a word. */
+			if (e->mod != 3)
+				e->dst.size = 2;
+			e->insn = I_SMSW;
+			return X86EMUL_CONTINUE;
+		case 6:
+			e->src = e->dst;
+			e->src.size = 2;
+			e->dst = (struct opnd) { .kind = OPND_NONE };
+			e->insn = I_LMSW;
+			return X86EMUL_CONTINUE;
+		}
+		return X86EMUL_UNHANDLEABLE;
 	case 0xa3:	/* BT Ev, Gv */
 	case 0xab:	/* BTS */
 	case 0xb3:	/* BTR */
@@ -1281,6 +1308,27 @@ static int exec_string(struct emu *e)
 	return X86EMUL_CONTINUE;
 }
 
+static int exec_lmsw(struct emu *e)
+{
+	struct x86_emulate_ctxt *c = e->c;
+	u64 cr0;
+	int r;
+
+	if (c->cpl)
+		return gp0(e);
+	r = opnd_read(e, &e->src);
+	if (r)
+		return r;
+	if (!c->ops->set_cr0)
+		return X86EMUL_UNHANDLEABLE;
+	/* PE, MP, EM and TS from the operand; PE can be set, not cleared. */
+	cr0 = (c->cr0 & ~0xeULL) | (e->src.val & 0xf);
+	if (c->ops->set_cr0(c, cr0))
+		return gp0(e);
+	c->cr0 = cr0;
+	return X86EMUL_CONTINUE;
+}
+
 static int execute(struct emu *e)
 {
 	int r;
@@ -1312,6 +1360,12 @@ static int execute(struct emu *e)
 		return r ? r : opnd_write(e, &e->dst, ~e->dst.val);
 	case I_BT:
 		return exec_bt(e);
+	case I_SMSW:
+		if (e->c->cpl && (e->c->cr4 & X86_CR4_UMIP))
+			return gp0(e);
+		return opnd_write(e, &e->dst, e->c->cr0);
+	case I_LMSW:
+		return exec_lmsw(e);
 	default:
 		return exec_string(e);
 	}
@@ -1321,7 +1375,13 @@ static int execute(struct emu *e)
 
 static void reset_step(struct x86_emulate_ctxt *ctxt)
 {
-	memset(&ctxt->log, 0, sizeof(ctxt->log));
+	struct x86_emulate_log *l = &ctxt->log;
+
+	/* Entries past nr and bytes are never read. */
+	l->nr = 0;
+	l->bytes = 0;
+	l->pending = 0;
+	l->pending_kind = LOG_NONE;
 }
 
 /* Drop the INS read-ahead and any port input awaited. */
@@ -1338,7 +1398,19 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 		      unsigned long *regs, unsigned long rflags,
 		      const struct kvm_sregs *sregs)
 {
-	memset(ctxt, 0, sizeof(*ctxt));
+	/*
+	 * Field by field: the INS read-ahead buffer is large and needs no
+	 * clearing (pio_end says what it holds), nor do the instruction
+	 * bytes (insn_len) or the log's entries (log.nr, log.bytes).
+	 */
+	ctxt->exception = (struct x86_exception) {};
+	ctxt->rep_more = false;
+	ctxt->single_mem = false;
+	ctxt->insn_len = 0;
+	ctxt->insn_valid = false;
+	reset_step(ctxt);
+	reset_pio(ctxt);
+	ctxt->pio_have = 0;
 	ctxt->ops = ops;
 	ctxt->opaque = opaque;
 	ctxt->regs = regs;
@@ -1375,12 +1447,17 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 {
-	struct emu e = { .c = ctxt, .seg_ovr = -1 };
-	int i, r;
+	struct emu e;
+	int r;
+
+	memset(&e, 0, offsetof(struct emu, r));
+	e.c = ctxt;
+	e.seg_ovr = -1;
 
 #ifndef NKVM_USERSPACE
 	BUILD_BUG_ON(VCPU_REGS_RIP != X86EMUL_REG_RIP);
 	BUILD_BUG_ON(NR_VCPU_REGS != X86EMUL_NR_REGS);
+	BUILD_BUG_ON(sizeof(ctxt->regs[0]) != sizeof(e.r[0]));
 #endif
 	if (!ctxt->insn_valid) {
 		ctxt->insn_len = 0;
@@ -1390,20 +1467,21 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 	}
 	ctxt->log.pending = 0;
 	ctxt->rep_more = false;
-	for (i = 0; i < 16; i++)
-		e.r[i] = ctxt->regs[i];
+	/* (One block copy: cheaper than a loop of 16.) */
+	memcpy(e.r, ctxt->regs, sizeof(e.r));
 	e.flags = ctxt->rflags;
 	e.ip_mask = ip_mask(ctxt);
 	e.rip = ctxt->regs[X86EMUL_REG_RIP] & e.ip_mask;
 
 	r = decode(&e);
-	if (!r)
+	if (!r) {
+		ctxt->single_mem = e.insn < I_MOVS;
 		r = execute(&e);
+	}
 
 	if (r == X86EMUL_CONTINUE) {
 		ctxt->pio_pos += e.pio_taken;
-		for (i = 0; i < 16; i++)
-			ctxt->regs[i] = e.r[i];
+		memcpy(ctxt->regs, e.r, sizeof(e.r));
 		if (!ctxt->rep_more) {
 			ctxt->regs[X86EMUL_REG_RIP] = e.next_rip;
 			e.flags &= ~X86_EFLAGS_RF;

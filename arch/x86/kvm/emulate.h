@@ -19,6 +19,10 @@
  *   NOT NEG F6/F7 /2 /3; INC DEC FE/FF /0 /1; XCHG 86 87;
  *   BT BTS BTR BTC 0F A3 AB B3 BB (register bit offsets reach outside the
  *   operand, as on hardware) and 0F BA /4-/7;
+ *   SMSW 0F 01 /4 (to memory: 16 bits; to a register: the operand size,
+ *   the whole CR0 with REX.W; #GP(0) at CPL > 0 with CR4.UMIP) and LMSW
+ *   0F 01 /6 (16 bits, from memory or a register; #GP(0) at CPL > 0; CR0
+ *   through ops->set_cr0), the CR0 they see being ctxt->cr0;
  *   MOVS A4 A5, STOS AA AB, LODS AC AD, INS 6C 6D, OUTS 6E 6F, with REP
  *   (F3, and F2, which acts as REP on these);
  * with every prefix that applies: 66, 67, REX (W R X B, and the byte
@@ -203,6 +207,12 @@ struct x86_emulate_ops {
 		      unsigned int size, unsigned int count, void *val);
 	int (*pio_out)(struct x86_emulate_ctxt *ctxt, u16 port,
 		       unsigned int size, const void *val);
+	/*
+	 * LMSW: load CR0 with val (the emulator merged the operand into
+	 * ctxt->cr0: PE, MP, EM and TS, PE never cleared).  0, or non-zero
+	 * if the value is refused (#GP(0)).  NULL: LMSW is unhandleable.
+	 */
+	int (*set_cr0)(struct x86_emulate_ctxt *ctxt, u64 val);
 };
 
 /* ctxt->regs: RAX..R15 in the x86 encoding order (enum kvm_reg), then RIP. */
@@ -240,6 +250,12 @@ struct x86_emulate_ctxt {
 	/* Outputs. */
 	struct x86_exception exception;	/* with X86EMUL_PROPAGATE_FAULT */
 	bool rep_more;			/* REP: elements remain, RIP unmoved */
+	/*
+	 * Set once decoded, for the callbacks: the instruction accesses one
+	 * memory operand (a string instruction never counts), so every data
+	 * access of the step is to it.
+	 */
+	bool single_mem;
 	u8 insn_bytes[X86EMUL_MAX_INSN];	/* fetched so far */
 	u8 insn_len;			/* bytes in insn_bytes */
 

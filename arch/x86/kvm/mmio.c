@@ -40,6 +40,17 @@ struct kvm_emul_state {
 	struct kvm_emul_access access;
 	bool pending;		/* a step waits for userspace */
 	u64 rip;		/* where the pending step's instruction is */
+	/*
+	 * The memslot of the last page table entry or instruction read: they
+	 * are usually in one.  Valid only within one srcu read section of
+	 * kvm->srcu: reset by kvm_walk_env_init() and on every restart.
+	 */
+	struct kvm_memory_slot *slot;
+	/* The nested page fault that started the emulation (emul_data_gpa). */
+	bool hint;
+	bool hint_write;
+	bool hint_no_slot;	/* no memslot there (this srcu section only) */
+	u64 hint_gpa;
 };
 
 static struct kvm_emul_state *emul(struct kvm_vcpu *vcpu)
@@ -54,12 +65,44 @@ static struct kvm_vcpu *ctxt_vcpu(struct x86_emulate_ctxt *ctxt)
 
 /* ---- Guest page tables --------------------------------------------------- */
 
+/* The memslot of guest RAM at @gfn, NULL if none; see kvm_emul_state. */
+static struct kvm_memory_slot *emul_slot(struct kvm_vcpu *vcpu, gfn_t gfn)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+	struct kvm_memory_slot *slot = es->slot;
+
+	if (slot && gfn - slot->base_gfn < slot->npages)
+		return slot;
+	slot = kvm_gfn_to_memslot(vcpu->kvm, gfn);
+	if (slot)
+		es->slot = slot;
+	return slot;
+}
+
+/*
+ * An entry of the guest's paging structures: 4 or 8 bytes, aligned, so
+ * within one page of one memslot; get_user() is the cheapest read of it.
+ */
 static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
 {
 	struct kvm_vcpu *vcpu = opaque;
+	struct kvm_memory_slot *slot;
+	unsigned long hva;
+	u32 v32;
 
 	*pte = 0;
-	return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
+	if ((size != 4 && size != 8) || (gpa & (size - 1)))
+		return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
+	slot = emul_slot(vcpu, gpa >> PAGE_SHIFT);
+	if (!slot)
+		return -EFAULT;
+	hva = kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + offset_in_page(gpa);
+	if (size == 8)
+		return get_user(*pte, (u64 __user *)hva) ? -EFAULT : 0;
+	if (get_user(v32, (u32 __user *)hva))
+		return -EFAULT;
+	*pte = v32;
+	return 0;
 }
 
 /* 0 if swapped, 1 if the value had changed, -EFAULT on a fault. */
@@ -98,6 +141,13 @@ static int walk_cmpxchg_pte(void *opaque, u64 gpa, u64 old, u64 new,
 static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
 			      const struct kvm_sregs *sregs)
 {
+	/* A new srcu read section may have begun: forget the last slot. */
+	emul(vcpu)->slot = NULL;
+	/* Without paging x86_walk() looks at nothing else. */
+	if (!(sregs->cr0 & X86_CR0_PG)) {
+		env->cr0 = sregs->cr0;
+		return;
+	}
 	*env = (struct x86_walk_env) {
 		.cr0 = sregs->cr0,
 		.cr3 = sregs->cr3,
@@ -122,6 +172,11 @@ static int emul_translate(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
 	struct kvm_emul_state *es = emul(ctxt_vcpu(ctxt));
 	struct x86_walk_result res;
 
+	/* Without paging (the emulator wrapped la to 32 bits already). */
+	if (!(es->walk.cr0 & X86_CR0_PG)) {
+		*gpa = la;
+		return X86EMUL_CONTINUE;
+	}
 	switch (x86_walk(&es->walk, la, access, &res, fault)) {
 	case X86_WALK_OK:
 		*gpa = res.gpa;
@@ -133,6 +188,31 @@ static int emul_translate(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
 	default:		/* page tables outside guest RAM */
 		return X86EMUL_UNHANDLEABLE;
 	}
+}
+
+/*
+ * The guest-physical address of a data access.  When a nested page fault
+ * at the final translation of a data access started the emulation, its
+ * GPA stands for the guest's page walk, as on Linux: the hardware did that
+ * walk and its checks (a write's too, if the fault was a write).  Only for
+ * an instruction with a single memory operand, and at the same offset in
+ * the page: MOVS's other operand, or the other page of an access that
+ * crosses one, is walked.
+ */
+static int emul_data_gpa(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
+			 u64 *gpa, bool *no_slot, struct x86_exception *fault)
+{
+	struct kvm_emul_state *es = emul(ctxt_vcpu(ctxt));
+
+	if (es->hint && ctxt->single_mem &&
+	    offset_in_page(la) == offset_in_page(es->hint_gpa) &&
+	    (es->hint_write || !(access & PFERR_WRITE_MASK))) {
+		*gpa = es->hint_gpa;
+		*no_slot = es->hint_no_slot;
+		return X86EMUL_CONTINUE;
+	}
+	*no_slot = false;
+	return emul_translate(ctxt, la, access, gpa, fault);
 }
 
 /* ---- The emulator's callbacks ------------------------------------------ */
@@ -163,21 +243,38 @@ static bool emul_hold(struct kvm_vcpu *vcpu, bool write, bool pio, u64 addr,
 	return true;
 }
 
+/*
+ * The emulator's fetches stay within a 4 KiB page, so within one memslot:
+ * one lookup, then a copy from the VMM's mapping.  The usual fetch is the
+ * longest one: copied with a constant size, it needs no run-time object
+ * size check (hardened usercopy), which would cost as much as the rest.
+ */
 static int emul_fetch(struct x86_emulate_ctxt *ctxt, u64 la, void *buf,
 		      unsigned int len, u32 access, struct x86_exception *fault)
 {
 	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
+	struct kvm_memory_slot *slot;
+	void __user *hva;
+	unsigned long left;
 	u64 gpa;
 	int r;
 
 	r = emul_translate(ctxt, la, access, &gpa, fault);
 	if (r != X86EMUL_CONTINUE)
 		return r;
-	/* Instructions are never fetched from MMIO. */
-	if (!gpa_is_ram(vcpu, gpa, false) ||
-	    nkvm_read_guest(vcpu->kvm, gpa, buf, len))
+	if (WARN_ON_ONCE(offset_in_page(gpa) + len > PAGE_SIZE))
 		return X86EMUL_UNHANDLEABLE;
-	return X86EMUL_CONTINUE;
+	/* Instructions are never fetched from MMIO. */
+	slot = emul_slot(vcpu, gpa >> PAGE_SHIFT);
+	if (!slot)
+		return X86EMUL_UNHANDLEABLE;
+	hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) +
+			      offset_in_page(gpa));
+	if (len == X86EMUL_MAX_INSN)
+		left = copy_from_user(buf, hva, X86EMUL_MAX_INSN);
+	else
+		left = copy_from_user(buf, hva, len);
+	return left ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
 }
 
 /*
@@ -191,14 +288,16 @@ static int emul_mem(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
 {
 	struct kvm_vcpu *vcpu = ctxt_vcpu(ctxt);
 	bool lapic = kvm_lapic_in_kernel(vcpu);
+	bool no_slot;
 	u64 gpa;
 	int r;
 
-	r = emul_translate(ctxt, la, access, &gpa, fault);
+	r = emul_data_gpa(ctxt, la, access, &gpa, &no_slot, fault);
 	if (r != X86EMUL_CONTINUE)
 		return r;
 
-	if (gpa_is_ram(vcpu, gpa, write)) {
+	/* (The fault's memslot lookup found nothing there: not again.) */
+	if (!no_slot && gpa_is_ram(vcpu, gpa, write)) {
 		r = write ? nkvm_write_guest(vcpu->kvm, gpa, val, len) :
 			    nkvm_read_guest(vcpu->kvm, gpa, val, len);
 		return r ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
@@ -265,12 +364,19 @@ static int emul_pio_out(struct x86_emulate_ctxt *ctxt, u16 port,
 	       X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
 }
 
+/* LMSW: CR0 through the common checks (it cannot change PG). */
+static int emul_set_cr0(struct x86_emulate_ctxt *ctxt, u64 val)
+{
+	return kvm_set_cr0(ctxt_vcpu(ctxt), val) ? -EINVAL : 0;
+}
+
 static const struct x86_emulate_ops kvm_emul_ops = {
 	.fetch = emul_fetch,
 	.read = emul_read,
 	.write = emul_write,
 	.pio_in = emul_pio_in,
 	.pio_out = emul_pio_out,
+	.set_cr0 = emul_set_cr0,
 };
 
 /* ---- Steps and exits ------------------------------------------------------ */
@@ -370,11 +476,20 @@ again:
 	}
 }
 
-/*
- * Emulate the instruction at RIP (an MMIO access or a string port I/O).
- * Returns > 0 to enter the guest again, 0 to exit to userspace.
- */
-int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
+/* Set up the emulator for the instruction at RIP, without a GPA hint. */
+static __always_inline void kvm_emul_setup(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
+{
+	struct kvm_emul_state *es = emul(vcpu);
+
+	kvm_x86_ops->get_sregs(vcpu, sregs);
+	kvm_walk_env_init(vcpu, &es->walk, sregs);
+	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
+			 vcpu->arch.rflags, sregs);
+	es->hint = false;
+}
+
+static __always_inline int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint,
+					      u64 gpa, bool write, bool no_slot)
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct kvm_sregs sregs;
@@ -382,13 +497,37 @@ int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
 	vcpu->stat.insn_emulation++;
 	/* L1TF: the emulator reads guest memory through the host's maps. */
 	vcpu->arch.l1tf_flush_l1d = true;
-	kvm_x86_ops->get_sregs(vcpu, &sregs);
-	kvm_walk_env_init(vcpu, &es->walk, &sregs);
-	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
-			 vcpu->arch.rflags, &sregs);
+	kvm_emul_setup(vcpu, &sregs);
+	es->hint = hint;
+	es->hint_gpa = gpa;
+	es->hint_write = write;
+	es->hint_no_slot = no_slot;
 	es->access.held = false;
 	es->rip = kvm_reg_read(vcpu, VCPU_REGS_RIP);
 	return kvm_emulate_step(vcpu);
+}
+
+/*
+ * Emulate the instruction at RIP (an MMIO access or a string port I/O).
+ * Returns > 0 to enter the guest again, 0 to exit to userspace.
+ */
+int kvm_emulate_instruction(struct kvm_vcpu *vcpu)
+{
+	return kvm_emulate_at_rip(vcpu, false, 0, false, false);
+}
+
+/*
+ * The same after a nested page fault at @gpa (an MMIO access): @no_slot if
+ * no memslot holds @gpa (else a write to a read-only one).
+ */
+int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code,
+			   bool no_slot)
+{
+	bool hint = (error_code & KVM_NPF_FINAL) &&
+		    !(error_code & KVM_NPF_FETCH);
+
+	return kvm_emulate_at_rip(vcpu, hint, gpa,
+				  error_code & KVM_NPF_WRITE, no_slot);
 }
 
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu)
@@ -407,6 +546,9 @@ int kvm_complete_emulation(struct kvm_vcpu *vcpu)
 	struct kvm_emul_access *a = &es->access;
 
 	es->pending = false;
+	/* Userspace ran since: the memslots may have changed. */
+	es->slot = NULL;
+	es->hint_no_slot = false;
 	if (kvm_reg_read(vcpu, VCPU_REGS_RIP) != es->rip)
 		return 1;
 
@@ -471,10 +613,7 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 	bool long_mode;
 	u64 la;
 
-	kvm_x86_ops->get_sregs(vcpu, &sregs);
-	kvm_walk_env_init(vcpu, &es->walk, &sregs);
-	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
-			 vcpu->arch.rflags, &sregs);
+	kvm_emul_setup(vcpu, &sregs);
 	long_mode = es->ctxt.mode == X86EMUL_MODE_PROT64;
 	la = kvm_reg_read(vcpu, VCPU_REGS_RIP) + (long_mode ? 0 : sregs.cs.base);
 	if (!long_mode)
@@ -518,9 +657,10 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 /*
  * Decode the control register access at RIP, for an intercepted CR access
  * without decode assists: MOV to or from CRn (0F 22 /r, 0F 20 /r), CLTS
- * (0F 06), and LMSW and SMSW (0F 01 /6, /4) with a register operand.
- * Returns 0, or -EINVAL if the bytes are something else (LMSW and SMSW
- * with a memory operand included).
+ * (0F 06), and LMSW and SMSW (0F 01 /6, /4); those two with a memory
+ * operand are only recognized (KVM_CR_LMSW_MEM, KVM_CR_SMSW_MEM: the
+ * caller hands them to the emulator).  Returns 0, or -EINVAL if the bytes
+ * are something else.
  */
 int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci)
 {
@@ -555,8 +695,17 @@ int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci)
 		ci->len = i + 2;
 		return 0;
 	case 0x01:
-		if ((modrm >> 6) != 3)
+		if ((modrm >> 6) != 3) {
+			switch ((modrm >> 3) & 7) {
+			case 4:
+				ci->kind = KVM_CR_SMSW_MEM;
+				return 0;
+			case 6:
+				ci->kind = KVM_CR_LMSW_MEM;
+				return 0;
+			}
 			return -EINVAL;
+		}
 		if (((modrm >> 3) & 7) == 6) {
 			ci->kind = KVM_CR_LMSW;
 			return 0;

@@ -1292,7 +1292,7 @@ static int kvm_handle_cr8_write(struct kvm_vcpu *vcpu, u64 val, u64 next_rip)
  * checks as Linux makes them, then load it and flush the guest's TLB when
  * paging changed.  Returns 0, or 1 for #GP.
  */
-static int kvm_set_cr0(struct kvm_vcpu *vcpu, u64 cr0)
+int kvm_set_cr0(struct kvm_vcpu *vcpu, u64 cr0)
 {
 	u64 old = vcpu->arch.cr0;
 	struct kvm_sregs sregs;
@@ -1348,8 +1348,12 @@ static int kvm_handle_cr_write(struct kvm_vcpu *vcpu,
 
 	if (ci.gpr < 0 || !next_rip) {
 		if (kvm_decode_cr_insn(vcpu, &ci) || ci.cr != exit->cr.cr ||
-		    ci.kind == KVM_CR_MOV_FROM || ci.kind == KVM_CR_SMSW)
+		    ci.kind == KVM_CR_MOV_FROM || ci.kind == KVM_CR_SMSW ||
+		    ci.kind == KVM_CR_SMSW_MEM)
 			return kvm_cr_decode_failed(vcpu, exit);
+		/* LMSW from memory: the emulator reads it, then CR0 here. */
+		if (ci.kind == KVM_CR_LMSW_MEM)
+			return kvm_emulate_instruction(vcpu);
 		next_rip = rip + ci.len;
 	}
 
@@ -1395,8 +1399,12 @@ static int kvm_handle_cr_read(struct kvm_vcpu *vcpu,
 	u64 val;
 
 	if (kvm_decode_cr_insn(vcpu, &ci) || ci.cr != 0 || exit->cr.cr != 0 ||
-	    (ci.kind != KVM_CR_MOV_FROM && ci.kind != KVM_CR_SMSW))
+	    (ci.kind != KVM_CR_MOV_FROM && ci.kind != KVM_CR_SMSW &&
+	     ci.kind != KVM_CR_SMSW_MEM))
 		return kvm_cr_decode_failed(vcpu, exit);
+	/* SMSW to memory (RAM or MMIO): the emulator stores it. */
+	if (ci.kind == KVM_CR_SMSW_MEM)
+		return kvm_emulate_instruction(vcpu);
 
 	val = vcpu->arch.cr0;
 	if (ci.size == 2)	/* the register's other bits stay */
@@ -1421,7 +1429,9 @@ static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	 * the emulator.
 	 */
 	if (r == KVM_MMU_MMIO || r == KVM_MMU_RO_WRITE)
-		return kvm_emulate_instruction(vcpu);
+		return kvm_emulate_mmio_fault(vcpu, exit->npf.gpa,
+					      exit->npf.error_code,
+					      r == KVM_MMU_MMIO);
 	return r < 0 ? r : 1;
 }
 

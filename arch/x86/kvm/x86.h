@@ -36,6 +36,16 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_DECODE_FAILED,	/* the instruction at RIP is not the exit's */
 };
 
+/*
+ * The error code of a guest-physical fault: #PF's bits (write: 1, fetch:
+ * 4), and AMD's bit 32, which VMX's exit qualification gives too: the
+ * fault is on the final translation of a guest linear address, not on an
+ * access of the guest's page walk (so the GPA is that of the access).
+ */
+#define KVM_NPF_WRITE		BIT_ULL(1)
+#define KVM_NPF_FETCH		BIT_ULL(4)
+#define KVM_NPF_FINAL		BIT_ULL(32)
+
 struct kvm_x86_exit {
 	u32 reason;
 	/* RIP of the next instruction, for exits that complete one. */
@@ -53,7 +63,7 @@ struct kvm_x86_exit {
 		} msr;
 		struct {
 			u64 gpa;
-			u64 error_code;	/* #PF error code bits (write: 1) */
+			u64 error_code;	/* #PF error code bits, KVM_NPF_* */
 		} npf;
 		struct {
 			u8 cr;
@@ -313,6 +323,8 @@ int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);
 int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu);
 void kvm_emul_vcpu_free(struct kvm_vcpu *vcpu);
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu);
+int kvm_emulate_mmio_fault(struct kvm_vcpu *vcpu, u64 gpa, u64 error_code,
+			   bool no_slot);
 bool kvm_emulation_pending(struct kvm_vcpu *vcpu);
 int kvm_complete_emulation(struct kvm_vcpu *vcpu);
 int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr);
@@ -322,8 +334,10 @@ enum kvm_cr_insn_kind {
 	KVM_CR_MOV_TO,		/* MOV to CRn from a register */
 	KVM_CR_MOV_FROM,	/* MOV from CRn to a register */
 	KVM_CR_CLTS,
-	KVM_CR_LMSW,		/* register operand only */
-	KVM_CR_SMSW,		/* register operand only */
+	KVM_CR_LMSW,		/* with a register operand */
+	KVM_CR_SMSW,		/* with a register operand */
+	KVM_CR_LMSW_MEM,	/* with a memory operand: for the emulator */
+	KVM_CR_SMSW_MEM,	/* with a memory operand: for the emulator */
 };
 
 struct kvm_cr_insn {
@@ -335,6 +349,7 @@ struct kvm_cr_insn {
 };
 
 int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci);
+int kvm_set_cr0(struct kvm_vcpu *vcpu, u64 cr0);
 int kvm_insn_len_at_rip(struct kvm_vcpu *vcpu, const u8 *op, unsigned int n,
 			unsigned int *len);
 

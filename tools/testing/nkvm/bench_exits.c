@@ -4,7 +4,10 @@
  * bed's floor:
  *
  *	mmio_exit	guest write outside every memslot, KVM_EXIT_MMIO to
- *			userspace, KVM_RUN back (us per round trip)
+ *			userspace, KVM_RUN back (us per round trip); a real
+ *			mode guest
+ *	mmio64_exit	the same in long mode, through 4 levels of the
+ *			guest's page tables to a 4 KiB page
  *	cpuid_exit	CPUID, handled in the kernel (us per instruction)
  *	hlt_wake	a cycle of: the guest signals an ioeventfd and halts
  *			(STI; HLT), a second thread sees the eventfd and
@@ -16,7 +19,8 @@
  *			nkvm_floor set for the while), us per entry
  *
  *	bench_exits [N [FIGURE]]	N exits per run (default 5000); only
- *				FIGURE (floor, cpuid, mmio or hlt) if given
+ *				FIGURE (floor, cpuid, mmio, mmio64 or hlt)
+ *				if given
  *
  * Each figure is the median of BENCH_RUNS runs (see bench.h for the
  * lines printed).  Exit code 0, 1 on error, 4 if /dev/kvm is missing.
@@ -36,6 +40,8 @@
 #define COUNT_ADDR	0x600	/* the guest's loop count, set per run */
 #define EARLY_ADDR	0x604	/* interrupts taken before their HLT */
 #define MMIO_GPA	0x20000	/* outside the VM's 64 KiB */
+#define MMIO64_VA	0x3fe000	/* a 4 KiB page PT_ADDR maps ... */
+#define MMIO64_GPA	0x1000000	/* ... there: past VM_MODES_MEM */
 
 static long n_exits = DEFAULT_N;
 
@@ -49,12 +55,19 @@ GUEST_CODE(mmio_guest,
 	"jmp 1b\n"
 );
 
-static void mmio_round_trips(struct vcpu *vcpu, long n)
+GUEST_CODE64(mmio64_guest,
+	"mov $" XSTR(MMIO64_VA) ", %rbx\n"
+	"1:\n"
+	"mov %al, (%rbx)\n"
+	"jmp 1b\n"
+);
+
+static void mmio_round_trips(struct vcpu *vcpu, long n, uint64_t gpa)
 {
 	for (long i = 0; i < n; i++) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0 ||
 		    vcpu->run->exit_reason != KVM_EXIT_MMIO ||
-		    vcpu->run->mmio.phys_addr != MMIO_GPA) {
+		    vcpu->run->mmio.phys_addr != gpa) {
 			fprintf(stderr, "bench_exits: mmio: unexpected exit %u (%s), errno %d\n",
 				vcpu->run->exit_reason,
 				exit_name(vcpu->run->exit_reason), errno);
@@ -85,21 +98,38 @@ static struct vcpu *small_vm(const void *code, size_t len, bool irqchip)
 	return vcpu;
 }
 
-static void bench_mmio(void)
+static void bench_mmio_in(struct vcpu *vcpu, uint64_t gpa, const char *name,
+			  const char *what)
 {
-	struct vcpu *vcpu = small_vm(mmio_guest, GUEST_SIZE(mmio_guest), false);
 	double us[BENCH_RUNS];
 
-	mmio_round_trips(vcpu, WARMUP);
+	mmio_round_trips(vcpu, WARMUP, gpa);
 	for (int r = 0; r < BENCH_RUNS; r++) {
 		double t0 = bench_now();
 
-		mmio_round_trips(vcpu, n_exits);
+		mmio_round_trips(vcpu, n_exits, gpa);
 		us[r] = (bench_now() - t0) * 1e6 / n_exits;
 	}
-	bench_report("mmio_exit", "us", us, BENCH_RUNS,
-		     "KVM_EXIT_MMIO round trip");
+	bench_report(name, "us", us, BENCH_RUNS, what);
 	bench_vm_free(vcpu);
+}
+
+static void bench_mmio(void)
+{
+	bench_mmio_in(small_vm(mmio_guest, GUEST_SIZE(mmio_guest), false),
+		      MMIO_GPA, "mmio_exit", "KVM_EXIT_MMIO round trip");
+}
+
+static void bench_mmio64(void)
+{
+	struct vcpu *vcpu = vm_with_guest_in_mode(mmio64_guest,
+						  GUEST_SIZE(mmio64_guest),
+						  MODE_LONG);
+	uint64_t *pt = vm_ptr(vcpu->vm, PT_ADDR);
+
+	pt[(MMIO64_VA >> 12) & 511] = MMIO64_GPA | 3;	/* present, writable */
+	bench_mmio_in(vcpu, MMIO64_GPA, "mmio64_exit",
+		      "KVM_EXIT_MMIO round trip, long mode");
 }
 
 /* ---------------------------------------------------------------- CPUID */
@@ -343,6 +373,8 @@ int main(int argc, char **argv)
 		bench_cpuid();
 	if (!only || !strcmp(only, "mmio"))
 		bench_mmio();
+	if (!only || !strcmp(only, "mmio64"))
+		bench_mmio64();
 	if (!only || !strcmp(only, "hlt"))
 		bench_hlt();
 	close(kvm_fd);

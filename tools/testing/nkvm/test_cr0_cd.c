@@ -190,22 +190,169 @@ GUEST_CODE64(cd_long_guest,
 	"hlt\n"
 );
 
-TEST(long_mode_cd)
+/* A long-mode vCPU running @code, CD and NW clear in *base, its CR0. */
+static struct vcpu *long_vm_cd_clear(const void *code, size_t len,
+				     uint64_t *base)
 {
-	struct vcpu *vcpu = vm_with_guest_in_mode(cd_long_guest,
-						  GUEST_SIZE(cd_long_guest),
-						  MODE_LONG);
-	uint64_t base = sregs_cr0(vcpu) & ~(CR0_CD | CR0_NW);
+	struct vcpu *vcpu = vm_with_guest_in_mode(code, len, MODE_LONG);
 	struct kvm_sregs sregs;
 
 	vcpu_get_sregs(vcpu, &sregs);
-	sregs.cr0 = base;
+	sregs.cr0 &= ~(CR0_CD | CR0_NW);
 	vcpu_set_sregs(vcpu, &sregs);
+	*base = sregs.cr0;
+	return vcpu;
+}
+
+TEST(long_mode_cd)
+{
+	uint64_t base;
+	struct vcpu *vcpu = long_vm_cd_clear(cd_long_guest,
+					     GUEST_SIZE(cd_long_guest), &base);
+
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), (uint32_t)(base | CR0_CD));
 	ASSERT_EQ(sregs_cr0(vcpu), base | CR0_CD);
 	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), (uint32_t)base);
 	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
 	ASSERT_EQ(sregs_cr0(vcpu), base);
+}
+
+/*
+ * LMSW and SMSW with memory operands while CD makes CR0 accesses exit (on
+ * SVM, with the quirk): SMSW stores one word, to RAM and to MMIO (at
+ * 0x100000, past the 1 MiB of RAM), whatever the operand size; LMSW loads
+ * PE, MP, EM and TS from RAM and from MMIO, and can set PE but not clear
+ * it.  Back to real mode with MOV at the end.
+ */
+GUEST_CODE(msw_guest,
+	"mov %cr0, %eax\n"
+	"or $0x40000000, %eax\n"
+	"mov %eax, %cr0\n"
+	"movl $0xaaaaaaaa, (0x700)\n"
+	"smsw (0x700)\n"
+	"mov (0x700), %eax\n"
+	"out %eax, $0x20\n"
+	"movl $0xaaaaaaaa, (0x704)\n"
+	".byte 0x66\n"
+	"smsw (0x704)\n"
+	"mov (0x704), %eax\n"
+	"out %eax, $0x21\n"
+	"mov $0xffff, %ax\n"
+	"mov %ax, %es\n"
+	"smsw %es:(0x10)\n"
+	"movw $0xfffe, (0x708)\n"
+	"lmsw (0x708)\n"
+	"mov %cr0, %eax\n"
+	"out %eax, $0x22\n"
+	"lmsw %es:(0x10)\n"
+	"mov %cr0, %eax\n"
+	"out %eax, $0x23\n"
+	"movw $1, (0x708)\n"
+	"lmsw (0x708)\n"
+	"movw $0, (0x708)\n"
+	"lmsw (0x708)\n"
+	"mov %cr0, %eax\n"
+	"out %eax, $0x24\n"
+	"and $0xfffffffe, %eax\n"
+	"mov %eax, %cr0\n"
+	"smsw (0x70c)\n"
+	"movzwl (0x70c), %eax\n"
+	"out %eax, $0x25\n"
+	"hlt\n"
+);
+
+#define MSW_MMIO	0x100000
+
+TEST(lmsw_smsw_memory_operands)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(msw_guest);
+	uint64_t cr0 = sregs_cr0(vcpu) | CR0_CD;
+	struct kvm_run *run = vcpu->run;
+	uint16_t word;
+
+	ASSERT_EQ(cr0 & CR0_PE, 0);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x20), 0xaaaa0000 | (uint16_t)cr0);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x21), 0xaaaa0000 | (uint16_t)cr0);
+
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_MMIO);
+	ASSERT_EQ(run->mmio.phys_addr, MSW_MMIO);
+	ASSERT_EQ(run->mmio.len, 2);
+	ASSERT_TRUE(run->mmio.is_write);
+	memcpy(&word, run->mmio.data, 2);
+	ASSERT_EQ(word, (uint16_t)cr0);
+
+	/* MP, EM and TS; PE stays clear (bit 0 of 0xfffe). */
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x22), (uint32_t)(cr0 | 0xe));
+	ASSERT_EQ(sregs_cr0(vcpu), cr0 | 0xe);
+
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_MMIO);
+	ASSERT_EQ(run->mmio.phys_addr, MSW_MMIO);
+	ASSERT_EQ(run->mmio.len, 2);
+	ASSERT_FALSE(run->mmio.is_write);
+	word = 0xfff8;		/* TS only */
+	memcpy(run->mmio.data, &word, 2);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x23), (uint32_t)(cr0 | CR0_TS));
+
+	/* PE set by LMSW, kept by an LMSW of 0. */
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x24), (uint32_t)(cr0 | CR0_PE));
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x25), (uint16_t)cr0);
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
+	ASSERT_EQ(sregs_cr0(vcpu), cr0);
+}
+
+/*
+ * In long mode: SMSW to a 64-bit register stores the whole CR0, to a
+ * 32-bit one zero-extends it, to memory a word; LMSW from memory keeps PE.
+ */
+GUEST_CODE64(msw_long_guest,
+	"mov %cr0, %rax\n"
+	"bts $30, %rax\n"
+	"mov %rax, %cr0\n"
+	"mov $-1, %r11\n"
+	"smsw %r11\n"
+	"mov %r11, %rax\n"
+	"out %eax, $0x10\n"
+	"shr $32, %rax\n"
+	"out %eax, $0x11\n"
+	"mov $-1, %r10\n"
+	"smsw %r10d\n"
+	"mov %r10, %rax\n"
+	"shr $32, %rax\n"
+	"out %eax, $0x12\n"
+	"movq $-1, (0x700)\n"
+	"smsw (0x700)\n"
+	"mov (0x700), %rax\n"
+	"out %eax, $0x13\n"
+	"shr $32, %rax\n"
+	"out %eax, $0x14\n"
+	"movw $0xfff6, (0x708)\n"
+	"lmsw (0x708)\n"
+	"mov %cr0, %rax\n"
+	"out %eax, $0x15\n"
+	"movw $0, (0x708)\n"
+	"lmsw (0x708)\n"
+	"mov %cr0, %rax\n"
+	"out %eax, $0x16\n"
+	"hlt\n"
+);
+
+TEST(long_mode_lmsw_smsw)
+{
+	uint64_t base;
+	struct vcpu *vcpu = long_vm_cd_clear(msw_long_guest,
+					     GUEST_SIZE(msw_long_guest), &base);
+	uint64_t cr0 = base | CR0_CD;
+
+	ASSERT_EQ(base & CR0_PE, CR0_PE);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x10), (uint32_t)cr0);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), 0);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x12), 0);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x13), 0xffff0000 | (uint16_t)cr0);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x14), 0xffffffff);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x15), (uint32_t)((cr0 & ~0xeULL) | 0x6));
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x16), (uint32_t)(cr0 & ~0xeULL));
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_HLT);
+	ASSERT_EQ(sregs_cr0(vcpu), cr0 & ~0xeULL);
 }
 
 /* The vCPU's "exits" statistic (KVM_GET_STATS_FD). */

@@ -85,6 +85,9 @@ struct machine {
 	unsigned int pio_in_pos, pio_out_pos;
 	u16 last_port;
 	int retry_next;			/* callbacks answer RETRY after n */
+	u64 cr0_set;			/* LMSW: the last CR0 loaded */
+	unsigned int cr0_loads;
+	bool cr0_refuse;		/* set_cr0 refuses (#GP) */
 };
 
 static struct machine M;
@@ -353,9 +356,18 @@ static int cb_pio_out(struct x86_emulate_ctxt *c, u16 port, unsigned int size,
 	return X86EMUL_CONTINUE;
 }
 
+static int cb_set_cr0(struct x86_emulate_ctxt *ctxt, u64 val)
+{
+	if (M.cr0_refuse)
+		return -1;
+	M.cr0_set = val;
+	M.cr0_loads++;
+	return 0;
+}
+
 static const struct x86_emulate_ops ops = {
 	.fetch = cb_fetch, .read = cb_read, .write = cb_write,
-	.pio_in = cb_pio_in, .pio_out = cb_pio_out,
+	.pio_in = cb_pio_in, .pio_out = cb_pio_out, .set_cr0 = cb_set_cr0,
 };
 
 /*
@@ -703,6 +715,8 @@ static void apply_before(const char *k, u64 idx, u64 v, void *arg)
 		M.sregs.cr0 = v;
 	} else if (!strcmp(k, "cr4")) {
 		M.sregs.cr4 = v;
+	} else if (!strcmp(k, "cr0refuse")) {
+		M.cr0_refuse = v;
 	} else if (!strcmp(k, "efer")) {
 		M.sregs.efer = v;
 	} else if (!strcmp(k, "pin")) {
@@ -960,6 +974,10 @@ static bool run_case(const struct tcase *t, int io)
 			memcpy(&got, M.pio_out, 8);
 		} else if (!strcmp(k, "fifo_out")) {
 			got = M.fifo_out[0];
+		} else if (!strcmp(k, "cr0set")) {
+			got = M.cr0_set;
+		} else if (!strcmp(k, "cr0loads")) {
+			got = M.cr0_loads;
 		} else {
 			BAD("bad 'after' key %s", k);
 			continue;
@@ -1295,6 +1313,24 @@ static const struct tcase string_cases[] = {
 
 /* ---- Modes, segmentation, paging ---------------------------------------- */
 
+/* SMSW and LMSW (CR0 as the context has it, loaded through set_cr0). */
+static const struct tcase msw_cases[] = {
+	{ "real: smsw [bx] to MMIO stores a word", M_REAL, "0f 01 27", "rbx=0x10 cr0=0x6000001e m32[0xa0010]=0xaaaaaaaa", "m32[0xa0010]=0xaaaa001e len=3 writes=1" },
+	{ "64: smsw [rbx] to RAM stores a word", M_L64, "0f 01 23", "rbx=0x2000 m64[0x2000]=-1", "m64[0x2000]=0xffffffffffff0011 len=3" },
+	{ "64: smsw [rbx] with REX.W stores a word", M_L64, "48 0f 01 23", "rbx=0x2000 m64[0x2000]=-1", "m64[0x2000]=0xffffffffffff0011 len=4" },
+	{ "64: smsw eax stores the whole CR0", M_L64, "0f 01 e0", "rax=-1", "rax=0x80010011 len=3" },
+	{ "64: smsw ax keeps the rest of RAX", M_L64, "66 0f 01 e0", "rax=-1", "rax=0xffffffffffff0011 len=4" },
+	{ "64: smsw rax stores the whole CR0", M_L64, "48 0f 01 e0", "rax=-1", "rax=0x80010011 len=4" },
+	{ "64: smsw [rbx] at CPL 3 with UMIP: #GP", M_L64, "0f 01 23", "cpl=3 cr4=0x820 rbx=0x2000", "exc=13 ec=0 writes=0" },
+	{ "real: lmsw [bx] from MMIO sets PE MP EM TS", M_REAL, "0f 01 37", "rbx=0x10 m16[0xa0010]=0xfff0f", "cr0set=0x1f cr0loads=1 len=3 reads=1" },
+	{ "p32: lmsw [ebx] cannot clear PE", M_P32, "0f 01 33", "cr0=0x1f rbx=0xa0000 m16[0xa0000]=0", "cr0set=0x11 cr0loads=1 len=3" },
+	{ "64: lmsw ax takes its low 4 bits", M_L64, "0f 01 f0", "rax=0xfff6", "cr0set=0x80010017 cr0loads=1 len=3" },
+	{ "p32: lmsw at CPL 3: #GP", M_P32, "0f 01 33", "cpl=3 rbx=0xa0000", "exc=13 ec=0 cr0loads=0 reads=0" },
+	{ "real: lmsw refused by set_cr0: #GP", M_REAL, "0f 01 37", "rbx=0x10 cr0refuse=1", "exc=13 cr0loads=0" },
+	{ "real: lock lmsw: #UD", M_REAL, "f0 0f 01 37", "rbx=0x10", "exc=6 cr0loads=0" },
+	{ "64: sgdt is not emulated", M_L64, "0f 01 03", "rbx=0x2000", "fail=1" },
+};
+
 static const struct tcase mode_cases[] = {
 	{ "real: mov [bx],ax", M_REAL, "89 07", "rbx=0x10 rax=0x1234", "m16[0xa0010]=0x1234 len=2" },
 	{ "real: mov [bx+si],al", M_REAL, "88 00", "rbx=0x10 rsi=0x20 rax=0x12", "m8[0xa0030]=0x12 len=2" },
@@ -1479,6 +1515,11 @@ TEST(xchg_bt)
 TEST(string_and_port_io)
 {
 	RUN_TABLE(string_cases);
+}
+
+TEST(smsw_lmsw)
+{
+	RUN_TABLE(msw_cases);
 }
 
 TEST(modes_segments_paging)

@@ -49,10 +49,6 @@
 
 #include "mmu_internal.h"
 
-/* The #PF error code bits of a guest-physical fault (struct kvm_x86_exit). */
-#define KVM_NPF_WRITE		BIT_ULL(1)
-#define KVM_NPF_FETCH		BIT_ULL(4)
-
 static unsigned long min_mmu_pages = KVM_MIN_ALLOC_MMU_PAGES;
 module_param(min_mmu_pages, ulong, 0644);
 MODULE_PARM_DESC(min_mmu_pages,

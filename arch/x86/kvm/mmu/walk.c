@@ -358,8 +358,8 @@ enum x86_walk_status x86_walk(const struct x86_walk_env *env, u64 la,
 			      u32 access, struct x86_walk_result *res,
 			      struct x86_exception *fault)
 {
-	struct walk w = { .env = env, .la = la, .access = access };
 	enum x86_walk_status st = X86_WALK_RETRY;
+	struct walk w;
 	int i;
 
 	if (!(env->cr0 & X86_CR0_PG)) {
@@ -369,6 +369,13 @@ enum x86_walk_status x86_walk(const struct x86_walk_env *env, u64 la,
 		};
 		return X86_WALK_OK;
 	}
+	/*
+	 * Not cleared (it is large): walk_once() sets up the rest, and an
+	 * entry, the leaf's GPA and size are written before they are read.
+	 */
+	w.env = env;
+	w.la = la;
+	w.access = access;
 	for (i = 0; i < WALK_MAX_TRIES; i++)
 		if (walk_once(&w, res, fault, &st) == WALK_DONE)
 			return st;

@@ -154,6 +154,9 @@ static unsigned long vmx_run_flags;
 #define CR_QUAL_TYPE(q)		(((q) >> 4) & 3)
 #define CR_QUAL_GPR(q)		(((q) >> 8) & 0xf)
 #define CR_TYPE_MOV_TO		0
+#define CR_TYPE_CLTS		2
+#define CR_TYPE_LMSW		3
+#define CR_QUAL_LMSW_DATA(q)	(((q) >> 16) & 0xffff)	/* register or memory */
 
 /* Exit qualification of I/O instructions. */
 #define IO_QUAL_SIZE(q)		(((q) & 7) + 1)
@@ -166,6 +169,8 @@ static unsigned long vmx_run_flags;
 #define EPT_QUAL_WRITE		BIT(1)
 #define EPT_QUAL_FETCH		BIT(2)
 #define EPT_QUAL_PRESENT	(BIT(3) | BIT(4) | BIT(5))
+#define EPT_QUAL_GLA_VALID	BIT(7)	/* from a guest linear address ... */
+#define EPT_QUAL_GLA_FINAL	BIT(8)	/* ... its translation, not the walk */
 #define EPT_QUAL_NMI_UNBLOCK	BIT(12)
 
 /* #PF error code bits for kvm_mmu_page_fault(). */
@@ -2041,6 +2046,24 @@ static void vmx_handle_cr(struct vcpu_vmx *vmx, struct kvm_x86_exit *exit)
 			return;
 		}
 		break;
+	case CR_TYPE_CLTS:
+	case CR_TYPE_LMSW:
+		/*
+		 * Only if CR0's host-owned bits include one of PE, MP, EM, TS
+		 * (not with unrestricted guest).  LMSW's source, a register
+		 * or memory, is in the qualification: PE, MP, EM and TS from
+		 * it, PE never cleared.
+		 */
+		vmx_sync_state(vmx);
+		val = vcpu->arch.cr0;
+		if (CR_QUAL_TYPE(qual) == CR_TYPE_CLTS)
+			val &= ~X86_CR0_TS;
+		else
+			val = (val & ~0xeULL) | (CR_QUAL_LMSW_DATA(qual) & 0xf);
+		if (vmx_guest_set_cr0(vmx, val))
+			goto gp;
+		nkvm_skip_insn(vcpu, next_rip);
+		return;
 	}
 	exit->reason = X86_EXIT_UNHANDLED;
 	exit->hw.info[0] = qual;
@@ -2149,6 +2172,9 @@ static void vmx_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 			((qual & EPT_QUAL_PRESENT) ? NPF_PRESENT : 0) |
 			((qual & EPT_QUAL_WRITE) ? NPF_WRITE : 0) |
 			((qual & EPT_QUAL_FETCH) ? NPF_FETCH : 0);
+		if ((qual & (EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_FINAL)) ==
+		    (EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_FINAL))
+			exit->npf.error_code |= KVM_NPF_FINAL;
 		/*
 		 * An IRET that unblocked NMIs faulted: it runs again, so NMIs
 		 * are blocked until then.
