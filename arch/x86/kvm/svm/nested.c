@@ -213,6 +213,7 @@ static void svm_switch_vmcb(struct vcpu_svm *svm, bool l2)
 {
 	svm->vmcb = l2 ? svm->nested.vmcb02 : svm->vmcb01;
 	svm->vmcb_pa = l2 ? svm->nested.vmcb02_pa : svm->vmcb01_pa;
+	svm->vmrun_unchecked = true;
 	/* L1 and L2 never share translations: a new ASID each time. */
 	svm->asid_generation = 0;
 	svm->irq_window = false;

@@ -324,6 +324,9 @@ static void svm_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
 
+	/* KVM_RUN (re)starts here: userspace may have set any state (svm_run()). */
+	svm->vmrun_unchecked = true;
+
 	/*
 	 * (The IBPB between vCPUs is common code's: spec.c.)
 	 * Host FS/GS/TR/LDTR, KERNEL_GS_BASE and the syscall MSRs are the same
@@ -873,6 +876,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	bool pku = cpu_feature_enabled(X86_FEATURE_OSPKE);
 	u32 inj = vmcb->control.event_inj;	/* what this entry delivers */
 	unsigned long run_flags;
+	bool undo = false;
 
 	if (svm->asid_generation != sd->asid_generation)
 		svm_new_asid(svm, sd);
@@ -932,10 +936,15 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	 * before it checks the rest, and its exit then writes that mixture of
 	 * guest and host registers over the save area: the guest would resume
 	 * in host code with the host's stack.  Under TCG, the save area is
-	 * copied here and put back after a failed VMRUN.
+	 * copied here and put back after a failed VMRUN, as long as it holds
+	 * state that no VMRUN has taken yet: what userspace may have set
+	 * before this KVM_RUN (svm_vcpu_load()) or a switch between L1 and L2.
+	 * After that the guest itself changes it only in ways the CPU checks.
 	 */
 	if (static_branch_unlikely(&tcg_below)) {
-		sd->save_copy = vmcb->save;
+		undo = svm->vmrun_unchecked;
+		if (undo)
+			sd->save_copy = vmcb->save;
 		svm_tcg_settle_injected_irq(inj);
 	}
 
@@ -950,9 +959,12 @@ static void svm_run(struct kvm_vcpu *vcpu)
 		       &vcpu->arch.spec_ctrl, run_flags);
 	raw_local_irq_disable();
 	svm_stgi();
-	if (static_branch_unlikely(&tcg_below) &&
-	    (u32)vmcb->control.exit_code == SVM_EXIT_ERR)
-		vmcb->save = sd->save_copy;
+	if (undo) {
+		if ((u32)vmcb->control.exit_code == SVM_EXIT_ERR)
+			vmcb->save = sd->save_copy;
+		else
+			svm->vmrun_unchecked = false;
+	}
 	if (boot_cpu_has(X86_FEATURE_V_SPEC_CTRL) &&
 	    vcpu->arch.spec_ctrl_passthrough)
 		vcpu->arch.spec_ctrl = vmcb->save.spec_ctrl;

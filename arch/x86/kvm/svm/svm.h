@@ -44,6 +44,7 @@ struct vcpu_svm {
 	bool irq_window;		/* open the interrupt window this entry */
 	bool nmi_singlestep;		/* stepping over an NMI handler's IRET */
 	bool gif;			/* the guest's global interrupt flag */
+	bool vmrun_unchecked;		/* state no VMRUN has taken yet (TCG) */
 	u64 nmi_singlestep_tf;		/* the guest's own TF and RF then */
 	u32 sysenter_esp_hi;		/* SYSENTER upper halves, Intel guests */
 	u32 sysenter_eip_hi;
