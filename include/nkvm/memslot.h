@@ -58,12 +58,21 @@ struct kvm_memslot_node {
 	u8 height;
 };
 
+/* Spare nodes and a spare set of a VM, for its changes (the writer's). */
+#define KVM_MEMSLOT_POOL_NODES	256
+struct kvm_memslots_pool {
+	struct kvm_memslot_node *nodes;	/* linked by ->next */
+	int nr;
+	struct kvm_memslots *set;
+};
+
 struct kvm_memslots {
 	struct kvm_memslot_node *root[KVM_MEMSLOT_INDEXES];
 	int nr;
 	u64 generation;		/* +1 for each set built from the one before */
 	/* Until retired: the nodes made for this set, and those it replaced. */
 	struct kvm_memslot_node *fresh, *stale;
+	struct kvm_memslots_pool *pool;	/* shared by all sets of the VM */
 };
 
 enum kvm_mr_change {

@@ -8,7 +8,8 @@
  * copies, and lists both: the copies ("fresh", stamped with the new set's
  * generation, so that a second visit in the same change writes them in
  * place) and the originals they replace ("stale", freed when the set
- * before is retired).  The height of an AVL tree of n nodes is below
+ * before is retired).  Freed nodes go to a pool of the VM first, so that
+ * a change in steady state allocates nothing.  The height of an AVL tree of n nodes is below
  * 1.45 log2(n + 2): at most 21 for the 32764 slots of a VM, which bounds
  * both the recursion and the nodes one change copies.
  */
@@ -233,12 +234,18 @@ static void node_update(struct kvm_memslot_node *n)
 
 static struct kvm_memslot_node *node_new(struct memslots_change *c)
 {
-	struct kvm_memslot_node *n;
+	struct kvm_memslots_pool *pool = c->set->pool;
+	struct kvm_memslot_node *n = pool->nodes;
 
-	n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
-	if (!n) {
-		c->failed = true;
-		return NULL;
+	if (n) {
+		pool->nodes = n->next;
+		pool->nr--;
+	} else {
+		n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+		if (!n) {
+			c->failed = true;
+			return NULL;
+		}
 	}
 	n->gen = c->set->generation;
 	n->next = c->set->fresh;
@@ -419,20 +426,49 @@ static void slot_key(const struct kvm_memory_slot *slot, int i, u64 *key,
 	}
 }
 
-static void nodes_free(struct kvm_memslot_node *list, bool dead_only)
+/* Give the nodes of a change's @list (only the dead ones) to the pool. */
+static void nodes_put(struct kvm_memslots_pool *pool,
+		      struct kvm_memslot_node *list, bool dead_only)
 {
 	struct kvm_memslot_node *n, *next;
 
 	for (n = list; n; n = next) {
 		next = n->next;
-		if (!dead_only || !n->slot)
+		if (dead_only && n->slot)
+			continue;
+		if (pool->nr < KVM_MEMSLOT_POOL_NODES) {
+			n->next = pool->nodes;
+			pool->nodes = n;
+			pool->nr++;
+		} else {
 			kfree(n);
+		}
 	}
+}
+
+static void set_put(struct kvm_memslots *set)
+{
+	struct kvm_memslots_pool *pool = set->pool;
+
+	if (!pool->set)
+		pool->set = set;
+	else
+		kfree(set);
 }
 
 struct kvm_memslots *kvm_memslots_alloc(void)
 {
-	return kzalloc(sizeof(struct kvm_memslots), GFP_KERNEL_ACCOUNT);
+	struct kvm_memslots *set;
+
+	set = kzalloc(sizeof(*set), GFP_KERNEL_ACCOUNT);
+	if (!set)
+		return NULL;
+	set->pool = kzalloc(sizeof(*set->pool), GFP_KERNEL_ACCOUNT);
+	if (!set->pool) {
+		kfree(set);
+		return NULL;
+	}
+	return set;
 }
 
 struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
@@ -444,7 +480,11 @@ struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 	u64 key, end;
 	int i;
 
-	new = kmalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	new = slots->pool->set;
+	if (new)
+		slots->pool->set = NULL;
+	else
+		new = kmalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
 	*new = *slots;
@@ -484,17 +524,17 @@ struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 
 void kvm_memslots_discard(struct kvm_memslots *new)
 {
-	nodes_free(new->fresh, false);
-	kfree(new);
+	nodes_put(new->pool, new->fresh, false);
+	set_put(new);
 }
 
 void kvm_memslots_retire(struct kvm_memslots *old, struct kvm_memslots *new)
 {
-	nodes_free(new->stale, false);
-	nodes_free(new->fresh, true);
+	nodes_put(new->pool, new->stale, false);
+	nodes_put(new->pool, new->fresh, true);
 	new->stale = NULL;
 	new->fresh = NULL;
-	kfree(old);
+	set_put(old);
 }
 
 void kvm_memslots_free(struct kvm_memslots *slots)
@@ -504,7 +544,15 @@ void kvm_memslots_free(struct kvm_memslots *slots)
 	if (!slots)
 		return;
 	/* Retired (or never changed): it owns every node it reaches. */
-	nodes_free(slots->fresh, true);
+	nodes_put(slots->pool, slots->fresh, true);
+	while (slots->pool->nodes) {
+		struct kvm_memslot_node *n = slots->pool->nodes;
+
+		slots->pool->nodes = n->next;
+		kfree(n);
+	}
+	kfree(slots->pool->set);
+	kfree(slots->pool);
 	for (i = 0; i < KVM_MEMSLOT_INDEXES; i++) {
 		struct kvm_memslot_node *n = slots->root[i], *l;
 

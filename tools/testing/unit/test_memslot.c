@@ -23,8 +23,10 @@ static struct kvm_memslots *commit(struct kvm_memslots *s,
 {
 	ASSERT_TRUE(n != NULL);
 	kvm_memslots_retire(s, n);
-	/* Nothing but the set and a node per slot and index is left. */
-	ASSERT_EQ(unit_alloc_live, 1 + KVM_MEMSLOT_INDEXES * n->nr);
+	/* The set, a node per slot and index, and the pool: nothing else. */
+	ASSERT_LE(n->pool->nr, KVM_MEMSLOT_POOL_NODES);
+	ASSERT_EQ(unit_alloc_live, 2 + KVM_MEMSLOT_INDEXES * n->nr +
+		  n->pool->nr + !!n->pool->set);
 	return n;
 }
 
@@ -390,6 +392,20 @@ TEST(the_most_slots_stay_balanced)
 	ASSERT_EQ(unit_alloc_live, 0);
 }
 
+/* An empty pool: every node of the next change needs an allocation. */
+static void pool_drain(struct kvm_memslots *s)
+{
+	while (s->pool->nodes) {
+		struct kvm_memslot_node *spare = s->pool->nodes;
+
+		s->pool->nodes = spare->next;
+		kfree(spare);
+	}
+	s->pool->nr = 0;
+	kfree(s->pool->set);
+	s->pool->set = NULL;
+}
+
 /* Allocations fail from the nth on (unit_compat.h's kmalloc). */
 TEST(out_of_memory_leaves_the_set_intact)
 {
@@ -399,6 +415,7 @@ TEST(out_of_memory_leaves_the_set_intact)
 	for (i = 0; i < 200; i++)
 		s = add_slot(s, mkslot(i, (u64)i * 2 * MB, MB, (u64)i << 30));
 	for (fail = 1; fail < 200; fail++) {
+		pool_drain(s);
 		unit_alloc_fail_in = fail;
 		n = kvm_memslots_replace(s, kvm_memslots_find_id(s, 77),
 					 mkslot(77, 1000 * MB, MB, 77UL << 30));
