@@ -809,7 +809,7 @@ TEST(failed_set_leaves_no_entries)
 	ASSERT_ERRNO(ioctl(vcpu->fd, KVM_SET_CPUID2, bad), EINVAL);
 	got->nent = 256;
 	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_CPUID2, got));
-	ASSERT_EQ(got->nent, 0);
+	ASSERT_EQ(got->nent, kernel_at_least(6, 5) ? 0 : 256);
 	got->nent = 0;
 	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_CPUID2, got));
 
