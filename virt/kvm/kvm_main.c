@@ -158,8 +158,8 @@ bool kvm_vcpu_enter_guest_mode(struct kvm_vcpu *vcpu)
 {
 	/* Pairs with kvm_make_request() + the mode check in the kicker. */
 	smp_store_mb(vcpu->mode, IN_GUEST_MODE);
-	if (READ_ONCE(vcpu->requests) || need_resched() ||
-	    signal_pending(current)) {
+	/* A reschedule, a signal or TIF_NOTIFY_RESUME: kvm_xfer_handle_work(). */
+	if (READ_ONCE(vcpu->requests) || kvm_xfer_work_pending()) {
 		kvm_vcpu_exit_guest_mode(vcpu);
 		return false;
 	}
