@@ -21,6 +21,7 @@
 #include <uapi/linux/kvm.h>
 
 #include <nkvm/memslot.h>
+#include <nkvm/xfer_work.h>
 #include <nkvm/iobus.h>
 #include <nkvm/eventfd.h>
 #include <nkvm/coalesced_mmio.h>

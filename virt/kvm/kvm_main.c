@@ -158,8 +158,8 @@ bool kvm_vcpu_enter_guest_mode(struct kvm_vcpu *vcpu)
 {
 	/* Pairs with kvm_make_request() + the mode check in the kicker. */
 	smp_store_mb(vcpu->mode, IN_GUEST_MODE);
-	if (READ_ONCE(vcpu->requests) || need_resched() ||
-	    signal_pending(current)) {
+	/* A reschedule, a signal or TIF_NOTIFY_RESUME: kvm_xfer_handle_work(). */
+	if (READ_ONCE(vcpu->requests) || kvm_xfer_work_pending()) {
 		kvm_vcpu_exit_guest_mode(vcpu);
 		return false;
 	}
@@ -269,10 +269,10 @@ static void kvm_vcpu_free(struct kvm_vcpu *vcpu)
 
 static void kvm_destroy_vm(struct kvm *kvm)
 {
+	struct kvm_memory_slot *slot, *next;
 	struct kvm_memslots *slots;
 	struct kvm_vcpu *vcpu;
 	unsigned long i;
-	int s;
 
 	/* irqfds and timers deliver into the vCPUs: stop them first. */
 	kvm_eventfd_release(kvm);
@@ -289,9 +289,11 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	kvm_coalesced_mmio_free(kvm);
 
 	slots = rcu_dereference_protected(kvm->memslots, true);
-	for (s = 0; s < slots->nr; s++) {
-		kvfree(slots->slots[s]->dirty_bitmap);
-		kfree(slots->slots[s]);
+	/* The walk reads the nodes, never a slot freed before. */
+	for (slot = kvm_memslots_next_id(slots, 0); slot; slot = next) {
+		next = kvm_memslots_next_id(slots, slot->id + 1);
+		kvfree(slot->dirty_bitmap);
+		kfree(slot);
 	}
 	kvm_memslots_free(slots);
 
@@ -329,7 +331,7 @@ static struct kvm *kvm_create_vm(unsigned long type)
 	atomic_set(&kvm->nr_vcpus, 0);
 
 	r = -ENOMEM;
-	slots = kvzalloc(sizeof(*slots), GFP_KERNEL_ACCOUNT);
+	slots = kvm_memslots_alloc();
 	if (!slots)
 		goto out_free;
 	RCU_INIT_POINTER(kvm->memslots, slots);
@@ -450,7 +452,7 @@ static int kvm_set_memory_region(struct kvm *kvm,
 
 	r = kvm_arch_prepare_memory_region(kvm, old, new, change);
 	if (r) {
-		kvm_memslots_free(new_slots);
+		kvm_memslots_discard(new_slots);
 		goto out_free_new;
 	}
 
@@ -460,7 +462,7 @@ static int kvm_set_memory_region(struct kvm *kvm,
 
 	kvm_arch_commit_memory_region(kvm, old, new, change);
 
-	kvm_memslots_free(slots);
+	kvm_memslots_retire(slots, new_slots);
 	kvm_free_slot(old, new);
 	r = 0;
 	goto out;

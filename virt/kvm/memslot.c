@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * nkvm: memslot set validation, lookup and replacement (pure logic).
+ *
+ * Each index of a set is an AVL tree made persistent by path copying: a
+ * change never writes a node a published set can reach.  It copies the
+ * nodes on its way down (and those a rotation moves), writes only its
+ * copies, and lists both: the copies ("fresh", stamped with the new set's
+ * generation, so that a second visit in the same change writes them in
+ * place) and the originals they replace ("stale", freed when the set
+ * before is retired).  Freed nodes go to a pool of the VM first, so that
+ * a change in steady state allocates nothing.  The height of an AVL tree of n nodes is below
+ * 1.45 log2(n + 2): at most 21 for the 32764 slots of a VM, which bounds
+ * both the recursion and the nodes one change copies.
  */
 #ifndef NKVM_USERSPACE
 #include <linux/minmax.h>
 #include <linux/slab.h>
-#include <linux/overflow.h>
 #endif
 #include <nkvm/memslot.h>
 
@@ -14,51 +24,119 @@ static bool ranges_overlap(gfn_t a, unsigned long na, gfn_t b, unsigned long nb)
 	return a < b + nb && b < a + na;
 }
 
+/* ---- Lookups (readers: no locks, the set is immutable) ------------------ */
+
+static int node_cmp(u64 key, u16 id, const struct kvm_memslot_node *n)
+{
+	if (key != n->key)
+		return key < n->key ? -1 : 1;
+	return id < n->id ? -1 : id > n->id;
+}
+
 struct kvm_memory_slot *kvm_memslots_find_id(const struct kvm_memslots *slots,
 					     u16 id)
 {
-	int i;
+	const struct kvm_memslot_node *n = slots->root[KVM_MEMSLOT_BY_ID];
 
-	for (i = 0; i < slots->nr; i++)
-		if (slots->slots[i]->id == id)
-			return slots->slots[i];
-	return NULL;
+	while (n && n->key != id)
+		n = n->child[id > n->key];
+	return n ? n->slot : NULL;
 }
 
-
-/* The first slot ending beyond @gfn (slots never overlap), or nr. */
-static int memslots_first_after(const struct kvm_memslots *slots, gfn_t gfn)
+struct kvm_memory_slot *kvm_memslots_next_id(const struct kvm_memslots *slots,
+					     unsigned int id)
 {
-	int lo = 0, hi = slots->nr;
+	const struct kvm_memslot_node *n = slots->root[KVM_MEMSLOT_BY_ID];
+	struct kvm_memory_slot *found = NULL;
 
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		struct kvm_memory_slot *s = slots->slots[mid];
-
-		if (gfn >= s->base_gfn + s->npages)
-			lo = mid + 1;
-		else
-			hi = mid;
+	while (n) {
+		if (n->key >= id) {
+			found = n->slot;
+			n = n->child[0];
+		} else {
+			n = n->child[1];
+		}
 	}
-	return lo;
+	return found;
 }
 
+/*
+ * The node of the first slot ending beyond @gfn.  Slots never overlap, so
+ * their ends rise with their bases: the tree is ordered by end as well.
+ */
+static const struct kvm_memslot_node *
+memslots_gfn_after(const struct kvm_memslots *slots, gfn_t gfn)
+{
+	const struct kvm_memslot_node *n = slots->root[KVM_MEMSLOT_BY_GFN];
+	const struct kvm_memslot_node *found = NULL;
+
+	while (n) {
+		if (n->end > gfn) {
+			found = n;
+			n = n->child[0];
+		} else {
+			n = n->child[1];
+		}
+	}
+	return found;
+}
+
+struct kvm_memory_slot *kvm_memslots_next_gfn(const struct kvm_memslots *slots,
+					      gfn_t gfn)
+{
+	const struct kvm_memslot_node *n = memslots_gfn_after(slots, gfn);
+
+	return n ? n->slot : NULL;
+}
+
+struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
+					      gfn_t gfn)
+{
+	const struct kvm_memslot_node *n = memslots_gfn_after(slots, gfn);
+
+	return n && n->key <= gfn ? n->slot : NULL;
+}
+
+static void memslots_hva_walk(const struct kvm_memslot_node *n,
+			      unsigned long start, unsigned long end,
+			      void (*fn)(const struct kvm_memory_slot *slot,
+					 void *ctx),
+			      void *ctx)
+{
+	/* Nothing below ends beyond start: the whole subtree is out. */
+	while (n && n->max_end > start) {
+		memslots_hva_walk(n->child[0], start, end, fn, ctx);
+		if (n->key >= end)
+			return;		/* this and the higher ones start too late */
+		if (n->end > start)
+			fn(n->slot, ctx);
+		n = n->child[1];
+	}
+}
+
+void kvm_memslots_for_each_hva(const struct kvm_memslots *slots,
+			       unsigned long start, unsigned long end,
+			       void (*fn)(const struct kvm_memory_slot *slot,
+					  void *ctx),
+			       void *ctx)
+{
+	if (start < end)
+		memslots_hva_walk(slots->root[KVM_MEMSLOT_BY_HVA], start, end,
+				  fn, ctx);
+}
+
+/* ---- Validation ---------------------------------------------------------- */
+
+/* Does [base, base + npages) meet a slot other than @id? */
 static bool overlaps_other(const struct kvm_memslots *slots, u16 id,
 			   gfn_t base, unsigned long npages)
 {
-	int i;
+	const struct kvm_memslot_node *n = memslots_gfn_after(slots, base);
 
-	/* Only the slots from the first ending beyond base can meet it. */
-	for (i = memslots_first_after(slots, base); i < slots->nr; i++) {
-		const struct kvm_memory_slot *s = slots->slots[i];
-
-		if (s->base_gfn >= base + npages)
-			break;
-		if (s->id != id &&
-		    ranges_overlap(base, npages, s->base_gfn, s->npages))
-			return true;
-	}
-	return false;
+	/* At most the slot being moved comes first: then the one after it. */
+	if (n && n->id == id)
+		n = memslots_gfn_after(slots, n->end);
+	return n && ranges_overlap(base, npages, n->key, n->end - n->key);
 }
 
 int kvm_memslot_check(const struct kvm_memslots *slots,
@@ -124,129 +202,373 @@ int kvm_memslot_check(const struct kvm_memslots *slots,
 	return 0;
 }
 
-int kvm_memslots_hva_last(const struct kvm_memslots *slots, unsigned long end)
+/* ---- Building a new set (the writer, under the VM's slots_lock) -------- */
+
+struct memslots_change {
+	struct kvm_memslots *set;	/* the set being built */
+	bool failed;			/* out of memory: stop, discard */
+};
+
+static int node_height(const struct kvm_memslot_node *n)
 {
-	int lo = 0, hi = slots->nr;
+	return n ? n->height : 0;
+}
 
-	/* The first slot starting at or above end; the one before it. */
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
+/* Height and largest end of a node written in this change. */
+static void node_update(struct kvm_memslot_node *n)
+{
+	u64 max_end = n->end;
+	int h = 0, i;
 
-		if (slots->by_hva[mid]->userspace_addr < end)
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (i = 0; i < 2; i++) {
+		const struct kvm_memslot_node *c = n->child[i];
+
+		if (c) {
+			max_end = max(max_end, c->max_end);
+			h = max(h, (int)c->height);
+		}
 	}
-	return lo - 1;
+	n->max_end = max_end;
+	n->height = h + 1;
 }
 
-struct kvm_memory_slot *kvm_memslots_find_gfn(const struct kvm_memslots *slots,
-					      gfn_t gfn)
+static struct kvm_memslot_node *node_new(struct memslots_change *c)
 {
-	int i = memslots_first_after(slots, gfn);
+	struct kvm_memslots_pool *pool = c->set->pool;
+	struct kvm_memslot_node *n = pool->nodes;
 
-	if (i < slots->nr && gfn >= slots->slots[i]->base_gfn)
-		return slots->slots[i];
-	return NULL;
-}
-
-static u64 memslot_key_gfn(const struct kvm_memory_slot *s)
-{
-	return s->base_gfn;
-}
-
-static u64 memslot_key_hva(const struct kvm_memory_slot *s)
-{
-	return s->userspace_addr;
-}
-
-/* The first of the @n entries of @a whose key is above (@upper) or at @k. */
-static int memslots_bound(struct kvm_memory_slot *const *a, int n, u64 k,
-			  bool upper,
-			  u64 (*key)(const struct kvm_memory_slot *))
-{
-	int lo = 0, hi = n;
-
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		u64 m = key(a[mid]);
-
-		if (m < k || (upper && m == k))
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (n) {
+		pool->nodes = n->next;
+		pool->nr--;
+	} else {
+		n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+		if (!n) {
+			c->failed = true;
+			return NULL;
+		}
 	}
-	return lo;
+	n->gen = c->set->generation;
+	n->next = c->set->fresh;
+	c->set->fresh = n;
+	return n;
+}
+
+/* A node this change may write: @n itself if it made it, else a copy. */
+static struct kvm_memslot_node *node_cow(struct memslots_change *c,
+					 struct kvm_memslot_node *n)
+{
+	struct kvm_memslot_node *copy, *next;
+
+	if (n->gen == c->set->generation)
+		return n;
+	copy = node_new(c);
+	if (!copy)
+		return NULL;
+	next = copy->next;
+	*copy = *n;
+	copy->gen = c->set->generation;
+	copy->next = next;
+	/* Only the writer reads ->next: published readers never do. */
+	n->next = c->set->stale;
+	c->set->stale = n;
+	return copy;
 }
 
 /*
- * @dst: the @n entries of @src, sorted by @key, without @remove and with
- * @add after the entries of its key.  Bulk copies: a set can hold 32764
- * slots.  Returns the first index where @dst differs from @src.
+ * A node leaves the tree.  Each change removes from a tree before adding
+ * to it, so the node is one of the set before and is freed with it.
  */
-static int memslots_copy(struct kvm_memory_slot **dst,
-			 struct kvm_memory_slot *const *src, int n,
-			 const struct kvm_memory_slot *remove,
-			 struct kvm_memory_slot *add,
-			 u64 (*key)(const struct kvm_memory_slot *))
+static void node_drop(struct memslots_change *c, struct kvm_memslot_node *n)
 {
-	int r = n, a = n, j = n;
+	if (n->gen == c->set->generation)
+		n->slot = NULL;		/* on the fresh list: freed as dead */
+	else {
+		n->next = c->set->stale;
+		c->set->stale = n;
+	}
+}
 
-	if (remove) {
-		/* Keys may repeat (slots sharing host memory): find it. */
-		r = memslots_bound(src, n, key(remove), false, key);
-		while (r < n && src[r] != remove)
-			r++;
+/* Lift @n's child on side @d above it; @n is fresh. */
+static struct kvm_memslot_node *node_rotate(struct memslots_change *c,
+					    struct kvm_memslot_node *n, int d)
+{
+	struct kvm_memslot_node *p = node_cow(c, n->child[d]);
+
+	if (!p)
+		return NULL;
+	n->child[d] = p->child[!d];
+	node_update(n);
+	p->child[!d] = n;
+	node_update(p);
+	return p;
+}
+
+/* Restore the AVL balance at fresh node @n, whose subtrees are AVL trees. */
+static struct kvm_memslot_node *node_balance(struct memslots_change *c,
+					     struct kvm_memslot_node *n)
+{
+	int bf = node_height(n->child[0]) - node_height(n->child[1]);
+	struct kvm_memslot_node *h;
+	int d;
+
+	if (bf >= -1 && bf <= 1) {
+		node_update(n);
+		return n;
 	}
-	/* (The empty set of a new VM has no arrays at all.) */
-	if (r)
-		memcpy(dst, src, r * sizeof(*dst));
-	if (r < n) {
-		memcpy(dst + r, src + r + 1, (n - r - 1) * sizeof(*dst));
-		j = n - 1;
+	d = bf < 0;		/* the higher side */
+	h = n->child[d];
+	if (node_height(h->child[!d]) > node_height(h->child[d])) {
+		h = node_cow(c, h);
+		if (!h)
+			return NULL;
+		n->child[d] = h;
+		h = node_rotate(c, h, !d);
+		if (!h)
+			return NULL;
+		n->child[d] = h;
 	}
-	if (add) {
-		a = memslots_bound(dst, j, key(add), true, key);
-		memmove(dst + a + 1, dst + a, (j - a) * sizeof(*dst));
-		dst[a] = add;
+	return node_rotate(c, n, d);
+}
+
+static struct kvm_memslot_node *node_insert(struct memslots_change *c,
+					    struct kvm_memslot_node *n,
+					    struct kvm_memslot_node *add)
+{
+	struct kvm_memslot_node *child;
+	int d;
+
+	if (!n)
+		return add;
+	n = node_cow(c, n);
+	if (!n)
+		return NULL;
+	d = node_cmp(add->key, add->id, n) > 0;
+	child = node_insert(c, n->child[d], add);
+	if (c->failed)
+		return NULL;
+	n->child[d] = child;
+	return node_balance(c, n);
+}
+
+/* Take the lowest node out of subtree @n, into *@min. */
+static struct kvm_memslot_node *node_remove_min(struct memslots_change *c,
+						struct kvm_memslot_node *n,
+						struct kvm_memslot_node **min)
+{
+	struct kvm_memslot_node *child;
+
+	if (!n->child[0]) {
+		*min = n;
+		return n->child[1];
 	}
-	return min(r, a);
+	n = node_cow(c, n);
+	if (!n)
+		return NULL;
+	child = node_remove_min(c, n->child[0], min);
+	if (c->failed)
+		return NULL;
+	n->child[0] = child;
+	return node_balance(c, n);
+}
+
+static struct kvm_memslot_node *node_remove(struct memslots_change *c,
+					    struct kvm_memslot_node *n,
+					    u64 key, u16 id)
+{
+	struct kvm_memslot_node *child, *min;
+	int r;
+
+	if (!n)
+		return NULL;	/* not there: nothing to do */
+	r = node_cmp(key, id, n);
+	if (!r) {
+		node_drop(c, n);
+		if (!n->child[0] || !n->child[1])
+			return n->child[!n->child[0]];
+		/* Its successor takes its place. */
+		child = node_remove_min(c, n->child[1], &min);
+		if (c->failed)
+			return NULL;
+		min = node_cow(c, min);
+		if (!min)
+			return NULL;
+		min->child[0] = n->child[0];
+		min->child[1] = child;
+		return node_balance(c, min);
+	}
+	n = node_cow(c, n);
+	if (!n)
+		return NULL;
+	child = node_remove(c, n->child[r > 0], key, id);
+	if (c->failed)
+		return NULL;
+	n->child[r > 0] = child;
+	return node_balance(c, n);
+}
+
+/* The key and end of @slot in index @i. */
+static void slot_key(const struct kvm_memory_slot *slot, int i, u64 *key,
+		     u64 *end)
+{
+	switch (i) {
+	case KVM_MEMSLOT_BY_GFN:
+		*key = slot->base_gfn;
+		*end = slot->base_gfn + slot->npages;
+		break;
+	case KVM_MEMSLOT_BY_HVA:
+		*key = slot->userspace_addr;
+		*end = kvm_memslot_hva_end(slot);
+		break;
+	default:
+		*key = slot->id;
+		*end = slot->id + 1;
+		break;
+	}
+}
+
+/* Give the nodes of a change's @list (only the dead ones) to the pool. */
+static void nodes_put(struct kvm_memslots_pool *pool,
+		      struct kvm_memslot_node *list, bool dead_only)
+{
+	struct kvm_memslot_node *n, *next;
+
+	for (n = list; n; n = next) {
+		next = n->next;
+		if (dead_only && n->slot)
+			continue;
+		if (pool->nr < KVM_MEMSLOT_POOL_NODES) {
+			n->next = pool->nodes;
+			pool->nodes = n;
+			pool->nr++;
+		} else {
+			kfree(n);
+		}
+	}
+}
+
+static void set_put(struct kvm_memslots *set)
+{
+	struct kvm_memslots_pool *pool = set->pool;
+
+	if (!pool->set)
+		pool->set = set;
+	else
+		kfree(set);
+}
+
+struct kvm_memslots *kvm_memslots_alloc(void)
+{
+	struct kvm_memslots *set;
+
+	set = kzalloc(sizeof(*set), GFP_KERNEL_ACCOUNT);
+	if (!set)
+		return NULL;
+	set->pool = kzalloc(sizeof(*set->pool), GFP_KERNEL_ACCOUNT);
+	if (!set->pool) {
+		kfree(set);
+		return NULL;
+	}
+	return set;
 }
 
 struct kvm_memslots *kvm_memslots_replace(const struct kvm_memslots *slots,
 					  const struct kvm_memory_slot *remove,
 					  struct kvm_memory_slot *add)
 {
-	int nr = slots->nr - !!remove + !!add;
+	struct memslots_change c = { };
 	struct kvm_memslots *new;
-	unsigned long end;
+	u64 key, end;
 	int i;
 
-	/* Every field is written below: no need to clear a large set. */
-	new = kvmalloc(struct_size(new, slots, nr) +
-		       nr * (sizeof(*new->by_hva) + sizeof(*new->hva_end)),
-		       GFP_KERNEL_ACCOUNT);
+	new = slots->pool->set;
+	if (new)
+		slots->pool->set = NULL;
+	else
+		new = kmalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
-	new->nr = nr;
-	new->by_hva = (struct kvm_memory_slot **)&new->slots[nr];
-	new->hva_end = (unsigned long *)&new->by_hva[nr];
-	memslots_copy(new->slots, slots->slots, slots->nr, remove, add,
-		      memslot_key_gfn);
-	i = memslots_copy(new->by_hva, slots->by_hva, slots->nr, remove, add,
-			  memslot_key_hva);
+	*new = *slots;
+	new->generation = slots->generation + 1;
+	new->nr = slots->nr - !!remove + !!add;
+	new->fresh = NULL;
+	new->stale = NULL;
+	c.set = new;
 
-	/* The running maximum of the host ends, from the first change on. */
-	if (i)
-		memcpy(new->hva_end, slots->hva_end, i * sizeof(*new->hva_end));
-	for (end = i ? new->hva_end[i - 1] : 0; i < nr; i++) {
-		end = max(end, kvm_memslot_hva_end(new->by_hva[i]));
-		new->hva_end[i] = end;
+	for (i = 0; i < KVM_MEMSLOT_INDEXES && !c.failed; i++) {
+		struct kvm_memslot_node *root = new->root[i], *n;
+
+		if (remove) {
+			slot_key(remove, i, &key, &end);
+			root = node_remove(&c, root, key, remove->id);
+		}
+		if (add && !c.failed) {
+			n = node_new(&c);
+			if (!n)
+				break;
+			n->child[0] = NULL;
+			n->child[1] = NULL;
+			n->slot = add;
+			n->id = add->id;
+			slot_key(add, i, &n->key, &n->end);
+			node_update(n);
+			root = node_insert(&c, root, n);
+		}
+		new->root[i] = root;
+	}
+	if (c.failed) {
+		kvm_memslots_discard(new);
+		return NULL;
 	}
 	return new;
 }
 
+void kvm_memslots_discard(struct kvm_memslots *new)
+{
+	nodes_put(new->pool, new->fresh, false);
+	set_put(new);
+}
+
+void kvm_memslots_retire(struct kvm_memslots *old, struct kvm_memslots *new)
+{
+	nodes_put(new->pool, new->stale, false);
+	nodes_put(new->pool, new->fresh, true);
+	new->stale = NULL;
+	new->fresh = NULL;
+	set_put(old);
+}
+
 void kvm_memslots_free(struct kvm_memslots *slots)
 {
-	kvfree(slots);
+	int i;
+
+	if (!slots)
+		return;
+	/* Retired (or never changed): it owns every node it reaches. */
+	nodes_put(slots->pool, slots->fresh, true);
+	while (slots->pool->nodes) {
+		struct kvm_memslot_node *n = slots->pool->nodes;
+
+		slots->pool->nodes = n->next;
+		kfree(n);
+	}
+	kfree(slots->pool->set);
+	kfree(slots->pool);
+	for (i = 0; i < KVM_MEMSLOT_INDEXES; i++) {
+		struct kvm_memslot_node *n = slots->root[i], *l;
+
+		/* Rotate left children up until there is none, freeing. */
+		while (n) {
+			l = n->child[0];
+			if (l) {
+				n->child[0] = l->child[1];
+				l->child[1] = n;
+				n = l;
+			} else {
+				l = n->child[1];
+				kfree(n);
+				n = l;
+			}
+		}
+	}
+	kfree(slots);
 }

@@ -8,6 +8,7 @@
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
 #include <asm/fpu/xcr.h>
@@ -751,7 +752,14 @@ int kvm_vcpu_ioctl_get_cpuid2(struct kvm_vcpu *vcpu,
 	if (copy_to_user(ucpuid->entries, vcpu->arch.cpuid_entries,
 			 vcpu->arch.cpuid_nent * sizeof(struct kvm_cpuid_entry2)))
 		return -EFAULT;
+	/*
+	 * Only on success is the header written back (never with E2BIG):
+	 * up to 6.4 exactly as userspace passed it, from 6.5 on with nent
+	 * the number of entries.
+	 */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 	cpuid.nent = vcpu->arch.cpuid_nent;
+#endif
 	return copy_to_user(ucpuid, &cpuid, sizeof(cpuid)) ? -EFAULT : 0;
 }
 

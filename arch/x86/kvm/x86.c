@@ -1758,13 +1758,22 @@ int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
 			r = 0;
 			break;
 		}
-		if (signal_pending(current)) {
-			run->exit_reason = KVM_EXIT_INTR;
-			vcpu->stat.signal_exits++;
-			r = -EINTR;
-			break;
+		/*
+		 * What a return to userspace would do first (a reschedule,
+		 * rseq's cpu_id after a migration, task work), outside the
+		 * SRCU read side since task work may take long.
+		 */
+		if (kvm_xfer_work_pending()) {
+			srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
+			r = kvm_xfer_handle_work();
+			vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+			if (r) {
+				run->exit_reason = KVM_EXIT_INTR;
+				vcpu->stat.signal_exits++;
+				r = -EINTR;
+				break;
+			}
 		}
-		cond_resched();
 	}
 out:
 	kvm_post_run(vcpu);

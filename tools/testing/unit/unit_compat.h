@@ -75,6 +75,40 @@ static inline void kvfree(const void *p)
 	free((void *)p);
 }
 
+/*
+ * Tests may make the nth kmalloc() from now on fail (0: never), and count
+ * the objects from kmalloc() and kzalloc() not yet given to kfree().
+ */
+__attribute__((weak)) int unit_alloc_fail_in;
+__attribute__((weak)) long unit_alloc_live;
+
+static inline void *kmalloc(size_t size, int gfp)
+{
+	void *p;
+
+	(void)gfp;
+	if (unit_alloc_fail_in && !--unit_alloc_fail_in)
+		return NULL;
+	p = malloc(size);
+	unit_alloc_live += !!p;
+	return p;
+}
+
+static inline void *kzalloc(size_t size, int gfp)
+{
+	void *p = kmalloc(size, gfp);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+static inline void kfree(const void *p)
+{
+	unit_alloc_live -= !!p;
+	free((void *)p);
+}
+
 /* ---- For the irqchip models (lapic.c, ioapic.c, i8259.c, i8254.c, irq.c) */
 #define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))

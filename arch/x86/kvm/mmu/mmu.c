@@ -681,6 +681,19 @@ static void kvm_mmu_unmap_hva(struct kvm_tdp_mmu *mmu,
 		      zap);
 }
 
+struct kvm_mmu_unmap {
+	struct kvm_tdp_mmu *mmu;
+	unsigned long start, end;
+	struct tdp_zap *zap;
+};
+
+static void kvm_mmu_unmap_slot(const struct kvm_memory_slot *slot, void *ctx)
+{
+	struct kvm_mmu_unmap *u = ctx;
+
+	kvm_mmu_unmap_hva(u->mmu, slot, u->start, u->end, u->zap);
+}
+
 static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
 					  const struct mmu_notifier_range *range)
 {
@@ -688,7 +701,11 @@ static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
 	struct kvm *kvm = mmu->kvm;
 	struct kvm_memslots *slots;
 	struct tdp_zap zap;
-	int idx, i;
+	struct kvm_mmu_unmap u = {
+		.mmu = mmu, .start = range->start, .end = range->end,
+		.zap = &zap,
+	};
+	int idx;
 
 	tdp_zap_init(&zap);
 	idx = srcu_read_lock(&kvm->srcu);
@@ -701,10 +718,8 @@ static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
 		mmu->mn_start = min(mmu->mn_start, range->start);
 		mmu->mn_end = max(mmu->mn_end, range->end);
 	}
-	for (i = kvm_memslots_hva_last(slots, range->end);
-	     i >= 0 && slots->hva_end[i] > range->start; i--)
-		kvm_mmu_unmap_hva(mmu, slots->by_hva[i], range->start,
-				  range->end, &zap);
+	kvm_memslots_for_each_hva(slots, range->start, range->end,
+				  kvm_mmu_unmap_slot, &u);
 	if (mmu->zombie.npages)
 		kvm_mmu_unmap_hva(mmu, &mmu->zombie, range->start, range->end,
 				  &zap);
