@@ -86,6 +86,52 @@ TEST(reserved_cr4_bit_is_refused_or_fails_entry)
 	RUN_OUT(vcpu, 1, 0x10);
 }
 
+/*
+ * A CR3 above MAXPHYADDR with paging off: KVM_SET_SREGS takes it on both
+ * KVMs; QEMU's TCG (the SVM bed's CPU) refuses it at VMRUN in every mode.
+ * A failed entry leaves the vCPU's state as it was (on hardware VMRUN
+ * does not touch the VMCB then; under TCG nkvm puts back what TCG
+ * overwrites, and Linux KVM reports TCG's host registers, so the state is
+ * checked on nkvm only).  Good state makes the vCPU run again.
+ */
+TEST(failed_entry_leaves_the_state_alone)
+{
+	struct vcpu *vcpu = VM_WITH_GUEST(out_guest);
+	struct kvm_sregs good, bad, after;
+	struct kvm_regs regs, after_regs;
+
+	vcpu_get_sregs(vcpu, &good);
+	vcpu_get_regs(vcpu, &regs);
+	bad = good;
+	bad.cr3 = 1ULL << 52;
+	if (set_sregs(vcpu, &bad)) {
+		ASSERT_EQ(errno, EINVAL);
+		SKIP("KVM_SET_SREGS refused the CR3");
+	}
+	if (vcpu_run(vcpu) != KVM_EXIT_FAIL_ENTRY) {
+		vcpu_set_sregs(vcpu, &good);
+		SKIP("this CPU took the CR3 (exit %u)", vcpu->run->exit_reason);
+	}
+	if (kvm_is_nkvm(vcpu->vm->kvm_fd)) {
+		vcpu_get_regs(vcpu, &after_regs);
+		vcpu_get_sregs(vcpu, &after);
+		ASSERT_EQ(after_regs.rip, regs.rip);
+		ASSERT_EQ(after_regs.rsp, regs.rsp);
+		ASSERT_EQ(after_regs.rflags, regs.rflags);
+		ASSERT_EQ(after.cr0, bad.cr0);
+		ASSERT_EQ(after.cr3, bad.cr3);
+		ASSERT_EQ(after.cr4, bad.cr4);
+		ASSERT_EQ(after.efer, bad.efer);
+		ASSERT_EQ(after.cs.selector, bad.cs.selector);
+		ASSERT_EQ(after.cs.base, bad.cs.base);
+		ASSERT_EQ(after.cs.l, bad.cs.l);
+		ASSERT_EQ(after.gdt.base, bad.gdt.base);
+	}
+	vcpu_set_sregs(vcpu, &good);
+	RUN_OUT(vcpu, 1, 0x10);
+	RUN_OUT(vcpu, 1, 0x10);
+}
+
 /* Guest memory that is not mapped in the VMM: KVM_RUN fails with EFAULT. */
 TEST(slot_without_host_memory_is_efault)
 {

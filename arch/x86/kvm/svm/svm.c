@@ -77,7 +77,7 @@ u64 svm_msrpm_all_pa(void)
 static unsigned long svm_run_flags;
 
 struct svm_cpu {
-	struct vmcb_save save_copy;	/* TCG: svm_run() */
+	struct vmcb_save save_copy;	/* TCG: svm_tcg_copy_save() */
 	struct page *hsave;		/* MSR_VM_HSAVE_PA: VMRUN's host area */
 	struct page *host_vmcb;		/* VMSAVE/VMLOAD of host state */
 	u64 asid_generation;
@@ -809,6 +809,32 @@ static void svm_tcg_settle_injected_irq(u32 inj)
 		smp_send_reschedule(smp_processor_id());
 }
 
+/*
+ * The fields of the save area that TCG's #VMEXIT writes (do_vmexit()):
+ * copied from and back to the VMCB around a VMRUN that may fail (svm_run()).
+ */
+static void svm_tcg_copy_save(struct vmcb_save *to, const struct vmcb_save *from)
+{
+	to->es = from->es;
+	to->cs = from->cs;
+	to->ss = from->ss;
+	to->ds = from->ds;
+	to->gdtr = from->gdtr;
+	to->idtr = from->idtr;
+	to->cpl = from->cpl;
+	to->efer = from->efer;
+	to->cr0 = from->cr0;
+	to->cr2 = from->cr2;
+	to->cr3 = from->cr3;
+	to->cr4 = from->cr4;
+	to->dr6 = from->dr6;
+	to->dr7 = from->dr7;
+	to->rflags = from->rflags;
+	to->rip = from->rip;
+	to->rsp = from->rsp;
+	to->rax = from->rax;
+}
+
 /* QEMU's TCG says so in its hypervisor CPUID leaf. */
 static bool svm_detect_tcg(void)
 {
@@ -944,7 +970,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	if (static_branch_unlikely(&tcg_below)) {
 		undo = svm->vmrun_unchecked;
 		if (undo)
-			sd->save_copy = vmcb->save;
+			svm_tcg_copy_save(&sd->save_copy, &vmcb->save);
 		svm_tcg_settle_injected_irq(inj);
 	}
 
@@ -961,7 +987,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	svm_stgi();
 	if (undo) {
 		if ((u32)vmcb->control.exit_code == SVM_EXIT_ERR)
-			vmcb->save = sd->save_copy;
+			svm_tcg_copy_save(&vmcb->save, &sd->save_copy);
 		else
 			svm->vmrun_unchecked = false;
 	}
