@@ -611,17 +611,20 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 	struct kvm_sregs sregs;
 	unsigned int i, n;
 	bool long_mode;
+	u32 access;
 	u64 la;
 
 	kvm_emul_setup(vcpu, &sregs);
+	/* A fetch at CPL 3 is a user access: SMEP must not refuse it. */
+	access = PFERR_FETCH_MASK | (es->ctxt.cpl == 3 ? PFERR_USER_MASK : 0);
 	long_mode = es->ctxt.mode == X86EMUL_MODE_PROT64;
 	la = kvm_reg_read(vcpu, VCPU_REGS_RIP) + (long_mode ? 0 : sregs.cs.base);
 	if (!long_mode)
 		la = (u32)la;
 
 	n = min_t(unsigned int, X86EMUL_MAX_INSN, PAGE_SIZE - offset_in_page(la));
-	if (emul_fetch(&es->ctxt, la, insn, n, PFERR_FETCH_MASK,
-		       &fault) != X86EMUL_CONTINUE)
+	if (emul_fetch(&es->ctxt, la, insn, n, access, &fault) !=
+	    X86EMUL_CONTINUE)
 		return -EINVAL;
 	/*
 	 * The next page only matters if the instruction goes on there: if it
@@ -629,7 +632,7 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 	 */
 	if (n < X86EMUL_MAX_INSN &&
 	    emul_fetch(&es->ctxt, long_mode ? la + n : (u32)(la + n),
-		       insn + n, X86EMUL_MAX_INSN - n, PFERR_FETCH_MASK,
+		       insn + n, X86EMUL_MAX_INSN - n, access,
 		       &fault) != X86EMUL_CONTINUE)
 		memset(insn + n, 0, X86EMUL_MAX_INSN - n);
 
