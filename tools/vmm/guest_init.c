@@ -2,9 +2,9 @@
 /*
  * guest_init.c - the /init of the test guest: no libc, raw system calls.
  *
- * Prints "VMM-GUEST: init reached, N cpus" on its console, then ends the
- * machine as the kernel command line says (the kernel hands unknown
- * "name=value" words to init as environment):
+ * Runs CPUID (a userspace exit), prints "VMM-GUEST: init reached, N cpus"
+ * on its console, then ends the machine as the kernel command line says
+ * (the kernel hands unknown "name=value" words to init as environment):
  *   vmm_end=reboot      reboot(RESTART), what "reboot -f" does (default)
  *   vmm_end=exit:N      write N to the VMM's exit port (0x501)
  *   vmm_end=poweroff    reboot(POWER_OFF), what "poweroff -f" does
@@ -94,6 +94,19 @@ static int ncpus(void)
 	return count;
 }
 
+/*
+ * CPUID from userspace, as every libc's start-up does: it exits at CPL 3,
+ * where a hypervisor without NRIP save reads the instruction at RIP as a
+ * user fetch (the guest kernel has SMEP on).
+ */
+static unsigned int cpuid_max_leaf(void)
+{
+	unsigned int a = 0, b, c = 0, d;
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return a;
+}
+
 int init_main(char **envp)
 {
 	const char *end = "reboot";
@@ -104,6 +117,8 @@ int init_main(char **envp)
 	for (e = envp; *e; e++)
 		if (starts(*e, "vmm_end="))
 			end = *e + 8;
+	if (!cpuid_max_leaf())
+		say("VMM-GUEST: CPUID leaf 0 says no leaves\n");
 
 	say("VMM-GUEST: init reached, ");
 	say(utoa(ncpus(), num + sizeof(num)));

@@ -332,6 +332,25 @@ static void pin_to_cpu(int n)
 	}
 }
 
+/* An emulation failure: the instruction's bytes, where KVM gives them. */
+static void dump_emulation_failure(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char hex[3 * 16 + 1] = "";
+	unsigned int i, n;
+
+	if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+	    !(run->emulation_failure.flags &
+	      KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+		return;
+	n = run->emulation_failure.insn_size;
+	if (n > sizeof(run->emulation_failure.insn_bytes))
+		n = sizeof(run->emulation_failure.insn_bytes);
+	for (i = 0; i < n; i++)
+		sprintf(hex + 3 * i, " %02x", run->emulation_failure.insn_bytes[i]);
+	vmm_err("vCPU %d: the instruction (%u bytes):%s", v->id, n, hex);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -384,6 +403,7 @@ static void *vcpu_thread(void *arg)
 		case KVM_EXIT_INTERNAL_ERROR:
 			vmm_err("vCPU %d: KVM internal error, suberror %u",
 				v->id, run->internal.suberror);
+			dump_emulation_failure(v);
 			dump_vcpu(v);
 			vmm_end(vm, VMM_EXIT_ERROR, "KVM internal error");
 			return NULL;
