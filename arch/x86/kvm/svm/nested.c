@@ -275,18 +275,6 @@ static void svm_nested_enter(struct vcpu_svm *svm, bool inject)
 	vcpu->arch.nmi_injected = false;
 }
 
-/* The segments and descriptor tables VMRUN and #VMEXIT switch. */
-static void svm_copy_vmrun_segs(struct vmcb_save *to,
-				const struct vmcb_save *from)
-{
-	to->es = from->es;
-	to->cs = from->cs;
-	to->ss = from->ss;
-	to->ds = from->ds;
-	to->gdtr = from->gdtr;
-	to->idtr = from->idtr;
-}
-
 /*
  * The registers VMRUN and #VMEXIT switch that the vCPU holds, into @s: RIP
  * is @rip, CR0 the guest's view (CD and NW as it wrote them).

@@ -809,11 +809,8 @@ static void svm_tcg_settle_injected_irq(u32 inj)
 		smp_send_reschedule(smp_processor_id());
 }
 
-/*
- * The fields of the save area that TCG's #VMEXIT writes (do_vmexit()):
- * copied from and back to the VMCB around a VMRUN that may fail (svm_run()).
- */
-static void svm_tcg_copy_save(struct vmcb_save *to, const struct vmcb_save *from)
+/* The segments and descriptor tables VMRUN and #VMEXIT switch. */
+void svm_copy_vmrun_segs(struct vmcb_save *to, const struct vmcb_save *from)
 {
 	to->es = from->es;
 	to->cs = from->cs;
@@ -821,6 +818,15 @@ static void svm_tcg_copy_save(struct vmcb_save *to, const struct vmcb_save *from
 	to->ds = from->ds;
 	to->gdtr = from->gdtr;
 	to->idtr = from->idtr;
+}
+
+/*
+ * The fields of the save area that TCG's #VMEXIT writes (do_vmexit()):
+ * copied from and back to the VMCB around a VMRUN that may fail (svm_run()).
+ */
+static void svm_tcg_copy_save(struct vmcb_save *to, const struct vmcb_save *from)
+{
+	svm_copy_vmrun_segs(to, from);
 	to->cpl = from->cpl;
 	to->efer = from->efer;
 	to->cr0 = from->cr0;

@@ -67,6 +67,7 @@ static inline bool svm_guest_mode(struct vcpu_svm *svm)
 extern int nested;
 void svm_load_cr0(struct vcpu_svm *svm, u64 cr0);
 u64 svm_msrpm_all_pa(void);
+void svm_copy_vmrun_segs(struct vmcb_save *to, const struct vmcb_save *from);
 
 /* nested.c */
 int svm_nested_vcpu_create(struct vcpu_svm *svm);
