@@ -1431,7 +1431,8 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 		ctxt->cpl = 0;
 		return;
 	}
-	if (rflags & X86_EFLAGS_VM) {
+	/* Long mode has no virtual-8086 mode: there RFLAGS.VM is ignored. */
+	if ((rflags & X86_EFLAGS_VM) && !(sregs->efer & EFER_LMA)) {
 		ctxt->mode = X86EMUL_MODE_VM86;
 		ctxt->cpl = 3;
 		return;
