@@ -1913,11 +1913,15 @@ static void vmx_run(struct kvm_vcpu *vcpu)
 		vmx->exit_reason = 0;
 		goto out;
 	}
-	vmx->launched = true;
 	vcpu->arch.cr8 = (READ_ONCE(vmx->vapic[APIC_TASKPRI / 4]) >> 4) & 0xf;
 	vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
+	/*
+	 * An entry that fails on the guest state leaves the VMCS clear, not
+	 * launched: the next entry is a VMLAUNCH again.
+	 */
 	if (vmx->exit_reason & VMX_EXIT_REASONS_FAILED_VMENTRY)
 		goto out;
+	vmx->launched = true;
 
 	/* The NMI that caused the exit is the host's: run its handler now. */
 	if ((u16)vmx->exit_reason == EXIT_REASON_EXCEPTION_NMI &&
