@@ -499,6 +499,7 @@ build_initramfs() {
 		printf "BED_NKVM_PARAMS=%q\n" "$NKVM_PARAMS"
 		echo "BED_NKVM_DEPS='$NKVM_DEPS'"
 		echo "BED_VERBOSE=$VERBOSE"
+		echo "BED_REF_RERUN=${BED_REF_RERUN:-1}"
 		echo "BED_VENDOR=$VENDOR"
 	} >"$ROOT/bed.conf"
 	[ -n "$KSFT_DIR" ] && ksft_initramfs
@@ -753,6 +754,10 @@ report() {
 	done
 	awk '$6 > 0 { why = ""; for (i = 8; i <= NF; i++) why = why " " $i
 		      printf "FAILED: %s/%s (%d failed;%s)\n", $3, $4, $6, why }' "$TMP/results"
+	# ##bed rerun PHASE/NAME WHY...: the reference failed once and ran again.
+	grep -a '^##bed rerun ' "$CTL" | tr -d '\r' |
+		awk '{ why = ""; for (i = 4; i <= NF; i++) why = why " " $i
+		       printf "RERUN: %s failed once on the reference (%s), ran again\n", $3, substr(why, 2) }'
 	read -r pass fail skip < <(awk '{ p += $5; f += $6; s += $7 }
 		END { printf "%d %d %d\n", p, f, s }' "$TMP/results")
 	if [ -n "${HUNG:-}" ]; then
