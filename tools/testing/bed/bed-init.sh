@@ -372,6 +372,8 @@ outcome() {
 		fail=$((fail + 1))
 	elif [ "$ntap" -eq 0 ]; then
 		ok=1		# no TAP at all, exit 0: one pass
+	elif [ "$fail" -gt 0 ]; then
+		why="exit status 0 but $fail failed TAP line(s)"
 	fi
 }
 

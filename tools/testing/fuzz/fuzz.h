@@ -280,6 +280,14 @@ struct leak_snap *leak_snapshot(void);
  */
 int leak_compare(const struct leak_snap *before, const struct leak_snap *after,
 		 long obj_tol, long kib_tol, const char *prefix);
+/*
+ * The same, but a finding counts only if @again (taken after the same work
+ * ran once more) shows the count growing again: a leak grows with the
+ * work every time, the background does not.
+ */
+int leak_confirm(const struct leak_snap *before, const struct leak_snap *after,
+		 const struct leak_snap *again, long obj_tol, long kib_tol,
+		 const char *prefix);
 /* Wait for deferred frees to settle, then snapshot (takes a few seconds). */
 struct leak_snap *leak_settled_snapshot(const struct leak_snap *ref,
 					long obj_tol, long kib_tol);

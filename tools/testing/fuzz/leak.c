@@ -195,39 +195,81 @@ static long mi_growth(const struct leak_snap *b, const struct leak_snap *a, int 
 	return i == MI_MEMFREE ? b->mi[i] - a->mi[i] : a->mi[i] - b->mi[i];
 }
 
-int leak_compare(const struct leak_snap *before, const struct leak_snap *after,
-		 long obj_tol, long kib_tol, const char *prefix)
+/*
+ * Findings from @before to @after over the tolerances.  With @again (a
+ * snapshot after the same work ran once more), a finding stands only if
+ * the count grew again by more than half the tolerance: a leak grows with
+ * the work every time, the bed's background does not.
+ */
+static int compare(const struct leak_snap *before, const struct leak_snap *after,
+		   const struct leak_snap *again, long obj_tol, long kib_tol,
+		   const char *prefix)
 {
 	int i, problems = 0;
 
 	for (i = 0; i < after->ncaches; i++) {
 		const struct cache *a = &after->caches[i];
 		const struct cache *b = find_cache(before, a->name);
+		const struct cache *c = again ? find_cache(again, a->name) : NULL;
 		long grew = a->active - (b ? b->active : 0);
+		long more = again ? (c ? c->active : 0) - a->active : 0;
 
 		/* Freed vmalloc areas are purged lazily: VmallocUsed counts. */
-		if (!strcmp(a->name, "vmap_area"))
+		if (!strcmp(a->name, "vmap_area") || grew <= obj_tol)
 			continue;
-		if (grew > obj_tol) {
+		if (again && more <= obj_tol / 2) {
 			if (prefix)
-				printf("%sslab cache %s: %ld -> %ld active objects (+%ld, %ld bytes each)\n",
-				       prefix, a->name, b ? b->active : 0, a->active, grew,
-				       a->objsize);
-			problems++;
+				printf("# no leak: slab cache %s grew by %ld, then by %ld when the same work ran again\n",
+				       a->name, grew, more);
+			continue;
 		}
+		if (prefix)
+			printf("%sslab cache %s: %ld -> %ld active objects (+%ld, %ld bytes each)",
+			       prefix, a->name, b ? b->active : 0, a->active, grew,
+			       a->objsize);
+		if (prefix && again)
+			printf(", then %+ld when the same work ran again", more);
+		if (prefix)
+			printf("\n");
+		problems++;
 	}
 	for (i = 0; i < MI_NR; i++) {
 		long grew = mi_growth(before, after, i);
+		long more = again ? mi_growth(after, again, i) : 0;
 
-		if (grew > kib_tol) {
+		if (grew <= kib_tol)
+			continue;
+		if (again && more <= kib_tol / 2) {
 			if (prefix)
-				printf("%s%s: %ld -> %ld kB (%+ld kB)\n", prefix, mi_names[i],
-				       before->mi[i], after->mi[i],
-				       i == MI_MEMFREE ? -grew : grew);
-			problems++;
+				printf("# no leak: %s grew by %ld kB, then by %ld kB when the same work ran again\n",
+				       mi_names[i], grew, more);
+			continue;
 		}
+		if (prefix)
+			printf("%s%s: %ld -> %ld kB (%+ld kB)", prefix, mi_names[i],
+			       before->mi[i], after->mi[i],
+			       i == MI_MEMFREE ? -grew : grew);
+		if (prefix && again)
+			printf(", then %+ld kB when the same work ran again",
+			       i == MI_MEMFREE ? -more : more);
+		if (prefix)
+			printf("\n");
+		problems++;
 	}
 	return problems;
+}
+
+int leak_compare(const struct leak_snap *before, const struct leak_snap *after,
+		 long obj_tol, long kib_tol, const char *prefix)
+{
+	return compare(before, after, NULL, obj_tol, kib_tol, prefix);
+}
+
+int leak_confirm(const struct leak_snap *before, const struct leak_snap *after,
+		 const struct leak_snap *again, long obj_tol, long kib_tol,
+		 const char *prefix)
+{
+	return compare(before, after, again, obj_tol, kib_tol, prefix);
 }
 
 /* Keep the smaller of each count: deferred frees only ever lower them. */
