@@ -307,6 +307,7 @@ static int svm_vcpu_create(struct kvm_vcpu *vcpu)
 	svm->last_cpu = -1;
 	svm->gif = true;
 	if (svm_nested_vcpu_create(svm)) {
+		free_pages((unsigned long)svm->msrpm, MSRPM_ORDER);
 		__free_page(page);
 		return -ENOMEM;
 	}
