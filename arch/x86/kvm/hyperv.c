@@ -1029,6 +1029,19 @@ bool kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu)
 }
 
 /*
+ * May a nested hypervisor in the guest rely on the enlightened MSR bitmap
+ * (its clean bit)?  It must have Hyper-V's interface, an OS ID as for
+ * hypercalls, and the nested leaf's bit.
+ */
+bool kvm_hv_nested_msr_bitmap(struct kvm_vcpu *vcpu)
+{
+	return kvm_hv_hypercall_enabled(vcpu) &&
+	       (hv_cpuid(vcpu, KVM_HV_CPUID_NESTED, CPUID_EAX) &
+		KVM_HV_NESTED_MSR_BITMAP);
+}
+EXPORT_SYMBOL_GPL(kvm_hv_nested_msr_bitmap);
+
+/*
  * The flush and IPI calls: only the _EX ones have a variable header; the
  * LIST ones are rep calls starting at rep 0, the others are not.
  */

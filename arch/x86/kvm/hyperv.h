@@ -129,6 +129,8 @@ void kvm_hv_update_tsc_page(struct kvm_vcpu *vcpu);
 /* Hypercalls: does VMMCALL/VMCALL mean a Hyper-V one? */
 bool kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu);
 int kvm_hv_hypercall(struct kvm_vcpu *vcpu, u64 next_rip);
+/* Nested SVM: does the guest's enlightened MSR bitmap count? */
+bool kvm_hv_nested_msr_bitmap(struct kvm_vcpu *vcpu);
 /* KVM_RUN after a KVM_EXIT_HYPERV: false if RIP must stay where it is. */
 bool kvm_hv_complete_user_exit(struct kvm_vcpu *vcpu);
 /* KVM_REQ_HV_EXIT: report the exit prepared (0), or go on (1). */

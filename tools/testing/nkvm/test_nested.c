@@ -13,8 +13,9 @@
  * CPUID, an I/O port from L1's permission map) and what is not intercepted
  * going to userspace from L2; VMLOAD/VMSAVE; CLGI/STGI and the interrupt
  * window they close; VMEXIT_INVALID for a bad vmcb12 and #GP for a bad
- * vmcb12 address; SHUTDOWN in L2 to L1 or to userspace; and
- * KVM_GET/SET_NESTED_STATE moving a vCPU that is in L2 into a fresh VM.
+ * vmcb12 address; SHUTDOWN in L2 to L1 or to userspace; MSR exits from
+ * L1's permission map and Hyper-V's enlightened MSR bitmap (its clean bit);
+ * and KVM_GET/SET_NESTED_STATE moving a vCPU that is in L2 into a fresh VM.
  * Intel hosts (no SVM) skip.
  */
 #include <errno.h>
@@ -44,6 +45,8 @@
 #define C_EXIT_CODE		0x070
 #define C_EXIT_INFO1		0x078
 #define C_EXIT_INFO2		0x080
+#define C_CLEAN			0x0c0
+#define C_HV_ENLIGHTENMENTS	0x3e0	/* Hyper-V's, in the software area */
 #define S_ES			0x400
 #define S_CS			0x410
 #define S_SS			0x420
@@ -67,12 +70,14 @@
 
 #define MISC1_CPUID		(1u << 18)
 #define MISC1_IOIO		(1u << 27)
+#define MISC1_MSR		(1u << 28)
 #define MISC1_SHUTDOWN		(1u << 31)
 #define MISC2_VMRUN		(1u << 0)
 #define MISC2_VMMCALL		(1u << 1)
 
 #define EXIT_CPUID		0x72
 #define EXIT_IOIO		0x7b
+#define EXIT_MSR		0x7c
 #define EXIT_SHUTDOWN		0x7f
 #define EXIT_VMMCALL		0x81
 #define EXIT_INVALID		0xffffffffu
@@ -80,6 +85,15 @@
 #define EFER_SVME		(1ULL << 12)
 #define MSR_STAR		0xc0000081
 #define MSR_VM_HSAVE_PA		0xc0010117
+#define MSR_FS_BASE		0xc0000100
+#define MSR_GS_BASE		0xc0000101
+
+/* Hyper-V (TLFS) */
+#define HV_MSR_GUEST_OS_ID	0x40000000
+#define HV_CPUID_NESTED		0x4000000a
+#define HV_NESTED_MSR_BITMAP	(1u << 19)
+#define HV_ENL_MSR_BITMAP	(1u << 1)	/* in C_HV_ENLIGHTENMENTS */
+#define HV_CLEAN_ENLIGHTENMENTS	(1u << 31)	/* in C_CLEAN */
 
 GUEST_SYM(l1_main);
 GUEST_SYM(l1_loop);
@@ -91,6 +105,7 @@ GUEST_SYM(l1_badaddr);
 GUEST_SYM(l2_vmmcall);
 GUEST_SYM(l2_io);
 GUEST_SYM(l2_ud);
+GUEST_SYM(l2_msr);
 
 GUEST_CODE64(nested_guest,
 	"l1_main:\n"
@@ -182,6 +197,17 @@ GUEST_CODE64(nested_guest,
 	/* L2: #UD with no IDT: #DF, then SHUTDOWN. */
 	"l2_ud:\n"
 	"ud2\n"
+
+	/* L2: RDMSR FS_BASE, GS_BASE, VMMCALL, GS_BASE again. */
+	"l2_msr:\n"
+	"mov $" XSTR(MSR_FS_BASE) ", %ecx\n"
+	"rdmsr\n"
+	"mov $" XSTR(MSR_GS_BASE) ", %ecx\n"
+	"rdmsr\n"
+	"vmmcall\n"
+	"mov $" XSTR(MSR_GS_BASE) ", %ecx\n"
+	"rdmsr\n"
+	"hlt\n"
 );
 
 static void put64(struct vm *vm, uint64_t gpa, uint64_t v)
@@ -524,6 +550,104 @@ TEST(nested_triple_fault_event_in_l2)
 	/* L1 intercepts SHUTDOWN: the event is an exit to L1. */
 	EXPECT_EQ(RUN_OUT(vcpu, 4, 0x11), EXIT_SHUTDOWN);
 	vm_free(vm);
+}
+
+/* Set the read bit of @msr (0xc0000000-0xc0001fff) in L1's MSR map. */
+static void msrpm_intercept_read(struct vm *vm, uint32_t msr)
+{
+	uint32_t bit = 0x800 * 8 + (msr & 0x1fff) * 2;
+	uint8_t *byte = vm_ptr(vm, MSRPM_GPA + bit / 8);
+
+	*byte |= 1u << (bit % 8);
+}
+
+/*
+ * The supported CPUID with Linux's Hyper-V leaves in place of the KVM ones
+ * (as the kernel's selftests build it); the nested leaf must offer the
+ * enlightened MSR bitmap.
+ */
+static void vcpu_set_hv_cpuid(struct vcpu *vcpu)
+{
+	int kvm = vcpu->vm->kvm_fd;
+	struct kvm_cpuid2 *sys = kvm_supported_cpuid(kvm);
+	struct kvm_cpuid2 *hv = cpuid_alloc(100), *all;
+	struct kvm_cpuid_entry2 *e;
+	uint32_t i;
+
+	ASSERT_OK(ioctl(kvm, KVM_GET_SUPPORTED_HV_CPUID, hv));
+	e = cpuid_find(hv, HV_CPUID_NESTED, 0);
+	ASSERT_TRUE(e != NULL);
+	ASSERT_EQ(e->eax & HV_NESTED_MSR_BITMAP, HV_NESTED_MSR_BITMAP);
+	all = cpuid_alloc(sys->nent + hv->nent);
+	all->nent = 0;
+	for (i = 0; i < sys->nent; i++)
+		if (sys->entries[i].function < 0x40000000 ||
+		    sys->entries[i].function >= 0x40000100)
+			all->entries[all->nent++] = sys->entries[i];
+	for (i = 0; i < hv->nent; i++)
+		all->entries[all->nent++] = hv->entries[i];
+	vcpu_set_cpuid(vcpu, all);
+	free(all);
+	free(sys);
+	free(hv);
+}
+
+/*
+ * L1 intercepts reads of FS_BASE, turns the enlightened MSR bitmap on,
+ * then intercepts GS_BASE too but says with the clean bit that its map did
+ * not change.  With Hyper-V's interface (@hv) the old map still holds: L2
+ * reads GS_BASE without an exit; once the clean bit is clear, it exits.
+ * Without it the clean bit means nothing and the new map holds at once.
+ */
+static void msr_bitmap_clean(bool hv)
+{
+	struct vcpu *vcpu = nested_vm(l1_main);
+	struct vm *vm = vcpu->vm;
+	uint64_t l2 = GUEST_LABEL(nested_guest, l2_msr);
+	struct kvm_regs regs;
+
+	if (hv) {
+		vcpu_set_hv_cpuid(vcpu);
+		vcpu_set_msr(vcpu, HV_MSR_GUEST_OS_ID, 0x8100ULL << 48);
+	}
+	memset(vm_ptr(vm, MSRPM_GPA), 0, 0x2000);
+	msrpm_intercept_read(vm, MSR_FS_BASE);
+	start_l1(vcpu, l2_msr, MISC1_MSR);
+	put32(vm, VMCB_GPA + C_HV_ENLIGHTENMENTS, HV_ENL_MSR_BITMAP);
+
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), EXIT_MSR);
+	EXPECT_EQ(get64(vm, VMCB_GPA + C_EXIT_INFO1), 0);	/* a read */
+	EXPECT_EQ(get64(vm, VMCB_GPA + S_RIP), l2 + 5);
+
+	msrpm_intercept_read(vm, MSR_GS_BASE);
+	put32(vm, VMCB_GPA + C_CLEAN, HV_CLEAN_ENLIGHTENMENTS);
+	put64(vm, VMCB_GPA + S_RIP, l2 + 7);
+	if (!hv) {
+		ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), EXIT_MSR);
+		EXPECT_EQ(get64(vm, VMCB_GPA + S_RIP), l2 + 12);
+		vm_free(vm);
+		return;
+	}
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), EXIT_VMMCALL);
+	EXPECT_EQ(get64(vm, VMCB_GPA + S_RIP), l2 + 14);
+
+	put32(vm, VMCB_GPA + C_CLEAN, 0);
+	put64(vm, VMCB_GPA + S_RIP, l2 + 17);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), EXIT_MSR);
+	EXPECT_EQ(get64(vm, VMCB_GPA + S_RIP), l2 + 22);
+	vcpu_get_regs(vcpu, &regs);
+	EXPECT_EQ(regs.rcx, MSR_GS_BASE);
+	vm_free(vm);
+}
+
+TEST(nested_msr_bitmap_clean_without_hyperv)
+{
+	msr_bitmap_clean(false);
+}
+
+TEST(nested_hv_enlightened_msr_bitmap)
+{
+	msr_bitmap_clean(true);
 }
 
 /* Save a vCPU that is in L2, restore it into a fresh VM, go on. */

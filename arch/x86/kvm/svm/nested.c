@@ -12,6 +12,7 @@
 #define pr_fmt(fmt) "nkvm-svm: " fmt
 
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/io.h>
 #include <asm/msr-index.h>
@@ -22,8 +23,11 @@
 #include "svm.h"
 #include "../lapic.h"
 #include "../irq.h"
+#include "../hyperv.h"
 
 #define SVM_MSRPM_SIZE		0x2000
+/* The part of it with bits: three ranges of 8K MSRs, 2 bits each. */
+#define SVM_MSRPM_USED		0x1800
 #define SVM_IOPM_SIZE		0x3000
 
 /* MSR_VM_CR */
@@ -34,17 +38,20 @@ int svm_nested_vcpu_create(struct vcpu_svm *svm)
 {
 	struct page *v = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	struct page *s = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	u8 *map = kzalloc(SVM_MSRPM_USED, GFP_KERNEL_ACCOUNT);
 
-	if (!v || !s) {
+	if (!v || !s || !map) {
 		if (v)
 			__free_page(v);
 		if (s)
 			__free_page(s);
+		kfree(map);
 		return -ENOMEM;
 	}
 	svm->nested.vmcb02 = page_address(v);
 	svm->nested.vmcb02_pa = page_to_phys(v);
 	svm->nested.scratch = page_address(s);
+	svm->nested.msrpm12 = map;
 	return 0;
 }
 
@@ -52,6 +59,7 @@ void svm_nested_vcpu_free(struct vcpu_svm *svm)
 {
 	free_page((unsigned long)svm->nested.vmcb02);
 	free_page((unsigned long)svm->nested.scratch);
+	kfree(svm->nested.msrpm12);
 }
 
 /* ---- Checks ------------------------------------------------------------ */
@@ -334,6 +342,37 @@ static void svm_vmrun_invalid(struct vcpu_svm *svm, struct vmcb *v12, u64 gpa)
 		nkvm_queue_exception(&svm->vcpu, X86_TRAP_GP, true, 0);
 }
 
+/*
+ * Hyper-V's enlightened MSR bitmap (TLFS): an L1 offered it (Hyper-V's
+ * interface and the nested leaf's bit) that turns it on in vmcb12 sets the
+ * software clean bit to say that its MSR permission map has not changed
+ * since its last VMRUN of that vmcb12.  nkvm then goes on deciding L2's MSR
+ * exits from the copy it took at that VMRUN, as Linux keeps the map it
+ * merged, and reads the map again on any other VMRUN.  Without the
+ * enlightenment, every MSR exit reads L1's memory (svm_l1_wants_msr()).
+ */
+static void svm_nested_load_msrpm(struct vcpu_svm *svm, u64 vmcb12_gpa)
+{
+	struct svm_nested *n = &svm->nested;
+	const struct vmcb_control *c = &n->ctl;
+	u64 base = c->msrpm_base_pa & PAGE_MASK;
+
+	if (!(c->intercept_misc1 & INTERCEPT_MSR_PROT) ||
+	    !(c->hv_enlightenments & HV_VMCB_ENL_MSR_BITMAP) ||
+	    !kvm_hv_nested_msr_bitmap(&svm->vcpu)) {
+		n->msrpm12_valid = false;
+		return;
+	}
+	if (n->msrpm12_valid && (c->clean & VMCB_CLEAN_HV_ENLIGHTENMENTS) &&
+	    n->msrpm12_vmcb == vmcb12_gpa && n->msrpm12_base == base)
+		return;
+	/* Not in guest memory: exits read it (and find it intercepting). */
+	n->msrpm12_valid = !nkvm_read_guest(svm->vcpu.kvm, base, n->msrpm12,
+					    SVM_MSRPM_USED);
+	n->msrpm12_vmcb = vmcb12_gpa;
+	n->msrpm12_base = base;
+}
+
 void svm_nested_vmrun(struct vcpu_svm *svm, u64 next_rip)
 {
 	struct kvm_vcpu *vcpu = &svm->vcpu;
@@ -362,6 +401,7 @@ void svm_nested_vmrun(struct vcpu_svm *svm, u64 next_rip)
 
 	svm->nested.vmcb12_gpa = gpa;
 	svm->nested.ctl = v12->control;
+	svm_nested_load_msrpm(svm, gpa);
 	/* L1's state (what VMRUN saves) waits in vmcb01. */
 	svm_vcpu_regs_to_save(svm, &svm->vmcb01->save, next_rip);
 	svm_load_l2_from_vmcb12(svm, v12);
@@ -473,6 +513,7 @@ void svm_nested_reset(struct vcpu_svm *svm)
 	svm->nested.vm_cr = 0;
 	svm->nested.hsave_pa = 0;
 	svm->nested.vmcb12_gpa = -1ULL;	/* none yet, as Linux reports */
+	svm->nested.msrpm12_valid = false;
 }
 
 /* Out of guest mode without a #VMEXIT: userspace, EFER.SVME off. */
@@ -513,7 +554,7 @@ static bool svm_l1_wants_io(struct vcpu_svm *svm, u64 info1)
 static bool svm_l1_wants_msr(struct vcpu_svm *svm, u64 write)
 {
 	u32 msr = kvm_reg_read(&svm->vcpu, VCPU_REGS_RCX);
-	u64 off;
+	u64 off, bit;
 
 	if (!(svm->nested.ctl.intercept_misc1 & INTERCEPT_MSR_PROT))
 		return false;
@@ -525,8 +566,10 @@ static bool svm_l1_wants_msr(struct vcpu_svm *svm, u64 write)
 		off = 0x1000 * 8;
 	else
 		return true;	/* outside the map: always intercepted */
-	return svm_l1_bitmap(svm, svm->nested.ctl.msrpm_base_pa,
-			     off + (msr & 0x1fff) * 2 + !!write, 1);
+	bit = off + (msr & 0x1fff) * 2 + !!write;
+	if (svm->nested.msrpm12_valid)
+		return (svm->nested.msrpm12[bit / 8] >> (bit % 8)) & 1;
+	return svm_l1_bitmap(svm, svm->nested.ctl.msrpm_base_pa, bit, 1);
 }
 
 /* Does L1's control area intercept exit @code (codes 0-0xbf)? */
@@ -870,6 +913,8 @@ int svm_nested_set_state(struct kvm_vcpu *vcpu,
 
 	svm->nested.vmcb12_gpa = st->hdr.svm.vmcb_pa;
 	svm->nested.ctl = buf->control;
+	/* No VMRUN read the map: exits read it until the next one does. */
+	svm->nested.msrpm12_valid = false;
 	svm_nested_enter(svm, st->flags & KVM_STATE_NESTED_RUN_PENDING);
 	svm->nested.run_pending = st->flags & KVM_STATE_NESTED_RUN_PENDING;
 	svm->gif = st->flags & KVM_STATE_NESTED_GIF_SET;

@@ -28,6 +28,15 @@ struct svm_nested {
 	bool guest_mode;		/* L2 runs (vmcb02 is current) */
 	bool run_pending;		/* VMRUN emulated, L2 not entered yet */
 	bool l0_vintr;			/* this entry's V_IRQ is nkvm's window */
+	/*
+	 * L1's MSR permission map as a VMRUN of vmcb12 @msrpm12_vmcb read it
+	 * from @msrpm12_base, while L1 uses Hyper-V's enlightened MSR bitmap
+	 * (svm_nested_load_msrpm()); without it, exits read L1's memory.
+	 */
+	u8 *msrpm12;
+	bool msrpm12_valid;
+	u64 msrpm12_vmcb;
+	u64 msrpm12_base;
 };
 
 struct vcpu_svm {

@@ -64,6 +64,12 @@
 /* nested_ctl */
 #define NESTED_CTL_NP_ENABLE	BIT(0)
 
+/* clean: bit 31 is the software's; Hyper-V's enlightenments unchanged */
+#define VMCB_CLEAN_HV_ENLIGHTENMENTS	BIT(31)
+
+/* hv_enlightenments */
+#define HV_VMCB_ENL_MSR_BITMAP	BIT(1)	/* the MSR map obeys the clean bit */
+
 /* tlb_ctl */
 #define TLB_CONTROL_DO_NOTHING	0
 #define TLB_CONTROL_FLUSH_ALL	1
@@ -135,7 +141,13 @@ struct vmcb_control {
 	u64 next_rip;			/* 0x0c8 */
 	u8 insn_len;			/* 0x0d0 */
 	u8 insn_bytes[15];
-	u8 reserved_0e0[0x400 - 0x0e0];
+	u8 reserved_0e0[0x3e0 - 0x0e0];
+	/* 0x3e0: the software's; Hyper-V's enlightenments (TLFS) */
+	u32 hv_enlightenments;
+	u32 hv_vp_id;
+	u64 hv_vm_id;
+	u64 hv_partition_assist_page;
+	u64 hv_reserved;
 } __packed;
 
 struct vmcb_seg {
@@ -204,6 +216,7 @@ static inline void svm_check_layout(void)
 	BUILD_BUG_ON(offsetof(struct vmcb_control, event_inj) != 0x0a8);
 	BUILD_BUG_ON(offsetof(struct vmcb_control, nested_cr3) != 0x0b0);
 	BUILD_BUG_ON(offsetof(struct vmcb_control, next_rip) != 0x0c8);
+	BUILD_BUG_ON(offsetof(struct vmcb_control, hv_enlightenments) != 0x3e0);
 	BUILD_BUG_ON(sizeof(struct vmcb_control) != 0x400);
 	BUILD_BUG_ON(offsetof(struct vmcb, save.cpl) != 0x4cb);
 	BUILD_BUG_ON(offsetof(struct vmcb, save.efer) != 0x4d0);
