@@ -211,6 +211,7 @@ void kvm_cpuid_compute_model(struct kvm_cpuid_entry2 *entries, int nent,
 
 	e = kvm_cpuid_find(entries, nent, 0x80000001, 0);
 	m->rdtscp = e && (e->edx & CPUID_80000001_EDX_RDTSCP);
+	m->gbpages = e && (e->edx & CPUID_80000001_EDX_GBPAGES);
 
 	e1 = kvm_cpuid_find(entries, nent, 1, 0);
 	if (e1) {

@@ -345,6 +345,19 @@ static int access_mem(struct emu *e, int kind, u64 la, void *buf,
 	return X86EMUL_CONTINUE;
 }
 
+/* Segment register seg (or X86EMUL_SEG_TR), asked of the caller if need be. */
+static const struct kvm_segment *seg_reg(struct emu *e, int seg)
+{
+	struct x86_emulate_ctxt *c = e->c;
+	struct kvm_segment *s = seg == X86EMUL_SEG_TR ? &c->tr : &c->seg[seg];
+
+	if (!(c->segs_valid & (1U << seg))) {
+		c->ops->get_seg(c, seg, s);
+		c->segs_valid |= 1U << seg;
+	}
+	return s;
+}
+
 static int seg_fault(struct emu *e, int seg)
 {
 	return emu_fault(e, seg == X86EMUL_SEG_SS ? X86_TRAP_SS : X86_TRAP_GP,
@@ -360,22 +373,27 @@ static int linearize(struct emu *e, int seg, u64 ea, unsigned int size,
 		     bool write, u64 *la)
 {
 	struct x86_emulate_ctxt *c = e->c;
-	const struct kvm_segment *s = &c->seg[seg];
+	const struct kvm_segment *s;
 	u64 last = ea + size - 1;
 
 	if (mode64(e)) {
 		*la = ea;
+		/* The only segment registers that count here. */
 		if (seg == X86EMUL_SEG_FS || seg == X86EMUL_SEG_GS)
-			*la += s->base;
+			*la += seg_reg(e, seg)->base;
 		if (!canonical(e, *la) || !canonical(e, *la + size - 1))
 			return seg_fault(e, seg);
 	} else if (c->mode == X86EMUL_MODE_REAL ||
 		   c->mode == X86EMUL_MODE_VM86) {
+		s = seg_reg(e, seg);
 		if (last > s->limit)
 			return seg_fault(e, seg);
 		*la = (s->base + ea) & 0xffffffffULL;
 	} else {
-		bool code = s->type & 8;
+		bool code;
+
+		s = seg_reg(e, seg);
+		code = s->type & 8;
 
 		if (s->unusable || !s->present || !s->s)
 			return seg_fault(e, seg);
@@ -1145,7 +1163,7 @@ static int exec_bt(struct emu *e)
 static int io_permitted(struct emu *e, u16 port, unsigned int size)
 {
 	struct x86_emulate_ctxt *c = e->c;
-	const struct kvm_segment *tr = &c->tr;
+	const struct kvm_segment *tr;
 	u64 la_mask = mode64(e) ? ~0ULL : 0xffffffffULL;
 	u32 acc = X86_WALK_IMPLICIT;
 	u64 base = 0, bits = 0;
@@ -1158,6 +1176,7 @@ static int io_permitted(struct emu *e, u16 port, unsigned int size)
 	    c->cpl <= ((e->flags & X86_EFLAGS_IOPL) >> X86_EFLAGS_IOPL_BIT))
 		return X86EMUL_CONTINUE;
 	/* Only a 32-bit (or 64-bit) TSS has a bitmap. */
+	tr = seg_reg(e, X86EMUL_SEG_TR);
 	if ((tr->type & ~2) != 9 || tr->unusable || tr->limit < 103)
 		return gp0(e);
 	r = access_mem(e, LOG_READ, (tr->base + 102) & la_mask, &base, 2, acc);
@@ -1393,10 +1412,10 @@ static void reset_pio(struct x86_emulate_ctxt *ctxt)
 	ctxt->pio_ready = false;
 }
 
-void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
-		      const struct x86_emulate_ops *ops, void *opaque,
-		      unsigned long *regs, unsigned long rflags,
-		      const struct kvm_sregs *sregs)
+/* What both ways of setting up an emulation share. */
+static void emulate_reset(struct x86_emulate_ctxt *ctxt,
+			  const struct x86_emulate_ops *ops, void *opaque,
+			  unsigned long *regs, unsigned long rflags)
 {
 	/*
 	 * Field by field: the INS read-ahead buffer is large and needs no
@@ -1415,6 +1434,39 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 	ctxt->opaque = opaque;
 	ctxt->regs = regs;
 	ctxt->rflags = rflags;
+}
+
+/* The mode and CPL, from CR0, EFER, RFLAGS, CS and SS. */
+static void emulate_set_mode(struct x86_emulate_ctxt *ctxt)
+{
+	const struct kvm_segment *cs = &ctxt->seg[X86EMUL_SEG_CS];
+
+	if (!(ctxt->cr0 & X86_CR0_PE)) {
+		ctxt->mode = X86EMUL_MODE_REAL;
+		ctxt->cpl = 0;
+		return;
+	}
+	/* Long mode has no virtual-8086 mode: there RFLAGS.VM is ignored. */
+	if ((ctxt->rflags & X86_EFLAGS_VM) && !(ctxt->efer & EFER_LMA)) {
+		ctxt->mode = X86EMUL_MODE_VM86;
+		ctxt->cpl = 3;
+		return;
+	}
+	if ((ctxt->efer & EFER_LMA) && cs->l)
+		ctxt->mode = X86EMUL_MODE_PROT64;
+	else if (cs->db)
+		ctxt->mode = X86EMUL_MODE_PROT32;
+	else
+		ctxt->mode = X86EMUL_MODE_PROT16;
+	ctxt->cpl = ctxt->seg[X86EMUL_SEG_SS].dpl & 3;
+}
+
+void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
+		      const struct x86_emulate_ops *ops, void *opaque,
+		      unsigned long *regs, unsigned long rflags,
+		      const struct kvm_sregs *sregs)
+{
+	emulate_reset(ctxt, ops, opaque, regs, rflags);
 	ctxt->seg[X86EMUL_SEG_ES] = sregs->es;
 	ctxt->seg[X86EMUL_SEG_CS] = sregs->cs;
 	ctxt->seg[X86EMUL_SEG_SS] = sregs->ss;
@@ -1422,33 +1474,26 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 	ctxt->seg[X86EMUL_SEG_FS] = sregs->fs;
 	ctxt->seg[X86EMUL_SEG_GS] = sregs->gs;
 	ctxt->tr = sregs->tr;
+	ctxt->segs_valid = (1U << (X86EMUL_SEG_TR + 1)) - 1;
 	ctxt->cr0 = sregs->cr0;
 	ctxt->cr4 = sregs->cr4;
 	ctxt->efer = sregs->efer;
+	emulate_set_mode(ctxt);
+}
 
-	if (!(sregs->cr0 & X86_CR0_PE)) {
-		ctxt->mode = X86EMUL_MODE_REAL;
-		ctxt->cpl = 0;
-		return;
-	}
-	/* Long mode has no virtual-8086 mode: there RFLAGS.VM is ignored. */
-	if ((rflags & X86_EFLAGS_VM) && !(sregs->efer & EFER_LMA)) {
-		ctxt->mode = X86EMUL_MODE_VM86;
-		ctxt->cpl = 3;
-		return;
-	}
-	if ((sregs->efer & EFER_LMA) && sregs->cs.l)
-		ctxt->mode = X86EMUL_MODE_PROT64;
-	else if (sregs->cs.db)
-		ctxt->mode = X86EMUL_MODE_PROT32;
-	else
-		ctxt->mode = X86EMUL_MODE_PROT16;
-	ctxt->cpl = sregs->ss.dpl & 3;
+void x86_emulate_init_lazy(struct x86_emulate_ctxt *ctxt,
+			   const struct x86_emulate_ops *ops, void *opaque,
+			   unsigned long *regs, unsigned long rflags)
+{
+	emulate_reset(ctxt, ops, opaque, regs, rflags);
+	ctxt->segs_valid = (1U << X86EMUL_SEG_CS) | (1U << X86EMUL_SEG_SS);
+	emulate_set_mode(ctxt);
 }
 
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 {
-	struct emu e;
+	/* Cleared below up to r[], which is copied in whole. */
+	struct emu e X86_NOINIT;
 	int r;
 
 	memset(&e, 0, offsetof(struct emu, r));

@@ -127,8 +127,9 @@
  * Call sequences (x86.c; the context lives in the vCPU):
  *
  *   On a nested page fault outside every memslot, or a string I/O exit:
- *	kvm_x86_ops->get_sregs(vcpu, &sregs);
- *	x86_emulate_init(ctxt, &ops, vcpu, vcpu->arch.regs, rflags, &sregs);
+ *	kvm_x86_ops->get_emul_sregs(vcpu, &s);	(CRs, EFER, CS, SS)
+ *	ctxt->cr0 = s.cr0; ... ctxt->seg[X86EMUL_SEG_SS] = s.ss;
+ *	x86_emulate_init_lazy(ctxt, &ops, vcpu, vcpu->arch.regs, rflags);
  *	r = x86_emulate_insn(ctxt);
  *   and by r:
  *	X86EMUL_CONTINUE	set RFLAGS from ctxt->rflags; if a callback
@@ -182,7 +183,8 @@ enum x86emul_mode {
 /* Segment registers, in the x86 encoding order (prefixes, ModRM.reg). */
 enum x86emul_seg {
 	X86EMUL_SEG_ES, X86EMUL_SEG_CS, X86EMUL_SEG_SS, X86EMUL_SEG_DS,
-	X86EMUL_SEG_FS, X86EMUL_SEG_GS, X86EMUL_NR_SEGS
+	X86EMUL_SEG_FS, X86EMUL_SEG_GS, X86EMUL_NR_SEGS,
+	X86EMUL_SEG_TR = X86EMUL_NR_SEGS	/* ops->get_seg only */
 };
 
 struct x86_emulate_ctxt;
@@ -213,6 +215,14 @@ struct x86_emulate_ops {
 	 * if the value is refused (#GP(0)).  NULL: LMSW is unhandleable.
 	 */
 	int (*set_cr0)(struct x86_emulate_ctxt *ctxt, u64 val);
+	/*
+	 * With x86_emulate_init_lazy(): fill *var with segment register seg
+	 * (X86EMUL_SEG_ES..GS, or X86EMUL_SEG_TR), as KVM_GET_SREGS has it.
+	 * Called at most once per register and emulation, when the step first
+	 * needs it.
+	 */
+	void (*get_seg)(struct x86_emulate_ctxt *ctxt, int seg,
+			struct kvm_segment *var);
 };
 
 /* ctxt->regs: RAX..R15 in the x86 encoding order (enum kvm_reg), then RIP. */
@@ -246,6 +256,11 @@ struct x86_emulate_ctxt {
 	u64 cr0, cr4, efer;
 	u8 cpl;
 	enum x86emul_mode mode;
+	/*
+	 * Which of seg[] (bit X86EMUL_SEG_*) and tr (bit X86EMUL_SEG_TR) hold
+	 * the vCPU's values; the others are asked of ops->get_seg when needed.
+	 */
+	u8 segs_valid;
 
 	/* Outputs. */
 	struct x86_exception exception;	/* with X86EMUL_PROPAGATE_FAULT */
@@ -279,6 +294,16 @@ void x86_emulate_init(struct x86_emulate_ctxt *ctxt,
 		      const struct x86_emulate_ops *ops, void *opaque,
 		      unsigned long *regs, unsigned long rflags,
 		      const struct kvm_sregs *sregs);
+
+/*
+ * The same, for a caller that has set ctxt->cr0, cr4, efer, seg[CS] and
+ * seg[SS] (for the mode and the CPL) itself: the other segment registers
+ * and TR come from ops->get_seg, only if the instruction needs them (in
+ * 64-bit mode, usually none).
+ */
+void x86_emulate_init_lazy(struct x86_emulate_ctxt *ctxt,
+			   const struct x86_emulate_ops *ops, void *opaque,
+			   unsigned long *regs, unsigned long rflags);
 
 /* Run (or run again) one step; see above.  Returns an X86EMUL_* value. */
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt);

@@ -19,7 +19,6 @@
 #include <asm/processor.h>
 
 #include "x86.h"
-#include "cpuid.h"
 #include "emulate.h"
 #include "lapic.h"
 
@@ -36,14 +35,15 @@ struct kvm_emul_access {
 
 struct kvm_emul_state {
 	struct x86_emulate_ctxt ctxt;
-	struct x86_walk_env walk;
+	struct x86_walk_env walk;	/* fixed parts: kvm_walk_env_init() */
+	struct kvm_emul_sregs sregs;	/* of the emulation under way */
 	struct kvm_emul_access access;
 	bool pending;		/* a step waits for userspace */
 	u64 rip;		/* where the pending step's instruction is */
 	/*
 	 * The memslot of the last page table entry or instruction read: they
 	 * are usually in one.  Valid only within one srcu read section of
-	 * kvm->srcu: reset by kvm_walk_env_init() and on every restart.
+	 * kvm->srcu: reset by kvm_walk_env_update() and on every restart.
 	 */
 	struct kvm_memory_slot *slot;
 	/* The nested page fault that started the emulation (emul_data_gpa). */
@@ -81,7 +81,8 @@ static struct kvm_memory_slot *emul_slot(struct kvm_vcpu *vcpu, gfn_t gfn)
 
 /*
  * An entry of the guest's paging structures: 4 or 8 bytes, aligned, so
- * within one page of one memslot; get_user() is the cheapest read of it.
+ * within one page of one memslot; __get_user() is the cheapest read of it
+ * (the memslot's whole range passed access_ok() when it was created).
  */
 static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
 {
@@ -98,8 +99,8 @@ static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
 		return -EFAULT;
 	hva = kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + offset_in_page(gpa);
 	if (size == 8)
-		return get_user(*pte, (u64 __user *)hva) ? -EFAULT : 0;
-	if (get_user(v32, (u32 __user *)hva))
+		return __get_user(*pte, (u64 __user *)hva) ? -EFAULT : 0;
+	if (__get_user(v32, (u32 __user *)hva))
 		return -EFAULT;
 	*pte = v32;
 	return 0;
@@ -138,24 +139,10 @@ static int walk_cmpxchg_pte(void *opaque, u64 gpa, u64 old, u64 new,
 	return cmpxchg_user_u32((u32 __user *)hva, old, new);
 }
 
-static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
-			      const struct kvm_sregs *sregs)
+/* The walk's environment that lasts as long as the vCPU. */
+static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env)
 {
-	/* A new srcu read section may have begun: forget the last slot. */
-	emul(vcpu)->slot = NULL;
-	/* Without paging x86_walk() looks at nothing else. */
-	if (!(sregs->cr0 & X86_CR0_PG)) {
-		env->cr0 = sregs->cr0;
-		return;
-	}
 	*env = (struct x86_walk_env) {
-		.cr0 = sregs->cr0,
-		.cr3 = sregs->cr3,
-		.cr4 = sregs->cr4,
-		.efer = sregs->efer,
-		.maxphyaddr = vcpu->arch.model.maxphyaddr,
-		.gbpages = kvm_guest_cpuid_has(vcpu, 0x80000001, 0, CPUID_EDX,
-					       BIT(26)),
 		/* The hardware walks the guest's tables: its rules apply. */
 		.amd = boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
 		       boot_cpu_data.x86_vendor == X86_VENDOR_HYGON,
@@ -163,6 +150,23 @@ static void kvm_walk_env_init(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
 		.read_pte = walk_read_pte,
 		.cmpxchg_pte = walk_cmpxchg_pte,
 	};
+}
+
+/* The rest: the paging state now, and the CPUID model's part. */
+static void kvm_walk_env_update(struct kvm_vcpu *vcpu, struct x86_walk_env *env,
+				const struct kvm_emul_sregs *s)
+{
+	/* A new srcu read section may have begun: forget the last slot. */
+	emul(vcpu)->slot = NULL;
+	env->cr0 = s->cr0;
+	/* Without paging x86_walk() looks at nothing else. */
+	if (!(s->cr0 & X86_CR0_PG))
+		return;
+	env->cr3 = s->cr3;
+	env->cr4 = s->cr4;
+	env->efer = s->efer;
+	env->maxphyaddr = vcpu->arch.model.maxphyaddr;
+	env->gbpages = vcpu->arch.model.gbpages;
 }
 
 /* Linear to guest-physical for the emulator; a #PF goes into @fault. */
@@ -245,7 +249,8 @@ static bool emul_hold(struct kvm_vcpu *vcpu, bool write, bool pio, u64 addr,
 
 /*
  * The emulator's fetches stay within a 4 KiB page, so within one memslot:
- * one lookup, then a copy from the VMM's mapping.  The usual fetch is the
+ * one lookup, then a copy from the VMM's mapping (whose whole range passed
+ * access_ok() when the memslot was created).  The usual fetch is the
  * longest one: copied with a constant size, it needs no run-time object
  * size check (hardened usercopy), which would cost as much as the rest.
  */
@@ -271,9 +276,9 @@ static int emul_fetch(struct x86_emulate_ctxt *ctxt, u64 la, void *buf,
 	hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) +
 			      offset_in_page(gpa));
 	if (len == X86EMUL_MAX_INSN)
-		left = copy_from_user(buf, hva, X86EMUL_MAX_INSN);
+		left = __copy_from_user(buf, hva, X86EMUL_MAX_INSN);
 	else
-		left = copy_from_user(buf, hva, len);
+		left = __copy_from_user(buf, hva, len);
 	return left ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
 }
 
@@ -370,6 +375,13 @@ static int emul_set_cr0(struct x86_emulate_ctxt *ctxt, u64 val)
 	return kvm_set_cr0(ctxt_vcpu(ctxt), val) ? -EINVAL : 0;
 }
 
+/* A segment register the emulator needs beyond CS and SS. */
+static void emul_get_seg(struct x86_emulate_ctxt *ctxt, int seg,
+			 struct kvm_segment *var)
+{
+	kvm_x86_ops->get_segment(ctxt_vcpu(ctxt), seg, var);
+}
+
 static const struct x86_emulate_ops kvm_emul_ops = {
 	.fetch = emul_fetch,
 	.read = emul_read,
@@ -377,6 +389,7 @@ static const struct x86_emulate_ops kvm_emul_ops = {
 	.pio_in = emul_pio_in,
 	.pio_out = emul_pio_out,
 	.set_cr0 = emul_set_cr0,
+	.get_seg = emul_get_seg,
 };
 
 /* ---- Steps and exits ------------------------------------------------------ */
@@ -476,15 +489,33 @@ again:
 	}
 }
 
-/* Set up the emulator for the instruction at RIP, without a GPA hint. */
-static __always_inline void kvm_emul_setup(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
+/*
+ * Set up the emulator for the instruction at RIP, without a GPA hint:
+ * CR0, CR3, CR4, EFER, CS and SS now (the mode, the CPL and the walk need
+ * them), the other segment registers only if the instruction uses them.
+ */
+static __always_inline void kvm_emul_setup(struct kvm_vcpu *vcpu)
 {
 	struct kvm_emul_state *es = emul(vcpu);
+	struct x86_emulate_ctxt *ctxt = &es->ctxt;
+	struct kvm_emul_sregs *s = &es->sregs;
 
-	kvm_x86_ops->get_sregs(vcpu, sregs);
-	kvm_walk_env_init(vcpu, &es->walk, sregs);
-	x86_emulate_init(&es->ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
-			 vcpu->arch.rflags, sregs);
+	BUILD_BUG_ON((int)KVM_SEG_ES != X86EMUL_SEG_ES ||
+		     (int)KVM_SEG_CS != X86EMUL_SEG_CS ||
+		     (int)KVM_SEG_SS != X86EMUL_SEG_SS ||
+		     (int)KVM_SEG_DS != X86EMUL_SEG_DS ||
+		     (int)KVM_SEG_FS != X86EMUL_SEG_FS ||
+		     (int)KVM_SEG_GS != X86EMUL_SEG_GS ||
+		     (int)KVM_SEG_TR != X86EMUL_SEG_TR);
+	kvm_x86_ops->get_emul_sregs(vcpu, s);
+	kvm_walk_env_update(vcpu, &es->walk, s);
+	ctxt->cr0 = s->cr0;
+	ctxt->cr4 = s->cr4;
+	ctxt->efer = s->efer;
+	ctxt->seg[X86EMUL_SEG_CS] = s->cs;
+	ctxt->seg[X86EMUL_SEG_SS] = s->ss;
+	x86_emulate_init_lazy(ctxt, &kvm_emul_ops, vcpu, vcpu->arch.regs,
+			      vcpu->arch.rflags);
 	es->hint = false;
 }
 
@@ -492,12 +523,11 @@ static __always_inline int kvm_emulate_at_rip(struct kvm_vcpu *vcpu, bool hint,
 					      u64 gpa, bool write, bool no_slot)
 {
 	struct kvm_emul_state *es = emul(vcpu);
-	struct kvm_sregs sregs;
 
 	vcpu->stat.insn_emulation++;
 	/* L1TF: the emulator reads guest memory through the host's maps. */
 	vcpu->arch.l1tf_flush_l1d = true;
-	kvm_emul_setup(vcpu, &sregs);
+	kvm_emul_setup(vcpu);
 	es->hint = hint;
 	es->hint_gpa = gpa;
 	es->hint_write = write;
@@ -575,11 +605,12 @@ int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr)
 	struct x86_walk_env env;
 	struct x86_walk_result res;
 	struct x86_exception fault;
-	struct kvm_sregs sregs;
+	struct kvm_emul_sregs s;
 	u32 access = X86_WALK_NO_AD;
 
-	kvm_x86_ops->get_sregs(vcpu, &sregs);
-	kvm_walk_env_init(vcpu, &env, &sregs);
+	kvm_x86_ops->get_emul_sregs(vcpu, &s);
+	kvm_walk_env_init(vcpu, &env);
+	kvm_walk_env_update(vcpu, &env, &s);
 	if (vcpu->arch.rflags & X86_EFLAGS_AC)
 		access |= X86_WALK_AC;
 
@@ -608,17 +639,17 @@ static int kvm_fetch_at_rip(struct kvm_vcpu *vcpu, u8 *insn, u8 *rex,
 {
 	struct kvm_emul_state *es = emul(vcpu);
 	struct x86_exception fault;
-	struct kvm_sregs sregs;
 	unsigned int i, n;
 	bool long_mode;
 	u32 access;
 	u64 la;
 
-	kvm_emul_setup(vcpu, &sregs);
+	kvm_emul_setup(vcpu);
 	/* A fetch at CPL 3 is a user access: SMEP must not refuse it. */
 	access = PFERR_FETCH_MASK | (es->ctxt.cpl == 3 ? PFERR_USER_MASK : 0);
 	long_mode = es->ctxt.mode == X86EMUL_MODE_PROT64;
-	la = kvm_reg_read(vcpu, VCPU_REGS_RIP) + (long_mode ? 0 : sregs.cs.base);
+	la = kvm_reg_read(vcpu, VCPU_REGS_RIP) +
+	     (long_mode ? 0 : es->ctxt.seg[X86EMUL_SEG_CS].base);
 	if (!long_mode)
 		la = (u32)la;
 
@@ -760,7 +791,10 @@ int kvm_emul_vcpu_init(struct kvm_vcpu *vcpu)
 {
 	vcpu->arch.emul = kzalloc(sizeof(struct kvm_emul_state),
 				  GFP_KERNEL_ACCOUNT);
-	return vcpu->arch.emul ? 0 : -ENOMEM;
+	if (!vcpu->arch.emul)
+		return -ENOMEM;
+	kvm_walk_env_init(vcpu, &emul(vcpu)->walk);
+	return 0;
 }
 
 void kvm_emul_vcpu_free(struct kvm_vcpu *vcpu)

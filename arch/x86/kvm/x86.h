@@ -95,6 +95,21 @@ struct kvm_tdp_format {
 
 struct nkvm_floor;
 
+/* Segment registers for get_segment(): the x86 encoding order, then TR. */
+enum {
+	KVM_SEG_ES, KVM_SEG_CS, KVM_SEG_SS, KVM_SEG_DS, KVM_SEG_FS, KVM_SEG_GS,
+	KVM_SEG_TR,
+};
+
+/*
+ * What emulating an instruction needs first of the special registers (the
+ * mode, the CPL, the paging state), as KVM_GET_SREGS has them.
+ */
+struct kvm_emul_sregs {
+	u64 cr0, cr3, cr4, efer;
+	struct kvm_segment cs, ss;
+};
+
 struct kvm_x86_ops {
 	const char *name;
 	struct module *owner;
@@ -115,6 +130,10 @@ struct kvm_x86_ops {
 
 	void (*get_sregs)(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs);
 	int (*set_sregs)(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs);
+	/* Parts of get_sregs, for the instruction emulator. */
+	void (*get_emul_sregs)(struct kvm_vcpu *vcpu, struct kvm_emul_sregs *s);
+	void (*get_segment)(struct kvm_vcpu *vcpu, int seg,
+			    struct kvm_segment *var);	/* KVM_SEG_* */
 	/* Returns 0, or 1 if the value is not allowed (#GP for a guest). */
 	int (*set_efer)(struct kvm_vcpu *vcpu, u64 efer, bool host);
 	int (*get_cpl)(struct kvm_vcpu *vcpu);

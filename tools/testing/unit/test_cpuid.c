@@ -215,6 +215,23 @@ TEST(model_tsc_aux)
 	ASSERT_FALSE(m.tsc_aux);
 }
 
+TEST(model_gbpages)
+{
+	struct kvm_cpuid_entry2 t[] = {
+		leaf(0x80000001, 0, 0, 0, 0, 0, CPUID_80000001_EDX_GBPAGES),
+	};
+	struct kvm_cpuid_model m;
+
+	kvm_cpuid_compute_model(t, 1, 0, 0, &m);
+	ASSERT_TRUE(m.gbpages);
+	ASSERT_FALSE(m.rdtscp);
+	t[0].edx = ~CPUID_80000001_EDX_GBPAGES;
+	kvm_cpuid_compute_model(t, 1, 0, 0, &m);
+	ASSERT_FALSE(m.gbpages);
+	kvm_cpuid_compute_model(NULL, 0, 0, 0, &m);
+	ASSERT_FALSE(m.gbpages);
+}
+
 TEST(lookup_out_of_range)
 {
 	struct kvm_cpuid_entry2 t[] = {

@@ -88,9 +88,14 @@ struct machine {
 	u64 cr0_set;			/* LMSW: the last CR0 loaded */
 	unsigned int cr0_loads;
 	bool cr0_refuse;		/* set_cr0 refuses (#GP) */
+	unsigned int segs_asked;	/* get_seg: bit per segment */
+	unsigned int seg_asks_again;	/* ... asked more than once */
 };
 
 static struct machine M;
+
+/* set_up() calls x86_emulate_init_lazy() (kept across machine resets). */
+static bool lazy_init;
 
 static bool is_mmio(u64 gpa)
 {
@@ -365,10 +370,45 @@ static int cb_set_cr0(struct x86_emulate_ctxt *ctxt, u64 val)
 	return 0;
 }
 
+/* With x86_emulate_init_lazy(): the segment registers but CS and SS. */
+static void cb_get_seg(struct x86_emulate_ctxt *c, int seg,
+		       struct kvm_segment *var)
+{
+	const struct kvm_segment *s[] = {
+		&M.sregs.es, &M.sregs.cs, &M.sregs.ss, &M.sregs.ds,
+		&M.sregs.fs, &M.sregs.gs, &M.sregs.tr,
+	};
+
+	if (M.segs_asked & (1U << seg))
+		M.seg_asks_again++;
+	M.segs_asked |= 1U << seg;
+	*var = *s[seg];
+}
+
 static const struct x86_emulate_ops ops = {
 	.fetch = cb_fetch, .read = cb_read, .write = cb_write,
 	.pio_in = cb_pio_in, .pio_out = cb_pio_out, .set_cr0 = cb_set_cr0,
+	.get_seg = cb_get_seg,
 };
+
+/* Set up the context as the kernel does: CRs, CS and SS, the rest lazily. */
+static void init_lazy(void)
+{
+	M.ctxt.cr0 = M.sregs.cr0;
+	M.ctxt.cr4 = M.sregs.cr4;
+	M.ctxt.efer = M.sregs.efer;
+	M.ctxt.seg[X86EMUL_SEG_CS] = M.sregs.cs;
+	M.ctxt.seg[X86EMUL_SEG_SS] = M.sregs.ss;
+	/* What was there before must not count. */
+	memset(&M.ctxt.seg[X86EMUL_SEG_DS], 0xa5, sizeof(M.ctxt.seg[0]));
+	memset(&M.ctxt.seg[X86EMUL_SEG_ES], 0xa5, sizeof(M.ctxt.seg[0]));
+	memset(&M.ctxt.seg[X86EMUL_SEG_FS], 0xa5, sizeof(M.ctxt.seg[0]));
+	memset(&M.ctxt.seg[X86EMUL_SEG_GS], 0xa5, sizeof(M.ctxt.seg[0]));
+	memset(&M.ctxt.tr, 0xa5, sizeof(M.ctxt.tr));
+	M.segs_asked = 0;
+	M.seg_asks_again = 0;
+	x86_emulate_init_lazy(&M.ctxt, &ops, &M, M.regs, M.rflags);
+}
 
 /*
  * Userspace's side of an exit: perform the held access.  Returns true if
@@ -858,7 +898,10 @@ static void set_up(const struct tcase *t, int io)
 	n = hex_bytes(t->code, code);
 	parse_kv(t->before, apply_before, NULL);
 	place_code(code, n);
-	x86_emulate_init(&M.ctxt, &ops, &M, M.regs, M.rflags, &M.sregs);
+	if (lazy_init)
+		init_lazy();
+	else
+		x86_emulate_init(&M.ctxt, &ops, &M, M.regs, M.rflags, &M.sregs);
 }
 
 static const char *const io_names[] = { "sync", "exit", "exit-all" };
@@ -1532,6 +1575,25 @@ TEST(faults_and_limits)
 	RUN_TABLE(fault_cases);
 }
 
+/*
+ * Every case again with the segment registers but CS and SS asked for
+ * only when needed (the kernel's way): the same results.
+ */
+TEST(lazy_segments_all_tables)
+{
+	lazy_init = true;
+	RUN_TABLE(mov_cases);
+	RUN_TABLE(movx_cases);
+	RUN_TABLE(alu_cases);
+	RUN_TABLE(lock_cases);
+	RUN_TABLE(xchg_bt_cases);
+	RUN_TABLE(string_cases);
+	RUN_TABLE(msw_cases);
+	RUN_TABLE(mode_cases);
+	RUN_TABLE(fault_cases);
+	lazy_init = false;
+}
+
 /* ---- Exits and restarts, driven step by step ----------------------------- */
 
 /* Set up a case by hand: mode, I/O model, code, then registers. */
@@ -1983,6 +2045,45 @@ TEST(init_derives_mode_and_cpl)
 		EXPECT_EQ(M.ctxt.mode, t[i].want);
 		EXPECT_EQ(M.ctxt.cpl, t[i].cpl);
 	}
+}
+
+/* x86_emulate_init_lazy(): only what the instruction uses is asked for. */
+TEST(lazy_segments_asked_only_when_needed)
+{
+	enum { ES = 1 << X86EMUL_SEG_ES, DS = 1 << X86EMUL_SEG_DS,
+	       FS = 1 << X86EMUL_SEG_FS, GS = 1 << X86EMUL_SEG_GS,
+	       TR = 1 << X86EMUL_SEG_TR };
+	static const struct {
+		int mode;
+		const char *code, *before;
+		unsigned int want;
+		int r;		/* what the step returns (0: CONTINUE) */
+	} t[] = {
+		{ M_L64, "88 03", "rbx=0xa0000", 0 },
+		{ M_L64, "26 3e 88 03", "rbx=0xa0000", 0 },
+		{ M_L64, "64 88 03", "rbx=0x9f000 fs.base=0x1000", FS },
+		{ M_L64, "65 8b 03", "rbx=0x9f000 gs.base=0x1000", GS },
+		{ M_L64, "f3 a4", "rcx=2 rsi=0x2000 rdi=0xa0000", 0 },
+		{ M_L64, "6e", "rdx=0x3f8 rsi=0x2000", 0 },
+		{ M_L64, "6e", "cpl=3 rdx=0x80 rsi=0x2000", TR,
+		  X86EMUL_PROPAGATE_FAULT },	/* the TSS denies the port */
+		{ M_REAL, "88 07", "rbx=0x10", DS },
+		{ M_REAL, "26 89 07", "rbx=0x10 es.base=0xb0000", ES },
+		{ M_P32, "a4", "rsi=0x2000 rdi=0xa0000", DS | ES },
+		{ M_P32, "6c", "cpl=3 rdx=0x60 rdi=0xa0000 pin=0x11", ES | TR },
+		{ M_VM86, "6c", "fl=0x23002 rdx=0x60 rdi=0x10 pin=0x11", ES | TR },
+	};
+	unsigned int i;
+
+	lazy_init = true;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		prepare(t[i].mode, IO_EXIT, t[i].code, t[i].before);
+		EXPECT_EQ(step(), t[i].r);
+		EXPECT_EQ(M.segs_asked, t[i].want);
+		/* A restart after an exit asks for nothing again. */
+		EXPECT_EQ(M.seg_asks_again, 0);
+	}
+	lazy_init = false;
 }
 
 /* ---- The host CPU as the oracle for the arithmetic ---------------------- */

@@ -16,7 +16,8 @@
  * MAXPHYADDR, the XCR0 bits the guest may set, the CR4 bits it may not,
  * whether it is GenuineIntel, whether leaves beyond their range repeat
  * the highest basic leaf (every vendor but AMD and Hygon), and whether it
- * has RDTSCP, and RDTSCP or RDPID (then TSC_AUX is its).
+ * has RDTSCP, and RDTSCP or RDPID (then TSC_AUX is its), and whether its
+ * paging has 1 GiB pages (for the page-table walker).
  */
 struct kvm_cpuid_model_state {
 	u8 maxphyaddr;
@@ -27,6 +28,7 @@ struct kvm_cpuid_model_state {
 	u32 max_basic_leaf;
 	bool rdtscp;
 	bool tsc_aux;
+	bool gbpages;
 };
 
 #endif /* _NKVM_X86_CPUID_MODEL_H */

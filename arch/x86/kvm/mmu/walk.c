@@ -67,7 +67,9 @@ static enum x86_walk_status pf(struct walk *w, u32 bits,
 	return X86_WALK_FAULT;
 }
 
-static int read_entry(struct walk *w, u64 gpa, unsigned int size, u64 *pte)
+/* (Inlined: it runs once per level of every walk.) */
+static __always_inline int read_entry(struct walk *w, u64 gpa,
+				      unsigned int size, u64 *pte)
 {
 	*pte = 0;
 	if (w->env->read_pte(w->env->opaque, gpa, pte, size))
@@ -359,7 +361,7 @@ enum x86_walk_status x86_walk(const struct x86_walk_env *env, u64 la,
 			      struct x86_exception *fault)
 {
 	enum x86_walk_status st = X86_WALK_RETRY;
-	struct walk w;
+	struct walk w X86_NOINIT;
 	int i;
 
 	if (!(env->cr0 & X86_CR0_PG)) {
@@ -370,8 +372,9 @@ enum x86_walk_status x86_walk(const struct x86_walk_env *env, u64 la,
 		return X86_WALK_OK;
 	}
 	/*
-	 * Not cleared (it is large): walk_once() sets up the rest, and an
-	 * entry, the leaf's GPA and size are written before they are read.
+	 * Not cleared (it is large, X86_NOINIT): walk_once() sets up the
+	 * rest, and an entry, the leaf's GPA and size are written before
+	 * they are read.
 	 */
 	w.env = env;
 	w.la = la;

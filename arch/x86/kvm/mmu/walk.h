@@ -48,6 +48,20 @@
 #endif
 
 /*
+ * For a large local that the code writes before it reads: spares it the
+ * zeroing that the kernel's CONFIG_INIT_STACK_ALL_ZERO gives every local
+ * (the emulator's and the walker's per-call state, on every MMIO exit).
+ */
+#if defined(__has_attribute)
+#if __has_attribute(__uninitialized__)
+#define X86_NOINIT	__attribute__((__uninitialized__))
+#endif
+#endif
+#ifndef X86_NOINIT
+#define X86_NOINIT
+#endif
+
+/*
  * An exception for the caller to inject into the guest.  error_code is
  * meaningful only with has_error_code; address is CR2 for a #PF.
  */

@@ -431,6 +431,50 @@ static void svm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->efer = (s->efer & ~EFER_SVME) | (vcpu->arch.efer & EFER_SVME);
 }
 
+static void svm_get_emul_sregs(struct kvm_vcpu *vcpu, struct kvm_emul_sregs *es)
+{
+	const struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+
+	svm_seg_to_kvm(&s->cs, &es->cs);
+	svm_seg_to_kvm(&s->ss, &es->ss);
+	es->cr0 = vcpu->arch.cr0;
+	es->cr3 = s->cr3;
+	es->cr4 = s->cr4;
+	es->efer = (s->efer & ~EFER_SVME) | (vcpu->arch.efer & EFER_SVME);
+}
+
+static void svm_get_segment(struct kvm_vcpu *vcpu, int seg,
+			    struct kvm_segment *var)
+{
+	const struct vmcb_save *s = &to_svm(vcpu)->vmcb->save;
+
+	switch (seg) {
+	case KVM_SEG_ES:
+		svm_seg_to_kvm(&s->es, var);
+		break;
+	case KVM_SEG_CS:
+		svm_seg_to_kvm(&s->cs, var);
+		break;
+	case KVM_SEG_SS:
+		svm_seg_to_kvm(&s->ss, var);
+		break;
+	case KVM_SEG_DS:
+		svm_seg_to_kvm(&s->ds, var);
+		break;
+	case KVM_SEG_FS:
+		svm_seg_to_kvm(&s->fs, var);
+		break;
+	case KVM_SEG_GS:
+		svm_seg_to_kvm(&s->gs, var);
+		break;
+	default:
+		svm_seg_to_kvm(&s->tr, var);
+		/* As in svm_get_sregs(). */
+		var->unusable = 0;
+		break;
+	}
+}
+
 static int svm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 {
 	struct vmcb_save *s;
@@ -1433,6 +1477,8 @@ static struct kvm_x86_ops svm_ops __ro_after_init = {
 	.vcpu_put = svm_vcpu_put,
 
 	.get_sregs = svm_get_sregs,
+	.get_emul_sregs = svm_get_emul_sregs,
+	.get_segment = svm_get_segment,
 	.set_sregs = svm_set_sregs,
 	.set_efer = svm_set_efer,
 	.get_cpl = svm_get_cpl,

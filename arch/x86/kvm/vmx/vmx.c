@@ -1167,6 +1167,33 @@ static void vmx_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
 	sregs->efer = vcpu->arch.efer;
 }
 
+static void vmx_get_emul_sregs(struct kvm_vcpu *vcpu, struct kvm_emul_sregs *es)
+{
+	struct vcpu_vmx *vmx = to_vmx(vcpu);
+	const struct vmx_state *s = &vmx->s;
+
+	vmx_sync_state(vmx);
+	vmx_seg_to_kvm(&s->seg[SEG_CS], &es->cs);
+	vmx_seg_to_kvm(&s->seg[SEG_SS], &es->ss);
+	es->cr0 = vcpu->arch.cr0;
+	es->cr3 = s->cr3;
+	es->cr4 = vcpu->arch.cr4;
+	es->efer = vcpu->arch.efer;
+}
+
+static void vmx_get_segment(struct kvm_vcpu *vcpu, int seg,
+			    struct kvm_segment *var)
+{
+	struct vcpu_vmx *vmx = to_vmx(vcpu);
+
+	BUILD_BUG_ON(SEG_ES != (int)KVM_SEG_ES || SEG_CS != (int)KVM_SEG_CS ||
+		     SEG_SS != (int)KVM_SEG_SS || SEG_DS != (int)KVM_SEG_DS ||
+		     SEG_FS != (int)KVM_SEG_FS || SEG_GS != (int)KVM_SEG_GS);
+	vmx_sync_state(vmx);
+	/* The same order up to GS. */
+	vmx_seg_to_kvm(&vmx->s.seg[seg == KVM_SEG_TR ? SEG_TR : seg], var);
+}
+
 static int vmx_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs)
 {
 	struct vcpu_vmx *vmx = to_vmx(vcpu);
@@ -2287,6 +2314,8 @@ static struct kvm_x86_ops vmx_ops __ro_after_init = {
 	.vcpu_put = vmx_vcpu_put,
 
 	.get_sregs = vmx_get_sregs,
+	.get_emul_sregs = vmx_get_emul_sregs,
+	.get_segment = vmx_get_segment,
 	.set_sregs = vmx_set_sregs,
 	.set_efer = vmx_set_efer,
 	.get_cpl = vmx_get_cpl,
