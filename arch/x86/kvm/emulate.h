@@ -218,8 +218,9 @@ struct x86_emulate_ops {
 	/*
 	 * With x86_emulate_init_lazy(): fill *var with segment register seg
 	 * (X86EMUL_SEG_ES..GS, or X86EMUL_SEG_TR), as KVM_GET_SREGS has it.
-	 * Called at most once per register and emulation, when the step first
-	 * needs it.
+	 * Called at most once per register and emulation, when a step first
+	 * needs it: for an access after an exit, when the step runs again
+	 * (as Linux reads a segment when its emulator uses it).
 	 */
 	void (*get_seg)(struct x86_emulate_ctxt *ctxt, int seg,
 			struct kvm_segment *var);

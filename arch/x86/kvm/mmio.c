@@ -84,7 +84,8 @@ static struct kvm_memory_slot *emul_slot(struct kvm_vcpu *vcpu, gfn_t gfn)
  * within one page of one memslot; __get_user() is the cheapest read of it
  * (the memslot's whole range passed access_ok() when it was created).
  */
-static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
+static __always_inline int walk_read_pte(void *opaque, u64 gpa, u64 *pte,
+					 unsigned int size)
 {
 	struct kvm_vcpu *vcpu = opaque;
 	struct kvm_memory_slot *slot;
@@ -105,6 +106,15 @@ static int walk_read_pte(void *opaque, u64 gpa, u64 *pte, unsigned int size)
 	*pte = v32;
 	return 0;
 }
+
+/*
+ * The walker is built here, with walk_read_pte() called directly: one
+ * indirect call and a function's entry and exit less per level (the
+ * walker is the same pure-logic file the unit tests build with callbacks).
+ */
+#define X86_WALK_READ_PTE(env, gpa, pte, size) \
+	walk_read_pte((env)->opaque, (gpa), (pte), (size))
+#include "mmu/walk.c"
 
 /* 0 if swapped, 1 if the value had changed, -EFAULT on a fault. */
 static int cmpxchg_user_u64(u64 __user *p, u64 old, u64 new)

@@ -14,6 +14,16 @@
 #endif
 #include "walk.h"
 
+/*
+ * How an entry is read: through env->read_pte, unless the file that
+ * includes this one defines a direct read (the kernel's mmio.c does, so
+ * that the read, once per level of every walk, is inlined).
+ */
+#ifndef X86_WALK_READ_PTE
+#define X86_WALK_READ_PTE(env, gpa, pte, size) \
+	((env)->read_pte((env)->opaque, (gpa), (pte), (size)))
+#endif
+
 #define PTE_P		BIT_ULL(0)
 #define PTE_RW		BIT_ULL(1)
 #define PTE_US		BIT_ULL(2)
@@ -72,7 +82,7 @@ static __always_inline int read_entry(struct walk *w, u64 gpa,
 				      unsigned int size, u64 *pte)
 {
 	*pte = 0;
-	if (w->env->read_pte(w->env->opaque, gpa, pte, size))
+	if (X86_WALK_READ_PTE(w->env, gpa, pte, size))
 		return -1;
 	if (size == 4)
 		*pte &= 0xffffffffULL;
