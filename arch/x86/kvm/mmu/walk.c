@@ -180,6 +180,7 @@ static int walk_64(struct walk *w, struct x86_exception *fault,
 	bool pae = !(env->efer & EFER_LMA);
 	u64 nx_rsvd = (env->efer & EFER_NX) ? 0 : PTE_NX;
 	u64 high = pa_rsvd(env, pae ? 62 : 51) | nx_rsvd;
+	u64 mask = pa_mask(env);	/* (once, not per level) */
 	u64 table, pte, rsvd;
 	int level;
 
@@ -200,10 +201,10 @@ static int walk_64(struct walk *w, struct x86_exception *fault,
 		rsvd = pa_rsvd(env, 63) | GENMASK_ULL(8, 6) | GENMASK_ULL(2, 1);
 		if (pte & rsvd)
 			goto reserved;
-		table = pte & pa_mask(env);
+		table = pte & mask;
 		level = 2;
 	} else {
-		table = env->cr3 & pa_mask(env);
+		table = env->cr3 & mask;
 		level = (env->cr4 & X86_CR4_LA57) ? 5 : 4;
 	}
 
@@ -242,12 +243,12 @@ static int walk_64(struct walk *w, struct x86_exception *fault,
 		accumulate(w, pte);
 		if (leaf) {
 			w->page_size = 1ULL << shift;
-			w->gpa = (pte & pa_mask(env) & ~(w->page_size - 1)) |
+			w->gpa = (pte & mask & ~(w->page_size - 1)) |
 				 (w->la & (w->page_size - 1));
 			w->pk = (pte >> 59) & 15;
 			return WALK_LEAF;
 		}
-		table = pte & pa_mask(env);
+		table = pte & mask;
 	}
 
 not_present:
