@@ -104,12 +104,10 @@ bed_total() {
 	fi
 }
 
-# Every test program but test_qemu_irqchip_off: with QEMU's userspace
-# irqchip, boots in the two-CPU bed were slow and erratic on either KVM
-# (Documentation/virt/testing.rst, "QEMU on nkvm"; better on nkvm since
-# "The doubled interrupt" was fixed); run it by hand: run-bed.sh --tests
-# test_qemu_irqchip_off.
-tests=$(cd tools/testing/build && ls test_* | grep -vx test_qemu_irqchip_off | tr '\n' ' ')
+# Every test program.  The QEMU boots but test_qemu_boot skip under
+# Debian's KVM in this two-CPU bed, where it hangs nested guests at random
+# (Documentation/virt/testing.rst, "QEMU on nkvm").
+tests=$(cd tools/testing/build && ls test_* | tr '\n' ' ')
 
 echo "# check: SVM test bed (Debian's KVM, then nkvm, in one boot)"
 tools/testing/bed/run-bed.sh --mode both --smp 2 --tests "$tests" "${ksft[@]}" \

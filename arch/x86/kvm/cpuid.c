@@ -303,8 +303,9 @@ static const u32 cpuid_7_1_eax_mask = FEAT(AVX_VNNI) | FEAT(AVX512_BF16);
 static const u32 cpuid_d_1_eax_mask = FEAT(XSAVEOPT) | FEAT(XSAVEC) |
 				      FEAT(XGETBV1);
 static const u32 cpuid_8000_0001_ecx_mask =
-	FEAT(LAHF_LM) | FEAT(ABM) | FEAT(SSE4A) | FEAT(MISALIGNSSE) |
-	FEAT(3DNOWPREFETCH) | FEAT(XOP) | FEAT(FMA4) | FEAT(TBM);
+	FEAT(LAHF_LM) | FEAT(CR8_LEGACY) | FEAT(ABM) | FEAT(SSE4A) |
+	FEAT(MISALIGNSSE) | FEAT(3DNOWPREFETCH) | FEAT(XOP) | FEAT(FMA4) |
+	FEAT(TBM);
 static const u32 cpuid_8000_0001_edx_mask =
 	/* AMD repeats leaf 1's bits 0-17, 23, 24 here */
 	0x0183f3ff | FEAT(SYSCALL) | FEAT(NX) | FEAT(MMXEXT) |
@@ -425,6 +426,9 @@ static void build_supported_cpuid(void)
 			  caps(CPUID_7_ECX);
 		e->edx &= cpuid_7_edx_mask & caps(CPUID_7_EDX);
 		e->edx |= nkvm_spec_cpuid_7_edx();
+		/* Emulated whatever the host has (msr.c, spec.c), as Linux. */
+		e->ebx |= FEAT(TSC_ADJUST);
+		e->edx |= FEAT(ARCH_CAPABILITIES);
 		if (sub >= 1) {
 			e = add_entry(7, 1, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
 			e->eax &= cpuid_7_1_eax_mask & caps(CPUID_7_1_EAX);

@@ -41,6 +41,7 @@ static const u32 msrs_to_save[] = {
 	MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
 	MSR_IA32_UCODE_REV, MSR_TSC_AUX, MSR_IA32_POWER_CTL,
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
+	MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES,
 	MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK,
 	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_STEAL_TIME,
 	/* Last: only with nested SVM (see below). */
@@ -438,9 +439,9 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
-		if (!kvm_lapic_in_kernel(vcpu))
-			return 1;
-		*data = kvm_lapic_get_tscdeadline(vcpu);
+		/* Without the in-kernel APIC it reads 0, as on Linux. */
+		*data = kvm_lapic_in_kernel(vcpu) ?
+			kvm_lapic_get_tscdeadline(vcpu) : 0;
 		return 0;
 	case MSR_EFER:
 		*data = vcpu->arch.efer;
@@ -498,7 +499,8 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		*data = vcpu->arch.mtrr_var[i];
 		return 0;
 	case MSR_IA32_ARCH_CAPABILITIES:
-		if (!host)
+		/* Read-only for a guest whose CPUID names it. */
+		if (!host && !kvm_guest_cpuid_has(vcpu, 7, 0, CPUID_EDX, BIT(29)))
 			return 1;
 		*data = vcpu->arch.arch_capabilities;
 		return 0;
@@ -544,9 +546,9 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 
 	switch (index) {
 	case MSR_IA32_TSC_DEADLINE:
-		if (!kvm_lapic_in_kernel(vcpu))
-			return 1;
-		kvm_lapic_set_tscdeadline(vcpu, data);
+		/* Without the in-kernel APIC writes are dropped, as on Linux. */
+		if (kvm_lapic_in_kernel(vcpu))
+			kvm_lapic_set_tscdeadline(vcpu, data);
 		return 0;
 	case MSR_EFER:
 		return kvm_set_efer(vcpu, data, host);
@@ -717,6 +719,7 @@ void kvm_msr_reset(struct kvm_vcpu *vcpu)
 	arch->misc_enable = kvm_misc_enable_model(arch->misc_enable,
 						  arch->has_pmu);
 	arch->ucode_rev = 0x100000000ULL;
+	arch->arch_capabilities = nkvm_arch_capabilities();
 	arch->mtrr_def_type = 0;
 	memset(arch->mtrr_fixed, 0, sizeof(arch->mtrr_fixed));
 	memset(arch->mtrr_var, 0, sizeof(arch->mtrr_var));
@@ -861,11 +864,13 @@ static int kvm_get_feature_msr(u32 index, u64 *data)
 {
 	switch (index) {
 	case MSR_IA32_UCODE_REV:
-		*data = 0x100000000ULL;
+		/* The host CPU's, as Linux reads it (AMD: bits 31:0). */
+		if (rdmsrl_safe(MSR_IA32_UCODE_REV, data))
+			*data = 0x100000000ULL;
 		return 0;
 	case MSR_IA32_ARCH_CAPABILITIES:
-		/* Tell the guest nothing about the host's mitigations yet. */
-		*data = 0;
+		/* What the host's CPU is free of (spec.c). */
+		*data = nkvm_arch_capabilities();
 		return 0;
 	case MSR_IA32_PERF_CAPABILITIES:
 		/* Full-width writes with the Intel vPMU; no LBR, no PEBS. */

@@ -193,6 +193,63 @@ u32 nkvm_spec_cpuid_8000_0008_ebx(void)
 	return ebx;
 }
 
+/*
+ * IA32_ARCH_CAPABILITIES as nkvm offers it: the feature MSR on /dev/kvm
+ * and each new vCPU's value (userspace may set another).  The host CPU's
+ * own bits that say it is free of a bug, or that tell the guest how
+ * exposed it is (RSBA, RRSBA) or that VERW clears the buffers (FB_CLEAR,
+ * RFDS_CLEAR), pass through; "free of" is also said for the bugs Linux
+ * says it for when the host kernel found its CPU free of them (no
+ * X86_BUG_*).  Left out: the bits that ask the hypervisor to act or that
+ * promise a control nkvm does not give the guest (SKIP_VMENTRY_L1DFLUSH,
+ * IBRS_ALL, TSX_CTRL_MSR, FB_CLEAR_CTRL, GDS_CTRL), GDS_NO on a CPU with
+ * GDS whatever its microcode, and PSCHANGE_MC_NO where the CPU has the
+ * iTLB multihit bug (Linux's NX huge pages work around it; nkvm does not).
+ */
+#define ARCH_CAP_PASSED (ARCH_CAP_RDCL_NO | ARCH_CAP_RSBA | ARCH_CAP_SSB_NO | \
+			 ARCH_CAP_MDS_NO | ARCH_CAP_PSCHANGE_MC_NO | \
+			 ARCH_CAP_TAA_NO | ARCH_CAP_SBDR_SSDP_NO | \
+			 ARCH_CAP_FBSDP_NO | ARCH_CAP_PSDP_NO | \
+			 ARCH_CAP_FB_CLEAR | ARCH_CAP_RRSBA | ARCH_CAP_BHI_NO | \
+			 ARCH_CAP_PBRSB_NO | ARCH_CAP_GDS_NO | \
+			 ARCH_CAP_RFDS_NO | ARCH_CAP_RFDS_CLEAR | \
+			 ARCH_CAP_ITS_NO)
+
+u64 nkvm_arch_capabilities(void)
+{
+	u64 data = 0;
+
+	if (boot_cpu_has(X86_FEATURE_ARCH_CAPABILITIES) &&
+	    rdmsrl_safe(MSR_IA32_ARCH_CAPABILITIES, &data))
+		data = 0;
+	data &= ARCH_CAP_PASSED;
+	if (!boot_cpu_has_bug(X86_BUG_CPU_MELTDOWN))
+		data |= ARCH_CAP_RDCL_NO;
+	if (!boot_cpu_has_bug(X86_BUG_SPEC_STORE_BYPASS))
+		data |= ARCH_CAP_SSB_NO;
+	if (!boot_cpu_has_bug(X86_BUG_MDS))
+		data |= ARCH_CAP_MDS_NO;
+	if (!boot_cpu_has_bug(X86_BUG_RFDS))
+		data |= ARCH_CAP_RFDS_NO;
+	if (!boot_cpu_has_bug(X86_BUG_ITS))
+		data |= ARCH_CAP_ITS_NO;
+	if (!boot_cpu_has_bug(X86_BUG_GDS))
+		data |= ARCH_CAP_GDS_NO;
+	if (!boot_cpu_has_bug(X86_BUG_ITLB_MULTIHIT))
+		data |= ARCH_CAP_PSCHANGE_MC_NO;
+	else
+		data &= ~ARCH_CAP_PSCHANGE_MC_NO;
+	/*
+	 * TAA needs TSX, which nkvm never offers; where the host has none,
+	 * TAA_NO is left out, as on Linux (the guest knows from CPUID).
+	 */
+	if (!boot_cpu_has(X86_FEATURE_RTM))
+		data &= ~ARCH_CAP_TAA_NO;
+	else if (!boot_cpu_has_bug(X86_BUG_TAA))
+		data |= ARCH_CAP_TAA_NO;
+	return data;
+}
+
 static bool guest_c7(struct kvm_vcpu *vcpu, u32 bits)
 {
 	return kvm_guest_cpuid_has(vcpu, 7, 0, CPUID_EDX, bits);

@@ -320,6 +320,7 @@ void nkvm_vcpu_forget_ibpb(struct kvm_vcpu *vcpu);
 bool nkvm_l1tf_flush_wanted(struct kvm_vcpu *vcpu);
 u32 nkvm_spec_cpuid_7_edx(void);
 u32 nkvm_spec_cpuid_8000_0008_ebx(void);
+u64 nkvm_arch_capabilities(void);
 bool nkvm_guest_has_pred_cmd(struct kvm_vcpu *vcpu);
 int nkvm_get_spec_ctrl(struct kvm_vcpu *vcpu, u64 *data, bool host);
 int nkvm_set_spec_ctrl(struct kvm_vcpu *vcpu, u64 data, bool host);

@@ -156,6 +156,27 @@ TEST(supported_cpuid_is_sane)
 	}
 }
 
+/*
+ * What KVM emulates is offered whatever the host has (QEMU's -cpu host
+ * takes it from here): x2APIC (in-kernel APIC), TSC_ADJUST and
+ * ARCH_CAPABILITIES (kept by the kernel).
+ */
+TEST(supported_cpuid_offers_emulated_features)
+{
+	int kvm = kvm_open();
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(kvm);
+	struct kvm_cpuid_entry2 *e1 = cpuid_find(c, 1, 0);
+	struct kvm_cpuid_entry2 *e7 = cpuid_find(c, 7, 0);
+
+	ASSERT_TRUE(e1 != NULL);
+	EXPECT_TRUE(e1->ecx & (1U << 21));	/* x2APIC */
+	if (!e7)
+		SKIP("no leaf 7 on this host");
+	EXPECT_TRUE(e7->ebx & (1U << 1));	/* TSC_ADJUST */
+	EXPECT_TRUE(e7->edx & (1U << 29));	/* ARCH_CAPABILITIES */
+	free(c);
+}
+
 TEST(supported_cpuid_xsave_leaf_consistent)
 {
 	int kvm = kvm_open();

@@ -20,6 +20,13 @@
  *    unless the guest's CPUID says GenuineIntel.
  *  - KVM_CHECK_EXTENSION(KVM_CAP_X86_USER_SPACE_MSR) is 1 on Linux 6.1,
  *    not a mask of exit reasons: only "non-zero" is relied on.
+ *  - IA32_ARCH_CAPABILITIES is offered whatever the host has (leaf 7 EDX
+ *    bit 29, and in KVM_GET_MSR_INDEX_LIST); a new vCPU starts with the
+ *    feature MSR's value; userspace may set any value; a guest reads it
+ *    only when its CPUID names it, and never writes it.
+ *  - IA32_TSC_DEADLINE is in KVM_GET_MSR_INDEX_LIST; without the
+ *    in-kernel APIC it reads 0 and drops writes, for userspace and for
+ *    the guest alike (no #GP).
  *  - IA32_POWER_CTL is kept by the kernel (any value, no effect), so it
  *    never exits as "unknown" (userspace_msr_exit_test relies on it); it
  *    is in KVM_GET_MSR_INDEX_LIST.
@@ -44,6 +51,8 @@
 #define MSR_IA32_APICBASE	0x1b
 #define MSR_IA32_TSC_ADJUST	0x3b
 #define MSR_IA32_UCODE_REV	0x8b
+#define MSR_ARCH_CAPABILITIES	0x10a
+#define MSR_TSC_DEADLINE	0x6e0
 #define MSR_PLATFORM_INFO	0xce
 #define MSR_MTRRcap		0xfe
 #define MSR_POWER_CTL		0x1fc
@@ -873,6 +882,91 @@ TEST(power_ctl_kept)
 	svc_call(vcpu, SVC_RDMSR, 0, MSR_POWER_CTL, 0, &r);
 	ASSERT_FALSE(r.faulted);
 	ASSERT_EQ(r.eax, 0x1234);
+}
+
+static uint64_t feature_msr(int kvm_fd, uint32_t index)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.e[0].index = index;
+	ASSERT_EQ(ioctl(kvm_fd, KVM_GET_MSRS, &m), 1);
+	return m.e[0].data;
+}
+
+/* A service guest whose CPUID is the supported one, leaf 7 EDX as given. */
+static struct vcpu *svc_vcpu_c7_edx(bool arch_cap)
+{
+	struct vm *vm = vm_create(VM_MEM_SIZE);
+	struct vcpu *vcpu = vcpu_create(vm, 0);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 7, 0);
+
+	ASSERT_TRUE(e != NULL);
+	if (!arch_cap)
+		e->edx &= ~(1U << 29);
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+	svc_init(vcpu);
+	return vcpu;
+}
+
+TEST(arch_capabilities)
+{
+	struct vcpu *vcpu = svc_vcpu_c7_edx(true);
+	int kvm = vcpu->vm->kvm_fd;
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(kvm);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 7, 0);
+	struct kvm_msr_list *l = msr_list(kvm, KVM_GET_MSR_INDEX_LIST);
+	uint64_t feat, v;
+
+	/* Emulated: offered whatever the host has. */
+	ASSERT_TRUE(e != NULL);
+	ASSERT_TRUE(e->edx & (1U << 29));
+	free(c);
+	ASSERT_TRUE(list_has(l, MSR_ARCH_CAPABILITIES));
+	free(l);
+	l = msr_list(kvm, KVM_GET_MSR_FEATURE_INDEX_LIST);
+	ASSERT_TRUE(list_has(l, MSR_ARCH_CAPABILITIES));
+	free(l);
+	feat = feature_msr(kvm, MSR_ARCH_CAPABILITIES);
+
+	/* A new vCPU starts with the feature MSR's value; the guest reads it. */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_ARCH_CAPABILITIES), feat);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_ARCH_CAPABILITIES, &v), 0);
+	ASSERT_EQ(v, feat);
+	/* Userspace sets what it likes; the guest never writes it. */
+	vcpu_set_msr(vcpu, MSR_ARCH_CAPABILITIES, feat ^ 0x21);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_ARCH_CAPABILITIES, &v), 0);
+	ASSERT_EQ(v, feat ^ 0x21);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_ARCH_CAPABILITIES, feat), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_ARCH_CAPABILITIES), feat ^ 0x21);
+
+	/* Not in the guest's CPUID: #GP, while userspace still reads it. */
+	vcpu = svc_vcpu_c7_edx(false);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_ARCH_CAPABILITIES, &v), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_ARCH_CAPABILITIES), feat);
+}
+
+TEST(tsc_deadline_without_in_kernel_apic)
+{
+	struct vcpu *vcpu = svc_vcpu();
+	struct kvm_msr_list *l = msr_list(vcpu->vm->kvm_fd,
+					  KVM_GET_MSR_INDEX_LIST);
+	uint64_t v;
+
+	ASSERT_TRUE(list_has(l, MSR_TSC_DEADLINE));
+	free(l);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_TSC_DEADLINE), 0);
+	vcpu_set_msr(vcpu, MSR_TSC_DEADLINE, 0x123456789ULL);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_TSC_DEADLINE), 0);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_TSC_DEADLINE, 0x123456789ULL), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_TSC_DEADLINE, &v), 0);
+	ASSERT_EQ(v, 0);
 }
 
 /* A filter that denies writes of POWER_CTL: FILTER wins over "known". */
