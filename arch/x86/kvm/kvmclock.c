@@ -159,6 +159,7 @@ void kvm_kvmclock_update(struct kvm_vcpu *vcpu)
 	u64 gpa = vcpu->arch.pv_time & ~1ULL;
 	u64 host_tsc, ns;
 	u32 version;
+	u8 flags;
 
 	/* Hyper-V's TSC page follows kvmclock. */
 	kvm_hv_update_tsc_page(vcpu);
@@ -181,6 +182,18 @@ void kvm_kvmclock_update(struct kvm_vcpu *vcpu)
 	kvm_clock_scale((u64)vcpu->arch.tsc_khz * 1000, &t.tsc_to_system_mul,
 			&t.tsc_shift);
 	t.flags = ka->use_master_clock ? PVCLOCK_TSC_STABLE_BIT : 0;
+	/*
+	 * PVCLOCK_GUEST_STOPPED stays until the guest clears it; it is set
+	 * once after KVM_KVMCLOCK_CTRL.
+	 */
+	if (!nkvm_read_guest(vcpu->kvm,
+			     gpa + offsetof(struct pvclock_vcpu_time_info, flags),
+			     &flags, sizeof(flags)))
+		t.flags |= flags & PVCLOCK_GUEST_STOPPED;
+	if (vcpu->arch.pv_time_stopped) {
+		t.flags |= PVCLOCK_GUEST_STOPPED;
+		vcpu->arch.pv_time_stopped = false;
+	}
 
 	/* An odd version tells the guest an update is under way. */
 	version = ++vcpu->arch.pv_time_version | 1;
@@ -193,6 +206,21 @@ void kvm_kvmclock_update(struct kvm_vcpu *vcpu)
 	smp_wmb();
 	t.version = ++vcpu->arch.pv_time_version;
 	nkvm_write_guest(vcpu->kvm, gpa, &t.version, sizeof(t.version));
+}
+
+/*
+ * KVM_KVMCLOCK_CTRL: the VMM had the vCPU stopped; its next clock update
+ * tells the guest (PVCLOCK_GUEST_STOPPED), so that the guest's watchdogs
+ * do not take the pause for a lockup.  -EINVAL while the guest has no
+ * kvmclock, as on Linux.
+ */
+int kvm_kvmclock_ctrl(struct kvm_vcpu *vcpu)
+{
+	if (!(vcpu->arch.pv_time & 1))
+		return -EINVAL;
+	vcpu->arch.pv_time_stopped = true;
+	kvm_make_request(vcpu, KVM_REQ_CLOCK_UPDATE);
+	return 0;
 }
 
 /* The wall-clock time at which kvmclock was 0, for MSR_KVM_WALL_CLOCK. */

@@ -204,6 +204,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 {
 	switch (ext) {
 	case KVM_CAP_HLT:
+	case KVM_CAP_USER_NMI:
+	case KVM_CAP_KVMCLOCK_CTRL:
 	case KVM_CAP_EXT_CPUID:
 	case KVM_CAP_SET_TSS_ADDR:
 	case KVM_CAP_SET_IDENTITY_MAP_ADDR:
@@ -2436,6 +2438,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	}
 	case KVM_SET_GUEST_DEBUG:
 		return IOCTL_IN(struct kvm_guest_debug, kvm_set_guest_debug);
+	case KVM_KVMCLOCK_CTRL:
+		return kvm_kvmclock_ctrl(vcpu);
 	case KVM_NMI:
 		if (vcpu->arch.nmi_pending < 2)
 			vcpu->arch.nmi_pending++;

@@ -335,6 +335,7 @@ void kvm_kvmclock_module_exit(void);
 void kvm_kvmclock_vm_init(struct kvm *kvm);
 u64 kvm_get_kvmclock_ns(struct kvm *kvm);
 void kvm_kvmclock_update(struct kvm_vcpu *vcpu);
+int kvm_kvmclock_ctrl(struct kvm_vcpu *vcpu);
 int kvm_write_wall_clock(struct kvm_vcpu *vcpu, u64 gpa);
 int kvm_vm_ioctl_get_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);
 int kvm_vm_ioctl_set_clock(struct kvm *kvm, struct kvm_clock_data __user *argp);

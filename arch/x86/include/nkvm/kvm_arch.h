@@ -291,6 +291,7 @@ struct kvm_vcpu_arch {
 	u64 tsc_aux;
 	u64 pv_time;			/* MSR_KVM_SYSTEM_TIME(_NEW) */
 	u32 pv_time_version;
+	bool pv_time_stopped;		/* KVM_KVMCLOCK_CTRL, not yet told */
 	u64 pv_wall_clock;		/* MSR_KVM_WALL_CLOCK(_NEW) */
 	u64 steal_time_msr;		/* MSR_KVM_STEAL_TIME */
 	u64 steal_last_run_delay;	/* the task's run delay, last update */
