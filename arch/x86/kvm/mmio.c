@@ -624,8 +624,12 @@ int kvm_translate(struct kvm_vcpu *vcpu, struct kvm_translation *tr)
 	if (vcpu->arch.rflags & X86_EFLAGS_AC)
 		access |= X86_WALK_AC;
 
+	/*
+	 * Without paging the linear address is the GPA, all 64 bits of it;
+	 * as on Linux, all ones is no translation (its INVALID_GPA).
+	 */
 	if (x86_walk(&env, tr->linear_address, access, &res, &fault) ==
-	    X86_WALK_OK) {
+	    X86_WALK_OK && res.gpa != ~0ULL) {
 		tr->physical_address = res.gpa;
 		tr->valid = 1;
 	} else {
