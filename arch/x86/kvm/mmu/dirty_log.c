@@ -3,9 +3,10 @@
  * nkvm: KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG.
  *
  * A slot with KVM_MEM_LOG_DIRTY_PAGES has a bitmap of its pages (twice
- * the size: the second half is scratch for the ioctls).  Its pages are
- * mapped read-only until they are written: the write fault sets the bit
- * and maps the page writable (mmu.c).  Reporting or clearing a bit
+ * the size: the second half is scratch for the ioctls).  A page faulted in
+ * is mapped writable and its bit set at once, as on Linux; a page mapped
+ * already is write-protected, and its write fault sets the bit and maps it
+ * writable again (mmu.c).  Reporting or clearing a bit
  * write-protects the page again, under mmu->lock, and every vCPU flushes
  * its TLB before the ioctl returns, so that no write after it goes
  * unlogged.

@@ -623,9 +623,12 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
 		return KVM_MMU_FIXED;	/* the run loop sees the signal */
 	if (r)
 		return r;
-	/* A read of a logged page maps it read-only: its first write logs. */
-	if (!write && kvm_slot_dirty_logging(slot))
-		writable = false;
+	/*
+	 * A page faulted in while its slot logs is mapped writable when the
+	 * host page is, and logged at once (below), read or write, as Linux
+	 * does: VMMs count the pages of a fresh logged slot that way.  Pages
+	 * that stay mapped are write-protected by logging and its reports.
+	 */
 	if (writable)
 		flags |= TDP_MAP_WRITABLE;
 	/* Read before the lock: a change zaps the root, checked under it. */
