@@ -28,7 +28,9 @@
  * exceeds it (but for caches of tiny objects, 512 a slab); in the short
  * run's 20 cycles, only a leak per VM or vCPU of the bigger objects (two
  * VMs and four vCPUs per cycle; 21 objects a slab for 192 bytes): the
- * short run is there for the crashes and the kernel log.
+ * short run is there for the crashes and the kernel log.  A count over its
+ * tolerance is a leak only if it grows again (by more than half of it) in
+ * as many cycles once more.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -49,6 +51,9 @@ struct leak_snap *leak_settled_snapshot(const struct leak_snap *ref,
 					long obj_tol, long kib_tol);
 int leak_compare(const struct leak_snap *before, const struct leak_snap *after,
 		 long obj_tol, long kib_tol, const char *prefix);
+int leak_confirm(const struct leak_snap *before, const struct leak_snap *after,
+		 const struct leak_snap *again, long obj_tol, long kib_tol,
+		 const char *prefix);
 void leak_free(struct leak_snap *s);
 
 #define WARMUP_CYCLES	2
@@ -275,36 +280,56 @@ static void read_slabs(struct slabs *s)
 		s->c[i].cpu_partial = cpu_partial(s->c[i].name);
 }
 
+/* A cache's active objects in @s (0 if it has none). */
+static long slab_active(const struct slabs *s, const char *name)
+{
+	int j;
+
+	for (j = 0; j < s->n; j++)
+		if (!strcmp(s->c[j].name, name))
+			return s->c[j].active;
+	return 0;
+}
+
 /*
  * Caches of "after" that grew beyond the tolerance (printed if say, with
- * the largest growth within it).
+ * the largest growth within it).  With @again (the counts after as many
+ * cycles once more), a cache counts only if it grew again by more than
+ * half its tolerance: a leak grows with the cycles, the background not.
  */
 static int slab_growth(const struct slabs *before, const struct slabs *after,
-		       long tol, bool say)
+		       const struct slabs *again, long tol, bool say)
 {
-	long ncpus = sysconf(_SC_NPROCESSORS_ONLN), was, grew, most = 0;
-	int i, j, problems = 0, which = -1;
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN), was, grew, more, limit;
+	long most = 0;
+	int i, problems = 0, which = -1;
 
 	for (i = 0; i < after->n; i++) {
 		/* Freed vmalloc areas are purged lazily: VmallocUsed counts. */
 		if (!strcmp(after->c[i].name, "vmap_area"))
 			continue;
-		was = 0;
-		for (j = 0; j < before->n; j++)
-			if (!strcmp(before->c[j].name, after->c[i].name))
-				was = before->c[j].active;
+		was = slab_active(before, after->c[i].name);
 		grew = after->c[i].active - was;
-		if (grew <= tol + ncpus * (after->c[i].per_slab + after->c[i].cpu_partial)) {
+		limit = tol + ncpus * (after->c[i].per_slab + after->c[i].cpu_partial);
+		if (grew <= limit) {
 			if (grew > most) {
 				most = grew;
 				which = i;
 			}
 			continue;
 		}
+		more = again ? slab_active(again, after->c[i].name) - after->c[i].active : 0;
+		if (again && more <= limit / 2) {
+			if (say)
+				th_log("no leak: slab cache %s grew by %ld, then by %ld in as many cycles again",
+				       after->c[i].name, grew, more);
+			continue;
+		}
 		if (say)
-			th_log("leak: slab cache %s: %ld -> %ld active objects (+%ld; %ld a slab, %ld per-CPU partial)",
+			th_log("leak: slab cache %s: %ld -> %ld active objects (+%ld; %ld a slab, %ld per-CPU partial)%s",
 			       after->c[i].name, was, after->c[i].active, grew,
-			       after->c[i].per_slab, after->c[i].cpu_partial);
+			       after->c[i].per_slab, after->c[i].cpu_partial,
+			       again ? ", and more in as many cycles again" : "");
 		problems++;
 	}
 	if (say && which >= 0)
@@ -326,33 +351,65 @@ static void slabs_min(struct slabs *m, const struct slabs *s)
 				m->c[i].active = s->c[j].active;
 }
 
+/* One cycle: both modules out and in again, then two VMs. */
+static void one_cycle(int i)
+{
+	int err;
+
+	err = unload(vendor_name);
+	if (err)
+		th_log("cycle %d: rmmod %s: %s", i, vendor_name, strerror(err));
+	ASSERT_EQ(err, 0);
+	err = unload("kvm");
+	if (err)
+		th_log("cycle %d: rmmod kvm: %s", i, strerror(err));
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(reload_modules(), 0);
+	one_vm();
+	one_vm();
+}
+
+/*
+ * The slab counts once deferred frees (RCU, workqueues) had a few seconds
+ * to land: the smallest seen of each, until they are within the tolerance
+ * of @ref.
+ */
+static void settle_slabs(const struct slabs *ref, struct slabs *out,
+			 struct slabs *now, long obj_tol)
+{
+	struct leak_snap *snap;
+	int tries;
+
+	read_slabs(out);
+	for (tries = 0; tries < 12; tries++) {
+		if (!slab_growth(ref, out, NULL, obj_tol, false))
+			break;
+		sleep(1);
+		snap = leak_snapshot();
+		read_slabs(now);
+		leak_free(snap);
+		slabs_min(out, now);
+	}
+}
+
 TEST(load_unload_cycles_leave_memory_as_it_was)
 {
 	long obj_tol = clamp(cycles / 2, 16, 256);
 	long kib_tol = clamp(cycles * 2L, 512, 2048);
-	struct leak_snap *before = NULL, *after, *snap;
+	struct leak_snap *before = NULL, *after, *again = NULL;
 	struct slabs *slabs_before = calloc(1, sizeof(struct slabs));
 	struct slabs *slabs_after = calloc(1, sizeof(struct slabs));
 	struct slabs *slabs_now = calloc(1, sizeof(struct slabs));
+	struct slabs *slabs_again = NULL;
 	double t0 = now();
-	int i, err, tries;
+	int i;
 
 	if (skip_why)
 		SKIP("%s", skip_why);
 	ASSERT_TRUE(slabs_before && slabs_after && slabs_now);
 	TH_LOG("%d cycles of %s and %s", cycles, kvm_ko, vendor_ko);
 	for (i = 0; i < cycles; i++) {
-		err = unload(vendor_name);
-		if (err)
-			TH_LOG("cycle %d: rmmod %s: %s", i, vendor_name, strerror(err));
-		ASSERT_EQ(err, 0);
-		err = unload("kvm");
-		if (err)
-			TH_LOG("cycle %d: rmmod kvm: %s", i, strerror(err));
-		ASSERT_EQ(err, 0);
-		ASSERT_EQ(reload_modules(), 0);
-		one_vm();
-		one_vm();
+		one_cycle(i);
 		if (i + 1 == WARMUP_CYCLES || (cycles <= WARMUP_CYCLES && !i)) {
 			before = leak_snapshot();
 			read_slabs(slabs_before);
@@ -364,29 +421,37 @@ TEST(load_unload_cycles_leave_memory_as_it_was)
 	TH_LOG("%d cycles in %.1f s (%.0f ms each)", cycles, now() - t0,
 	       (now() - t0) * 1000 / cycles);
 
-	/*
-	 * Deferred frees (RCU, workqueues): wait a few seconds for them, for
-	 * the page counts in leak.c, for the slab counts here.
-	 */
+	/* The page counts in leak.c, the slab counts here. */
 	after = leak_settled_snapshot(before, LONG_MAX / 2, kib_tol);
 	ASSERT_TRUE(after != NULL);
-	read_slabs(slabs_after);
-	for (tries = 0; tries < 12; tries++) {
-		if (!slab_growth(slabs_before, slabs_after, obj_tol, false))
-			break;
-		sleep(1);
-		snap = leak_snapshot();
-		read_slabs(slabs_now);
-		leak_free(snap);
-		slabs_min(slabs_after, slabs_now);
+	settle_slabs(slabs_before, slabs_after, slabs_now, obj_tol);
+
+	/*
+	 * Over a tolerance: as many cycles once more tell a leak (it grows
+	 * again) from the bed's background (seen once: inode_cache and
+	 * dentry up by 170 in a make check run, nothing in six runs after).
+	 */
+	if (slab_growth(slabs_before, slabs_after, NULL, obj_tol, false) ||
+	    leak_compare(before, after, LONG_MAX / 2, kib_tol, NULL)) {
+		TH_LOG("over a tolerance after %d cycles: %d more, to tell a leak from the background",
+		       cycles, cycles);
+		slabs_again = calloc(1, sizeof(struct slabs));
+		ASSERT_TRUE(slabs_again != NULL);
+		for (i = 0; i < cycles; i++)
+			one_cycle(cycles + i);
+		again = leak_settled_snapshot(after, LONG_MAX / 2, kib_tol / 2);
+		ASSERT_TRUE(again != NULL);
+		settle_slabs(slabs_after, slabs_again, slabs_now, obj_tol / 2);
 	}
 	TH_LOG("tolerance: %ld objects per cache and a slab per CPU, %ld KiB",
 	       obj_tol, kib_tol);
-	EXPECT_EQ(slab_growth(slabs_before, slabs_after, obj_tol, true), 0);
+	EXPECT_EQ(slab_growth(slabs_before, slabs_after, slabs_again, obj_tol, true), 0);
 	/* The page counts (the slab counts above): LONG_MAX / 2 objects. */
-	EXPECT_EQ(leak_compare(before, after, LONG_MAX / 2, kib_tol, "# leak: "), 0);
+	EXPECT_EQ(leak_confirm(before, after, again, LONG_MAX / 2, kib_tol, "# leak: "), 0);
+	leak_free(again);
 	leak_free(before);
 	leak_free(after);
+	free(slabs_again);
 }
 
 int main(int argc, char **argv)
