@@ -52,6 +52,7 @@ enum kvm_vcpu_mode {
 #define KVM_REQ_REPORT_TPR_ACCESS 7	/* KVM_EXIT_TPR_ACCESS */
 #define KVM_REQ_MSR_FILTER_CHANGED 8	/* recompute MSR pass-through */
 #define KVM_REQ_HV_EXIT		9	/* KVM_EXIT_HYPERV or a Hyper-V reset/crash */
+#define KVM_REQ_SMI		10	/* KVM_SMI: latch an SMI */
 
 struct kvm_vcpu {
 	struct kvm *kvm;
@@ -91,7 +92,8 @@ struct kvm {
 	u32 max_vcpu_ids;		/* KVM_CAP_MAX_VCPU_ID, 0: the default */
 
 	struct mutex slots_lock;	/* memslot updates */
-	struct kvm_memslots __rcu *memslots;
+	/* One set per address space (x86: 1 is SMM's). */
+	struct kvm_memslots __rcu *memslots[KVM_ADDRESS_SPACE_NUM];
 	struct srcu_struct srcu;	/* readers of memslots, I/O buses */
 
 	struct kvm_io_buses buses;	/* in-kernel PIO/MMIO devices */
@@ -108,16 +110,34 @@ struct kvm {
 	/* the backend's own state follows (ops->vm_size) */
 };
 
+static inline struct kvm_memslots *__kvm_memslots(struct kvm *kvm, int as_id)
+{
+	return srcu_dereference_check(kvm->memslots[as_id], &kvm->srcu,
+				      lockdep_is_held(&kvm->slots_lock));
+}
+
+/* Address space 0: what devices, userspace's view and vCPUs outside SMM see. */
 static inline struct kvm_memslots *kvm_memslots(struct kvm *kvm)
 {
-	return srcu_dereference_check(kvm->memslots, &kvm->srcu,
-				      lockdep_is_held(&kvm->slots_lock));
+	return __kvm_memslots(kvm, 0);
 }
 
 static inline struct kvm_memory_slot *kvm_gfn_to_memslot(struct kvm *kvm,
 							 gfn_t gfn)
 {
 	return kvm_memslots_find_gfn(kvm_memslots(kvm), gfn);
+}
+
+/* The address space the vCPU sees now (the architecture's choice). */
+static inline struct kvm_memslots *kvm_vcpu_memslots(struct kvm_vcpu *vcpu)
+{
+	return __kvm_memslots(vcpu->kvm, kvm_arch_vcpu_memslots_id(vcpu));
+}
+
+static inline struct kvm_memory_slot *
+kvm_vcpu_gfn_to_memslot(struct kvm_vcpu *vcpu, gfn_t gfn)
+{
+	return kvm_memslots_find_gfn(kvm_vcpu_memslots(vcpu), gfn);
 }
 
 /*
@@ -217,6 +237,11 @@ extern bool nkvm_rebooting;
 int nkvm_core_init(struct module *owner);
 void nkvm_core_exit(void);
 int nkvm_read_guest(struct kvm *kvm, gpa_t gpa, void *buf, unsigned long len);
+/* The same in the address space the vCPU sees now. */
+int nkvm_vcpu_read_guest(struct kvm_vcpu *vcpu, gpa_t gpa, void *buf,
+			 unsigned long len);
+int nkvm_vcpu_write_guest(struct kvm_vcpu *vcpu, gpa_t gpa, const void *buf,
+			  unsigned long len);
 int nkvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *buf,
 		     unsigned long len);
 void kvm_vcpu_load(struct kvm_vcpu *vcpu);

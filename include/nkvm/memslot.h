@@ -28,6 +28,11 @@
 /* Slots userspace may use, and the largest slot (Linux's x86 limits). */
 #define KVM_USER_MEM_SLOTS	32764
 #define KVM_MEM_MAX_NR_PAGES	((1UL << 31) - 1)
+/*
+ * Address spaces, each with its own set of slots (the id's high 16 bits
+ * in KVM_SET_USER_MEMORY_REGION): x86's second is what a vCPU in SMM sees.
+ */
+#define KVM_ADDRESS_SPACE_NUM	2
 
 struct kvm_memory_slot {
 	gfn_t base_gfn;
@@ -36,6 +41,7 @@ struct kvm_memory_slot {
 	unsigned long *dirty_bitmap;	/* with KVM_MEM_LOG_DIRTY_PAGES */
 	u32 flags;
 	u16 id;
+	u16 as_id;		/* the address space of the set it is in */
 };
 
 enum kvm_memslot_index {

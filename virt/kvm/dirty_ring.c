@@ -123,7 +123,8 @@ void kvm_mark_page_dirty(struct kvm *kvm, const struct kvm_memory_slot *slot,
 
 		/* Outside a vCPU there is no ring to push to (as on Linux). */
 		if (vcpu && vcpu->kvm == kvm && vcpu->dirty_ring.nr)
-			kvm_dirty_ring_push(vcpu, slot->id, gfn - slot->base_gfn);
+			kvm_dirty_ring_push(vcpu, (u32)slot->as_id << 16 | slot->id,
+					    gfn - slot->base_gfn);
 	} else if (slot->dirty_bitmap) {
 		set_bit_le(gfn - slot->base_gfn, slot->dirty_bitmap);
 	}
@@ -142,10 +143,11 @@ static bool kvm_dirty_batch_protect(struct kvm *kvm,
 {
 	struct kvm_memory_slot *slot;
 
-	/* Address space 1 (SMM) has no slots; stale or bogus entries go. */
-	if (!b->mask || b->slot >> 16)
+	/* Stale or bogus entries go. */
+	if (!b->mask || b->slot >> 16 >= KVM_ADDRESS_SPACE_NUM)
 		return false;
-	slot = kvm_memslots_find_id(kvm_memslots(kvm), (u16)b->slot);
+	slot = kvm_memslots_find_id(__kvm_memslots(kvm, b->slot >> 16),
+				    (u16)b->slot);
 	if (!slot || !kvm_slot_dirty_logging(slot) ||
 	    b->base >= slot->npages ||
 	    __fls(b->mask) >= slot->npages - b->base)

@@ -273,6 +273,7 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	struct kvm_memslots *slots;
 	struct kvm_vcpu *vcpu;
 	unsigned long i;
+	int as_id;
 
 	/* irqfds and timers deliver into the vCPUs: stop them first. */
 	kvm_eventfd_release(kvm);
@@ -288,14 +289,16 @@ static void kvm_destroy_vm(struct kvm *kvm)
 	kvm_eventfd_destroy(kvm);
 	kvm_coalesced_mmio_free(kvm);
 
-	slots = rcu_dereference_protected(kvm->memslots, true);
-	/* The walk reads the nodes, never a slot freed before. */
-	for (slot = kvm_memslots_next_id(slots, 0); slot; slot = next) {
-		next = kvm_memslots_next_id(slots, slot->id + 1);
-		kvfree(slot->dirty_bitmap);
-		kfree(slot);
+	for (as_id = 0; as_id < KVM_ADDRESS_SPACE_NUM; as_id++) {
+		slots = rcu_dereference_protected(kvm->memslots[as_id], true);
+		/* The walk reads the nodes, never a slot freed before. */
+		for (slot = kvm_memslots_next_id(slots, 0); slot; slot = next) {
+			next = kvm_memslots_next_id(slots, slot->id + 1);
+			kvfree(slot->dirty_bitmap);
+			kfree(slot);
+		}
+		kvm_memslots_free(slots);
 	}
-	kvm_memslots_free(slots);
 
 	cleanup_srcu_struct(&kvm->srcu);
 	mmdrop(kvm->mm);
@@ -317,7 +320,7 @@ static struct kvm *kvm_create_vm(unsigned long type)
 {
 	struct kvm_memslots *slots;
 	struct kvm *kvm;
-	int r;
+	int as_id, r;
 
 	kvm = kvzalloc(kvm_arch_vm_size(), GFP_KERNEL_ACCOUNT);
 	if (!kvm)
@@ -331,10 +334,12 @@ static struct kvm *kvm_create_vm(unsigned long type)
 	atomic_set(&kvm->nr_vcpus, 0);
 
 	r = -ENOMEM;
-	slots = kvm_memslots_alloc();
-	if (!slots)
-		goto out_free;
-	RCU_INIT_POINTER(kvm->memslots, slots);
+	for (as_id = 0; as_id < KVM_ADDRESS_SPACE_NUM; as_id++) {
+		slots = kvm_memslots_alloc();
+		if (!slots)
+			goto out_slots;
+		RCU_INIT_POINTER(kvm->memslots[as_id], slots);
+	}
 
 	r = init_srcu_struct(&kvm->srcu);
 	if (r)
@@ -363,8 +368,11 @@ out_eventfd:
 out_srcu:
 	cleanup_srcu_struct(&kvm->srcu);
 out_slots:
-	kvm_memslots_free(slots);
-out_free:
+	for (as_id = 0; as_id < KVM_ADDRESS_SPACE_NUM; as_id++) {
+		slots = rcu_dereference_protected(kvm->memslots[as_id], true);
+		if (slots)
+			kvm_memslots_free(slots);
+	}
 	kvfree(kvm);
 	return ERR_PTR(r);
 }
@@ -414,14 +422,16 @@ static int kvm_set_memory_region(struct kvm *kvm,
 	struct kvm_memslots *slots, *new_slots;
 	struct kvm_memory_slot *old, *new = NULL;
 	enum kvm_mr_change change;
-	int r;
+	int as_id, r;
 
 	if (!access_ok((void __user *)(unsigned long)mem->userspace_addr,
 		       mem->memory_size))
 		return -EINVAL;
 
+	/* kvm_memslot_check() refuses the address spaces beyond. */
+	as_id = min_t(u32, mem->slot >> 16, KVM_ADDRESS_SPACE_NUM - 1);
 	mutex_lock(&kvm->slots_lock);
-	slots = kvm_memslots(kvm);
+	slots = __kvm_memslots(kvm, as_id);
 
 	r = kvm_memslot_check(slots, mem, KVM_MEM_VALID_FLAGS,
 			      kvm_arch_max_gfn(), &change, &old);
@@ -434,6 +444,7 @@ static int kvm_set_memory_region(struct kvm *kvm,
 		if (!new)
 			goto out;
 		new->id = (u16)mem->slot;
+		new->as_id = as_id;
 		new->base_gfn = mem->guest_phys_addr >> PAGE_SHIFT;
 		new->npages = mem->memory_size >> PAGE_SHIFT;
 		new->userspace_addr = mem->userspace_addr;
@@ -456,7 +467,7 @@ static int kvm_set_memory_region(struct kvm *kvm,
 		goto out_free_new;
 	}
 
-	rcu_assign_pointer(kvm->memslots, new_slots);
+	rcu_assign_pointer(kvm->memslots[as_id], new_slots);
 	/* After this no vCPU can still be using the old set. */
 	synchronize_srcu_expedited(&kvm->srcu);
 
@@ -482,8 +493,8 @@ out:
  * kvm->srcu.  Returns 0, or -EFAULT when a page is outside every memslot,
  * its host mapping is gone, or a write meets a read-only slot.
  */
-static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
-			  unsigned long len, bool write)
+static int kvm_guest_copy(struct kvm *kvm, struct kvm_memslots *slots,
+			  gpa_t gpa, void *buf, unsigned long len, bool write)
 {
 	while (len) {
 		unsigned long off = offset_in_page(gpa);
@@ -491,7 +502,7 @@ static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
 		struct kvm_memory_slot *slot;
 		void __user *hva;
 
-		slot = kvm_gfn_to_memslot(kvm, gpa >> PAGE_SHIFT);
+		slot = kvm_memslots_find_gfn(slots, gpa >> PAGE_SHIFT);
 		if (!slot || (write && (slot->flags & KVM_MEM_READONLY)))
 			return -EFAULT;
 		hva = (void __user *)(kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + off);
@@ -509,14 +520,31 @@ static int kvm_guest_copy(struct kvm *kvm, gpa_t gpa, void *buf,
 
 int nkvm_read_guest(struct kvm *kvm, gpa_t gpa, void *buf, unsigned long len)
 {
-	return kvm_guest_copy(kvm, gpa, buf, len, false);
+	return kvm_guest_copy(kvm, kvm_memslots(kvm), gpa, buf, len, false);
 }
 EXPORT_SYMBOL_GPL(nkvm_read_guest);
+
+int nkvm_vcpu_read_guest(struct kvm_vcpu *vcpu, gpa_t gpa, void *buf,
+			 unsigned long len)
+{
+	return kvm_guest_copy(vcpu->kvm, kvm_vcpu_memslots(vcpu), gpa, buf,
+			      len, false);
+}
+EXPORT_SYMBOL_GPL(nkvm_vcpu_read_guest);
+
+int nkvm_vcpu_write_guest(struct kvm_vcpu *vcpu, gpa_t gpa, const void *buf,
+			  unsigned long len)
+{
+	return kvm_guest_copy(vcpu->kvm, kvm_vcpu_memslots(vcpu), gpa,
+			      (void *)buf, len, true);
+}
+EXPORT_SYMBOL_GPL(nkvm_vcpu_write_guest);
 
 int nkvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *buf,
 		     unsigned long len)
 {
-	return kvm_guest_copy(kvm, gpa, (void *)buf, len, true);
+	return kvm_guest_copy(kvm, kvm_memslots(kvm), gpa, (void *)buf, len,
+			      true);
 }
 EXPORT_SYMBOL_GPL(nkvm_write_guest);
 
@@ -540,6 +568,8 @@ static long kvm_check_extension(struct kvm *kvm, long ext)
 		return kvm_dirty_ring_cap();
 	case KVM_CAP_NR_MEMSLOTS:
 		return KVM_USER_MEM_SLOTS;
+	case KVM_CAP_MULTI_ADDRESS_SPACE:
+		return KVM_ADDRESS_SPACE_NUM;
 	case KVM_CAP_NR_VCPUS:
 		return min_t(unsigned int, num_online_cpus(), KVM_MAX_VCPUS);
 	case KVM_CAP_MAX_VCPUS:

@@ -152,7 +152,7 @@ int kvm_memslot_check(const struct kvm_memslots *slots,
 
 	if (mem->flags & ~valid_flags)
 		return -EINVAL;
-	if (as_id != 0 || id >= KVM_USER_MEM_SLOTS)
+	if (as_id >= KVM_ADDRESS_SPACE_NUM || id >= KVM_USER_MEM_SLOTS)
 		return -EINVAL;
 	if ((mem->memory_size | mem->guest_phys_addr | mem->userspace_addr) &
 	    (PAGE_SIZE - 1))

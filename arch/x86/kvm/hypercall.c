@@ -196,8 +196,8 @@ static const u8 vmmcall_insn[3] = { 0x0f, 0x01, 0xd9 };
  * the guest's page tables (the hypercall fix writes whatever the tables'
  * permissions).  0, or -EFAULT when a byte is not mapped to guest RAM.
  */
-static int kvm_linear_copy(struct kvm_vcpu *vcpu, u64 la, u8 *buf,
-			   unsigned int len, bool write)
+int kvm_linear_copy(struct kvm_vcpu *vcpu, u64 la, u8 *buf,
+		    unsigned int len, bool write)
 {
 	struct kvm_translation tr = {};
 	unsigned int i;
@@ -207,10 +207,10 @@ static int kvm_linear_copy(struct kvm_vcpu *vcpu, u64 la, u8 *buf,
 		tr.linear_address = la + i;
 		if (kvm_translate(vcpu, &tr) || !tr.valid)
 			return -EFAULT;
-		r = write ? nkvm_write_guest(vcpu->kvm, tr.physical_address,
-					     &buf[i], 1) :
-			    nkvm_read_guest(vcpu->kvm, tr.physical_address,
-					    &buf[i], 1);
+		r = write ? nkvm_vcpu_write_guest(vcpu, tr.physical_address,
+						  &buf[i], 1) :
+			    nkvm_vcpu_read_guest(vcpu, tr.physical_address,
+						 &buf[i], 1);
 		if (r)
 			return -EFAULT;
 	}

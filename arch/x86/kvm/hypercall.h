@@ -21,6 +21,12 @@ bool kvm_hypercall_64(struct kvm_vcpu *vcpu);
 /* VMMCALL/VMCALL, and the #UD that may be the other vendor's one. */
 int kvm_handle_hypercall(struct kvm_vcpu *vcpu, u64 next_rip);
 int kvm_handle_ud(struct kvm_vcpu *vcpu);
+/*
+ * Copy between the guest's linear address @la and @buf through its page
+ * tables, in the address space the vCPU sees.  0, or -EFAULT.
+ */
+int kvm_linear_copy(struct kvm_vcpu *vcpu, u64 la, u8 *buf,
+		    unsigned int len, bool write);
 
 /*
  * vCPU ioctls for the PV interface: KVM_ENABLE_CAP, and

@@ -208,7 +208,9 @@ int vlapic_accept_irq(struct kvm_lapic *apic, const struct kvm_lapic_irq *irq)
 		events_set(&apic->events, LAPIC_EV_SIPI);
 		kick(apic);
 		return 1;
-	case LAPIC_DM_SMI:	/* no SMM in nkvm: taken and dropped */
+	case LAPIC_DM_SMI:
+		events_set(&apic->events, LAPIC_EV_SMI);
+		kick(apic);
 		return 1;
 	default:		/* reserved; ExtINT comes from the 8259 */
 		return 0;
@@ -233,6 +235,11 @@ int vlapic_local_deliver(struct kvm_lapic *apic, u32 lvt)
 bool vlapic_take_nmi(struct kvm_lapic *apic)
 {
 	return events_test_and_clear(&apic->events, LAPIC_EV_NMI);
+}
+
+bool vlapic_take_smi(struct kvm_lapic *apic)
+{
+	return events_test_and_clear(&apic->events, LAPIC_EV_SMI);
 }
 
 unsigned int vlapic_accept_init_sipi(struct kvm_lapic *apic, u32 *mp_state,
@@ -1255,9 +1262,31 @@ void kvm_lapic_take_nmi(struct kvm_vcpu *vcpu)
 		vcpu->arch.nmi_pending++;
 }
 
-unsigned int kvm_lapic_accept_init_sipi(struct kvm_vcpu *vcpu, u8 *sipi_vector)
+bool kvm_lapic_take_smi(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic && vlapic_take_smi(vcpu->arch.apic);
+}
+
+bool kvm_lapic_init_posted(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic &&
+	       (READ_ONCE(vcpu->arch.apic->events) & BIT(LAPIC_EV_INIT));
+}
+
+void kvm_lapic_set_init_posted(struct kvm_vcpu *vcpu, bool posted)
 {
 	if (!vcpu->arch.apic)
+		return;
+	if (posted)
+		set_bit(LAPIC_EV_INIT, &vcpu->arch.apic->events);
+	else
+		clear_bit(LAPIC_EV_INIT, &vcpu->arch.apic->events);
+}
+
+unsigned int kvm_lapic_accept_init_sipi(struct kvm_vcpu *vcpu, u8 *sipi_vector)
+{
+	/* INIT is latched in SMM, and so is the SIPI after it. */
+	if (!vcpu->arch.apic || vcpu->arch.smm)
 		return 0;
 	return vlapic_accept_init_sipi(vcpu->arch.apic, &vcpu->arch.mp_state,
 				       sipi_vector, lapic_now());
@@ -1271,7 +1300,15 @@ void kvm_lapic_service_timer(struct kvm_vcpu *vcpu)
 
 bool kvm_lapic_has_events(struct kvm_vcpu *vcpu)
 {
-	return vcpu->arch.apic && vlapic_events_pending(vcpu->arch.apic);
+	unsigned long ev;
+
+	if (!vcpu->arch.apic)
+		return false;
+	ev = READ_ONCE(vcpu->arch.apic->events);
+	/* What SMM latches wakes nothing. */
+	if (vcpu->arch.smm)
+		ev &= ~(BIT(LAPIC_EV_INIT) | BIT(LAPIC_EV_SIPI));
+	return ev != 0;
 }
 
 int kvm_lapic_max_irr(struct kvm_vcpu *vcpu)

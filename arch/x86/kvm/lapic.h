@@ -185,6 +185,7 @@ struct kvm_lapic_ops {
 #define LAPIC_EV_INIT		0
 #define LAPIC_EV_SIPI		1
 #define LAPIC_EV_NMI		2
+#define LAPIC_EV_SMI		3
 
 /* What vlapic_accept_init_sipi() did. */
 #define LAPIC_DID_INIT		(1U << 0)
@@ -401,6 +402,8 @@ static inline bool vlapic_events_pending(const struct kvm_lapic *apic)
 
 /* Take a posted NMI (several collapse into one). */
 bool vlapic_take_nmi(struct kvm_lapic *apic);
+/* Take a posted SMI (several collapse into one). */
+bool vlapic_take_smi(struct kvm_lapic *apic);
 
 /*
  * Take a posted INIT, then SIPI, and move *@mp_state (KVM_MP_STATE_*):
@@ -506,6 +509,10 @@ int kvm_lapic_set_state(struct kvm_vcpu *vcpu, const struct kvm_lapic_state *s);
 
 /* Take a posted NMI into vcpu->arch.nmi_pending (before injecting). */
 void kvm_lapic_take_nmi(struct kvm_vcpu *vcpu);
+bool kvm_lapic_take_smi(struct kvm_vcpu *vcpu);
+/* An INIT posted and not taken (latched while in SMM); set or drop it. */
+bool kvm_lapic_init_posted(struct kvm_vcpu *vcpu);
+void kvm_lapic_set_init_posted(struct kvm_vcpu *vcpu, bool posted);
 
 /* INIT/SIPI: vlapic_accept_init_sipi() on vcpu->arch.mp_state. */
 unsigned int kvm_lapic_accept_init_sipi(struct kvm_vcpu *vcpu, u8 *sipi_vector);

@@ -71,9 +71,10 @@ static struct kvm_memory_slot *emul_slot(struct kvm_vcpu *vcpu, gfn_t gfn)
 	struct kvm_emul_state *es = emul(vcpu);
 	struct kvm_memory_slot *slot = es->slot;
 
-	if (slot && gfn - slot->base_gfn < slot->npages)
+	if (slot && gfn - slot->base_gfn < slot->npages &&
+	    slot->as_id == kvm_arch_vcpu_memslots_id(vcpu))
 		return slot;
-	slot = kvm_gfn_to_memslot(vcpu->kvm, gfn);
+	slot = kvm_vcpu_gfn_to_memslot(vcpu, gfn);
 	if (slot)
 		es->slot = slot;
 	return slot;
@@ -94,7 +95,7 @@ static __always_inline int walk_read_pte(void *opaque, u64 gpa, u64 *pte,
 
 	*pte = 0;
 	if ((size != 4 && size != 8) || (gpa & (size - 1)))
-		return nkvm_read_guest(vcpu->kvm, gpa, pte, size) ? -EFAULT : 0;
+		return nkvm_vcpu_read_guest(vcpu, gpa, pte, size) ? -EFAULT : 0;
 	slot = emul_slot(vcpu, gpa >> PAGE_SHIFT);
 	if (!slot)
 		return -EFAULT;
@@ -138,7 +139,7 @@ static int walk_cmpxchg_pte(void *opaque, u64 gpa, u64 old, u64 new,
 	struct kvm_memory_slot *slot;
 	unsigned long hva;
 
-	slot = kvm_gfn_to_memslot(vcpu->kvm, gpa >> PAGE_SHIFT);
+	slot = kvm_vcpu_gfn_to_memslot(vcpu, gpa >> PAGE_SHIFT);
 	if (!slot || (slot->flags & KVM_MEM_READONLY))
 		return -EFAULT;
 	hva = kvm_memslot_hva(slot, gpa >> PAGE_SHIFT) + offset_in_page(gpa);
@@ -233,7 +234,7 @@ static int emul_data_gpa(struct x86_emulate_ctxt *ctxt, u64 la, u32 access,
 
 static bool gpa_is_ram(struct kvm_vcpu *vcpu, u64 gpa, bool write)
 {
-	struct kvm_memory_slot *slot = kvm_gfn_to_memslot(vcpu->kvm,
+	struct kvm_memory_slot *slot = kvm_vcpu_gfn_to_memslot(vcpu,
 							  gpa >> PAGE_SHIFT);
 
 	/* A write to a read-only slot is MMIO, as on Linux. */
@@ -313,8 +314,8 @@ static int emul_mem(struct x86_emulate_ctxt *ctxt, u64 la, void *val,
 
 	/* (The fault's memslot lookup found nothing there: not again.) */
 	if (!no_slot && gpa_is_ram(vcpu, gpa, write)) {
-		r = write ? nkvm_write_guest(vcpu->kvm, gpa, val, len) :
-			    nkvm_read_guest(vcpu->kvm, gpa, val, len);
+		r = write ? nkvm_vcpu_write_guest(vcpu, gpa, val, len) :
+			    nkvm_vcpu_read_guest(vcpu, gpa, val, len);
 		return r ? X86EMUL_UNHANDLEABLE : X86EMUL_CONTINUE;
 	}
 	if (write) {

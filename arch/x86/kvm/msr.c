@@ -482,6 +482,12 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 	case MSR_IA32_POWER_CTL:
 		*data = vcpu->arch.power_ctl;
 		return 0;
+	case MSR_IA32_SMBASE:
+		/* Userspace's only: the guest sees it in the SMRAM map. */
+		if (!host || !kvm_x86_ops->smm)
+			return 1;
+		*data = vcpu->arch.smbase;
+		return 0;
 	case MSR_MTRRcap:
 		*data = MTRR_CAP_VALUE;
 		return 0;
@@ -632,6 +638,11 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 	case MSR_IA32_POWER_CTL:
 		/* Power management is the host's: kept, with no effect. */
 		vcpu->arch.power_ctl = data;
+		return 0;
+	case MSR_IA32_SMBASE:
+		if (!host || !kvm_x86_ops->smm)
+			return 1;
+		vcpu->arch.smbase = data;
 		return 0;
 	case MSR_MISC_FEATURES_ENABLES:
 		/* CPUID faulting is not offered. */
@@ -893,7 +904,10 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	const u32 *list = features ? feature_msrs : msrs_to_save;
 	u32 n = features ? ARRAY_SIZE(feature_msrs) : ARRAY_SIZE(msrs_to_save);
 	static const u32 spec_ctrl = MSR_IA32_SPEC_CTRL;
+	static const u32 smbase = MSR_IA32_SMBASE;
 	u32 nhv = features ? 0 : kvm_hv_nr_msrs_to_save;
+	/* SMBASE, where there is SMM (userspace's to save, as on Linux). */
+	u32 nsmm = !features && kvm_x86_ops->smm;
 	struct kvm_msr_list head;
 	const u32 *pmu_list;
 	u32 room, npmu = 0, nspec;
@@ -909,7 +923,7 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	if (copy_from_user(&head, ulist, sizeof(head)))
 		return -EFAULT;
 	room = head.nmsrs;
-	head.nmsrs = n + npmu + nspec + nhv;
+	head.nmsrs = n + npmu + nspec + nhv + nsmm;
 	if (copy_to_user(ulist, &head, sizeof(head)))
 		return -EFAULT;
 	if (room < head.nmsrs)
@@ -919,7 +933,9 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	    copy_to_user(ulist->indices + n + npmu, &spec_ctrl,
 			 nspec * sizeof(u32)) ||
 	    copy_to_user(ulist->indices + n + npmu + nspec,
-			 kvm_hv_msrs_to_save, nhv * sizeof(u32)))
+			 kvm_hv_msrs_to_save, nhv * sizeof(u32)) ||
+	    copy_to_user(ulist->indices + n + npmu + nspec + nhv, &smbase,
+			 nsmm * sizeof(u32)))
 		return -EFAULT;
 	return 0;
 }

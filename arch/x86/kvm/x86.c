@@ -35,6 +35,7 @@
 #include "irq.h"
 #include "lapic.h"
 #include "hyperv.h"
+#include "smm.h"
 
 const struct kvm_x86_ops *kvm_x86_ops;
 
@@ -227,6 +228,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_ENFORCE_PV_FEATURE_CPUID:
 	case KVM_CAP_VCPU_ATTRIBUTES:
 		return 1;
+	case KVM_CAP_X86_SMM:
+		return kvm_x86_ops->smm;
 	case KVM_CAP_MCE:
 		return NKVM_MAX_MCE_BANKS;
 	case KVM_CAP_NESTED_STATE:
@@ -546,6 +549,7 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	arch->nmi_injected = false;
 	arch->nmi_masked = false;
 	arch->triple_fault_pending = false;
+	kvm_smm_reset(vcpu, init);
 	arch->pio.pending = false;
 	arch->pv_unhalted = false;
 	memset(arch->db, 0, sizeof(arch->db));
@@ -888,6 +892,7 @@ static void kvm_vcpu_sipi(struct kvm_vcpu *vcpu, u8 vector)
 static bool kvm_vcpu_runnable(struct kvm_vcpu *vcpu)
 {
 	if (vcpu->arch.nmi_pending || vcpu->arch.triple_fault_pending ||
+	    vcpu->arch.smi_pending || test_bit(KVM_REQ_SMI, &vcpu->requests) ||
 	    kvm_lapic_has_events(vcpu) || READ_ONCE(vcpu->arch.pv_unhalted))
 		return true;
 	if (!kvm_cpu_has_interrupt(vcpu))
@@ -1441,6 +1446,7 @@ static int kvm_handle_npf(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 {
 	struct kvm_run *run = vcpu->run;
+	int r;
 
 	switch (exit->reason) {
 	case X86_EXIT_NONE:
@@ -1467,7 +1473,17 @@ static int kvm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case X86_EXIT_MONITOR_MWAIT:
 		return kvm_handle_monitor_mwait(vcpu, exit);
 	case X86_EXIT_UD:
+		if (kvm_smm_rsm_at_rip(vcpu))
+			goto rsm;
 		return kvm_handle_ud(vcpu);
+	case X86_EXIT_RSM:
+rsm:
+		r = kvm_emulate_rsm(vcpu);
+		if (r == -EFAULT)
+			return kvm_internal_error(vcpu,
+						  KVM_INTERNAL_ERROR_EMULATION,
+						  exit);
+		return r;
 	case X86_EXIT_RDPMC:
 		return kvm_pmu_rdpmc(vcpu, exit->next_rip);
 	case X86_EXIT_CR_WRITE:
@@ -1562,8 +1578,12 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	if (kvm_x86_ops->update_cr8_intercept)
 		kvm_x86_ops->update_cr8_intercept(vcpu,
 			!kvm_lapic_in_kernel(vcpu) || kvm_lapic_tpr_blocks_irq(vcpu));
+	kvm_smm_latch_smi(vcpu);
 	if (kvm_x86_ops->check_nested_events)
 		kvm_x86_ops->check_nested_events(vcpu);
+	/* Into SMM: another state, another address space; start over. */
+	if (kvm_x86_ops->smm && kvm_smm_check_smi(vcpu))
+		return 1;
 	kvm_inject_events(vcpu);
 	/* After the injection: the VAPIC word shows what is in service now. */
 	if (kvm_lapic_in_kernel(vcpu))
@@ -1702,6 +1722,8 @@ static void kvm_post_run(struct kvm_vcpu *vcpu)
 	run->apic_base = vcpu->arch.apic_base;
 	run->cr8 = vcpu->arch.cr8;
 	run->ready_for_interrupt_injection = kvm_ready_for_interrupt(vcpu);
+	if (vcpu->arch.smm)
+		run->flags |= KVM_RUN_X86_SMM;
 }
 
 int kvm_arch_vcpu_run(struct kvm_vcpu *vcpu)
@@ -1881,7 +1903,7 @@ static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs)
  * not agree.  Other inconsistencies are left to the hardware's entry
  * checks (KVM_EXIT_FAIL_ENTRY).
  */
-static bool kvm_sregs_valid(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
+bool kvm_sregs_valid(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
 {
 	if (s->cr4 & (kvm_cr4_reserved_bits | vcpu->arch.model.cr4_reserved))
 		return false;
@@ -2132,6 +2154,7 @@ static void kvm_get_vcpu_events(struct kvm_vcpu *vcpu,
 
 	ev->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
 		    KVM_VCPUEVENT_VALID_SMM;
+	kvm_smm_get_events(vcpu, ev);
 	/* Only once userspace asked for it (KVM_CAP_X86_TRIPLE_FAULT_EVENT). */
 	if (vcpu->kvm->arch.triple_fault_event) {
 		ev->flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
@@ -2156,10 +2179,15 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	if (ev->exception.injected &&
 	    (ev->exception.nr > 31 || ev->exception.nr == X86_TRAP_NMI))
 		return -EINVAL;
-	/* No SMM in nkvm: userspace may only say the vCPU is not in it. */
-	if ((ev->flags & KVM_VCPUEVENT_VALID_SMM) &&
+	/* Without SMM, userspace may only say the vCPU is not in it. */
+	if ((ev->flags & KVM_VCPUEVENT_VALID_SMM) && !kvm_x86_ops->smm &&
 	    (ev->smi.smm || ev->smi.pending || ev->smi.smm_inside_nmi ||
 	     ev->smi.latched_init))
+		return -EINVAL;
+	/* An AP waiting for SIPI takes no SMI (Linux's rule). */
+	if ((ev->flags & KVM_VCPUEVENT_VALID_SMM) &&
+	    (ev->smi.smm || ev->smi.pending) &&
+	    vcpu->arch.mp_state == KVM_MP_STATE_INIT_RECEIVED)
 		return -EINVAL;
 
 	/* Without KVM_CAP_EXCEPTION_PAYLOAD, "pending" means nothing. */
@@ -2181,7 +2209,7 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	arch->nmi_masked = ev->nmi.masked;
 	if (ev->flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
 		arch->triple_fault_pending = ev->triple_fault.pending;
-	return 0;
+	return kvm_smm_set_events(vcpu, ev);
 }
 
 /*
@@ -2250,6 +2278,12 @@ static int kvm_set_nested_state(struct kvm_vcpu *vcpu,
 static int kvm_set_mp_state(struct kvm_vcpu *vcpu,
 			    const struct kvm_mp_state *mp)
 {
+	/* INIT is held back in SMM, and an SMI comes first (Linux's rule). */
+	if ((vcpu->arch.smm || vcpu->arch.smi_pending ||
+	     test_bit(KVM_REQ_SMI, &vcpu->requests)) &&
+	    (mp->mp_state == KVM_MP_STATE_INIT_RECEIVED ||
+	     mp->mp_state == KVM_MP_STATE_SIPI_RECEIVED))
+		return -EINVAL;
 	if (kvm_lapic_in_kernel(vcpu))
 		return kvm_lapic_set_mp_state(vcpu, mp->mp_state);
 	/* Without an in-kernel APIC a vCPU is always runnable. */
@@ -2443,6 +2477,11 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	case KVM_NMI:
 		if (vcpu->arch.nmi_pending < 2)
 			vcpu->arch.nmi_pending++;
+		return 0;
+	case KVM_SMI:
+		/* Latched before the next entry (dropped without SMM). */
+		if (kvm_x86_ops->smm)
+			kvm_make_request(vcpu, KVM_REQ_SMI);
 		return 0;
 	case KVM_SET_CPUID:
 		return kvm_vcpu_ioctl_set_cpuid(vcpu, argp);

@@ -34,6 +34,7 @@ enum kvm_x86_exit_reason {
 	X86_EXIT_UNHANDLED,	/* an exit nkvm does not handle */
 	X86_EXIT_MONITOR_MWAIT,	/* MONITOR or MWAIT (next_rip) */
 	X86_EXIT_DECODE_FAILED,	/* the instruction at RIP is not the exit's */
+	X86_EXIT_RSM,		/* RSM (emulated: the CPU is never in SMM) */
 };
 
 /*
@@ -217,6 +218,20 @@ struct kvm_x86_ops {
 	 */
 	bool (*interrupt_wakes)(struct kvm_vcpu *vcpu);
 	bool (*nested_triple_fault)(struct kvm_vcpu *vcpu);
+	/*
+	 * System Management Mode (smm.c).  smm: KVM_CAP_X86_SMM is offered
+	 * (the backend makes RSM exit, X86_EXIT_RSM or as a #UD).  Optional
+	 * hooks: may an SMI be taken now (besides common code's rules); the
+	 * backend's part of entering SMM, after the map @smstate was filled
+	 * and before the vCPU's state changes, and of RSM, before the map's
+	 * state is loaded (non-zero: the vCPU shuts down); userspace moving
+	 * the vCPU in or out of SMM (KVM_SET_VCPU_EVENTS).
+	 */
+	bool smm;
+	bool (*smi_allowed)(struct kvm_vcpu *vcpu);
+	void (*enter_smm)(struct kvm_vcpu *vcpu, u8 *smstate);
+	int (*leave_smm)(struct kvm_vcpu *vcpu, const u8 *smstate);
+	void (*smm_leave_nested)(struct kvm_vcpu *vcpu);
 	int (*get_nested_state)(struct kvm_vcpu *vcpu,
 				struct kvm_nested_state __user *ustate);
 	int (*set_nested_state)(struct kvm_vcpu *vcpu,
@@ -371,6 +386,7 @@ struct kvm_cr_insn {
 
 int kvm_decode_cr_insn(struct kvm_vcpu *vcpu, struct kvm_cr_insn *ci);
 int kvm_set_cr0(struct kvm_vcpu *vcpu, u64 cr0);
+bool kvm_sregs_valid(struct kvm_vcpu *vcpu, const struct kvm_sregs *s);
 int kvm_insn_len_at_rip(struct kvm_vcpu *vcpu, const u8 *op, unsigned int n,
 			unsigned int *len);
 

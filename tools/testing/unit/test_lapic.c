@@ -459,6 +459,10 @@ TEST(accept_rules)
 
 	irq.delivery_mode = LAPIC_DM_SMI;
 	ASSERT_EQ(vlapic_accept_irq(a, &irq), 1);
+	/* An SMI is posted for the vCPU, once. */
+	ASSERT_TRUE(vlapic_events_pending(a));
+	ASSERT_TRUE(vlapic_take_smi(a));
+	ASSERT_FALSE(vlapic_take_smi(a));
 	irq.delivery_mode = LAPIC_DM_REMRD;
 	ASSERT_EQ(vlapic_accept_irq(a, &irq), 0);
 	irq.delivery_mode = LAPIC_DM_EXTINT;

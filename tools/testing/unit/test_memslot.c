@@ -96,7 +96,13 @@ TEST(slot_id_and_address_space_limits)
 
 	EXPECT_EQ(check(empty(), region(KVM_USER_MEM_SLOTS - 1, 0, MB, 0), &c), 0);
 	EXPECT_EQ(check(empty(), region(KVM_USER_MEM_SLOTS, 0, MB, 0), &c), -EINVAL);
-	EXPECT_EQ(check(empty(), region(1 << 16, 0, MB, 0), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(1 << 16, 0, MB, 0), &c), 0);
+	EXPECT_EQ(check(empty(), region((1 << 16) | (KVM_USER_MEM_SLOTS - 1),
+					0, MB, 0), &c), 0);
+	EXPECT_EQ(check(empty(), region((1 << 16) | KVM_USER_MEM_SLOTS,
+					0, MB, 0), &c), -EINVAL);
+	EXPECT_EQ(check(empty(), region(KVM_ADDRESS_SPACE_NUM << 16, 0, MB, 0),
+			&c), -EINVAL);
 }
 
 TEST(unknown_flags_are_einval)

@@ -135,7 +135,7 @@ static struct vm *vm_new(unsigned long max_pages)
 	vm->mmu.max_pages = max_pages;
 	topup(&vm->cache);
 	tdp_zap_init(&zap);
-	vm->root = tdp_get_root(&vm->mmu, &vm->cache, &zap);
+	vm->root = tdp_get_root(&vm->mmu, &vm->cache, 0, &zap);
 	ASSERT_TRUE(vm->root != NULL);
 	ASSERT_EQ(free_zap(&zap), 0);
 	return vm;
@@ -220,7 +220,7 @@ TEST(root_is_shared_through_the_hash)
 	u64 walks = vm->mmu.stats.hash_walks;
 
 	tdp_zap_init(&zap);
-	again = tdp_get_root(&vm->mmu, &vm->cache, &zap);
+	again = tdp_get_root(&vm->mmu, &vm->cache, 0, &zap);
 	ASSERT_TRUE(again == vm->root);
 	/* One bucket search per get, and no new page. */
 	ASSERT_EQ(vm->mmu.stats.hash_walks, walks + 1);
@@ -229,7 +229,52 @@ TEST(root_is_shared_through_the_hash)
 	ASSERT_EQ(vm->root->root_count, 3);
 	tdp_put_root(&vm->mmu, again, &zap);
 	ASSERT_EQ(free_zap(&zap), 0);
-	ASSERT_TRUE(tdp_current_root(&vm->mmu) == vm->root);
+	ASSERT_TRUE(tdp_current_root(&vm->mmu, 0) == vm->root);
+	vm_destroy(vm);
+}
+
+/* SMM's address space has a root of its own; range operations hit both. */
+TEST(address_spaces_have_their_own_roots)
+{
+	struct vm *vm = vm_new(ULONG_MAX);
+	struct kvm_mmu_page *smm;
+	struct tdp_zap zap;
+	int level;
+
+	tdp_zap_init(&zap);
+	topup(&vm->cache);
+	smm = tdp_get_root(&vm->mmu, &vm->cache, 1, &zap);
+	ASSERT_TRUE(smm != NULL && smm != vm->root);
+	ASSERT_EQ(smm->role.as_id, 1);
+	ASSERT_EQ(vm->root->role.as_id, 0);
+	ASSERT_TRUE(tdp_current_root(&vm->mmu, 1) == smm);
+	ASSERT_TRUE(tdp_current_root(&vm->mmu, 0) == vm->root);
+	ASSERT_EQ(vm->mmu.nr_roots, 2);
+
+	/* The same frame, other host pages: each root keeps its own. */
+	ASSERT_EQ(map(vm, 0x30, 0x1000, 1, TDP_MAP_WRITABLE), 0);
+	topup(&vm->cache);
+	ASSERT_EQ(tdp_map(&vm->mmu, smm, &vm->cache, 0x30, 0x2000, 1,
+			  TDP_MAP_WRITABLE, &zap), 0);
+	ASSERT_EQ(pfn_of(vm, 0x30), 0x1000);
+	ASSERT_EQ(tdp_spte_pfn(tdp_lookup(&vm->mmu, smm, 0x30, &level)),
+		  0x2000);
+	ASSERT_EQ(lookup(vm, 0x31, NULL), 0);
+
+	/* Write protection and zaps reach both. */
+	ASSERT_TRUE(tdp_wrprot_range(&vm->mmu, 0x30, 0x31));
+	ASSERT_FALSE(tdp_lookup(&vm->mmu, smm, 0x30, &level) & bits.writable);
+	ASSERT_FALSE(lookup(vm, 0x30, NULL) & bits.writable);
+	tdp_zap_range(&vm->mmu, 0x30, 0x31, &zap);
+	ASSERT_EQ(tdp_lookup(&vm->mmu, smm, 0x30, &level), 0);
+	ASSERT_EQ(lookup(vm, 0x30, NULL), 0);
+
+	/* Zapping all takes both roots; each goes with its last user. */
+	tdp_zap_all(&vm->mmu, &zap);
+	ASSERT_TRUE(smm->invalid && vm->root->invalid);
+	ASSERT_EQ(vm->mmu.nr_roots, 0);
+	tdp_put_root(&vm->mmu, smm, &zap);
+	free_zap(&zap);
 	vm_destroy(vm);
 }
 
@@ -522,7 +567,7 @@ TEST(zapped_root_is_freed_by_its_last_user)
 	struct tdp_zap zap;
 
 	tdp_zap_init(&zap);
-	user2 = tdp_get_root(&vm->mmu, &vm->cache, &zap);
+	user2 = tdp_get_root(&vm->mmu, &vm->cache, 0, &zap);
 	ASSERT_TRUE(user2 == old);
 	ASSERT_EQ(map(vm, 0x10, 0x100, 1, true), 0);
 
@@ -532,7 +577,7 @@ TEST(zapped_root_is_freed_by_its_last_user)
 	/* Its tables go now; the root leaves hash and list at once. */
 	ASSERT_EQ(free_zap(&zap), 3);
 	ASSERT_TRUE(old->invalid);
-	ASSERT_TRUE(tdp_current_root(&vm->mmu) == NULL);
+	ASSERT_TRUE(tdp_current_root(&vm->mmu, 0) == NULL);
 	ASSERT_TRUE(list_empty(&vm->mmu.active));
 	ASSERT_EQ(vm->mmu.nr_pages, 0);
 	ASSERT_EQ(vm->mmu.nr_invalid_roots, 1);
@@ -542,7 +587,7 @@ TEST(zapped_root_is_freed_by_its_last_user)
 	topup(&vm->cache);
 	tdp_zap_init(&zap);
 	tdp_put_root(&vm->mmu, old, &zap);
-	fresh = tdp_get_root(&vm->mmu, &vm->cache, &zap);
+	fresh = tdp_get_root(&vm->mmu, &vm->cache, 0, &zap);
 	ASSERT_TRUE(fresh != old);
 	ASSERT_EQ(free_zap(&zap), 0);
 	ASSERT_EQ(vm->mmu.nr_invalid_roots, 1);
@@ -577,7 +622,7 @@ TEST(root_may_exceed_the_budget)
 	tdp_set_max_pages(&vm->mmu, 0, &zap);
 	ASSERT_EQ(vm->mmu.max_pages, 0);
 	topup(&vm->cache);
-	vm->root = tdp_get_root(&vm->mmu, &vm->cache, &zap);
+	vm->root = tdp_get_root(&vm->mmu, &vm->cache, 0, &zap);
 	ASSERT_TRUE(vm->root != NULL);
 	ASSERT_EQ(free_zap(&zap), 0);
 	ASSERT_EQ(vm->mmu.nr_pages, 1);

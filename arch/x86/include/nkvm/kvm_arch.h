@@ -235,6 +235,11 @@ struct kvm_vcpu_arch {
 	bool nmi_injected;
 	bool nmi_masked;		/* between an NMI and its IRET */
 	bool triple_fault_pending;	/* KVM_EXIT_SHUTDOWN before the next entry */
+	/* System Management Mode (smm.c) */
+	bool smm;			/* in SMM: address space 1 */
+	bool smm_inside_nmi;		/* NMIs were masked when it entered */
+	bool smi_pending;		/* latched, taken when allowed */
+	u64 smbase;			/* MSR_IA32_SMBASE */
 	bool has_run;			/* entered the guest at least once */
 	/*
 	 * L1TF, vmentry_l1d_flush=cond: since the last entry, this vCPU ran
@@ -330,5 +335,8 @@ struct kvm_vcpu_arch {
 
 	struct kvm_mmu_vcpu mmu;
 };
+
+/* The memslots a vCPU sees: address space 1 in SMM. */
+#define kvm_arch_vcpu_memslots_id(vcpu)	((vcpu)->arch.smm ? 1 : 0)
 
 #endif /* _NKVM_X86_KVM_ARCH_H */

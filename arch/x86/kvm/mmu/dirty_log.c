@@ -23,9 +23,6 @@
 
 #include "mmu_internal.h"
 
-/* x86 has two address spaces (the second for SMM). */
-#define KVM_ADDRESS_SPACE_NUM	2
-
 /* Write-protect the pages of @slot whose bits are set in @mask. */
 static bool kvm_mmu_wrprot_mask(struct kvm_tdp_mmu *mmu,
 				const struct kvm_memory_slot *slot,
@@ -79,9 +76,7 @@ static struct kvm_memory_slot *kvm_dirty_log_slot(struct kvm *kvm,
 
 	if (as_id >= KVM_ADDRESS_SPACE_NUM || id >= KVM_USER_MEM_SLOTS)
 		return ERR_PTR(-EINVAL);
-	if (as_id)
-		return ERR_PTR(-ENOENT);	/* no SMM slots */
-	slot = kvm_memslots_find_id(kvm_memslots(kvm), id);
+	slot = kvm_memslots_find_id(__kvm_memslots(kvm, as_id), id);
 	if (!slot || !slot->dirty_bitmap)
 		return ERR_PTR(-ENOENT);
 	return slot;

@@ -439,9 +439,12 @@ int kvm_mmu_load(struct kvm_vcpu *vcpu)
 	struct tdp_zap zap;
 	int r;
 
+	int as_id = kvm_arch_vcpu_memslots_id(vcpu);
+
 	kvm_check_request(vcpu, KVM_REQ_MMU_RELOAD);
 	/* A zap after this check posts the request again. */
-	if (v->root && !READ_ONCE(v->root->invalid))
+	if (v->root && !READ_ONCE(v->root->invalid) &&
+	    v->root->role.as_id == as_id)
 		return 0;
 
 	r = kvm_mmu_topup(vcpu);
@@ -451,7 +454,7 @@ int kvm_mmu_load(struct kvm_vcpu *vcpu)
 	spin_lock(&mmu->lock);
 	if (v->root)
 		tdp_put_root(&mmu->core, v->root, &zap);
-	root = tdp_get_root(&mmu->core, v->cache, &zap);
+	root = tdp_get_root(&mmu->core, v->cache, as_id, &zap);
 	spin_unlock(&mmu->lock);
 
 	v->root = root;
@@ -603,7 +606,7 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
 	u64 pfn;
 
 	v->faults++;
-	slot = kvm_gfn_to_memslot(kvm, gfn);
+	slot = kvm_vcpu_gfn_to_memslot(vcpu, gfn);
 	if (!slot)
 		return KVM_MMU_MMIO;
 	if (write && (slot->flags & KVM_MEM_READONLY))
@@ -641,7 +644,8 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u64 error_code)
 	spin_lock(&mmu->lock);
 	r = KVM_MMU_FIXED;
 	/* Enter again: the access faults again if it must. */
-	if (kvm_mmu_must_retry(mmu, seq, hva) || v->root->invalid)
+	if (kvm_mmu_must_retry(mmu, seq, hva) || v->root->invalid ||
+	    v->root->role.as_id != slot->as_id)
 		goto out;
 
 	pfn = page_to_pfn(page);
@@ -702,17 +706,15 @@ static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
 {
 	struct kvm_tdp_mmu *mmu = mn_to_mmu(mn);
 	struct kvm *kvm = mmu->kvm;
-	struct kvm_memslots *slots;
 	struct tdp_zap zap;
 	struct kvm_mmu_unmap u = {
 		.mmu = mmu, .start = range->start, .end = range->end,
 		.zap = &zap,
 	};
-	int idx;
+	int as_id, idx;
 
 	tdp_zap_init(&zap);
 	idx = srcu_read_lock(&kvm->srcu);
-	slots = srcu_dereference(kvm->memslots, &kvm->srcu);
 	spin_lock(&mmu->lock);
 	if (!mmu->mn_active++) {
 		mmu->mn_start = range->start;
@@ -721,8 +723,12 @@ static int kvm_mmu_invalidate_range_start(struct mmu_notifier *mn,
 		mmu->mn_start = min(mmu->mn_start, range->start);
 		mmu->mn_end = max(mmu->mn_end, range->end);
 	}
-	kvm_memslots_for_each_hva(slots, range->start, range->end,
-				  kvm_mmu_unmap_slot, &u);
+	/* The range of a frame is zapped in the roots of both spaces. */
+	for (as_id = 0; as_id < KVM_ADDRESS_SPACE_NUM; as_id++)
+		kvm_memslots_for_each_hva(srcu_dereference(kvm->memslots[as_id],
+							   &kvm->srcu),
+					  range->start, range->end,
+					  kvm_mmu_unmap_slot, &u);
 	if (mmu->zombie.npages)
 		kvm_mmu_unmap_hva(mmu, &mmu->zombie, range->start, range->end,
 				  &zap);

@@ -126,23 +126,33 @@ struct kvm_mmu_page *tdp_get_page(struct tdp_mmu *mmu, struct tdp_cache *cache,
 	return tdp_alloc_page(mmu, cache, bucket, gfn, role);
 }
 
-struct kvm_mmu_page *tdp_current_root(struct tdp_mmu *mmu)
+static union kvm_mmu_page_role tdp_as_root_role(int as_id)
 {
-	return tdp_search(mmu, tdp_bucket(mmu, 0, tdp_root_role), 0,
-			  tdp_root_role);
+	union kvm_mmu_page_role role = tdp_root_role;
+
+	role.as_id = as_id;
+	return role;
+}
+
+struct kvm_mmu_page *tdp_current_root(struct tdp_mmu *mmu, int as_id)
+{
+	union kvm_mmu_page_role role = tdp_as_root_role(as_id);
+
+	return tdp_search(mmu, tdp_bucket(mmu, 0, role), 0, role);
 }
 
 struct kvm_mmu_page *tdp_get_root(struct tdp_mmu *mmu, struct tdp_cache *cache,
-				  struct tdp_zap *zap)
+				  int as_id, struct tdp_zap *zap)
 {
-	struct hlist_head *bucket = tdp_bucket(mmu, 0, tdp_root_role);
+	union kvm_mmu_page_role role = tdp_as_root_role(as_id);
+	struct hlist_head *bucket = tdp_bucket(mmu, 0, role);
 	struct kvm_mmu_page *root;
 
-	root = tdp_search(mmu, bucket, 0, tdp_root_role);
+	root = tdp_search(mmu, bucket, 0, role);
 	if (!root) {
 		/* Room if possible; a root is allowed beyond the budget. */
 		tdp_make_room(mmu, 1, zap);
-		root = tdp_alloc_page(mmu, cache, bucket, 0, tdp_root_role);
+		root = tdp_alloc_page(mmu, cache, bucket, 0, role);
 		if (!root)
 			return NULL;
 		root->root_count = 1;	/* the MMU's own, while valid */
@@ -300,9 +310,9 @@ static void tdp_touch(struct tdp_mmu *mmu, struct kvm_mmu_page **path,
 static struct kvm_mmu_page *tdp_split(struct tdp_mmu *mmu,
 				      struct tdp_cache *cache, u64 *sptep,
 				      u64 huge, int level, gfn_t gfn,
+				      union kvm_mmu_page_role role,
 				      struct tdp_zap *zap)
 {
-	union kvm_mmu_page_role role = tdp_root_role;
 	u64 step = tdp_level_pages(level - 1) << PAGE_SHIFT;
 	u64 rights = huge & ~TDP_ADDR_MASK;
 	u64 pa = huge & TDP_ADDR_MASK;
@@ -340,7 +350,7 @@ int tdp_map(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 	    unsigned int flags, struct tdp_zap *zap)
 {
 	struct kvm_mmu_page *path[TDP_ROOT_LEVEL], *sp = root;
-	union kvm_mmu_page_role role = tdp_root_role;
+	union kvm_mmu_page_role role = root->role;
 	unsigned long need, avail = tdp_avail(mmu);
 	bool nx_huge = flags & TDP_MAP_NX_HUGE;
 	u64 *sptep, spte, new;
@@ -391,7 +401,8 @@ int tdp_map(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 		sptep = &sp->spt[tdp_index(gfn, l)];
 		spte = READ_ONCE(*sptep);
 		if (tdp_present(mmu, spte)) {
-			sp = tdp_split(mmu, cache, sptep, spte, l, gfn, zap);
+			sp = tdp_split(mmu, cache, sptep, spte, l, gfn, role,
+				       zap);
 		} else {
 			role.level = l - 1;
 			sp = tdp_get_page(mmu, cache,
@@ -516,19 +527,31 @@ static bool tdp_range_walk(struct tdp_mmu *mmu, struct kvm_mmu_page *sp,
 void tdp_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
 		   struct tdp_zap *zap)
 {
-	struct kvm_mmu_page *root = tdp_current_root(mmu);
+	struct kvm_mmu_page *root;
+	int as_id;
 
-	if (root && start < end &&
-	    tdp_range_walk(mmu, root, start, end, TDP_RANGE_ZAP, zap))
-		zap->flush = true;
+	for (as_id = 0; as_id < TDP_NR_AS; as_id++) {
+		root = tdp_current_root(mmu, as_id);
+		if (root && start < end &&
+		    tdp_range_walk(mmu, root, start, end, TDP_RANGE_ZAP, zap))
+			zap->flush = true;
+	}
 }
 
 bool tdp_wrprot_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end)
 {
-	struct kvm_mmu_page *root = tdp_current_root(mmu);
+	struct kvm_mmu_page *root;
+	bool changed = false;
+	int as_id;
 
-	return root && start < end &&
-	       tdp_range_walk(mmu, root, start, end, TDP_RANGE_WRPROT, NULL);
+	for (as_id = 0; as_id < TDP_NR_AS; as_id++) {
+		root = tdp_current_root(mmu, as_id);
+		if (root && start < end &&
+		    tdp_range_walk(mmu, root, start, end, TDP_RANGE_WRPROT,
+				   NULL))
+			changed = true;
+	}
+	return changed;
 }
 
 static void tdp_collapse_walk(struct tdp_mmu *mmu, struct kvm_mmu_page *sp,
@@ -564,19 +587,22 @@ void tdp_zap_collapsible(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
 			 bool (*huge_ok)(void *ctx, gfn_t gfn, int level),
 			 void *ctx, struct tdp_zap *zap)
 {
-	struct kvm_mmu_page *root = tdp_current_root(mmu);
+	struct kvm_mmu_page *root;
+	int as_id;
 
-	if (root && start < end)
-		tdp_collapse_walk(mmu, root, start, end, huge_ok, ctx, zap);
+	for (as_id = 0; as_id < TDP_NR_AS; as_id++) {
+		root = tdp_current_root(mmu, as_id);
+		if (root && start < end)
+			tdp_collapse_walk(mmu, root, start, end, huge_ok, ctx,
+					  zap);
+	}
 }
 
-void tdp_zap_all(struct tdp_mmu *mmu, struct tdp_zap *zap)
+static void tdp_zap_root(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
+			 struct tdp_zap *zap)
 {
-	struct kvm_mmu_page *root = tdp_current_root(mmu);
 	int i;
 
-	if (!root)
-		return;
 	for (i = 0; i < TDP_ENTRIES; i++) {
 		u64 spte = READ_ONCE(root->spt[i]);
 
@@ -598,4 +624,16 @@ void tdp_zap_all(struct tdp_mmu *mmu, struct tdp_zap *zap)
 	zap->flush = true;
 	zap->reload = true;
 	tdp_put_root(mmu, root, zap);
+}
+
+void tdp_zap_all(struct tdp_mmu *mmu, struct tdp_zap *zap)
+{
+	struct kvm_mmu_page *root;
+	int as_id;
+
+	for (as_id = 0; as_id < TDP_NR_AS; as_id++) {
+		root = tdp_current_root(mmu, as_id);
+		if (root)
+			tdp_zap_root(mmu, root, zap);
+	}
 }

@@ -75,7 +75,8 @@ union kvm_mmu_page_role {
 		u32 level:4;	/* 1 (4 KiB entries) .. TDP_ROOT_LEVEL */
 		u32 direct:1;	/* maps guest-physical memory directly */
 		u32 access:3;	/* TDP_ACC_* */
-		u32 pad:24;
+		u32 as_id:1;	/* the address space: 1 for SMM */
+		u32 pad:23;
 	};
 };
 
@@ -175,16 +176,20 @@ void tdp_mmu_init(struct tdp_mmu *mmu, const struct tdp_bits *bits,
 struct kvm_mmu_page *tdp_get_page(struct tdp_mmu *mmu, struct tdp_cache *cache,
 				  gfn_t gfn, union kvm_mmu_page_role role);
 
+/* Address spaces: 0, and 1 for SMM; each has its own root. */
+#define TDP_NR_AS		2
+
 /*
- * The valid root, created if there is none, with a reference for the
- * caller.  A new root may exceed the budget: without one nothing runs.
+ * The valid root of address space @as_id, created if there is none, with
+ * a reference for the caller.  A new root may exceed the budget: without
+ * one nothing runs.  Every page below a root has the root's as_id.
  */
 struct kvm_mmu_page *tdp_get_root(struct tdp_mmu *mmu, struct tdp_cache *cache,
-				  struct tdp_zap *zap);
+				  int as_id, struct tdp_zap *zap);
 void tdp_put_root(struct tdp_mmu *mmu, struct kvm_mmu_page *root,
 		  struct tdp_zap *zap);
-/* The valid root, or NULL; no reference taken. */
-struct kvm_mmu_page *tdp_current_root(struct tdp_mmu *mmu);
+/* The valid root of @as_id, or NULL; no reference taken. */
+struct kvm_mmu_page *tdp_current_root(struct tdp_mmu *mmu, int as_id);
 
 /*
  * Map @gfn to host frame @pfn with one leaf of at most @level (@gfn and
@@ -220,7 +225,11 @@ unsigned long tdp_zap_nx_splits(struct tdp_mmu *mmu, unsigned long nr,
 void tdp_set_max_pages(struct tdp_mmu *mmu, unsigned long max,
 		       struct tdp_zap *zap);
 
-/* Unmap guest frames [start, end) of the valid root. */
+/*
+ * The range operations below act on the valid roots of both address
+ * spaces (a guest frame may be mapped in each).
+ */
+/* Unmap guest frames [start, end) of the valid roots. */
 void tdp_zap_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
 		   struct tdp_zap *zap);
 /*
@@ -234,7 +243,7 @@ void tdp_zap_collapsible(struct tdp_mmu *mmu, gfn_t start, gfn_t end,
 /* Remove write access to guest frames [start, end); true if any lost it. */
 bool tdp_wrprot_range(struct tdp_mmu *mmu, gfn_t start, gfn_t end);
 /*
- * Zap the valid root: it leaves the hash and the active list at once, its
+ * Zap the valid roots: each leaves the hash and the active list at once, its
  * tables go to @zap, and it is freed when its last user puts it.
  */
 void tdp_zap_all(struct tdp_mmu *mmu, struct tdp_zap *zap);

@@ -24,6 +24,8 @@
 #include "../lapic.h"
 #include "../irq.h"
 #include "../hyperv.h"
+#include "../cpuid.h"
+#include "../smm.h"
 
 #define SVM_MSRPM_SIZE		0x2000
 /* The part of it with bits: three ranges of 8K MSRs, 2 bits each. */
@@ -740,6 +742,13 @@ void svm_nested_check_events(struct kvm_vcpu *vcpu)
 	if (ex->injected || vcpu->arch.nmi_injected ||
 	    vcpu->arch.interrupt.injected)
 		return;
+	/* An SMI L1 intercepts: #VMEXIT, and L1 takes it once GIF is set. */
+	if (vcpu->arch.smi_pending && !vcpu->arch.smm &&
+	    (l1->intercept_misc1 & INTERCEPT_SMI)) {
+		svm->vmcb->control.exit_int_info = 0;
+		svm_nested_vmexit(svm, SVM_EXIT_SMI, 0, 0);
+		return;
+	}
 	if (vcpu->arch.nmi_pending && !vcpu->arch.nmi_masked &&
 	    (l1->intercept_misc1 & INTERCEPT_NMI)) {
 		svm->vmcb->control.exit_int_info = 0;
@@ -919,4 +928,107 @@ int svm_nested_set_state(struct kvm_vcpu *vcpu,
 	svm->nested.run_pending = st->flags & KVM_STATE_NESTED_RUN_PENDING;
 	svm->gif = st->flags & KVM_STATE_NESTED_GIF_SET;
 	return 0;
+}
+
+/* ---- SMM --------------------------------------------------------------- */
+
+/*
+ * The state VMRUN saves for L1 (what #VMEXIT restores): it goes to L1's
+ * host save area while SMM runs on vmcb01, at the offset the save area
+ * has in a VMCB; the rest of the area is L1's and stays as it is.
+ */
+static void svm_copy_vmrun_state(struct vmcb_save *to,
+				 const struct vmcb_save *from)
+{
+	svm_copy_vmrun_segs(to, from);
+	to->rflags = from->rflags;
+	to->rip = from->rip;
+	to->rsp = from->rsp;
+	to->rax = from->rax;
+	to->efer = from->efer;
+	to->cr0 = from->cr0;
+	to->cr3 = from->cr3;
+	to->cr4 = from->cr4;
+	to->dr6 = from->dr6;
+	to->dr7 = from->dr7;
+	to->cpl = from->cpl;
+}
+
+#define SVM_HSAVE_SAVE_OFFSET	0x400
+
+/*
+ * An SMI in L2: the map says so (and where vmcb12 is), L1 gets a #VMEXIT
+ * it never sees (SVM_EXIT_SW), and SMM runs on L1's VMCB.
+ */
+void svm_enter_smm(struct kvm_vcpu *vcpu, u8 *smstate)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct vmcb_save *area = &svm->nested.scratch->save;
+	u64 hsave;
+
+	if (!svm_guest_mode(svm))
+		return;
+	nkvm_smm_put64(smstate, 0x7ed8, 1);
+	nkvm_smm_put64(smstate, 0x7ee0, svm->nested.vmcb12_gpa);
+	/* EFER.SVME is L1's, and on while L2 runs. */
+	nkvm_smm_put64(smstate, 0x7ed0,
+		       nkvm_smm_get64(smstate, 0x7ed0) | EFER_SVME);
+
+	svm_nested_vmexit(svm, SVM_EXIT_SW, 0, 0);
+
+	hsave = svm->nested.hsave_pa + SVM_HSAVE_SAVE_OFFSET;
+	/* Without it RSM cannot go back to L2: it will shut down. */
+	if (nkvm_read_guest(vcpu->kvm, hsave, area, sizeof(*area)))
+		return;
+	svm_copy_vmrun_state(area, &svm->vmcb01->save);
+	svm_vcpu_regs_to_save(svm, area, kvm_reg_read(vcpu, VCPU_REGS_RIP));
+	area->efer |= EFER_SVME;
+	nkvm_write_guest(vcpu->kvm, hsave, area, sizeof(*area));
+}
+
+/* RSM to L2: L1's state from its host save area, L2's from vmcb12. */
+int svm_leave_smm(struct kvm_vcpu *vcpu, const u8 *smstate)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+	struct vmcb *v12 = svm->nested.scratch;
+	/* vmcb02's save area is free outside L2 (VMRUN rebuilds it). */
+	struct vmcb_save *l1 = &svm->nested.vmcb02->save;
+	u64 gpa;
+
+	if (!kvm_smm_guest_has_lm(vcpu) || !nkvm_smm_get64(smstate, 0x7ed8))
+		return 0;
+	if (!nested || !(nkvm_smm_get64(smstate, 0x7ed0) & EFER_SVME))
+		return 1;
+	if (nkvm_read_guest(vcpu->kvm,
+			    svm->nested.hsave_pa + SVM_HSAVE_SAVE_OFFSET, l1,
+			    sizeof(*l1)))
+		return 1;
+	gpa = nkvm_smm_get64(smstate, 0x7ee0);
+	if ((gpa & ~PAGE_MASK) || !svm_legal_gpa(vcpu, gpa) ||
+	    nkvm_read_guest(vcpu->kvm, gpa, v12, PAGE_SIZE))
+		return 1;
+	if (!svm_nested_controls_valid(vcpu, &v12->control))
+		return 1;
+
+	svm_copy_vmrun_state(&svm->vmcb01->save, l1);
+	svm->vmcb01->save.efer |= EFER_SVME;
+	svm->nested.vmcb12_gpa = gpa;
+	svm->nested.ctl = v12->control;
+	/* No VMRUN read L1's MSR map: exits read it until the next one does. */
+	svm->nested.msrpm12_valid = false;
+	svm_load_l2_from_vmcb12(svm, v12);
+	svm_nested_enter(svm, false);
+	svm->nested.run_pending = true;
+	return 0;
+}
+
+/* Userspace moves the vCPU in or out of SMM: no L2 across that. */
+void svm_smm_leave_nested(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	if (svm_guest_mode(svm)) {
+		svm_nested_switch_to_l1(svm);
+		svm->nested.vmcb12_gpa = -1ULL;
+	}
 }

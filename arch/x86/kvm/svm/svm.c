@@ -236,7 +236,7 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 			     INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT |
 			     INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT |
 			     INTERCEPT_SHUTDOWN | INTERCEPT_RDPMC |
-			     INTERCEPT_SELECTIVE_CR0;
+			     INTERCEPT_SELECTIVE_CR0 | INTERCEPT_RSM;
 	c->intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL |
 			     INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |
 			     INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT |
@@ -728,6 +728,14 @@ static bool svm_nmi_allowed(struct kvm_vcpu *vcpu)
 	    vcpu->arch.regs[VCPU_REGS_RIP] == svm->iret_rip)
 		return false;
 	return !vcpu->arch.nmi_masked && !svm_get_interrupt_shadow(vcpu);
+}
+
+/* SMIs wait for GIF (APM 15.22.2), and for a VMRUN to complete. */
+static bool svm_smi_allowed(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	return svm->gif && !svm->nested.run_pending;
 }
 
 static void svm_enable_irq_window(struct kvm_vcpu *vcpu)
@@ -1254,6 +1262,9 @@ static void svm_handle_exit(struct kvm_vcpu *vcpu, struct kvm_x86_exit *exit)
 	case SVM_EXIT_SHUTDOWN:
 		exit->reason = X86_EXIT_SHUTDOWN;
 		return;
+	case SVM_EXIT_RSM:
+		exit->reason = X86_EXIT_RSM;
+		return;
 	case SVM_EXIT_READ_DR0 ... SVM_EXIT_WRITE_DR7:
 		/* First use: hand the debug registers to the guest. */
 		c->dr_read = 0;
@@ -1505,6 +1516,11 @@ static struct kvm_x86_ops svm_ops __ro_after_init = {
 	.check_nested_events = svm_nested_check_events,
 	.interrupt_wakes = svm_interrupt_wakes,
 	.nested_triple_fault = svm_nested_triple_fault,
+	.smm = true,
+	.smi_allowed = svm_smi_allowed,
+	.enter_smm = svm_enter_smm,
+	.leave_smm = svm_leave_smm,
+	.smm_leave_nested = svm_smm_leave_nested,
 	.get_nested_state = svm_nested_get_state,
 	.set_nested_state = svm_nested_set_state,
 };

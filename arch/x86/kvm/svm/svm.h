@@ -93,6 +93,9 @@ void svm_nested_post_run(struct vcpu_svm *svm);
 bool svm_nested_intr_blocked(struct vcpu_svm *svm);
 void svm_nested_check_events(struct kvm_vcpu *vcpu);
 bool svm_nested_triple_fault(struct kvm_vcpu *vcpu);
+void svm_enter_smm(struct kvm_vcpu *vcpu, u8 *smstate);
+int svm_leave_smm(struct kvm_vcpu *vcpu, const u8 *smstate);
+void svm_smm_leave_nested(struct kvm_vcpu *vcpu);
 int svm_nested_get_state(struct kvm_vcpu *vcpu,
 			 struct kvm_nested_state __user *ustate);
 int svm_nested_set_state(struct kvm_vcpu *vcpu,

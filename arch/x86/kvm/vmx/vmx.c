@@ -2326,6 +2326,8 @@ static struct kvm_x86_ops vmx_ops __ro_after_init = {
 	.pmu_from_cpuid_0xa = true,
 	.hv_guest_mapping_flush = true,
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_VMX,
+	/* SMM: RSM, not in the CPU's own SMM, comes as a #UD (smm.c). */
+	.smm = true,
 
 	.inject_exception = vmx_inject_exception,
 	.inject_nmi = vmx_inject_nmi,
