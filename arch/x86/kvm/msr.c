@@ -471,6 +471,8 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return 0;
 	case MSR_IA32_SPEC_CTRL:
 		return nkvm_get_spec_ctrl(vcpu, data, host);
+	case MSR_AMD64_VIRT_SPEC_CTRL:
+		return nkvm_get_virt_spec_ctrl(vcpu, data, host);
 	case MSR_PLATFORM_INFO:
 		if (!host && !vcpu->kvm->arch.guest_can_read_platform_info)
 			return 1;
@@ -618,6 +620,8 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return 0;
 	case MSR_IA32_SPEC_CTRL:
 		return nkvm_set_spec_ctrl(vcpu, data, host);
+	case MSR_AMD64_VIRT_SPEC_CTRL:
+		return nkvm_set_virt_spec_ctrl(vcpu, data, host);
 	case MSR_IA32_PRED_CMD:
 		/*
 		 * IBPB, when the guest was offered it: done on the host.  As
@@ -903,14 +907,14 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 {
 	const u32 *list = features ? feature_msrs : msrs_to_save;
 	u32 n = features ? ARRAY_SIZE(feature_msrs) : ARRAY_SIZE(msrs_to_save);
-	static const u32 spec_ctrl = MSR_IA32_SPEC_CTRL;
 	static const u32 smbase = MSR_IA32_SMBASE;
 	u32 nhv = features ? 0 : kvm_hv_nr_msrs_to_save;
 	/* SMBASE, where there is SMM (userspace's to save, as on Linux). */
 	u32 nsmm = !features && kvm_x86_ops->smm;
 	struct kvm_msr_list head;
 	const u32 *pmu_list;
-	u32 room, npmu = 0, nspec;
+	u32 room, npmu = 0, nspec = 0;
+	u32 spec[2];
 
 	if (!features && !kvm_x86_ops->nested_svm)
 		n--;	/* no MSR_VM_HSAVE_PA */
@@ -918,8 +922,14 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	pmu_list = kvm_pmu_msrs_to_save(&npmu);
 	if (features)
 		npmu = 0;
-	/* IA32_SPEC_CTRL, where guests are offered it (spec.c). */
-	nspec = !features && boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL);
+	/*
+	 * IA32_SPEC_CTRL, where guests are offered it (spec.c), and, as
+	 * Linux lists it, AMD's VIRT_SPEC_CTRL wherever the backend has it.
+	 */
+	if (!features && boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL))
+		spec[nspec++] = MSR_IA32_SPEC_CTRL;
+	if (!features && kvm_x86_ops->virt_spec_ctrl)
+		spec[nspec++] = MSR_AMD64_VIRT_SPEC_CTRL;
 	if (copy_from_user(&head, ulist, sizeof(head)))
 		return -EFAULT;
 	room = head.nmsrs;
@@ -930,7 +940,7 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 		return -E2BIG;
 	if (copy_to_user(ulist->indices, list, n * sizeof(u32)) ||
 	    copy_to_user(ulist->indices + n, pmu_list, npmu * sizeof(u32)) ||
-	    copy_to_user(ulist->indices + n + npmu, &spec_ctrl,
+	    copy_to_user(ulist->indices + n + npmu, spec,
 			 nspec * sizeof(u32)) ||
 	    copy_to_user(ulist->indices + n + npmu + nspec,
 			 kvm_hv_msrs_to_save, nhv * sizeof(u32)) ||

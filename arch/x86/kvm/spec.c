@@ -150,6 +150,7 @@ EXPORT_SYMBOL_GPL(nkvm_l1tf_flush_wanted);
 #define C8_EBX_AMD_IBRS		BIT(14)
 #define C8_EBX_AMD_STIBP	BIT(15)
 #define C8_EBX_AMD_SSBD		BIT(24)
+#define C8_EBX_VIRT_SSBD	BIT(25)
 #define C8_EBX_AMD_SSB_NO	BIT(26)
 
 /*
@@ -180,6 +181,17 @@ u32 nkvm_spec_cpuid_8000_0008_ebx(void)
 	/* IBPB alone needs no MSR switching: only PRED_CMD writes. */
 	if (boot_cpu_has(X86_FEATURE_IBPB))
 		ebx |= C8_EBX_AMD_IBPB;
+	/*
+	 * VIRT_SSBD, on SVM, wherever the host itself can disable speculative
+	 * store bypass (by either MSR, or LS_CFG): Linux's rule.  The
+	 * backend switches it around each entry, so it needs no
+	 * MSR_SPEC_CTRL.
+	 */
+	if (kvm_x86_ops->virt_spec_ctrl &&
+	    (boot_cpu_has(X86_FEATURE_VIRT_SSBD) ||
+	     boot_cpu_has(X86_FEATURE_LS_CFG_SSBD) ||
+	     boot_cpu_has(X86_FEATURE_AMD_SSBD)))
+		ebx |= C8_EBX_VIRT_SSBD;
 	if (!boot_cpu_has_bug(X86_BUG_SPEC_STORE_BYPASS))
 		ebx |= C8_EBX_AMD_SSB_NO;
 	if (!boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL))
@@ -365,5 +377,35 @@ int nkvm_set_spec_ctrl(struct kvm_vcpu *vcpu, u64 data, bool host)
 		vcpu->arch.spec_ctrl_written = true;
 		nkvm_spec_ctrl_update_intercept(vcpu);
 	}
+	return 0;
+}
+
+/* ---- AMD's MSR_AMD64_VIRT_SPEC_CTRL ------------------------------------- */
+
+/*
+ * The guest needs VIRT_SSBD in its CPUID; userspace (KVM_GET/SET_MSRS)
+ * does not, on a backend that has the MSR at all.  Only SSBD may be set,
+ * by either; the value takes effect at the next entry (svm.c).
+ */
+static bool virt_spec_ctrl_allowed(struct kvm_vcpu *vcpu, bool host)
+{
+	if (!kvm_x86_ops->virt_spec_ctrl)
+		return false;
+	return host || guest_c8(vcpu, C8_EBX_VIRT_SSBD);
+}
+
+int nkvm_get_virt_spec_ctrl(struct kvm_vcpu *vcpu, u64 *data, bool host)
+{
+	if (!virt_spec_ctrl_allowed(vcpu, host))
+		return 1;
+	*data = vcpu->arch.virt_spec_ctrl;
+	return 0;
+}
+
+int nkvm_set_virt_spec_ctrl(struct kvm_vcpu *vcpu, u64 data, bool host)
+{
+	if (!virt_spec_ctrl_allowed(vcpu, host) || (data & ~SPEC_CTRL_SSBD))
+		return 1;
+	vcpu->arch.virt_spec_ctrl = data;
 	return 0;
 }

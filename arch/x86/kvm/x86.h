@@ -199,6 +199,13 @@ struct kvm_x86_ops {
 	 * the guest's value back after each exit (spec.c).
 	 */
 	void (*set_spec_ctrl_intercept)(struct kvm_vcpu *vcpu, bool intercept);
+	/*
+	 * AMD's MSR_AMD64_VIRT_SPEC_CTRL (SVM only): userspace may save and
+	 * restore vcpu->arch.virt_spec_ctrl, the guest may use it where its
+	 * CPUID has VIRT_SSBD, and the backend switches the host's SSBD to
+	 * the guest's around each entry (spec.c).
+	 */
+	bool virt_spec_ctrl;
 	/* Optional, debug: KVM_NKVM_FLOOR's bare entry loop (floor.c). */
 	int (*floor)(struct kvm_vcpu *vcpu, struct nkvm_floor *f);
 
@@ -340,6 +347,8 @@ bool nkvm_guest_has_pred_cmd(struct kvm_vcpu *vcpu);
 int nkvm_get_spec_ctrl(struct kvm_vcpu *vcpu, u64 *data, bool host);
 int nkvm_set_spec_ctrl(struct kvm_vcpu *vcpu, u64 data, bool host);
 void nkvm_spec_ctrl_update_intercept(struct kvm_vcpu *vcpu);
+int nkvm_get_virt_spec_ctrl(struct kvm_vcpu *vcpu, u64 *data, bool host);
+int nkvm_set_virt_spec_ctrl(struct kvm_vcpu *vcpu, u64 data, bool host);
 
 /* kvmclock.c */
 #define KVM_CLOCK_VALID_FLAGS	(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | \

@@ -42,6 +42,14 @@
  *    (then they are reserved).  (Without RDTSCP in its CPUID the guest
  *    should get #UD, but QEMU's TCG runs it all the same, under Linux KVM
  *    too, so that is not checked.)
+ *  - AMD's VIRT_SPEC_CTRL (0xc001011f), on SVM: KVM_GET_SUPPORTED_CPUID
+ *    offers VIRT_SSBD (leaf 0x80000008 EBX bit 25) wherever the host can
+ *    disable speculative store bypass at all (/proc/cpuinfo "ssbd": by
+ *    AMD_SSBD, VIRT_SSBD or LS_CFG; the SVM bed's TCG EPYC has only
+ *    LS_CFG).  The MSR is in KVM_GET_MSR_INDEX_LIST whatever the host
+ *    has; userspace reads and writes it always, the guest only with
+ *    VIRT_SSBD in its CPUID (else #GP); only bit 2 (SSBD) may be set,
+ *    by either (else #GP, or KVM_SET_MSRS stops).
  */
 #include <sys/ioctl.h>
 
@@ -77,6 +85,10 @@
 #define MSR_FS_BASE		0xc0000100
 #define MSR_GS_BASE		0xc0000101
 #define MSR_KERNEL_GS_BASE	0xc0000102
+#define MSR_VIRT_SPEC_CTRL	0xc001011f
+
+#define C8_EBX_VIRT_SSBD	(1U << 25)
+#define VIRT_SPEC_CTRL_SSBD	(1ULL << 2)
 
 #define MSR_UNKNOWN		0xdeadbeef	/* nobody's MSR */
 
@@ -1364,6 +1376,140 @@ TEST(efer_without_cpuid)
 	/* The host may set it all the same. */
 	vcpu_set_msr(vcpu, MSR_EFER, EFER_LME);
 	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_EFER), EFER_LME);
+}
+
+/* ------------------------------------------------------------------ */
+/* AMD's VIRT_SPEC_CTRL                                                */
+/* ------------------------------------------------------------------ */
+
+/* Does the host kernel list @flag among its CPU's flags? */
+static bool host_cpuinfo_has(const char *flag)
+{
+	char line[8192], pat[64];
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	ASSERT_TRUE(f != NULL);
+	snprintf(pat, sizeof(pat), " %s", flag);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		if (strncmp(line, "flags", 5))
+			continue;
+		while ((p = strstr(p, pat))) {
+			p += strlen(pat);
+			if (*p == ' ' || *p == '\n') {
+				found = true;
+				break;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+static uint32_t supported_c8_ebx(int kvm_fd)
+{
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0x80000008, 0);
+	uint32_t ebx = e ? e->ebx : 0;
+
+	free(c);
+	return ebx;
+}
+
+/* The service guest, supported CPUID with VIRT_SSBD set or cleared. */
+static struct vcpu *svc_vcpu_virt_ssbd(bool virt_ssbd)
+{
+	struct vm *vm = vm_create(VM_MEM_SIZE);
+	struct vcpu *vcpu = vcpu_create(vm, 0);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(vm->kvm_fd);
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0x80000008, 0);
+
+	ASSERT_TRUE(e != NULL);
+	if (virt_ssbd)
+		e->ebx |= C8_EBX_VIRT_SSBD;
+	else
+		e->ebx &= ~C8_EBX_VIRT_SSBD;
+	vcpu_set_cpuid(vcpu, c);
+	free(c);
+	svc_init(vcpu);
+	return vcpu;
+}
+
+TEST(virt_ssbd_offered_where_the_host_has_ssbd)
+{
+	int kvm = kvm_open();
+	bool offered = supported_c8_ebx(kvm) & C8_EBX_VIRT_SSBD;
+
+	if (!host_is_amd(kvm)) {
+		ASSERT_FALSE(offered);
+		return;
+	}
+	ASSERT_EQ(offered, host_cpuinfo_has("ssbd"));
+}
+
+TEST(virt_spec_ctrl_userspace)
+{
+	struct vcpu *vcpu;
+	struct kvm_msr_list *l;
+	uint64_t v;
+
+	if (!host_is_amd(kvm_open()))
+		SKIP("VIRT_SPEC_CTRL is SVM's");
+	vcpu = svc_vcpu_virt_ssbd(false);
+	l = msr_list(vcpu->vm->kvm_fd, KVM_GET_MSR_INDEX_LIST);
+	ASSERT_TRUE(list_has(l, MSR_VIRT_SPEC_CTRL));
+	free(l);
+
+	/* Saved and restored even for a guest without VIRT_SSBD. */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), 0);
+	vcpu_set_msr(vcpu, MSR_VIRT_SPEC_CTRL, VIRT_SPEC_CTRL_SSBD);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), VIRT_SPEC_CTRL_SSBD);
+	/* Nothing but SSBD, from userspace either. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_VIRT_SPEC_CTRL, 1), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_VIRT_SPEC_CTRL,
+				   VIRT_SPEC_CTRL_SSBD | (1ULL << 32)), 0);
+	ASSERT_EQ(vcpu_get_msr_raw(vcpu, MSR_VIRT_SPEC_CTRL, &v), 1);
+	ASSERT_EQ(v, VIRT_SPEC_CTRL_SSBD);
+	vcpu_set_msr(vcpu, MSR_VIRT_SPEC_CTRL, 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), 0);
+}
+
+TEST(virt_spec_ctrl_guest)
+{
+	struct vcpu *vcpu;
+	uint64_t v = 0;
+
+	if (!host_is_amd(kvm_open()))
+		SKIP("VIRT_SPEC_CTRL is SVM's");
+
+	/* Without VIRT_SSBD in its CPUID: #GP both ways, nothing changes. */
+	vcpu = svc_vcpu_virt_ssbd(false);
+	vcpu_set_msr(vcpu, MSR_VIRT_SPEC_CTRL, VIRT_SPEC_CTRL_SSBD);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_VIRT_SPEC_CTRL, &v), GP_VECTOR);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_VIRT_SPEC_CTRL, 0), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), VIRT_SPEC_CTRL_SSBD);
+
+	/* With it: SSBD sticks, other bits #GP. */
+	vcpu = svc_vcpu_virt_ssbd(true);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_VIRT_SPEC_CTRL, &v), 0);
+	ASSERT_EQ(v, 0);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_VIRT_SPEC_CTRL, VIRT_SPEC_CTRL_SSBD), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_VIRT_SPEC_CTRL, &v), 0);
+	ASSERT_EQ(v, VIRT_SPEC_CTRL_SSBD);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), VIRT_SPEC_CTRL_SSBD);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_VIRT_SPEC_CTRL, 1), GP_VECTOR);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_VIRT_SPEC_CTRL, 1ULL << 33), GP_VECTOR);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), VIRT_SPEC_CTRL_SSBD);
+	/* The guest runs on with it set, and clears it. */
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_VIRT_SPEC_CTRL, 0), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_VIRT_SPEC_CTRL), 0);
+	/* What userspace restores is what the guest reads. */
+	vcpu_set_msr(vcpu, MSR_VIRT_SPEC_CTRL, VIRT_SPEC_CTRL_SSBD);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_VIRT_SPEC_CTRL, &v), 0);
+	ASSERT_EQ(v, VIRT_SPEC_CTRL_SSBD);
 }
 
 TEST_HARNESS_MAIN

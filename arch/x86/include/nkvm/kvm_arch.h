@@ -320,6 +320,8 @@ struct kvm_vcpu_arch {
 	u64 spec_ctrl;
 	bool spec_ctrl_written;
 	bool spec_ctrl_passthrough;
+	/* MSR_AMD64_VIRT_SPEC_CTRL (SVM): only its SSBD bit. */
+	u64 virt_spec_ctrl;
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];

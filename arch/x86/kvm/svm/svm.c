@@ -26,6 +26,7 @@
 #include <asm/perf_event.h>
 #include <asm/processor-flags.h>
 #include <asm/special_insns.h>
+#include <asm/spec-ctrl.h>
 #include <asm/trapnr.h>
 #include <uapi/asm/svm.h>
 #include <uapi/nkvm/nkvm.h>
@@ -227,6 +228,8 @@ static void svm_vcpu_reset(struct kvm_vcpu *vcpu)
 
 	/* RESET and INIT leave L2 for good. */
 	svm_nested_reset(svm);
+	/* Both clear VIRT_SPEC_CTRL, as Linux does. */
+	vcpu->arch.virt_spec_ctrl = 0;
 	c = &svm->vmcb->control;
 	s = &svm->vmcb->save;
 	memset(svm->vmcb, 0, sizeof(*svm->vmcb));
@@ -952,6 +955,23 @@ static unsigned long svm_entry_flags(struct kvm_vcpu *vcpu)
 				NKVM_RUN_SAVE_SPEC_CTRL : 0);
 }
 
+/*
+ * The guest's VIRT_SPEC_CTRL.SSBD, switched in for the entry (@guest) and
+ * back out after the exit, with GIF clear, by the host kernel's own helper
+ * (exported in 6.1 and 6.12), which acts only where the host disables
+ * speculative store bypass by LS_CFG or VIRT_SPEC_CTRL, as Linux's SVM
+ * does.  A CPU with V_SPEC_CTRL is left alone there too.
+ */
+static void svm_switch_virt_ssbd(struct kvm_vcpu *vcpu, bool guest)
+{
+	if (boot_cpu_has(X86_FEATURE_V_SPEC_CTRL))
+		return;
+	if (guest)
+		x86_spec_ctrl_set_guest(vcpu->arch.virt_spec_ctrl);
+	else
+		x86_spec_ctrl_restore_host(vcpu->arch.virt_spec_ctrl);
+}
+
 static void svm_run(struct kvm_vcpu *vcpu)
 {
 	struct vcpu_svm *svm = to_svm(vcpu);
@@ -1034,6 +1054,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	}
 
 	svm_clgi();
+	svm_switch_virt_ssbd(vcpu, true);
 	/*
 	 * The host's IF at VMRUN decides whether its interrupts exit the
 	 * guest: set it here, away from VMRUN (see vmenter.S); GIF=0 keeps
@@ -1043,6 +1064,7 @@ static void svm_run(struct kvm_vcpu *vcpu)
 	__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb),
 		       &vcpu->arch.spec_ctrl, run_flags);
 	raw_local_irq_disable();
+	svm_switch_virt_ssbd(vcpu, false);
 	svm_stgi();
 	if (undo) {
 		if ((u32)vmcb->control.exit_code == SVM_EXIT_ERR)
@@ -1387,10 +1409,12 @@ static int svm_floor(struct kvm_vcpu *vcpu, struct nkvm_floor *f)
 		do {
 			local_irq_disable();
 			svm_clgi();
+			svm_switch_virt_ssbd(vcpu, true);
 			raw_local_irq_enable();
 			__svm_vcpu_run(svm->vmcb_pa, regs, page_to_phys(sd->host_vmcb),
 				       &vcpu->arch.spec_ctrl, svm_entry_flags(vcpu));
 			raw_local_irq_disable();
+			svm_switch_virt_ssbd(vcpu, false);
 			svm_stgi();
 			local_irq_enable();
 			vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
@@ -1469,6 +1493,7 @@ static struct kvm_x86_ops svm_ops __ro_after_init = {
 	.name = "svm",
 	.nested_state_format = KVM_STATE_NESTED_FORMAT_SVM,
 	.tsc_aux_native = true,
+	.virt_spec_ctrl = true,
 	.sev_enc_context = true,
 	.vcpu_after_set_cpuid = svm_update_rdtscp_intercept,
 	.owner = THIS_MODULE,
