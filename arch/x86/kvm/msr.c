@@ -450,7 +450,14 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		*data = vcpu->arch.apic_base;
 		return 0;
 	case MSR_IA32_TSC:
+		/*
+		 * The guest reads its own TSC, L2's when it runs L2 (and L1
+		 * did not intercept the read); userspace always reads L1's,
+		 * which is what it saves and restores.  As on Linux.
+		 */
 		*data = kvm_read_guest_tsc(vcpu);
+		if (!host && kvm_x86_ops->nested_tsc_offset)
+			*data += kvm_x86_ops->nested_tsc_offset(vcpu);
 		return 0;
 	case MSR_IA32_TSC_ADJUST:
 		*data = vcpu->arch.tsc_adjust;
@@ -574,6 +581,10 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 			/* Userspace setting the TSC leaves TSC_ADJUST alone. */
 			kvm_host_set_tsc(vcpu, data);
 		} else {
+			/*
+			 * As Linux does, a write even from L2 sets L1's TSC
+			 * (L2's moves with it, by L1's offset for L2).
+			 */
 			adj = data - kvm_read_guest_tsc(vcpu);
 			vcpu->arch.tsc_offset += adj;
 			vcpu->arch.tsc_adjust += adj;

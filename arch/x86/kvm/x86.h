@@ -219,6 +219,12 @@ struct kvm_x86_ops {
 	bool nested_svm;
 	void (*check_nested_events)(struct kvm_vcpu *vcpu);
 	/*
+	 * Optional: what L1 adds to its own TSC for L2 while the vCPU runs
+	 * L2 (0 otherwise), so that the guest's RDMSR of IA32_TSC there reads
+	 * L2's TSC.  Userspace and every other user of the TSC see L1's.
+	 */
+	u64 (*nested_tsc_offset)(struct kvm_vcpu *vcpu);
+	/*
 	 * Optional: may an interrupt the APIC holds end a HLT now (default:
 	 * the guest's IF)?  SVM: GIF, and in L2 the IF that gates L1's
 	 * interrupts (L1's with V_INTR_MASKING).

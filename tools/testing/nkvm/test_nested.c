@@ -15,7 +15,10 @@
  * window they close; VMEXIT_INVALID for a bad vmcb12 and #GP for a bad
  * vmcb12 address; SHUTDOWN in L2 to L1 or to userspace; MSR exits from
  * L1's permission map and Hyper-V's enlightened MSR bitmap (its clean bit);
- * and KVM_GET/SET_NESTED_STATE moving a vCPU that is in L2 into a fresh VM.
+ * and KVM_GET/SET_NESTED_STATE moving a vCPU that is in L2 into a fresh VM;
+ * IA32_TSC read and written by L2 without L1's intercept (L2 reads its own
+ * TSC, L1's plus vmcb12's offset; a write sets L1's TSC, as Linux does;
+ * userspace reads L1's throughout).
  * Intel hosts (no SVM) skip.
  */
 #include <errno.h>
@@ -42,6 +45,7 @@
 #define C_IOPM			0x040
 #define C_MSRPM			0x048
 #define C_ASID			0x058
+#define C_TSC_OFFSET		0x050
 #define C_EXIT_CODE		0x070
 #define C_EXIT_INFO1		0x078
 #define C_EXIT_INFO2		0x080
@@ -83,6 +87,8 @@
 #define EXIT_INVALID		0xffffffffu
 
 #define EFER_SVME		(1ULL << 12)
+#define MSR_IA32_TSC		0x10
+#define MSR_TSC_ADJUST		0x3b
 #define MSR_STAR		0xc0000081
 #define MSR_VM_HSAVE_PA		0xc0010117
 #define MSR_FS_BASE		0xc0000100
@@ -106,6 +112,7 @@ GUEST_SYM(l2_vmmcall);
 GUEST_SYM(l2_io);
 GUEST_SYM(l2_ud);
 GUEST_SYM(l2_msr);
+GUEST_SYM(l2_tsc);
 
 GUEST_CODE64(nested_guest,
 	"l1_main:\n"
@@ -207,6 +214,27 @@ GUEST_CODE64(nested_guest,
 	"vmmcall\n"
 	"mov $" XSTR(MSR_GS_BASE) ", %ecx\n"
 	"rdmsr\n"
+	"hlt\n"
+
+	/*
+	 * L2: RDMSR IA32_TSC into EDI:ESI, OUT to 0x21; WRMSR IA32_TSC with
+	 * RBX, RDMSR it again into EDI:ESI, VMMCALL.
+	 */
+	"l2_tsc:\n"
+	"mov $" XSTR(MSR_IA32_TSC) ", %ecx\n"
+	"rdmsr\n"
+	"mov %eax, %esi\n"
+	"mov %edx, %edi\n"
+	"out %al, $0x21\n"
+	"mov %rbx, %rax\n"
+	"mov %rbx, %rdx\n"
+	"shr $32, %rdx\n"
+	"mov $" XSTR(MSR_IA32_TSC) ", %ecx\n"
+	"wrmsr\n"
+	"rdmsr\n"
+	"mov %eax, %esi\n"
+	"mov %edx, %edi\n"
+	"vmmcall\n"
 	"hlt\n"
 );
 
@@ -648,6 +676,64 @@ TEST(nested_msr_bitmap_clean_without_hyperv)
 TEST(nested_hv_enlightened_msr_bitmap)
 {
 	msr_bitmap_clean(true);
+}
+
+/* EDI:ESI, where l2_tsc leaves what it read. */
+static uint64_t l2_tsc_read(struct vcpu *vcpu)
+{
+	struct kvm_regs regs;
+
+	vcpu_get_regs(vcpu, &regs);
+	return (regs.rdi << 32) | (uint32_t)regs.rsi;
+}
+
+/*
+ * L1 does not intercept MSRs: L2's RDMSR of IA32_TSC reads L2's TSC (L1's
+ * plus vmcb12's offset), KVM_GET_MSRS reads L1's even while the vCPU is in
+ * L2, and L2's WRMSR sets L1's TSC (moving TSC_ADJUST as much), so that L2
+ * then reads the value written plus its offset.  Between two reads of L1's
+ * TSC by userspace, L2's read falls between the two plus the offset.
+ */
+TEST(nested_l2_reads_its_own_tsc)
+{
+	const uint64_t off = 1ULL << 50, slack = 1ULL << 40;
+	struct vcpu *vcpu = nested_vm(l1_main);
+	struct vm *vm = vcpu->vm;
+	struct kvm_regs regs;
+	uint64_t t0, t1, l2, h, w, adj;
+
+	memset(vm_ptr(vm, IOPM_GPA), 0, 0x3000);
+	memset(vm_ptr(vm, MSRPM_GPA), 0, 0x2000);
+	start_l1(vcpu, l2_tsc, 0);
+	put64(vm, VMCB_GPA + C_TSC_OFFSET, off);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_TSC_ADJUST), 0);
+
+	t0 = vcpu_get_msr(vcpu, MSR_IA32_TSC);
+	(void)vcpu_run(vcpu);
+	ASSERT_IO(vcpu, KVM_EXIT_IO_OUT, 1, 0x21);
+	l2 = l2_tsc_read(vcpu);
+	h = vcpu_get_msr(vcpu, MSR_IA32_TSC);	/* still in L2: L1's TSC */
+	EXPECT_GE(l2, t0 + off);
+	EXPECT_LE(l2 - off, h);
+	EXPECT_LT(h, l2);
+
+	/* L2 writes w: L1's TSC becomes w, L2's w + off. */
+	w = h + (1ULL << 45);
+	vcpu_get_regs(vcpu, &regs);
+	regs.rbx = w;
+	vcpu_set_regs(vcpu, &regs);
+	ASSERT_EQ(RUN_OUT(vcpu, 4, 0x11), EXIT_VMMCALL);
+	t1 = vcpu_get_msr(vcpu, MSR_IA32_TSC);
+	l2 = l2_tsc_read(vcpu);
+	EXPECT_GE(l2, w + off);
+	EXPECT_LE(l2 - off, t1);
+	EXPECT_GE(t1, w);
+	EXPECT_LT(t1 - w, slack);
+	/* TSC_ADJUST moved by w less L1's TSC at the write. */
+	adj = vcpu_get_msr(vcpu, MSR_TSC_ADJUST);
+	EXPECT_LE(adj, w - h);
+	EXPECT_GT(adj, w - h - slack);
+	vm_free(vm);
 }
 
 /* Save a vCPU that is in L2, restore it into a fresh VM, go on. */

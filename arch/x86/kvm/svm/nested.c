@@ -781,6 +781,14 @@ bool svm_nested_triple_fault(struct kvm_vcpu *vcpu)
 
 /* ---- MSRs -------------------------------------------------------------- */
 
+/* L2's TSC is L1's plus vmcb12's offset (svm_nested_pre_run()). */
+u64 svm_nested_tsc_offset(struct kvm_vcpu *vcpu)
+{
+	struct vcpu_svm *svm = to_svm(vcpu);
+
+	return svm_guest_mode(svm) ? svm->nested.ctl.tsc_offset : 0;
+}
+
 int svm_nested_get_msr(struct vcpu_svm *svm, u32 index, u64 *data)
 {
 	switch (index) {

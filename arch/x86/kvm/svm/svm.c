@@ -1539,6 +1539,7 @@ static struct kvm_x86_ops svm_ops __ro_after_init = {
 	.set_spec_ctrl_intercept = svm_set_spec_ctrl_intercept,
 	.floor = svm_floor,
 	.check_nested_events = svm_nested_check_events,
+	.nested_tsc_offset = svm_nested_tsc_offset,
 	.interrupt_wakes = svm_interrupt_wakes,
 	.nested_triple_fault = svm_nested_triple_fault,
 	.smm = true,

@@ -103,5 +103,6 @@ int svm_nested_set_state(struct kvm_vcpu *vcpu,
 			 const void __user *data);
 int svm_nested_get_msr(struct vcpu_svm *svm, u32 index, u64 *data);
 int svm_nested_set_msr(struct vcpu_svm *svm, u32 index, u64 data);
+u64 svm_nested_tsc_offset(struct kvm_vcpu *vcpu);
 
 #endif /* _NKVM_SVM_SVM_H */
