@@ -554,6 +554,8 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	arch->pv_unhalted = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
+	/* Both clear IA32_SPEC_CTRL, as on Linux (its intercept stays as is). */
+	arch->spec_ctrl = 0;
 	if (!init) {
 		arch->apic_base = APIC_DEFAULT_BASE | MSR_IA32_APICBASE_ENABLE;
 		if (vcpu->vcpu_id == vcpu->kvm->arch.bsp_vcpu_id)
