@@ -409,6 +409,20 @@ int kvm_ioapic_mmio_write(struct kvm *kvm, gpa_t gpa, unsigned int len,
 	return 0;
 }
 
+bool kvm_ioapic_uses_vector(struct kvm *kvm, u8 vector)
+{
+	struct kvm_ioapic *ioapic = smp_load_acquire(&kvm->arch.vioapic);
+	unsigned long flags;
+	u32 pins;
+
+	if (!ioapic)
+		return false;
+	spin_lock_irqsave(&ioapic->lock, flags);
+	pins = vioapic_vector_pins(ioapic, vector);
+	spin_unlock_irqrestore(&ioapic->lock, flags);
+	return pins;
+}
+
 void kvm_ioapic_eoi(struct kvm *kvm, u8 vector, bool level)
 {
 	struct kvm_ioapic *ioapic = smp_load_acquire(&kvm->arch.vioapic);

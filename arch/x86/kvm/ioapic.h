@@ -137,6 +137,9 @@ int kvm_ioapic_mmio_write(struct kvm *kvm, gpa_t gpa, unsigned int len,
 /* An EOI from a LAPIC (kvm_irq_eoi()); @level: the vector's TMR bit. */
 void kvm_ioapic_eoi(struct kvm *kvm, u8 vector, bool level);
 
+/* Does an in-kernel IOAPIC pin use @vector (its EOI would matter)? */
+bool kvm_ioapic_uses_vector(struct kvm *kvm, u8 vector);
+
 void kvm_ioapic_get_state(struct kvm *kvm, struct kvm_ioapic_state *s);
 void kvm_ioapic_set_state(struct kvm *kvm, const struct kvm_ioapic_state *s);
 #endif

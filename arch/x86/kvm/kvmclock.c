@@ -31,6 +31,7 @@
 #include "x86.h"
 #include "hypercall.h"
 #include "hyperv.h"
+#include "lapic.h"
 
 /*
  * The scale with which ns = ((tsc_delta << shift) * mul) >> 32 (a
@@ -296,6 +297,10 @@ bool kvm_is_pv_msr(u32 index)
 	case MSR_KVM_WALL_CLOCK_NEW:
 	case MSR_KVM_SYSTEM_TIME_NEW:
 	case MSR_KVM_STEAL_TIME:
+	case MSR_KVM_ASYNC_PF_EN:
+	case MSR_KVM_ASYNC_PF_INT:
+	case MSR_KVM_ASYNC_PF_ACK:
+	case MSR_KVM_PV_EOI_EN:
 		return true;
 	default:
 		return false;
@@ -312,9 +317,91 @@ static unsigned int kvm_pv_msr_feature(u32 index)
 	case MSR_KVM_WALL_CLOCK_NEW:
 	case MSR_KVM_SYSTEM_TIME_NEW:
 		return KVM_FEATURE_CLOCKSOURCE2;
+	case MSR_KVM_ASYNC_PF_EN:
+		return KVM_FEATURE_ASYNC_PF;
+	case MSR_KVM_ASYNC_PF_INT:
+	case MSR_KVM_ASYNC_PF_ACK:
+		return KVM_FEATURE_ASYNC_PF_INT;
+	case MSR_KVM_PV_EOI_EN:
+		return KVM_FEATURE_PV_EOI;
 	default:
 		return KVM_FEATURE_STEAL_TIME;
 	}
+}
+
+/*
+ * Is [@gpa, @gpa + @len) in a writable memslot of address space 0?  The PV
+ * structures must be there when they are enabled, as on Linux.
+ */
+static bool pv_area_writable(struct kvm *kvm, u64 gpa, unsigned int len)
+{
+	struct kvm_memory_slot *slot;
+	bool ok = true;
+	u64 gfn;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	for (gfn = gpa >> PAGE_SHIFT; gfn <= (gpa + len - 1) >> PAGE_SHIFT;
+	     gfn++) {
+		slot = kvm_gfn_to_memslot(kvm, gfn);
+		if (!slot || (slot->flags & KVM_MEM_READONLY)) {
+			ok = false;
+			break;
+		}
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ok;
+}
+
+/*
+ * MSR_KVM_ASYNC_PF_EN: a 64-byte aligned GPA, bit 0 enable, bit 1 "also in
+ * kernel mode", bit 2 "as #PF VM exits" and bit 3 "as an interrupt" (each
+ * only with its feature), bits 5:4 reserved.  Enabled means bits 0 and 3
+ * together; only then must the area be writable guest memory.  Nothing
+ * else happens: nkvm resolves every fault before the guest runs again, so
+ * it never sends an async page fault (Documentation/virt/nkvm/design.rst).
+ * Needs the in-kernel LAPIC for any value but 0, as Linux.
+ */
+static int async_pf_set_en(struct kvm_vcpu *vcpu, u64 data)
+{
+	const u64 on = KVM_ASYNC_PF_ENABLED | KVM_ASYNC_PF_DELIVERY_AS_INT;
+
+	if (data & 0x30)
+		return 1;
+	if ((data & KVM_ASYNC_PF_DELIVERY_AS_PF_VMEXIT) &&
+	    !kvm_pv_has(vcpu, KVM_FEATURE_ASYNC_PF_VMEXIT))
+		return 1;
+	if ((data & KVM_ASYNC_PF_DELIVERY_AS_INT) &&
+	    !kvm_pv_has(vcpu, KVM_FEATURE_ASYNC_PF_INT))
+		return 1;
+	if (!kvm_lapic_in_kernel(vcpu))
+		return data ? 1 : 0;
+	/*
+	 * Linux keeps the value even when the area then turns out not to be
+	 * guest memory and the write fails: so does nkvm, for the same
+	 * KVM_GET_MSRS after it.
+	 */
+	vcpu->arch.async_pf_en = data;
+	if ((data & on) == on &&
+	    !pv_area_writable(vcpu->kvm, data & ~0x3fULL, sizeof(u64)))
+		return 1;
+	return 0;
+}
+
+/*
+ * MSR_KVM_PV_EOI_EN: a 4-byte aligned GPA and bit 0 enable; the byte there
+ * must be writable guest memory when enabled.  lapic.c does the rest.
+ */
+static int pv_eoi_set_msr(struct kvm_vcpu *vcpu, u64 data)
+{
+	u64 gpa = data & ~(u64)KVM_MSR_ENABLED;
+
+	if (!IS_ALIGNED(gpa, 4))
+		return 1;
+	if ((data & KVM_MSR_ENABLED) && !pv_area_writable(vcpu->kvm, gpa, 1))
+		return 1;
+	vcpu->arch.pv_eoi_msr = data;
+	return 0;
 }
 
 /*
@@ -333,6 +420,18 @@ int kvm_pv_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_KVM_WALL_CLOCK:
 	case MSR_KVM_WALL_CLOCK_NEW:
 		*data = vcpu->arch.pv_wall_clock;
+		return 0;
+	case MSR_KVM_ASYNC_PF_EN:
+		*data = vcpu->arch.async_pf_en;
+		return 0;
+	case MSR_KVM_ASYNC_PF_INT:
+		*data = vcpu->arch.async_pf_int;
+		return 0;
+	case MSR_KVM_ASYNC_PF_ACK:
+		*data = 0;
+		return 0;
+	case MSR_KVM_PV_EOI_EN:
+		*data = vcpu->arch.pv_eoi_msr;
 		return 0;
 	default:
 		*data = vcpu->arch.steal_time_msr;
@@ -355,6 +454,19 @@ int kvm_pv_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		vcpu->arch.pv_wall_clock = data;
 		/* Userspace restoring the value writes nothing to the guest. */
 		return host ? 0 : kvm_write_wall_clock(vcpu, data);
+	case MSR_KVM_ASYNC_PF_EN:
+		return async_pf_set_en(vcpu, data);
+	case MSR_KVM_ASYNC_PF_INT:
+		/* The vector in bits 7:0; the rest reserved. */
+		if ((data >> 8) || !kvm_lapic_in_kernel(vcpu))
+			return 1;
+		vcpu->arch.async_pf_int = data;
+		return 0;
+	case MSR_KVM_ASYNC_PF_ACK:
+		/* "Page ready" acknowledged: there never was one to ack. */
+		return 0;
+	case MSR_KVM_PV_EOI_EN:
+		return pv_eoi_set_msr(vcpu, data);
 	default:
 		/* The run delay comes from the scheduler's statistics. */
 		if (!sched_info_on() || (data & KVM_STEAL_RESERVED_MASK))

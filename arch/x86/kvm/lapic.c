@@ -12,9 +12,11 @@
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/rcuwait.h>
+#include <uapi/asm/kvm_para.h>
 
 #include "x86.h"
 #include "irq.h"
+#include "ioapic.h"
 #endif
 #include "lapic.h"
 
@@ -151,6 +153,26 @@ int vlapic_ack_irq(struct kvm_lapic *apic)
 	word_clear_bit(vec_word(apic, LAPIC_IRR, vec), vec & 31);
 	word_set_bit(vec_word(apic, LAPIC_ISR, vec), vec & 31);
 	update_ppr(apic);
+	return vec;
+}
+
+int vlapic_pv_eoi_vector(const struct kvm_lapic *apic)
+{
+	int i, vec = -1;
+
+	if (vlapic_highest_irr(apic) >= 0)
+		return -1;
+	for (i = 0; i < 8; i++) {
+		u32 w = vlapic_reg(apic, LAPIC_ISR + i * 0x10);
+
+		if (!w)
+			continue;
+		if (vec >= 0 || (w & (w - 1)))
+			return -1;	/* more than one in service */
+		vec = i * 32 + __builtin_ctz(w);
+	}
+	if (vec < 0 || vec_test(apic, LAPIC_TMR, vec))
+		return -1;
 	return vec;
 }
 
@@ -1366,6 +1388,44 @@ void kvm_lapic_sync_from_vapic(struct kvm_vcpu *vcpu)
 		return;
 	if ((vlapic_get_tpr(apic) & 0xff) != (word & 0xff))
 		vlapic_set_tpr(apic, word & 0xff);
+}
+
+void kvm_lapic_pv_eoi_to_guest(struct kvm_vcpu *vcpu)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+	u64 gpa = vcpu->arch.pv_eoi_msr & ~(u64)KVM_MSR_ENABLED;
+	u8 flag = KVM_PV_EOI_ENABLED;
+	int vec;
+
+	if (!apic || !(vcpu->arch.pv_eoi_msr & KVM_MSR_ENABLED))
+		return;
+	vec = vlapic_pv_eoi_vector(apic);
+	/* An IOAPIC pin's vector: its EOI has work to do, keep it. */
+	if (vec < 0 || kvm_ioapic_uses_vector(vcpu->kvm, vec))
+		return;
+	if (nkvm_write_guest(vcpu->kvm, gpa, &flag, sizeof(flag)))
+		return;
+	vcpu->arch.pv_eoi_pending = true;
+}
+
+void kvm_lapic_pv_eoi_from_guest(struct kvm_vcpu *vcpu)
+{
+	u64 gpa = vcpu->arch.pv_eoi_msr & ~(u64)KVM_MSR_ENABLED;
+	u8 flag;
+
+	if (!vcpu->arch.pv_eoi_pending)
+		return;
+	vcpu->arch.pv_eoi_pending = false;
+	if (!vcpu->arch.apic || !(vcpu->arch.pv_eoi_msr & KVM_MSR_ENABLED) ||
+	    nkvm_read_guest(vcpu->kvm, gpa, &flag, sizeof(flag)))
+		return;
+	if (flag & KVM_PV_EOI_ENABLED) {
+		/* Not taken: the guest will write the EOI register. */
+		flag = KVM_PV_EOI_DISABLED;
+		nkvm_write_guest(vcpu->kvm, gpa, &flag, sizeof(flag));
+		return;
+	}
+	vlapic_write(vcpu->arch.apic, LAPIC_EOI, 0, lapic_now());
 }
 
 int kvm_lapic_set_mp_state(struct kvm_vcpu *vcpu, u32 mp_state)

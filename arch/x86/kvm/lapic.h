@@ -388,6 +388,12 @@ int vlapic_pending_irq(struct kvm_lapic *apic);
  */
 int vlapic_ack_irq(struct kvm_lapic *apic);
 
+/*
+ * The vector whose EOI the guest may skip (KVM PV EOI), or -1: nothing
+ * requested, exactly one vector in service, and that one edge-triggered.
+ */
+int vlapic_pv_eoi_vector(const struct kvm_lapic *apic);
+
 /* Does this APIC pass the 8259's INTR through (ExtINT)? */
 bool vlapic_accepts_extint(const struct kvm_lapic *apic);
 
@@ -531,6 +537,16 @@ int kvm_lapic_max_irr(struct kvm_vcpu *vcpu);
 int kvm_lapic_set_vapic_addr(struct kvm_vcpu *vcpu, u64 gpa);
 void kvm_lapic_sync_to_vapic(struct kvm_vcpu *vcpu);
 void kvm_lapic_sync_from_vapic(struct kvm_vcpu *vcpu);
+
+/*
+ * KVM PV EOI (MSR_KVM_PV_EOI_EN).  Before an entry, after the injection:
+ * where the in-service interrupt's EOI may be skipped, set the flag in the
+ * guest's byte.  After the exit (or an entry that did not happen): a flag
+ * the guest cleared is its EOI; one still set is cleared, and the guest
+ * writes the EOI register itself.
+ */
+void kvm_lapic_pv_eoi_to_guest(struct kvm_vcpu *vcpu);
+void kvm_lapic_pv_eoi_from_guest(struct kvm_vcpu *vcpu);
 
 /* Does the TPR (CR8) hold back the highest requested interrupt? */
 bool kvm_lapic_tpr_blocks_irq(struct kvm_vcpu *vcpu);

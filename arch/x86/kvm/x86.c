@@ -227,6 +227,8 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_VM_COPY_ENC_CONTEXT_FROM:
 	case KVM_CAP_ENFORCE_PV_FEATURE_CPUID:
 	case KVM_CAP_VCPU_ATTRIBUTES:
+	case KVM_CAP_ASYNC_PF:
+	case KVM_CAP_ASYNC_PF_INT:
 		return 1;
 	case KVM_CAP_X86_SMM:
 		return kvm_x86_ops->smm;
@@ -552,6 +554,11 @@ static void __kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init)
 	kvm_smm_reset(vcpu, init);
 	arch->pio.pending = false;
 	arch->pv_unhalted = false;
+	/* On INIT too, as Linux. */
+	arch->async_pf_en = 0;
+	arch->async_pf_int = 0;
+	arch->pv_eoi_msr = 0;
+	arch->pv_eoi_pending = false;
 	memset(arch->db, 0, sizeof(arch->db));
 	arch->dr_guest_owned = false;
 	/* Both clear IA32_SPEC_CTRL, as on Linux (its intercept stays as is). */
@@ -1588,8 +1595,10 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		return 1;
 	kvm_inject_events(vcpu);
 	/* After the injection: the VAPIC word shows what is in service now. */
-	if (kvm_lapic_in_kernel(vcpu))
+	if (kvm_lapic_in_kernel(vcpu)) {
 		kvm_lapic_sync_to_vapic(vcpu);
+		kvm_lapic_pv_eoi_to_guest(vcpu);
+	}
 
 	srcu_read_unlock(&vcpu->kvm->srcu, vcpu->srcu_idx);
 	preempt_disable();
@@ -1599,6 +1608,8 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 		local_irq_enable();
 		preempt_enable();
 		vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);
+		/* The guest did not run: take back the PV EOI flag. */
+		kvm_lapic_pv_eoi_from_guest(vcpu);
 		return 1;
 	}
 
@@ -1658,6 +1669,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	if (kvm_lapic_in_kernel(vcpu)) {
 		kvm_lapic_set_cr8(vcpu, vcpu->arch.cr8);
 		kvm_lapic_sync_from_vapic(vcpu);
+		kvm_lapic_pv_eoi_from_guest(vcpu);
 	}
 	kvm_x86_ops->handle_exit(vcpu, &exit);
 	return kvm_handle_exit(vcpu, &exit);

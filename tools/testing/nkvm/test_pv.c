@@ -5,8 +5,11 @@
  * rewritten, or raises #UD with the quirk disabled),
  * KVM_CAP_ENFORCE_PV_FEATURE_CPUID (PV MSRs #GP and hypercalls fail with
  * -KVM_ENOSYS when the guest's CPUID hides their feature), the steal time
- * (MSR_KVM_STEAL_TIME) and the vCPU's TSC offset attribute
- * (KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET).
+ * (MSR_KVM_STEAL_TIME), the vCPU's TSC offset attribute
+ * (KVM_VCPU_TSC_CTRL/KVM_VCPU_TSC_OFFSET), the async page fault MSRs
+ * (accepted and kept, as Linux 6.1 validates them) and PV EOI
+ * (MSR_KVM_PV_EOI_EN: a guest that clears the flag instead of writing the
+ * EOI register still has its interrupt taken out of service).
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -32,6 +35,10 @@
 #define MSR_KVM_WALL_CLOCK_NEW	0x4b564d00
 #define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 #define MSR_KVM_STEAL_TIME	0x4b564d03
+#define MSR_KVM_ASYNC_PF_EN	0x4b564d02
+#define MSR_KVM_PV_EOI_EN	0x4b564d04
+#define MSR_KVM_ASYNC_PF_INT	0x4b564d06
+#define MSR_KVM_ASYNC_PF_ACK	0x4b564d07
 #define MSR_IA32_TSC		0x10
 
 /* Mailbox of the hypercall guest (DS = 0). */
@@ -241,7 +248,8 @@ TEST(plain_ud_reaches_the_guest)
 
 static const uint32_t pv_msrs[] = {
 	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW,
-	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_STEAL_TIME,
+	MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_STEAL_TIME, MSR_KVM_ASYNC_PF_EN,
+	MSR_KVM_PV_EOI_EN, MSR_KVM_ASYNC_PF_INT, MSR_KVM_ASYNC_PF_ACK,
 };
 
 TEST(pv_msrs_fault_when_hidden_and_enforced)
@@ -275,6 +283,10 @@ TEST(pv_msrs_work_when_offered_and_enforced)
 	enforce_pv(vcpu);
 	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_SYSTEM_TIME_NEW, &v), 0);
 	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_STEAL_TIME, &v), 0);
+	ASSERT_EQ(v, 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_PV_EOI_EN, &v), 0);
+	ASSERT_EQ(v, 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_ASYNC_PF_EN, &v), 0);
 	ASSERT_EQ(v, 0);
 }
 
@@ -533,6 +545,268 @@ TEST(send_ipi_and_kick_cpu)
 	ASSERT_EQ(RUN_OUT(bsp, 4, 0x12), 0);
 	ASSERT_EQ(pthread_join(t, NULL), 0);
 	ASSERT_EQ(*(uint16_t *)vm_ptr(vm, AP_IPIS), 1);
+}
+
+/* ---- Async page faults and PV EOI: the MSRs --------------------------------- */
+
+#define KVM_FEATURE_ASYNC_PF		4
+#define KVM_FEATURE_PV_EOI		6
+#define KVM_FEATURE_ASYNC_PF_INT	14
+#define APF_ENABLED			0x1
+#define APF_SEND_ALWAYS			0x2
+#define APF_AS_INT			0x8
+#define PV_AREA				0x7000
+/* Aligned, but past the end of guest memory. */
+#define NO_MEMORY			(VM_MEM_SIZE + 0x10000)
+
+static struct vm *irqchip_vm(void)
+{
+	struct vm *vm;
+	int kvm = kvm_open();
+
+	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+		SKIP("no KVM_CAP_IRQCHIP");
+	close(kvm);
+	vm = vm_create(VM_MEM_SIZE);
+	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	return vm;
+}
+
+static bool msr_listed(int kvm_fd, uint32_t index)
+{
+	struct kvm_msr_list *l;
+	bool listed = false;
+	uint32_t i;
+
+	l = calloc(1, sizeof(*l) + 1024 * sizeof(uint32_t));
+	ASSERT_TRUE(l != NULL);
+	l->nmsrs = 1024;
+	ASSERT_OK(ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l));
+	for (i = 0; i < l->nmsrs; i++)
+		listed |= l->indices[i] == index;
+	free(l);
+	return listed;
+}
+
+TEST(async_pf_and_pv_eoi_are_offered_and_saved)
+{
+	int kvm = kvm_open();
+	uint32_t f = supported_pv_features(kvm);
+
+	ASSERT_TRUE(f & (1U << KVM_FEATURE_ASYNC_PF));
+	ASSERT_TRUE(f & (1U << KVM_FEATURE_ASYNC_PF_INT));
+	ASSERT_TRUE(f & (1U << KVM_FEATURE_PV_EOI));
+	ASSERT_EQ(ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_ASYNC_PF), 1);
+	ASSERT_EQ(ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_ASYNC_PF_INT), 1);
+	ASSERT_TRUE(msr_listed(kvm, MSR_KVM_ASYNC_PF_EN));
+	ASSERT_TRUE(msr_listed(kvm, MSR_KVM_ASYNC_PF_INT));
+	ASSERT_TRUE(msr_listed(kvm, MSR_KVM_ASYNC_PF_ACK));
+	ASSERT_TRUE(msr_listed(kvm, MSR_KVM_PV_EOI_EN));
+	close(kvm);
+}
+
+TEST(async_pf_msrs)
+{
+	struct vcpu *vcpu = vcpu_create(irqchip_vm(), 0);
+	uint64_t v;
+
+	vcpu_try_supported_cpuid(vcpu);
+	/* Bits 5:4 reserved. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_ASYNC_PF_EN,
+				   PV_AREA | 0x10 | APF_ENABLED | APF_AS_INT), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_ASYNC_PF_EN,
+				   PV_AREA | 0x20 | APF_ENABLED | APF_AS_INT), 0);
+	/* Enabled (with interrupt delivery): the area must be guest memory. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_ASYNC_PF_EN,
+				   NO_MEMORY | APF_ENABLED | APF_AS_INT), 0);
+	/* (Linux keeps that value all the same.) */
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_ASYNC_PF_EN),
+		  NO_MEMORY | APF_ENABLED | APF_AS_INT);
+	/* Without interrupt delivery it is off in 6.1: not looked at. */
+	vcpu_set_msr(vcpu, MSR_KVM_ASYNC_PF_EN, NO_MEMORY | APF_ENABLED);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_ASYNC_PF_EN),
+		  NO_MEMORY | APF_ENABLED);
+	vcpu_set_msr(vcpu, MSR_KVM_ASYNC_PF_EN,
+		     PV_AREA | APF_ENABLED | APF_SEND_ALWAYS | APF_AS_INT);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_ASYNC_PF_EN),
+		  PV_AREA | APF_ENABLED | APF_SEND_ALWAYS | APF_AS_INT);
+
+	/* The vector in bits 7:0, the rest reserved. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_ASYNC_PF_INT, 0x1ec), 0);
+	vcpu_set_msr(vcpu, MSR_KVM_ASYNC_PF_INT, 0xec);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_ASYNC_PF_INT), 0xec);
+	vcpu_set_msr(vcpu, MSR_KVM_ASYNC_PF_ACK, 1);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_ASYNC_PF_ACK), 0);
+
+	/* The guest's writes are checked alike. */
+	svc_init(vcpu);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_ASYNC_PF_EN, PV_AREA | 0x10 | 1), 13);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_ASYNC_PF_INT, 0x100), 13);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_ASYNC_PF_EN,
+			    (PV_AREA + 0x40) | APF_ENABLED | APF_AS_INT), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_ASYNC_PF_EN, &v), 0);
+	ASSERT_EQ(v, (PV_AREA + 0x40) | APF_ENABLED | APF_AS_INT);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_ASYNC_PF_ACK, 1), 0);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_ASYNC_PF_EN, 0), 0);
+}
+
+TEST(async_pf_needs_the_in_kernel_lapic)
+{
+	struct vcpu *vcpu = vcpu_create(vm_create(VM_MEM_SIZE), 0);
+
+	vcpu_try_supported_cpuid(vcpu);
+	vcpu_set_msr(vcpu, MSR_KVM_ASYNC_PF_EN, 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_ASYNC_PF_EN,
+				   PV_AREA | APF_ENABLED | APF_AS_INT), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_ASYNC_PF_INT, 0), 0);
+	/* PV EOI is accepted all the same (it does nothing then). */
+	vcpu_set_msr(vcpu, MSR_KVM_PV_EOI_EN, PV_AREA | 1);
+}
+
+TEST(pv_eoi_msr)
+{
+	struct vcpu *vcpu = vcpu_create(irqchip_vm(), 0);
+	uint64_t v;
+
+	vcpu_try_supported_cpuid(vcpu);
+	vcpu_set_msr(vcpu, MSR_KVM_PV_EOI_EN, PV_AREA | 1);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_PV_EOI_EN), PV_AREA | 1);
+	/* 4-byte aligned, enabled or not. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_PV_EOI_EN, PV_AREA | 3), 0);
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_PV_EOI_EN, PV_AREA | 2), 0);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_PV_EOI_EN), PV_AREA | 1);
+	/* Enabled: in guest memory; disabled: anywhere. */
+	ASSERT_EQ(vcpu_set_msr_raw(vcpu, MSR_KVM_PV_EOI_EN, NO_MEMORY | 1), 0);
+	vcpu_set_msr(vcpu, MSR_KVM_PV_EOI_EN, NO_MEMORY);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_PV_EOI_EN), NO_MEMORY);
+
+	svc_init(vcpu);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_PV_EOI_EN, PV_AREA | 3), 13);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_PV_EOI_EN, NO_MEMORY | 1), 13);
+	ASSERT_EQ(svc_wrmsr(vcpu, MSR_KVM_PV_EOI_EN, (PV_AREA + 4) | 1), 0);
+	ASSERT_EQ(svc_rdmsr(vcpu, MSR_KVM_PV_EOI_EN, &v), 0);
+	ASSERT_EQ(v, (PV_AREA + 4) | 1);
+}
+
+/* ---- PV EOI with the in-kernel LAPIC ---------------------------------------- */
+
+#define EOI_TAKEN	0x520		/* interrupts taken */
+#define EOI_SKIPPED	0x522		/* bit n: the nth EOI'd by the flag */
+#define EOI_HANDLER	0x3000
+#define EOI_LOOPS	"$0x4000000"
+
+/*
+ * Counts, then does what Linux's guest does: clear the flag; if it was
+ * set, that is the EOI, else write the EOI register.
+ */
+GUEST_CODE(pv_eoi_handler,
+	"push %eax\n"
+	"push %ecx\n"
+	"push %edx\n"
+	"incw " XSTR(EOI_TAKEN) "\n"
+	"lock btrw $0, " XSTR(PV_AREA) "\n"
+	"jnc 1f\n"
+	"mov " XSTR(EOI_TAKEN) ", %cx\n"
+	"btsw %cx, " XSTR(EOI_SKIPPED) "\n"
+	"jmp 2f\n"
+	"1: mov $0x80b, %ecx\n"
+	"xor %eax, %eax\n"
+	"xor %edx, %edx\n"
+	"wrmsr\n"
+	"2: pop %edx\n"
+	"pop %ecx\n"
+	"pop %eax\n"
+	"iret\n"
+);
+
+/* A self-IPI at vector \vec; wait (bounded) for interrupt number \n. */
+#define SELF_IPI_AND_WAIT(vec, n)					\
+	"mov $0x83f, %ecx\n"						\
+	"mov $" vec ", %eax\n"						\
+	"xor %edx, %edx\n"						\
+	"wrmsr\n"							\
+	"mov " EOI_LOOPS ", %ebx\n"					\
+	"sti\n"								\
+	"1" n ": cmpw $" n ", " XSTR(EOI_TAKEN) "\n"			\
+	"jae 2" n "f\n"							\
+	"pause\n"							\
+	"dec %ebx\n"							\
+	"jnz 1" n "b\n"							\
+	"2" n ": cli\n"							\
+	"mov " XSTR(EOI_TAKEN) ", %ax\n"				\
+	"out %ax, $0x10\n"
+
+/*
+ * PV EOI on, then vector 0x40 three times (the same class: each blocked
+ * while the one before is in service) and 0x30 (a lower one), each by
+ * self-IPI.
+ */
+GUEST_CODE(pv_eoi_guest,
+	X2APIC_ON
+	"mov $" XSTR(MSR_KVM_PV_EOI_EN) ", %ecx\n"
+	"mov $" XSTR(PV_AREA) " + 1, %eax\n"
+	"xor %edx, %edx\n"
+	"wrmsr\n"
+	SELF_IPI_AND_WAIT("0x40", "1")
+	SELF_IPI_AND_WAIT("0x40", "2")
+	SELF_IPI_AND_WAIT("0x40", "3")
+	SELF_IPI_AND_WAIT("0x30", "4")
+	"mov " XSTR(EOI_SKIPPED) ", %ax\n"
+	"out %ax, $0x11\n"
+	"hlt\n"
+);
+
+static uint32_t lapic_reg(struct vcpu *vcpu, int off)
+{
+	struct kvm_lapic_state s;
+	uint32_t v;
+
+	ASSERT_OK(ioctl(vcpu->fd, KVM_GET_LAPIC, &s));
+	memcpy(&v, s.regs + off, 4);
+	return v;
+}
+
+static void assert_nothing_in_service(struct vcpu *vcpu)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(lapic_reg(vcpu, 0x100 + 0x10 * i), 0);
+}
+
+TEST(pv_eoi_clears_the_in_service_bit)
+{
+	struct vm *vm = irqchip_vm();
+	struct vcpu *vcpu = pv_vcpu(vm, 0, CODE_ADDR);
+	volatile uint8_t *flag = vm_ptr(vm, PV_AREA);
+	uint16_t ivt[2] = { EOI_HANDLER, 0 };
+
+	if (!(supported_pv_features(vm->kvm_fd) & (1U << KVM_FEATURE_PV_EOI)))
+		SKIP("no KVM_FEATURE_PV_EOI");
+	vm_load_guest(vm, pv_eoi_guest);
+	vm_write(vm, EOI_HANDLER, pv_eoi_handler, GUEST_SIZE(pv_eoi_handler));
+	vm_write(vm, 0x40 * 4, ivt, sizeof(ivt));
+	vm_write(vm, 0x30 * 4, ivt, sizeof(ivt));
+
+	/* Each interrupt taken, and none left in service at the exit. */
+	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x10), 1);
+	ASSERT_EQ(vcpu_get_msr(vcpu, MSR_KVM_PV_EOI_EN), PV_AREA | 1);
+	assert_nothing_in_service(vcpu);
+	ASSERT_EQ(*flag & 1, 0);
+	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x10), 2);
+	assert_nothing_in_service(vcpu);
+	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x10), 3);
+	assert_nothing_in_service(vcpu);
+	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x10), 4);
+	assert_nothing_in_service(vcpu);
+	ASSERT_EQ(*flag & 1, 0);
+	/*
+	 * Alone in service and edge-triggered: the EOIs of the 2nd and 3rd
+	 * were skipped (followed by the same vector and a lower one).  The
+	 * 1st may not be: its handler's first fetch can exit before it reads
+	 * the flag, and the host may then withdraw it (Linux does).
+	 */
+	ASSERT_EQ(RUN_OUT(vcpu, 2, 0x11) & 0xc, 0xc);
 }
 
 TEST_HARNESS_MAIN

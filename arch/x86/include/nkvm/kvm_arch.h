@@ -300,6 +300,10 @@ struct kvm_vcpu_arch {
 	u64 pv_wall_clock;		/* MSR_KVM_WALL_CLOCK(_NEW) */
 	u64 steal_time_msr;		/* MSR_KVM_STEAL_TIME */
 	u64 steal_last_run_delay;	/* the task's run delay, last update */
+	u64 async_pf_en;		/* MSR_KVM_ASYNC_PF_EN (never sent) */
+	u64 async_pf_int;		/* MSR_KVM_ASYNC_PF_INT */
+	u64 pv_eoi_msr;			/* MSR_KVM_PV_EOI_EN */
+	bool pv_eoi_pending;		/* the guest's PV EOI flag was set */
 	bool pv_enforce;		/* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
 	bool pv_unhalted;		/* KVM_HC_KICK_CPU: the next HLT ends */
 	struct kvm_vcpu_hv hyperv;	/* Hyper-V enlightenments (hyperv.c) */
