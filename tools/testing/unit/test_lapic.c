@@ -429,6 +429,38 @@ TEST(ack_moves_irr_to_isr_and_eoi_retires_the_highest)
 	ASSERT_EQ(m.eois, 3);
 }
 
+/* PV EOI: the EOI may be skipped only for a lone, edge, unnested vector. */
+TEST(pv_eoi_vector)
+{
+	struct kvm_lapic_irq e = fixed(0x40, false), l = fixed(0x50, true);
+	struct kvm_lapic_irq h = fixed(0x60, false), low = fixed(0x30, false);
+	struct mock m;
+	struct kvm_lapic *a = &m.apic;
+
+	setup(&m, 0, true);
+	sw_enable(a);
+	ASSERT_EQ(vlapic_pv_eoi_vector(a), -1);		/* nothing in service */
+	vlapic_accept_irq(a, &e);
+	ASSERT_EQ(vlapic_ack_irq(a), 0x40);
+	ASSERT_EQ(vlapic_pv_eoi_vector(a), 0x40);
+	/* Something requested, even below the PPR: no. */
+	vlapic_accept_irq(a, &low);
+	ASSERT_EQ(vlapic_pv_eoi_vector(a), -1);
+	wr(a, LAPIC_EOI, 0);
+	ASSERT_EQ(vlapic_ack_irq(a), 0x30);
+	ASSERT_EQ(vlapic_pv_eoi_vector(a), 0x30);
+	/* Two in service (nested): no. */
+	vlapic_accept_irq(a, &h);
+	ASSERT_EQ(vlapic_ack_irq(a), 0x60);
+	ASSERT_EQ(vlapic_pv_eoi_vector(a), -1);
+	wr(a, LAPIC_EOI, 0);
+	wr(a, LAPIC_EOI, 0);
+	/* Level-triggered: its EOI has work to do. */
+	vlapic_accept_irq(a, &l);
+	ASSERT_EQ(vlapic_ack_irq(a), 0x50);
+	ASSERT_EQ(vlapic_pv_eoi_vector(a), -1);
+}
+
 TEST(accept_rules)
 {
 	struct kvm_lapic_irq irq = fixed(0x40, false);
