@@ -688,6 +688,55 @@ TEST(pv_eoi_msr)
 	ASSERT_EQ(v, (PV_AREA + 4) | 1);
 }
 
+/* The BSP: INIT, then SIPI with vector 2 (AP_CODE), to x2APIC ID 1. */
+GUEST_CODE(init_sender,
+	X2APIC_ON
+	"mov $0x830, %ecx\n"
+	"mov $1, %edx\n"
+	"mov $0x4500, %eax\n"		/* INIT, assert */
+	"wrmsr\n"
+	"mov $0x4602, %eax\n"		/* STARTUP, vector 2 */
+	"wrmsr\n"
+	"out %al, $0x10\n"
+	"hlt\n"
+);
+
+GUEST_CODE(init_ap,
+	"out %al, $0x11\n"
+	"hlt\n"
+);
+
+static void *run_init_ap(void *arg)
+{
+	struct vcpu *ap = arg;
+
+	/* KVM_RUN waits for INIT/SIPI and may return EAGAIN meanwhile. */
+	while (vcpu_run_raw(ap) < 0)
+		ASSERT_TRUE(errno == EAGAIN || errno == EINTR);
+	ASSERT_IO(ap, KVM_EXIT_IO_OUT, 1, 0x11);
+	return NULL;
+}
+
+TEST(init_resets_async_pf_and_pv_eoi)
+{
+	struct vm *vm = irqchip_vm();
+	struct vcpu *bsp = pv_vcpu(vm, 0, CODE_ADDR);
+	struct vcpu *ap = pv_vcpu(vm, 1, 0);
+	pthread_t t;
+
+	vcpu_set_msr(ap, MSR_KVM_ASYNC_PF_EN, PV_AREA | APF_ENABLED | APF_AS_INT);
+	vcpu_set_msr(ap, MSR_KVM_ASYNC_PF_INT, 0xec);
+	vcpu_set_msr(ap, MSR_KVM_PV_EOI_EN, (PV_AREA + 0x40) | 1);
+	vm_load_guest(vm, init_sender);
+	vm_write(vm, AP_CODE, init_ap, GUEST_SIZE(init_ap));
+	ASSERT_EQ(pthread_create(&t, NULL, run_init_ap, ap), 0);
+	RUN_OUT(bsp, 1, 0x10);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(vcpu_get_msr(ap, MSR_KVM_ASYNC_PF_EN), 0);
+	ASSERT_EQ(vcpu_get_msr(ap, MSR_KVM_ASYNC_PF_INT), 0);
+	ASSERT_EQ(vcpu_get_msr(ap, MSR_KVM_PV_EOI_EN), 0);
+}
+
 /* ---- PV EOI with the in-kernel LAPIC ---------------------------------------- */
 
 #define EOI_TAKEN	0x520		/* interrupts taken */
