@@ -495,7 +495,7 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, u32 index, u64 *data, bool host)
 		return 0;
 	case MSR_IA32_SMBASE:
 		/* Userspace's only: the guest sees it in the SMRAM map. */
-		if (!host || !kvm_x86_ops->smm)
+		if (!host || !kvm_smm_supported())
 			return 1;
 		*data = vcpu->arch.smbase;
 		return 0;
@@ -657,7 +657,7 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, u32 index, u64 data, bool host)
 		vcpu->arch.power_ctl = data;
 		return 0;
 	case MSR_IA32_SMBASE:
-		if (!host || !kvm_x86_ops->smm)
+		if (!host || !kvm_smm_supported())
 			return 1;
 		vcpu->arch.smbase = data;
 		return 0;
@@ -923,7 +923,7 @@ int kvm_dev_ioctl_get_msr_index_list(struct kvm_msr_list __user *ulist,
 	static const u32 smbase = MSR_IA32_SMBASE;
 	u32 nhv = features ? 0 : kvm_hv_nr_msrs_to_save;
 	/* SMBASE, where there is SMM (userspace's to save, as on Linux). */
-	u32 nsmm = !features && kvm_x86_ops->smm;
+	u32 nsmm = !features && kvm_smm_supported();
 	struct kvm_msr_list head;
 	const u32 *pmu_list;
 	u32 room, npmu = 0, nspec = 0;

@@ -19,6 +19,7 @@
  */
 #define pr_fmt(fmt) "nkvm: " fmt
 
+#include <linux/moduleparam.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 #include <asm/trapnr.h>
@@ -27,7 +28,12 @@
 #include "cpuid.h"
 #include "lapic.h"
 #include "hypercall.h"
+
 #include "smm.h"
+
+bool kvm_smm_param;
+module_param_named(smm, kvm_smm_param, bool, 0444);
+MODULE_PARM_DESC(smm, "Offer System Management Mode (KVM_CAP_X86_SMM) to VMMs (default off)");
 
 /* The manuals' offsets run from SMBASE + 0x8000; the map is at 0x7e00. */
 static void *smstate(u8 *buf, u32 off)
@@ -310,7 +316,7 @@ void kvm_smm_latch_smi(struct kvm_vcpu *vcpu)
 	if (kvm_lapic_in_kernel(vcpu) && kvm_lapic_take_smi(vcpu))
 		vcpu->arch.smi_pending = true;
 	/* A backend without SMM drops them (the APIC's would wake a HLT). */
-	if (!kvm_x86_ops->smm)
+	if (!kvm_smm_supported())
 		vcpu->arch.smi_pending = false;
 }
 
@@ -506,7 +512,7 @@ int kvm_smm_set_events(struct kvm_vcpu *vcpu, const struct kvm_vcpu_events *ev)
 
 	if (!(ev->flags & KVM_VCPUEVENT_VALID_SMM))
 		return 0;
-	if (!kvm_x86_ops->smm &&
+	if (!kvm_smm_supported() &&
 	    (ev->smi.smm || ev->smi.pending || ev->smi.smm_inside_nmi ||
 	     ev->smi.latched_init))
 		return -EINVAL;

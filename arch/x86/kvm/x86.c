@@ -231,7 +231,7 @@ long kvm_arch_check_extension(struct kvm *kvm, long ext)
 	case KVM_CAP_ASYNC_PF_INT:
 		return 1;
 	case KVM_CAP_X86_SMM:
-		return kvm_x86_ops->smm;
+		return kvm_smm_supported();
 	case KVM_CAP_MCE:
 		return NKVM_MAX_MCE_BANKS;
 	case KVM_CAP_NESTED_STATE:
@@ -1591,7 +1591,7 @@ static int kvm_enter_guest(struct kvm_vcpu *vcpu)
 	if (kvm_x86_ops->check_nested_events)
 		kvm_x86_ops->check_nested_events(vcpu);
 	/* Into SMM: another state, another address space; start over. */
-	if (kvm_x86_ops->smm && kvm_smm_check_smi(vcpu))
+	if (kvm_smm_supported() && kvm_smm_check_smi(vcpu))
 		return 1;
 	kvm_inject_events(vcpu);
 	/* After the injection: the VAPIC word shows what is in service now. */
@@ -2194,7 +2194,7 @@ static int kvm_set_vcpu_events(struct kvm_vcpu *vcpu,
 	    (ev->exception.nr > 31 || ev->exception.nr == X86_TRAP_NMI))
 		return -EINVAL;
 	/* Without SMM, userspace may only say the vCPU is not in it. */
-	if ((ev->flags & KVM_VCPUEVENT_VALID_SMM) && !kvm_x86_ops->smm &&
+	if ((ev->flags & KVM_VCPUEVENT_VALID_SMM) && !kvm_smm_supported() &&
 	    (ev->smi.smm || ev->smi.pending || ev->smi.smm_inside_nmi ||
 	     ev->smi.latched_init))
 		return -EINVAL;
@@ -2494,7 +2494,7 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return 0;
 	case KVM_SMI:
 		/* Latched before the next entry (dropped without SMM). */
-		if (kvm_x86_ops->smm)
+		if (kvm_smm_supported())
 			kvm_make_request(vcpu, KVM_REQ_SMI);
 		return 0;
 	case KVM_SET_CPUID:
