@@ -26,7 +26,8 @@
  *
  * Under Debian's KVM in the bed with two CPUs, nested guests hang at
  * random (see tools/vmm/README): there the first program boots once and
- * retries once after a hang, and the others skip, unless QEMU_TEST_ALL=1.
+ * retries once after a hang (a hang both times is a skip, as in
+ * test_vmm_boot), and the others skip, unless QEMU_TEST_ALL=1.
  *
  * A hung boot is never retried on nkvm.  (It once hung about one boot in
  * ten, the guest spinning on an irq descriptor's lock with interrupts
@@ -64,7 +65,7 @@
  * enough for one retry within the harness's timeout.
  */
 #define BOOT_TIMEOUT		100
-#define BOOT_TIMEOUT_RETRY	54
+#define BOOT_TIMEOUT_RETRY	50
 
 /*
  * What the guest's kernel logged that a boot must not log (the console is
@@ -436,13 +437,19 @@ static void exec_qemu(void *arg)
 	_exit(127);
 }
 
+/*
+ * One QEMU run; a guest that does not end in @timeout seconds is shown
+ * (with @dump, its state from QEMU's monitor) and killed.
+ */
 static void run_qemu(char *const argv[], int timeout, const char *mon,
-		     int ncpus, struct run_result *r)
+		     int ncpus, bool dump, struct run_result *r)
 {
 	run_spawn(r, exec_qemu, (void *)argv);
 	if (run_read(r, timeout, MARKER, NULL) < 0) {
-		TH_LOG("QEMU did not end within %d s: its state, then kill", timeout);
-		dump_hung_guest(mon, ncpus, r);
+		TH_LOG("QEMU did not end within %d s%s", timeout,
+		       dump ? ": its state, then kill" : ": kill");
+		if (dump)
+			dump_hung_guest(mon, ncpus, r);
 	}
 	run_end(r);
 }
@@ -461,13 +468,28 @@ static void boot_once(char *const argv[], const char *mon, int ncpus,
 	struct run_result r;
 	char want[64];
 
+	/*
+	 * The reference's hangs are not dumped: both tries must fit in the
+	 * harness's timeout, and it is nkvm's that need looking into.
+	 */
 	for (;;) {
-		run_qemu(argv, retry ? BOOT_TIMEOUT_RETRY : BOOT_TIMEOUT, mon, ncpus, &r);
+		run_qemu(argv, retry ? BOOT_TIMEOUT_RETRY : BOOT_TIMEOUT, mon,
+			 ncpus, !retry, &r);
 		if (!r.timed_out || --tries == 0)
 			break;
 		TH_LOG("the guest hung (Linux KVM in the nested bed): once more");
 		show_output(&r, true);
 		free(r.out);
+	}
+	/*
+	 * Twice in a row is still the reference's known hang (as in
+	 * test_vmm_boot): it says nothing about nkvm, whose boots are never
+	 * retried.
+	 */
+	if (r.timed_out && retry) {
+		show_output(&r, true);
+		free(r.out);
+		SKIP("Linux KVM hung the guest in both boots (the nested bed's known hang, Documentation/virt/testing.rst)");
 	}
 	snprintf(want, sizeof(want), MARKER "%d cpus", ncpus);
 	if (show || r.status != 0 || !strstr(r.out, want) ||
