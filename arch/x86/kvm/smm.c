@@ -285,8 +285,18 @@ static void kvm_enter_smm(struct kvm_vcpu *vcpu)
 	s.cr4 = 0;
 	s.idt.base = 0;
 	s.idt.limit = 0;	/* as Linux (and hardware) leave it */
+	/*
+	 * With paging off, long mode is not active.  A CPU that saves the
+	 * 32-bit map has no long mode at all, so a vCPU that userspace put
+	 * in long mode without offering it loses EFER.LME too (the map has
+	 * no EFER to bring it back: RSM to a 64-bit CS shuts down).  QEMU's
+	 * TCG hangs the bed's CPU if it runs the handler with LME and LMA
+	 * left set and paging off.
+	 */
 	if (lm)
 		s.efer = 0;
+	else
+		s.efer &= ~(EFER_LME | EFER_LMA);
 
 	memset(&cs, 0, sizeof(cs));
 	cs.selector = (arch->smbase >> 4) & 0xffff;

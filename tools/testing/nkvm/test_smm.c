@@ -4,7 +4,8 @@
  * smm_test covers: the 32-bit and AMD64 state-save maps of an SMI taken in
  * real mode, RSM bringing the state back, SMRAM in address space 1 seen
  * only in SMM (and its dirty log), an SMI latched while in SMM, NMIs held
- * back in SMM, SMIs through KVM_SET_VCPU_EVENTS, and MSR_IA32_SMBASE.
+ * back in SMM, SMIs through KVM_SET_VCPU_EVENTS, MSR_IA32_SMBASE, and an SMI
+ * in long mode that the guest's CPUID does not offer.
  *
  * SMRAM is an address-space-1 memslot of its own memory at SMBASE
  * (0x30000 after RESET), SMBASE_SIZE bytes: the handler at SMBASE + 0x8000,
@@ -392,6 +393,58 @@ TEST(smram_dirty_log)
 	ASSERT_TRUE(bm[0] & (1ULL << 15));
 	/* Nothing beyond the slot's 16 pages. */
 	ASSERT_EQ(bm[0] >> 16, 0);
+}
+
+/*
+ * An SMI in long mode while the guest's CPUID does not offer long mode (no
+ * KVM_SET_CPUID2 here; the fuzzer's random CPUIDs do this): the 32-bit
+ * map, and in SMM paging is off, so long mode is not active.  nkvm used to
+ * leave EFER.LME and LMA set there, a state KVM_SET_SREGS refuses, and
+ * QEMU's TCG, the SVM bed's CPU, hung the whole bed running the handler
+ * in it (the fuzz pass with kvm.smm=1).
+ */
+GUEST_CODE64(long_main,
+	"out %al, $0x10\n"
+	"hlt\n"
+);
+
+TEST(smi_in_long_mode_without_lm_cpuid)
+{
+	struct kvm_sregs sregs;
+	struct vcpu *vcpu;
+	uint8_t *smram;
+
+	smm_require();
+	vcpu = vm_with_guest_in_mode(long_main, GUEST_SIZE(long_main),
+				     MODE_LONG);
+	smram = smram_slot(vcpu->vm, SMRAM_SLOT, SMBASE, 0);
+	RUN_OUT(vcpu, 1, 0x10);
+	vcpu_settle_rip(vcpu);
+	ASSERT_OK(ioctl(vcpu->fd, KVM_SMI, 0));
+	ASSERT_EQ(RUN_OUT(vcpu, 1, 0x11), 1);
+	ASSERT_TRUE(in_smm(vcpu));
+	ASSERT_EQ(map32(smram, 0x7efc), 0x00020000);	/* the 32-bit map */
+	ASSERT_EQ(map32(smram, 0x7ffc) >> 31, 1);	/* CR0.PG saved */
+	vcpu_get_sregs(vcpu, &sregs);
+	ASSERT_EQ(sregs.cr0 >> 31, 0);
+	ASSERT_EQ(sregs.efer & (1ULL << 10), 0);	/* LMA */
+	/*
+	 * Linux keeps LME in the vCPU's EFER (and out of the VMCB while
+	 * paging is off; KVM_SET_SREGS would put it there, which TCG does
+	 * not survive); nkvm drops it, as a CPU without long mode has none,
+	 * and its SMM entry state is one KVM_SET_SREGS takes.
+	 */
+	if (kvm_is_nkvm(vcpu->vm->kvm_fd)) {
+		ASSERT_EQ(sregs.efer & (1ULL << 8), 0);
+		ASSERT_EQ(ioctl(vcpu->fd, KVM_SET_SREGS, &sregs), 0);
+	}
+	ASSERT_EQ(RUN_OUT(vcpu, 1, 0x14), AS1_MARK);
+	/*
+	 * RSM: the 32-bit map brings back paging and the 64-bit CS, without
+	 * long mode (Linux's RSM refuses the 64-bit CS when it turns paging
+	 * on): the CPU shuts down.
+	 */
+	ASSERT_EQ(vcpu_run(vcpu), KVM_EXIT_SHUTDOWN);
 }
 
 TEST_HARNESS_MAIN
