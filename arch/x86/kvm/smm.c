@@ -31,9 +31,9 @@
 
 #include "smm.h"
 
-bool kvm_smm_param;
+bool kvm_smm_param = true;
 module_param_named(smm, kvm_smm_param, bool, 0444);
-MODULE_PARM_DESC(smm, "Offer System Management Mode (KVM_CAP_X86_SMM) to VMMs (default off)");
+MODULE_PARM_DESC(smm, "Offer System Management Mode (KVM_CAP_X86_SMM) to VMMs (default on)");
 
 /* The manuals' offsets run from SMBASE + 0x8000; the map is at 0x7e00. */
 static void *smstate(u8 *buf, u32 off)

@@ -255,9 +255,8 @@ struct kvm_x86_ops {
 extern const struct kvm_x86_ops *kvm_x86_ops;
 
 /*
- * SMM is offered (KVM_CAP_X86_SMM, KVM_SMI, SMIs taken) only where the
- * backend has it and kvm.smm=1: off by default while a fuzz pass that
- * takes SMIs in the SVM bed can stall a host CPU (see design.rst).
+ * SMM is offered (KVM_CAP_X86_SMM, KVM_SMI, SMIs taken) where the backend
+ * has it, unless kvm.smm=0 (see design.rst).
  */
 extern bool kvm_smm_param;
 static inline bool kvm_smm_supported(void)
