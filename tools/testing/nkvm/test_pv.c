@@ -510,6 +510,19 @@ static void *run_pv_ap(void *arg)
 	return NULL;
 }
 
+static struct vm *irqchip_vm(void)
+{
+	struct vm *vm;
+	int kvm = kvm_open();
+
+	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+		SKIP("no KVM_CAP_IRQCHIP");
+	close(kvm);
+	vm = vm_create(VM_MEM_SIZE);
+	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	return vm;
+}
+
 TEST(send_ipi_and_kick_cpu)
 {
 	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
@@ -518,13 +531,8 @@ TEST(send_ipi_and_kick_cpu)
 	uint32_t f;
 	struct vm *vm;
 	pthread_t t;
-	int kvm = kvm_open();
 
-	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
-		SKIP("no KVM_CAP_IRQCHIP");
-	close(kvm);
-	vm = vm_create(VM_MEM_SIZE);
-	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
+	vm = irqchip_vm();
 	f = supported_pv_features(vm->kvm_fd);
 	if (!(f & (1U << 7)) || !(f & (1U << 11)))
 		SKIP("no KVM_FEATURE_PV_UNHALT or KVM_FEATURE_PV_SEND_IPI");
@@ -558,19 +566,6 @@ TEST(send_ipi_and_kick_cpu)
 #define PV_AREA				0x7000
 /* Aligned, but past the end of guest memory. */
 #define NO_MEMORY			(VM_MEM_SIZE + 0x10000)
-
-static struct vm *irqchip_vm(void)
-{
-	struct vm *vm;
-	int kvm = kvm_open();
-
-	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
-		SKIP("no KVM_CAP_IRQCHIP");
-	close(kvm);
-	vm = vm_create(VM_MEM_SIZE);
-	ASSERT_OK(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0));
-	return vm;
-}
 
 static bool msr_listed(int kvm_fd, uint32_t index)
 {
